@@ -1,0 +1,21 @@
+# One way to do each thing; the README, CI and flake.nix call these targets.
+.PHONY: setup demo test lint protos bench
+PY := .venv/bin/python
+
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	.venv/bin/saeta demo
+
+test: setup
+	bash scripts/test.sh
+
+lint: setup
+	bash scripts/test.sh --lint-only
+
+protos: setup
+	$(PY) scripts/gen_protos.py
+
+bench: setup
+	$(PY) benchmarks/e2e_throughput.py

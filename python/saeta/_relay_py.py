@@ -1,0 +1,235 @@
+"""Pure-Python twin of the Rust module ``saeta._relay``: same functions, same results,
+same error codes. It is the test oracle (one suite runs against both) and the fallback
+where the extension cannot be built. Keep it line for line with relay_ext/src/."""
+
+from __future__ import annotations
+
+import struct
+
+from saeta.errors import RelayError
+
+IMPLEMENTATION = "python"
+
+Buffer = bytes | bytearray | memoryview
+
+_DATA_FIELD = 1
+_CONTINUATION = 0xFFFFFFFF
+_SCHEMA, _DICTIONARY_BATCH, _RECORD_BATCH = 1, 2, 3
+_MIN_VERSION, _MAX_VERSION = 3, 4
+_HEADER_LEN = 8
+_u16 = struct.Struct("<H")
+_u32 = struct.Struct("<I")
+_i32 = struct.Struct("<i")
+_i64 = struct.Struct("<q")
+
+
+def _tunnel(msg: str) -> RelayError:
+    return RelayError("TUNNEL_MESSAGE_INVALID", msg)
+
+
+def _framing(msg: str) -> RelayError:
+    return RelayError("IPC_FRAMING_INVALID", msg)
+
+
+def _sequence(msg: str) -> RelayError:
+    return RelayError("IPC_SEQUENCE_INVALID", msg)
+
+
+def _read_varint(buf: memoryview, pos: int) -> tuple[int, int]:
+    value = 0
+    for shift in range(0, 64, 7):
+        if pos >= len(buf):
+            raise _tunnel("truncated varint")
+        byte = buf[pos]
+        pos += 1
+        bits = byte & 0x7F
+        if shift == 63 and bits > 1:
+            raise _tunnel("varint overflows 64 bits")
+        value |= bits << shift
+        if not byte & 0x80:
+            return value, pos
+    raise _tunnel("varint longer than 10 bytes")
+
+
+def locate_payload(message: Buffer) -> tuple[int, int]:
+    """(offset, length) of ArrowChunk.data inside a raw tunnel message."""
+    buf = memoryview(message)
+    pos, found = 0, None
+    while pos < len(buf):
+        key, pos = _read_varint(buf, pos)
+        field, wire = key >> 3, key & 7
+        if field == 0:
+            raise _tunnel("field number 0")
+        if wire == 0:
+            pos = _read_varint(buf, pos)[1]
+        elif wire in (1, 5):
+            width = 8 if wire == 1 else 4
+            if len(buf) - pos < width:
+                raise _tunnel("truncated fixed-width field")
+            pos += width
+        elif wire == 2:
+            length, pos = _read_varint(buf, pos)
+            if length > len(buf) - pos:
+                raise _tunnel("length-delimited field runs past the end")
+            if field == _DATA_FIELD:
+                if found is not None:
+                    raise _tunnel("data field appears twice")
+                found = (pos, length)
+            pos += length
+        else:
+            raise _tunnel("unsupported wire type")
+        if field == _DATA_FIELD and wire != 2:
+            raise _tunnel("data field has the wrong wire type")
+    return found if found is not None else (len(buf), 0)
+
+
+def _unpack(fmt: struct.Struct, buf: memoryview, pos: int) -> int:
+    if pos < 0 or pos + fmt.size > len(buf):
+        raise _framing("flatbuffer offset out of bounds")
+    value: int = fmt.unpack_from(buf, pos)[0]
+    return value
+
+
+class _Table:
+    __slots__ = ("buf", "pos", "table_len", "vtable", "vtable_len")
+
+    def __init__(self, buf: memoryview, pos: int) -> None:
+        vtable = pos - _unpack(_i32, buf, pos)
+        if vtable < 0 or vtable > len(buf):
+            raise _framing("flatbuffer vtable out of bounds")
+        vtable_len = _unpack(_u16, buf, vtable)
+        table_len = _unpack(_u16, buf, vtable + 2)
+        if vtable_len < 4 or vtable_len % 2 or vtable + vtable_len > len(buf):
+            raise _framing("flatbuffer vtable malformed")
+        if table_len < 4 or pos + table_len > len(buf):
+            raise _framing("flatbuffer table out of bounds")
+        self.buf, self.pos, self.vtable = buf, pos, vtable
+        self.vtable_len, self.table_len = vtable_len, table_len
+
+    def field(self, index: int, width: int) -> int | None:
+        slot = 4 + 2 * index
+        if slot + 2 > self.vtable_len:
+            return None
+        off = _unpack(_u16, self.buf, self.vtable + slot)
+        if off == 0:
+            return None
+        if off + width > self.table_len:
+            raise _framing("flatbuffer field out of its table")
+        return self.pos + off
+
+    def scalar(self, index: int, fmt: struct.Struct) -> int:
+        p = self.field(index, fmt.size)
+        return 0 if p is None else _unpack(fmt, self.buf, p)
+
+    def table(self, index: int) -> _Table | None:
+        p = self.field(index, 4)
+        if p is None:
+            return None
+        target = p + _unpack(_u32, self.buf, p)
+        if target >= len(self.buf):
+            raise _framing("flatbuffer offset out of bounds")
+        return _Table(self.buf, target)
+
+
+_u8 = struct.Struct("<B")
+_i16 = struct.Struct("<h")
+
+
+def _parse_metadata(meta: memoryview) -> tuple[int, int, int]:
+    message = _Table(meta, _unpack(_u32, meta, 0))
+    version = message.scalar(0, _i16)
+    if not _MIN_VERSION <= version <= _MAX_VERSION:
+        raise _framing("unsupported Arrow metadata version")
+    header_type = message.scalar(1, _u8)
+    body_len = message.scalar(3, _i64)
+    if body_len < 0 or body_len % 8:
+        raise _framing("body length negative or not a multiple of 8")
+    header = message.table(2)
+    rows = 0
+    if header_type in (_SCHEMA, _DICTIONARY_BATCH):
+        if header is None:
+            raise _framing("message without header")
+    elif header_type == _RECORD_BATCH:
+        if header is None:
+            raise _framing("message without header")
+        rows = header.scalar(0, _i64)
+        if rows < 0:
+            raise _framing("negative record batch length")
+    else:
+        raise _framing("message type is not schema, dictionary or record batch")
+    if header_type == _SCHEMA and body_len != 0:
+        raise _framing("schema message with a body")
+    return header_type, body_len, rows
+
+
+ScanTuple = tuple[int, int, int, int, int, int, bool]
+
+
+def scan_ipc(data: Buffer) -> ScanTuple:
+    """(messages, schemas, dictionary_batches, record_batches, rows, body_bytes, eos)."""
+    buf = memoryview(data)
+    messages = schemas = dictionaries = batches = rows = body_bytes = 0
+    eos = False
+    pos = 0
+    while pos < len(buf):
+        if eos:
+            raise _framing("bytes after the end-of-stream marker")
+        if len(buf) - pos < 8:
+            raise _framing("truncated message prefix")
+        if _u32.unpack_from(buf, pos)[0] != _CONTINUATION:
+            raise _framing("missing continuation marker")
+        meta_len = _i32.unpack_from(buf, pos + 4)[0]
+        pos += 8
+        if meta_len == 0:
+            eos = True
+            continue
+        if meta_len < 0 or meta_len % 8:
+            raise _framing("metadata length negative or not a multiple of 8")
+        if meta_len > len(buf) - pos:
+            raise _framing("metadata runs past the end")
+        header_type, body_len, n = _parse_metadata(buf[pos : pos + meta_len])
+        pos += meta_len
+        if body_len > len(buf) - pos:
+            raise _framing("body runs past the end")
+        pos += body_len
+        messages += 1
+        body_bytes += body_len
+        if header_type == _SCHEMA:
+            schemas += 1
+        elif header_type == _DICTIONARY_BATCH:
+            dictionaries += 1
+        else:
+            batches += 1
+            rows += n
+    return messages, schemas, dictionaries, batches, rows, body_bytes, eos
+
+
+def _scan_partition_chunk(data: Buffer) -> ScanTuple:
+    scan = scan_ipc(data)
+    if scan[0] == 0:
+        raise _sequence("chunk holds no Arrow message")
+    if scan[1]:
+        raise _sequence("schema message inside a partition chunk")
+    if scan[6]:
+        raise _sequence("end-of-stream marker inside a partition chunk")
+    return scan
+
+
+def check_schema_message(data: Buffer) -> None:
+    """Checks the FlightInfo schema: exactly one schema message."""
+    messages, schemas, _, _, _, _, eos = scan_ipc(data)
+    if messages != 1 or schemas != 1 or eos:
+        raise _sequence("expected exactly one schema message")
+
+
+def make_frame(stream_id: int, flags: int, payload: Buffer) -> bytes:
+    """8-byte header + payload, as one new bytes object."""
+    return struct.pack("<II", stream_id, flags) + bytes(payload)
+
+
+def relay_chunk(stream_id: int, message: Buffer) -> tuple[bytes, int, int]:
+    """Locate, check and frame one raw ArrowChunk: (browser frame, rows, payload bytes)."""
+    offset, length = locate_payload(message)
+    payload = memoryview(message)[offset : offset + length]
+    scan = _scan_partition_chunk(payload)
+    return make_frame(stream_id, 0, payload), scan[4], length

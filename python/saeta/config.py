@@ -1,0 +1,401 @@
+"""Configuration: each process's file is parsed and validated once, at startup, into a
+frozen dataclass. Every refusal names the file and the dotted key (``ConfigError``).
+Relative paths resolve against the config file's folder. Keys are documented in
+docs/configuration.md."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from saeta.core.names import is_dataset_name, is_tenant_id
+from saeta.core.session_token import MIN_SECRET_CHARS
+from saeta.errors import ConfigError
+
+MAX_CONFIG_BYTES = 1024 * 1024
+_REQUIRED: Any = object()
+
+
+class _Section:
+    """Typed access to one mapping of a config file, with error messages naming the key."""
+
+    def __init__(self, file: Path, data: Mapping[str, Any], prefix: str = "") -> None:
+        self.file, self.data, self.prefix = file, data, prefix
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def fail(self, name: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.file}: {self.key(name)}: {problem}")
+
+    def raw(self, name: str, default: Any = _REQUIRED) -> Any:
+        self.used.add(name)
+        if name not in self.data or self.data[name] is None:
+            if default is _REQUIRED:
+                raise self.fail(name, "missing (required)")
+            return default
+        return self.data[name]
+
+    def section(self, name: str, required: bool = False) -> _Section:
+        value = self.raw(name, _REQUIRED if required else {})
+        if not isinstance(value, Mapping):
+            raise self.fail(name, f"expected a mapping, got {type(value).__name__}")
+        return _Section(self.file, value, f"{self.key(name)}.")
+
+    def str(self, name: str, default: Any = _REQUIRED, choices: tuple[str, ...] = ()) -> Any:
+        value = self.raw(name, default)
+        if value is default and default is not _REQUIRED:
+            return value
+        if not isinstance(value, str):
+            raise self.fail(name, f"expected a string, got {type(value).__name__}")
+        if choices and value not in choices:
+            raise self.fail(name, f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def int(self, name: str, default: Any = _REQUIRED, lo: int = 0, hi: int = 2**31) -> Any:
+        value = self.raw(name, default)
+        if value is default and default is not _REQUIRED:
+            return value
+        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+            raise self.fail(name, f"expected an integer from {lo} to {hi}, got {value!r}")
+        return value
+
+    def number(self, name: str, default: Any = _REQUIRED, lo: float = 0.0, hi: float = 1e9) -> Any:
+        value = self.raw(name, default)
+        if value is default and default is not _REQUIRED:
+            return value
+        if not isinstance(value, int | float) or isinstance(value, bool) or not lo <= value <= hi:
+            raise self.fail(name, f"expected a number from {lo} to {hi}, got {value!r}")
+        return float(value)
+
+    def bool(self, name: str, default: Any = _REQUIRED) -> Any:
+        value = self.raw(name, default)
+        if not isinstance(value, bool):
+            raise self.fail(name, f"expected true or false, got {value!r}")
+        return value
+
+    def str_list(self, name: str, default: Any = _REQUIRED) -> Any:
+        value = self.raw(name, default)
+        if value is default and default is not _REQUIRED:
+            return value
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(name, "expected a list of strings")
+        return tuple(value)
+
+    def readable_file(self, name: str, default: Any = _REQUIRED) -> Any:
+        value = self.str(name, default)
+        if value is default and default is not _REQUIRED:
+            return value
+        path = resolve(self.file, value)
+        if not path.is_file():
+            raise self.fail(name, f"file not found: {path}")
+        if not os.access(path, os.R_OK):
+            raise self.fail(name, f"file not readable: {path}")
+        return path
+
+    def secret(self, name: str) -> str:
+        value: str = self.str(name)
+        if len(value) < MIN_SECRET_CHARS:
+            raise self.fail(name, f"must be at least {MIN_SECRET_CHARS} characters")
+        return value
+
+    def check_unknown(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.fail(unknown[0], "unknown key")
+
+
+def resolve(config_file: Path, value: str) -> Path:
+    """A path from a config file: absolute, or relative to the file's folder."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (config_file.parent / path)
+
+
+def load_yaml(path: str | os.PathLike[str]) -> tuple[Path, _Section]:
+    file = Path(path)
+    try:
+        if file.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{file}: larger than {MAX_CONFIG_BYTES} bytes")
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{file}: expected a mapping at the top level")
+    return file.resolve(), _Section(file.resolve(), data)
+
+
+# --------------------------------------------------------------------------- logging
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogFormat = Literal["text", "json"]
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: LogLevel = "INFO"
+    format: LogFormat = "text"
+
+
+def _logging(root: _Section) -> LoggingConfig:
+    sec = root.section("logging")
+    level = sec.str("level", "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise sec.fail("level", f"expected DEBUG, INFO, WARNING or ERROR, got {level!r}")
+    cfg = LoggingConfig(level=level, format=sec.str("format", "text", ("text", "json")))
+    sec.check_unknown()
+    return cfg
+
+
+# --------------------------------------------------------------------------- connector
+
+SourceType = Literal["csv", "json", "parquet"]
+SOURCE_TYPES: tuple[SourceType, ...] = ("csv", "json", "parquet")
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    name: str
+    type: SourceType
+    paths: tuple[str, ...]  # absolute paths or globs
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConnectorConfig:
+    file: Path
+    grpc_uri: str
+    server_name: str | None
+    ca_cert: Path
+    client_cert: Path
+    client_key: Path
+    tenant_id: str
+    max_chunk_size: int
+    chunk_bytes: int
+    reconnect_delay: float
+    max_reconnect_delay: float
+    connect_timeout: float
+    max_message_bytes: int
+    datasets: Mapping[str, DatasetConfig]
+    logging: LoggingConfig
+
+
+def _dataset(root: _Section, name: str, value: Any) -> DatasetConfig:
+    if not isinstance(name, str) or not is_dataset_name(name):
+        raise root.fail(f"datasets.{name}", "dataset names are 1-128 of A-Z a-z 0-9 _ . -")
+    if not isinstance(value, Mapping):
+        raise root.fail(f"datasets.{name}", "expected a mapping with type and path")
+    sec = _Section(root.file, value, f"datasets.{name}.")
+    kind = sec.str("type", choices=SOURCE_TYPES)
+    raw_paths = sec.str_list("path")
+    if not raw_paths:
+        raise sec.fail("path", "expected at least one path or glob")
+    paths = tuple(str(resolve(root.file, p)) for p in raw_paths)
+    options = sec.section("options").data
+    sec.check_unknown()
+    return DatasetConfig(name=name, type=kind, paths=paths, options=dict(options))
+
+
+def load_connector_config(path: str | os.PathLike[str]) -> ConnectorConfig:
+    file, root = load_yaml(path)
+    gw = root.section("gateway", required=True)
+    grpc_uri = gw.str("grpc_uri")
+    gw.str("transport_mode", "grpc", ("grpc",))
+    server_name = gw.str("server_name", None)
+    gw.check_unknown()
+    mtls = root.section("mtls", required=True)
+    ca_cert = mtls.readable_file("ca_cert")
+    client_cert = mtls.readable_file("client_cert")
+    client_key = mtls.readable_file("client_key")
+    mtls.check_unknown()
+    tenant = root.section("tenant", required=True)
+    tenant_id = tenant.str("id")
+    if not is_tenant_id(tenant_id):
+        raise tenant.fail("id", "tenant ids are 1-64 of A-Z a-z 0-9 . _ - (not starting with . _ -)")
+    tenant.check_unknown()
+    perf = root.section("performance")
+    max_chunk_size = perf.int("max_chunk_size", 16384, 1, 10_000_000)
+    chunk_bytes = perf.int("chunk_bytes", 1024 * 1024, 1024, 64 * 1024 * 1024)
+    reconnect_delay = perf.number("reconnect_delay", 5.0, 0.01, 3600)
+    max_reconnect_delay = perf.number("max_reconnect_delay", 60.0, 0.01, 86400)
+    connect_timeout = perf.number("connect_timeout", 10.0, 0.1, 3600)
+    max_message_bytes = perf.int("max_message_bytes", 16 * 1024 * 1024, 64 * 1024, 2**31 - 1)
+    perf.check_unknown()
+    if chunk_bytes > max_message_bytes // 2:
+        raise perf.fail("chunk_bytes", "must be at most half of performance.max_message_bytes")
+    datasets_raw = root.raw("datasets", {})
+    if not isinstance(datasets_raw, Mapping):
+        raise root.fail("datasets", "expected a mapping from dataset name to source")
+    datasets = {name: _dataset(root, name, value) for name, value in datasets_raw.items()}
+    logging_cfg = _logging(root)
+    root.check_unknown()
+    return ConnectorConfig(
+        file=file,
+        grpc_uri=grpc_uri,
+        server_name=server_name,
+        ca_cert=ca_cert,
+        client_cert=client_cert,
+        client_key=client_key,
+        tenant_id=tenant_id,
+        max_chunk_size=max_chunk_size,
+        chunk_bytes=chunk_bytes,
+        reconnect_delay=reconnect_delay,
+        max_reconnect_delay=max(max_reconnect_delay, reconnect_delay),
+        connect_timeout=connect_timeout,
+        max_message_bytes=max_message_bytes,
+        datasets=datasets,
+        logging=logging_cfg,
+    )
+
+
+# --------------------------------------------------------------------------- gateway
+
+RelayChoice = Literal["auto", "rust", "python"]
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    file: Path
+    host: str
+    http_port: int
+    grpc_port: int
+    query_seconds: float
+    connect_seconds: float
+    secret_key: str
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+    control_plane_url: str
+    allowed_origins: tuple[str, ...]
+    redis_url: str | None
+    session_cache_seconds: float
+    heartbeat_seconds: int
+    max_message_bytes: int
+    max_queries_per_socket: int
+    relay: RelayChoice
+    logging: LoggingConfig
+
+
+def _tls_file(root: _Section, tls: _Section, key: str, default_name: str) -> Path:
+    if key in tls.data:
+        path: Path = tls.readable_file(key)
+        return path
+    tls.used.add(key)
+    # The seed's auto-detection: certs/<name> next to the config file.
+    guess = root.file.parent / "certs" / default_name
+    if not guess.is_file():
+        raise tls.fail(key, f"missing, and {guess} does not exist (the default location)")
+    return guess
+
+
+def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
+    file, root = load_yaml(path)
+    host = root.str("host", "0.0.0.0")
+    http_port = root.int("http_port", 8081, 0, 65535)
+    grpc_port = root.int("grpc_port", 50051, 0, 65535)
+    root.str("transport_mode", "grpc", ("grpc",))
+    timeouts = root.section("timeouts")
+    query_seconds = timeouts.number("query_seconds", 60.0, 0.1, 86400)
+    connect_seconds = timeouts.number("connect_seconds", 10.0, 0.1, 3600)
+    timeouts.check_unknown()
+    secret = root.secret("tableros_secret_key")
+    tls = root.section("tls")
+    ca_cert = _tls_file(root, tls, "ca_cert", "ca.crt")
+    server_cert = _tls_file(root, tls, "server_cert", "server.crt")
+    server_key = _tls_file(root, tls, "server_key", "server.key")
+    tls.check_unknown()
+    control_plane_url = root.str("control_plane_url")
+    if not control_plane_url.startswith(("http://", "https://")):
+        raise root.fail("control_plane_url", "expected an http:// or https:// URL")
+    allowed_origins = root.str_list("allowed_origins", ())
+    redis_url = root.str("redis_url", None)
+    session_cache_seconds = root.number("session_cache_seconds", 5.0, 0.0, 3600)
+    heartbeat_seconds = root.int("heartbeat_seconds", 10, 1, 3600)
+    limits = root.section("limits")
+    max_message_bytes = limits.int("max_message_bytes", 16 * 1024 * 1024, 64 * 1024, 2**31 - 1)
+    max_queries = limits.int("max_queries_per_socket", 16, 1, 10_000)
+    limits.check_unknown()
+    relay = root.str("relay", "auto", ("auto", "rust", "python"))
+    logging_cfg = _logging(root)
+    root.check_unknown()
+    return GatewayConfig(
+        file=file,
+        host=host,
+        http_port=http_port,
+        grpc_port=grpc_port,
+        query_seconds=query_seconds,
+        connect_seconds=connect_seconds,
+        secret_key=secret,
+        ca_cert=ca_cert,
+        server_cert=server_cert,
+        server_key=server_key,
+        control_plane_url=control_plane_url.rstrip("/"),
+        allowed_origins=allowed_origins,
+        redis_url=redis_url,
+        session_cache_seconds=session_cache_seconds,
+        heartbeat_seconds=heartbeat_seconds,
+        max_message_bytes=max_message_bytes,
+        max_queries_per_socket=max_queries,
+        relay=relay,
+        logging=logging_cfg,
+    )
+
+
+# --------------------------------------------------------------------------- control plane
+
+
+@dataclass(frozen=True)
+class ControlPlaneConfig:
+    file: Path
+    host: str
+    port: int
+    database: Path
+    secret_key: str
+    admin_token: str | None
+    redis_url: str | None
+    max_session_seconds: int
+    logging: LoggingConfig
+
+
+def load_control_plane_config(path: str | os.PathLike[str]) -> ControlPlaneConfig:
+    file, root = load_yaml(path)
+    host = root.str("host", "127.0.0.1")
+    port = root.int("port", 8090, 0, 65535)
+    database = resolve(file, root.str("database", "control-plane.sqlite3"))
+    if not database.parent.is_dir():
+        raise root.fail("database", f"folder does not exist: {database.parent}")
+    secret = root.secret("tableros_secret_key")
+    admin_token = root.str("admin_token", None)
+    if admin_token is not None and len(admin_token) < 16:
+        raise root.fail("admin_token", "must be at least 16 characters")
+    redis_url = root.str("redis_url", None)
+    max_session_seconds = root.int("max_session_seconds", 7 * 86400, 1, 366 * 86400)
+    logging_cfg = _logging(root)
+    root.check_unknown()
+    return ControlPlaneConfig(
+        file=file,
+        host=host,
+        port=port,
+        database=database,
+        secret_key=secret,
+        admin_token=admin_token,
+        redis_url=redis_url,
+        max_session_seconds=max_session_seconds,
+        logging=logging_cfg,
+    )

@@ -1,0 +1,149 @@
+"""Browser protocol v1 (docs/protocol.md): parsing the client's JSON text frames and
+building the gateway's. Every limit here is part of the contract."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from saeta.errors import BadRequest, SaetaError
+
+PROTOCOL_VERSION = 1
+MAX_TEXT_FRAME_BYTES = 64 * 1024
+MAX_ID_CHARS = 128
+MAX_DATASET_CHARS = 256
+MAX_COLUMNS = 1024
+MAX_COLUMN_CHARS = 256
+MAX_LIMIT = 2**63 - 1
+
+# WebSocket close codes (docs/protocol.md, "Close codes").
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_INTERNAL = 1011
+CLOSE_SESSION_INVALID = 4001
+CLOSE_REVOKED = 4003
+
+
+@dataclass(frozen=True, slots=True)
+class ListDatasets:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RunQuery:
+    id: str
+    dataset: str
+    columns: tuple[str, ...] | None
+    limit: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelQuery:
+    id: str
+
+
+ClientAction = ListDatasets | RunQuery | CancelQuery
+
+
+class RequestError(BadRequest):
+    """A bad client message; ``request_id`` is the message's id when it had a usable one."""
+
+    def __init__(self, message: str, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
+def _string(obj: dict[str, Any], key: str, max_chars: int, rid: str | None) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not value:
+        raise RequestError(f"'{key}' must be a non-empty string", rid)
+    if len(value) > max_chars:
+        raise RequestError(f"'{key}' is longer than {max_chars} characters", rid)
+    return value
+
+
+def _request_id(obj: dict[str, Any]) -> str | None:
+    value = obj.get("id")
+    if isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS:
+        return value
+    return None
+
+
+def parse_client_message(text: str | bytes) -> ClientAction:
+    """Parses one client text frame. Raises RequestError (code BAD_REQUEST)."""
+    if len(text) > MAX_TEXT_FRAME_BYTES:
+        raise RequestError(f"message larger than {MAX_TEXT_FRAME_BYTES} bytes")
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        raise RequestError("message is not valid JSON") from None
+    if not isinstance(obj, dict):
+        raise RequestError("message must be a JSON object")
+    rid = _request_id(obj)
+    action = obj.get("action")
+    if action == "list":
+        return ListDatasets()
+    if action == "cancel":
+        return CancelQuery(_string(obj, "id", MAX_ID_CHARS, rid))
+    if action != "query":
+        raise RequestError("unknown action; expected list, query or cancel", rid)
+    qid = _string(obj, "id", MAX_ID_CHARS, rid)
+    dataset = _string(obj, "dataset", MAX_DATASET_CHARS, qid)
+    columns = obj.get("columns")
+    if columns is not None:
+        if not isinstance(columns, list) or len(columns) > MAX_COLUMNS:
+            raise RequestError(f"'columns' must be a list of at most {MAX_COLUMNS} names", qid)
+        for col in columns:
+            if not isinstance(col, str) or not col or len(col) > MAX_COLUMN_CHARS:
+                raise RequestError("each column must be a non-empty string", qid)
+        if len(set(columns)) != len(columns):
+            raise RequestError("'columns' names a column twice", qid)
+        columns = tuple(columns)
+    limit = obj.get("limit")
+    if limit is not None and (
+        not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_LIMIT
+    ):
+        raise RequestError("'limit' must be a non-negative integer", qid)
+    return RunQuery(qid, dataset, columns, limit)
+
+
+def _dumps(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def datasets_frame(datasets: list[dict[str, Any]]) -> str:
+    return _dumps({"type": "datasets", "datasets": datasets})
+
+
+def info_frame(
+    qid: str,
+    stream: int,
+    fields: list[dict[str, str]],
+    partitions: int,
+    total_records: int | None,
+) -> str:
+    return _dumps(
+        {
+            "type": "info",
+            "id": qid,
+            "stream": stream,
+            "schema": {"fields": fields},
+            "partitions": partitions,
+            "total_records": total_records,
+        }
+    )
+
+
+def end_frame(qid: str, rows: int, nbytes: int) -> str:
+    return _dumps({"type": "end", "id": qid, "rows": rows, "bytes": nbytes})
+
+
+def error_frame(qid: str | None, code: str, message: str) -> str:
+    return _dumps({"type": "error", "id": qid, "code": code, "message": message})
+
+
+def error_frame_for(qid: str | None, err: SaetaError) -> str:
+    return error_frame(qid, err.code, err.message)

@@ -1,0 +1,111 @@
+"""Signed session ids (JWT, HS256 with ``tableros_secret_key``) and the gateway's service
+token for the control plane. Pure functions: the caller passes the time.
+
+A session id is the whole JWT; its claims: ``sid`` (the control plane's row id), ``sub``
+(user id), ``iat``, ``nbf``, ``exp`` and ``aud`` = "saeta-gateway". The header carries
+``kid``, derived from the secret, so a token signed under another key is refused by id
+before its signature is even tried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import jwt
+
+from saeta.errors import Unauthorized
+
+ALGORITHM = "HS256"
+SESSION_AUDIENCE = "saeta-gateway"
+SERVICE_AUDIENCE = "saeta-control-plane"
+MAX_TOKEN_CHARS = 4096
+MIN_SECRET_CHARS = 32
+LEEWAY_SECONDS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class SessionClaims:
+    sid: str
+    user_id: str
+    expires_at: int
+
+
+def key_id(secret: str) -> str:
+    """A public identifier of the signing key: the first 16 hex digits of its SHA-256."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+def fingerprint(token: str) -> str:
+    """What logs may show of a session id: a short hash, never the id itself."""
+    return "s-" + hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def issue_session(secret: str, sid: str, user_id: str, now: int, ttl: int) -> str:
+    claims = {
+        "sid": sid,
+        "sub": user_id,
+        "iat": now,
+        "nbf": now,
+        "exp": now + ttl,
+        "aud": SESSION_AUDIENCE,
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM, headers={"kid": key_id(secret)})
+
+
+def _decode(secret: str, token: str, audience: str, now: int) -> dict[str, object]:
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
+        raise Unauthorized("malformed token")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise Unauthorized("malformed token") from None
+    if header.get("alg") != ALGORITHM:
+        raise Unauthorized("token algorithm not accepted")
+    if header.get("kid") != key_id(secret):
+        raise Unauthorized("token signed with an unknown key")
+    try:
+        claims: dict[str, object] = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["exp", "iat", "nbf", "aud", "sub"], "verify_iat": False},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("token expired") from None
+    except jwt.ImmatureSignatureError:
+        raise Unauthorized("token not yet valid") from None
+    except jwt.InvalidAudienceError:
+        raise Unauthorized("token for another audience") from None
+    except jwt.PyJWTError:
+        raise Unauthorized("token signature or claims invalid") from None
+    # PyJWT checks exp against the wall clock; also check it against the caller's clock.
+    exp = claims.get("exp")
+    if not isinstance(exp, int) or exp + LEEWAY_SECONDS < now:
+        raise Unauthorized("token expired")
+    return claims
+
+
+def verify_session(secret: str, token: str, now: int) -> SessionClaims:
+    """Checks signature, key id, algorithm, audience, nbf and exp. Raises Unauthorized."""
+    claims = _decode(secret, token, SESSION_AUDIENCE, now)
+    sid, sub, exp = claims.get("sid"), claims.get("sub"), claims.get("exp")
+    if not isinstance(sid, str) or not sid or not isinstance(sub, str):
+        raise Unauthorized("token claims invalid")
+    assert isinstance(exp, int)
+    return SessionClaims(sid=sid, user_id=sub, expires_at=exp)
+
+
+def issue_service_token(secret: str, now: int, ttl: int = 60) -> str:
+    """The gateway's bearer token for the control plane's session lookups."""
+    claims = {"sub": "gateway", "iat": now, "nbf": now, "exp": now + ttl, "aud": SERVICE_AUDIENCE}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM, headers={"kid": key_id(secret)})
+
+
+def verify_service_token(secret: str, token: str, now: int) -> None:
+    """Raises Unauthorized unless ``token`` is a valid gateway service token."""
+    claims = _decode(secret, token, SERVICE_AUDIENCE, now)
+    if claims.get("sub") != "gateway":
+        raise Unauthorized("not a gateway token")

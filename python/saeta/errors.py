@@ -1,0 +1,113 @@
+"""The one exception hierarchy of saeta.
+
+Every refusal is a ``SaetaError`` with a stable ``code``: the same code reaches the
+operator's log line, the browser's error frame and the gRPC status message, so a failure
+can be followed end to end (docs/protocol.md lists the codes the browser can see).
+"""
+
+from __future__ import annotations
+
+
+class SaetaError(Exception):
+    """Base class. ``code`` is stable and greppable; ``message`` is for humans and never
+    contains a session id or a secret."""
+
+    code: str = "INTERNAL"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class ConfigError(SaetaError):
+    """A configuration file is missing, unreadable or invalid; names the file and key."""
+
+    code = "CONFIG_INVALID"
+
+
+class BadRequest(SaetaError):
+    """A browser message that is not valid protocol v1."""
+
+    code = "BAD_REQUEST"
+
+
+class Unauthorized(SaetaError):
+    """A session that is forged, expired, unknown or revoked."""
+
+    code = "UNAUTHORIZED"
+
+
+class ControlPlaneUnavailable(SaetaError):
+    """The control plane could not answer; retryable."""
+
+    code = "CONTROL_PLANE_UNAVAILABLE"
+
+
+class DatasetNotFound(SaetaError):
+    """No such dataset for this session: missing, not allowed, or another tenant's."""
+
+    code = "DATASET_NOT_FOUND"
+
+
+class ConnectorOffline(SaetaError):
+    """The tenant's connector is not connected, or went away mid-query."""
+
+    code = "CONNECTOR_OFFLINE"
+
+
+class QueryFailed(SaetaError):
+    """The connector or the relay could not complete the query."""
+
+    code = "QUERY_FAILED"
+
+
+class QueryTimeout(SaetaError):
+    """The connector did not answer within timeouts.query_seconds."""
+
+    code = "TIMEOUT"
+
+
+class QueryCancelled(SaetaError):
+    """The query was cancelled by the client."""
+
+    code = "CANCELLED"
+
+
+class TooManyQueries(SaetaError):
+    """The socket already runs its maximum number of concurrent queries."""
+
+    code = "TOO_MANY_QUERIES"
+
+
+class SourceError(SaetaError):
+    """A connector's data source could not be opened or read."""
+
+    code = "SOURCE_ERROR"
+
+
+class CertificateError(SaetaError):
+    """A certificate or key could not be made, read or used."""
+
+    code = "CERTIFICATE_INVALID"
+
+
+class TunnelRefused(SaetaError):
+    """The gateway refused a connector's registration (wrong CN, bad certificate...)."""
+
+    code = "TUNNEL_REFUSED"
+
+
+class RelayError(SaetaError):
+    """Raised by saeta._relay and its Python twin: a tunnel message or Arrow IPC bytes
+    that are malformed (``TUNNEL_MESSAGE_INVALID``, ``IPC_FRAMING_INVALID``) or out of
+    place (``IPC_SEQUENCE_INVALID``). Constructed as ``RelayError(code, message)``."""
+
+    code = "IPC_FRAMING_INVALID"
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code=code)

@@ -1,0 +1,71 @@
+"""The relay seam: the per-byte functions of the gateway, from the Rust extension
+``saeta._relay`` when it is built, else from the pure-Python twin ``saeta._relay_py``.
+
+This is the one place that imports the native module. Both implementations expose the
+same functions with the same contracts:
+
+- ``locate_payload(message) -> (offset, length)`` of ArrowChunk.data in a raw message;
+- ``scan_ipc(data) -> ScanTuple`` of whole encapsulated Arrow IPC messages;
+- ``check_schema_message(data)``: exactly one schema message;
+- ``make_frame(stream_id, flags, payload) -> bytes``: the browser frame;
+- ``relay_chunk(stream_id, message) -> (frame, rows, payload_len)``: all of the above in
+  one call per tunnel message, the gateway's hot path.
+
+Each raises ``saeta.errors.RelayError`` with a stable code on bad input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Literal
+
+from saeta import _relay_py
+
+try:
+    from saeta import _relay as _native  # type: ignore[attr-defined, unused-ignore]
+except ImportError:  # the extension is not built: the twin serves alone
+    _native = None
+
+RelayName = Literal["rust", "python", "auto"]
+EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"
+HEADER_LEN = 8
+
+
+@dataclass(frozen=True, slots=True)
+class IpcScan:
+    """What ``scan_ipc`` found in a byte string of Arrow IPC messages."""
+
+    messages: int
+    schemas: int
+    dictionary_batches: int
+    record_batches: int
+    rows: int
+    body_bytes: int
+    eos: bool
+
+
+def available() -> list[str]:
+    """Names of the implementations that can be loaded here."""
+    return ["rust", "python"] if _native is not None else ["python"]
+
+
+def load(name: RelayName = "auto") -> ModuleType:
+    """The implementation module for ``name``; "auto" prefers Rust.
+
+    Raises ImportError when "rust" is asked for and the extension is not built."""
+    if name == "python":
+        return _relay_py
+    if _native is None:
+        if name == "rust":
+            raise ImportError("saeta._relay (the Rust extension) is not built")
+        return _relay_py
+    return _native
+
+
+def scan(data: bytes | memoryview, impl: ModuleType | None = None) -> IpcScan:
+    """``scan_ipc`` as a typed result."""
+    return IpcScan(*(impl or load()).scan_ipc(data))
+
+
+IMPLEMENTATION: str = load().IMPLEMENTATION

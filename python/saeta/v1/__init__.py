@@ -1,0 +1,1 @@
+"""Generated protobuf/gRPC code for the tunnel; never edit by hand."""

@@ -1,0 +1,242 @@
+//! Checking that bytes are a sequence of whole encapsulated Arrow IPC messages
+//! (continuation marker, metadata length, flatbuffer `Message` table, body length), with
+//! every offset bounds-checked against the buffer we already hold, so no length in the
+//! input can make anyone allocate. See docs/tunnel.md, "Arrow framing".
+
+use crate::error::RelayError;
+
+pub const CONTINUATION: u32 = 0xFFFF_FFFF;
+/// Arrow `MessageHeader` union tags.
+pub const HEADER_SCHEMA: u8 = 1;
+pub const HEADER_DICTIONARY_BATCH: u8 = 2;
+pub const HEADER_RECORD_BATCH: u8 = 3;
+/// Arrow `MetadataVersion::V4`; older versions are not accepted.
+const MIN_METADATA_VERSION: i16 = 3;
+const MAX_METADATA_VERSION: i16 = 4;
+
+/// What a scan found, for metrics and for the caller's sequence rules.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Scan {
+    pub messages: u64,
+    pub schemas: u64,
+    pub dictionary_batches: u64,
+    pub record_batches: u64,
+    /// Sum of `RecordBatch.length` over the record batches.
+    pub rows: u64,
+    /// Sum of the message bodies.
+    pub body_bytes: u64,
+    /// The buffer ends with the end-of-stream marker (nothing may follow it).
+    pub eos: bool,
+}
+
+fn bad(msg: &str) -> RelayError {
+    RelayError::IpcFraming(msg.to_string())
+}
+
+fn u16_at(b: &[u8], pos: usize) -> Result<u16, RelayError> {
+    let s = b.get(pos..pos.checked_add(2).ok_or_else(|| bad("offset overflow"))?);
+    s.map(|s| u16::from_le_bytes([s[0], s[1]]))
+        .ok_or_else(|| bad("flatbuffer offset out of bounds"))
+}
+
+fn u32_at(b: &[u8], pos: usize) -> Result<u32, RelayError> {
+    let s = b.get(pos..pos.checked_add(4).ok_or_else(|| bad("offset overflow"))?);
+    s.map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        .ok_or_else(|| bad("flatbuffer offset out of bounds"))
+}
+
+fn i64_at(b: &[u8], pos: usize) -> Result<i64, RelayError> {
+    let s = b.get(pos..pos.checked_add(8).ok_or_else(|| bad("offset overflow"))?);
+    s.map(|s| i64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]))
+        .ok_or_else(|| bad("flatbuffer offset out of bounds"))
+}
+
+/// A flatbuffer table inside `buf`: its position and its vtable.
+struct Table<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    vtable: usize,
+    vtable_len: usize,
+    table_len: usize,
+}
+
+impl<'a> Table<'a> {
+    fn at(buf: &'a [u8], pos: usize) -> Result<Self, RelayError> {
+        let soffset = u32_at(buf, pos)? as i32;
+        let vtable = pos as i64 - i64::from(soffset);
+        if vtable < 0 || vtable as u64 > buf.len() as u64 {
+            return Err(bad("flatbuffer vtable out of bounds"));
+        }
+        let vtable = vtable as usize;
+        let vtable_len = usize::from(u16_at(buf, vtable)?);
+        let table_len = usize::from(u16_at(buf, vtable + 2)?);
+        if vtable_len < 4 || vtable_len % 2 != 0 || vtable + vtable_len > buf.len() {
+            return Err(bad("flatbuffer vtable malformed"));
+        }
+        if table_len < 4 || pos + table_len > buf.len() {
+            return Err(bad("flatbuffer table out of bounds"));
+        }
+        Ok(Table { buf, pos, vtable, vtable_len, table_len })
+    }
+
+    /// Position of field `index`, or None when absent; checks `width` bytes fit the table.
+    fn field(&self, index: usize, width: usize) -> Result<Option<usize>, RelayError> {
+        let slot = 4 + 2 * index;
+        if slot + 2 > self.vtable_len {
+            return Ok(None);
+        }
+        let off = usize::from(u16_at(self.buf, self.vtable + slot)?);
+        if off == 0 {
+            return Ok(None);
+        }
+        if off + width > self.table_len {
+            return Err(bad("flatbuffer field out of its table"));
+        }
+        Ok(Some(self.pos + off))
+    }
+
+    fn field_u8(&self, index: usize) -> Result<u8, RelayError> {
+        Ok(match self.field(index, 1)? {
+            Some(p) => self.buf[p],
+            None => 0,
+        })
+    }
+
+    fn field_i16(&self, index: usize) -> Result<i16, RelayError> {
+        Ok(match self.field(index, 2)? {
+            Some(p) => u16_at(self.buf, p)? as i16,
+            None => 0,
+        })
+    }
+
+    fn field_i64(&self, index: usize) -> Result<i64, RelayError> {
+        match self.field(index, 8)? {
+            Some(p) => i64_at(self.buf, p),
+            None => Ok(0),
+        }
+    }
+
+    fn field_table(&self, index: usize) -> Result<Option<Table<'a>>, RelayError> {
+        match self.field(index, 4)? {
+            Some(p) => {
+                let target = p as u64 + u64::from(u32_at(self.buf, p)?);
+                if target >= self.buf.len() as u64 {
+                    return Err(bad("flatbuffer offset out of bounds"));
+                }
+                Table::at(self.buf, target as usize).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// One message's metadata: header type, body length and (for record batches) row count.
+fn parse_metadata(meta: &[u8]) -> Result<(u8, u64, u64), RelayError> {
+    let root = u32_at(meta, 0)? as usize;
+    let message = Table::at(meta, root)?;
+    let version = message.field_i16(0)?;
+    if !(MIN_METADATA_VERSION..=MAX_METADATA_VERSION).contains(&version) {
+        return Err(bad("unsupported Arrow metadata version"));
+    }
+    let header_type = message.field_u8(1)?;
+    let body_len = message.field_i64(3)?;
+    if body_len < 0 || body_len % 8 != 0 {
+        return Err(bad("body length negative or not a multiple of 8"));
+    }
+    let header = message.field_table(2)?;
+    let rows = match header_type {
+        HEADER_SCHEMA | HEADER_DICTIONARY_BATCH => {
+            header.ok_or_else(|| bad("message without header"))?;
+            0
+        }
+        HEADER_RECORD_BATCH => {
+            let batch = header.ok_or_else(|| bad("message without header"))?;
+            let length = batch.field_i64(0)?;
+            if length < 0 {
+                return Err(bad("negative record batch length"));
+            }
+            length as u64
+        }
+        _ => return Err(bad("message type is not schema, dictionary or record batch")),
+    };
+    if header_type == HEADER_SCHEMA && body_len != 0 {
+        return Err(bad("schema message with a body"));
+    }
+    Ok((header_type, body_len as u64, rows))
+}
+
+/// Scans `buf` as whole encapsulated IPC messages, optionally ending with end-of-stream.
+pub fn scan(buf: &[u8]) -> Result<Scan, RelayError> {
+    let mut out = Scan::default();
+    let mut pos = 0usize;
+    while pos < buf.len() {
+        if out.eos {
+            return Err(bad("bytes after the end-of-stream marker"));
+        }
+        if buf.len() - pos < 8 {
+            return Err(bad("truncated message prefix"));
+        }
+        if u32_at(buf, pos)? != CONTINUATION {
+            return Err(bad("missing continuation marker"));
+        }
+        let meta_len = u32_at(buf, pos + 4)? as i32;
+        pos += 8;
+        if meta_len == 0 {
+            out.eos = true;
+            continue;
+        }
+        if meta_len < 0 || meta_len % 8 != 0 {
+            return Err(bad("metadata length negative or not a multiple of 8"));
+        }
+        let meta_len = meta_len as usize;
+        if meta_len > buf.len() - pos {
+            return Err(bad("metadata runs past the end"));
+        }
+        let (header_type, body_len, rows) = parse_metadata(&buf[pos..pos + meta_len])?;
+        pos += meta_len;
+        if body_len > (buf.len() - pos) as u64 {
+            return Err(bad("body runs past the end"));
+        }
+        pos += body_len as usize;
+        out.messages += 1;
+        out.body_bytes += body_len;
+        match header_type {
+            HEADER_SCHEMA => out.schemas += 1,
+            HEADER_DICTIONARY_BATCH => out.dictionary_batches += 1,
+            _ => {
+                out.record_batches += 1;
+                out.rows += rows;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn sequence(msg: &str) -> RelayError {
+    RelayError::IpcSequence(msg.to_string())
+}
+
+/// A partition chunk from DoGet: one or more record batches (or dictionary batches), no
+/// schema and no end-of-stream, since the gateway writes those for the whole query.
+pub fn scan_partition_chunk(buf: &[u8]) -> Result<Scan, RelayError> {
+    let s = scan(buf)?;
+    if s.messages == 0 {
+        return Err(sequence("chunk holds no Arrow message"));
+    }
+    if s.schemas != 0 {
+        return Err(sequence("schema message inside a partition chunk"));
+    }
+    if s.eos {
+        return Err(sequence("end-of-stream marker inside a partition chunk"));
+    }
+    Ok(s)
+}
+
+/// The schema of a FlightInfo answer: exactly one schema message and nothing else.
+pub fn check_schema_message(buf: &[u8]) -> Result<(), RelayError> {
+    let s = scan(buf)?;
+    if s.messages != 1 || s.schemas != 1 || s.eos {
+        return Err(sequence("expected exactly one schema message"));
+    }
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! `saeta._relay`: registers the relay functions with Python. The logic lives in plain
+//! Rust modules (tunnel, ipc, frame) tested by `cargo test`; only bytes and plain values
+//! cross this boundary. Import it through `saeta.relay`, never directly.
+
+pub mod error;
+pub mod frame;
+pub mod ipc;
+pub mod tunnel;
+
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+pyo3::import_exception!(saeta.errors, RelayError);
+
+fn to_py(err: error::RelayError) -> PyErr {
+    RelayError::new_err((err.code(), err.message().to_string()))
+}
+
+type ScanTuple = (u64, u64, u64, u64, u64, u64, bool);
+
+fn scan_tuple(s: &ipc::Scan) -> ScanTuple {
+    (s.messages, s.schemas, s.dictionary_batches, s.record_batches, s.rows, s.body_bytes, s.eos)
+}
+
+/// (offset, length) of ArrowChunk.data inside a raw tunnel message.
+#[pyfunction]
+fn locate_payload(message: &[u8]) -> PyResult<(usize, usize)> {
+    tunnel::locate_payload(message).map_err(to_py)
+}
+
+/// Scans whole encapsulated Arrow IPC messages; see saeta.relay.IpcScan for the fields.
+#[pyfunction]
+fn scan_ipc(data: &[u8]) -> PyResult<ScanTuple> {
+    ipc::scan(data).map(|s| scan_tuple(&s)).map_err(to_py)
+}
+
+/// Checks the FlightInfo schema: exactly one schema message.
+#[pyfunction]
+fn check_schema_message(data: &[u8]) -> PyResult<()> {
+    ipc::check_schema_message(data).map_err(to_py)
+}
+
+/// 8-byte header + payload, as one new bytes object.
+#[pyfunction]
+fn make_frame<'py>(py: Python<'py>, stream_id: u32, flags: u32, payload: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_with(py, frame::HEADER_LEN + payload.len(), |out| {
+        frame::write_frame(out, stream_id, flags, payload);
+        Ok(())
+    })
+}
+
+/// The gateway's one call per tunnel message: locate the payload of a raw ArrowChunk,
+/// check it is whole record batches, and return (browser frame, rows, payload bytes).
+#[pyfunction]
+fn relay_chunk<'py>(py: Python<'py>, stream_id: u32, message: &[u8]) -> PyResult<(Bound<'py, PyBytes>, u64, usize)> {
+    let (offset, len) = tunnel::locate_payload(message).map_err(to_py)?;
+    let payload = &message[offset..offset + len];
+    let scan = ipc::scan_partition_chunk(payload).map_err(to_py)?;
+    let out = PyBytes::new_with(py, frame::HEADER_LEN + len, |out| {
+        frame::write_frame(out, stream_id, 0, payload);
+        Ok(())
+    })?;
+    Ok((out, scan.rows, len))
+}
+
+#[pymodule]
+fn _relay(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(locate_payload, m)?)?;
+    m.add_function(wrap_pyfunction!(scan_ipc, m)?)?;
+    m.add_function(wrap_pyfunction!(check_schema_message, m)?)?;
+    m.add_function(wrap_pyfunction!(make_frame, m)?)?;
+    m.add_function(wrap_pyfunction!(relay_chunk, m)?)?;
+    m.add("IMPLEMENTATION", "rust")?;
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! Locating the Arrow payload inside a raw `saeta.v1.ArrowChunk` protobuf message without
+//! parsing it into objects or copying it: the gateway receives the message as bytes and
+//! forwards a slice of them.
+
+use crate::error::RelayError;
+
+/// Field number of `ArrowChunk.data`.
+pub const DATA_FIELD: u64 = 1;
+
+const WIRE_VARINT: u64 = 0;
+const WIRE_I64: u64 = 1;
+const WIRE_LEN: u64 = 2;
+const WIRE_I32: u64 = 5;
+
+fn bad(msg: &str) -> RelayError {
+    RelayError::TunnelMessage(msg.to_string())
+}
+
+/// Reads a base-128 varint at `pos`; returns (value, next position).
+pub fn read_varint(buf: &[u8], mut pos: usize) -> Result<(u64, usize), RelayError> {
+    let mut value: u64 = 0;
+    for shift in (0..64).step_by(7) {
+        let byte = *buf.get(pos).ok_or_else(|| bad("truncated varint"))?;
+        pos += 1;
+        let bits = u64::from(byte & 0x7f);
+        if shift == 63 && bits > 1 {
+            return Err(bad("varint overflows 64 bits"));
+        }
+        value |= bits << shift;
+        if byte & 0x80 == 0 {
+            return Ok((value, pos));
+        }
+    }
+    Err(bad("varint longer than 10 bytes"))
+}
+
+/// Walks the whole message and returns `(offset, length)` of the `data` field.
+///
+/// The message must be well-formed to its last byte; unknown fields are skipped (a newer
+/// connector may add some), `data` may appear at most once, and a message without it has
+/// an empty payload at its end.
+pub fn locate_payload(msg: &[u8]) -> Result<(usize, usize), RelayError> {
+    let mut pos = 0usize;
+    let mut found: Option<(usize, usize)> = None;
+    while pos < msg.len() {
+        let (key, next) = read_varint(msg, pos)?;
+        pos = next;
+        let field = key >> 3;
+        let wire = key & 7;
+        if field == 0 {
+            return Err(bad("field number 0"));
+        }
+        match wire {
+            WIRE_VARINT => {
+                pos = read_varint(msg, pos)?.1;
+            }
+            WIRE_I64 | WIRE_I32 => {
+                let width = if wire == WIRE_I64 { 8 } else { 4 };
+                if msg.len() - pos < width {
+                    return Err(bad("truncated fixed-width field"));
+                }
+                pos += width;
+            }
+            WIRE_LEN => {
+                let (len, next) = read_varint(msg, pos)?;
+                pos = next;
+                let avail = (msg.len() - pos) as u64;
+                if len > avail {
+                    return Err(bad("length-delimited field runs past the end"));
+                }
+                let len = len as usize;
+                if field == DATA_FIELD {
+                    if found.is_some() {
+                        return Err(bad("data field appears twice"));
+                    }
+                    found = Some((pos, len));
+                }
+                pos += len;
+            }
+            _ => return Err(bad("unsupported wire type")),
+        }
+        if field == DATA_FIELD && wire != WIRE_LEN {
+            return Err(bad("data field has the wrong wire type"));
+        }
+    }
+    Ok(found.unwrap_or((msg.len(), 0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_data_field() {
+        let msg = [0x0a, 0x03, b'a', b'b', b'c'];
+        assert_eq!(locate_payload(&msg), Ok((2, 3)));
+    }
+
+    #[test]
+    fn skips_unknown_fields() {
+        // field 2 varint 150, then data "x", then field 3 fixed32
+        let msg = [0x10, 0x96, 0x01, 0x0a, 0x01, b'x', 0x1d, 1, 2, 3, 4];
+        assert_eq!(locate_payload(&msg), Ok((5, 1)));
+    }
+
+    #[test]
+    fn empty_message_has_empty_payload() {
+        assert_eq!(locate_payload(&[]), Ok((0, 0)));
+    }
+
+    #[test]
+    fn rejects_truncation_and_duplicates() {
+        assert!(locate_payload(&[0x0a, 0x05, 1]).is_err());
+        assert!(locate_payload(&[0x0a, 0x00, 0x0a, 0x00]).is_err());
+        assert!(locate_payload(&[0x08, 0x01]).is_err());
+        assert!(locate_payload(&[0x0b]).is_err());
+        assert!(locate_payload(&[0x80]).is_err());
+    }
+
+    #[test]
+    fn rejects_overlong_varint() {
+        let msg = [0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f];
+        assert!(locate_payload(&msg).is_err());
+    }
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Sets up everything saeta needs on a fresh Debian machine of this kind, idempotently:
+# system packages from apt, the virtualenv from the hashed lock file, and the Rust
+# extension built in release mode into the source tree. Safe to run again; quick when
+# nothing changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages the tests and the demo need (none of them is fetched any other way).
+SYSTEM_PACKAGES=(ca-certificates)
+missing=()
+for pkg in "${SYSTEM_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing system packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+command -v cargo >/dev/null || { echo "setup: cargo (Rust) is required: https://rustup.rs" >&2; exit 1; }
+PYTHON=${PYTHON:-python3}
+
+# Python virtualenv, rebuilt when the lock file changes.
+stamp=.venv/.lock-sha256
+want=$(sha256sum requirements/dev.lock | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: creating .venv from requirements/dev.lock"
+  rm -rf .venv
+  "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip==25.3
+  .venv/bin/python -m pip install -q --require-hashes --no-deps -r requirements/dev.lock
+  echo "$want" > "$stamp"
+fi
+
+# The Rust extension (saeta._relay) and the editable saeta package.
+echo "setup: building the Rust extension (release)"
+.venv/bin/maturin develop --release -q 2>&1 | grep -v "^📦\|^🔗\|^🐍\|^🛠" || true
+.venv/bin/python -c "import saeta.relay as r; assert r.IMPLEMENTATION == 'rust', r.IMPLEMENTATION"
+echo "setup: ready"
