@@ -233,3 +233,75 @@ def relay_chunk(stream_id: int, message: Buffer) -> tuple[bytes, int, int]:
     payload = memoryview(message)[offset : offset + length]
     scan = _scan_partition_chunk(payload)
     return make_frame(stream_id, 0, payload), scan[4], length
+
+
+_WS = b" \t\n\r"
+
+
+def _json(msg: str) -> RelayError:
+    return RelayError("JSON_INVALID", msg)
+
+
+def _skip_ws(buf: bytes, pos: int) -> int:
+    while pos < len(buf) and buf[pos] in _WS:
+        pos += 1
+    return pos
+
+
+def _object_end(buf: bytes, start: int, max_depth: int) -> int:
+    depth, in_string, escaped = 0, False, False
+    for i in range(start, len(buf)):
+        b = buf[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif b == 0x5C:  # backslash
+                escaped = True
+            elif b == 0x22:  # quote
+                in_string = False
+            elif b < 0x20:
+                raise _json("control character inside a string")
+            continue
+        if b == 0x22:
+            in_string = True
+        elif b in b"{[":
+            depth += 1
+            if depth > max_depth:
+                raise _json("nesting deeper than the limit")
+        elif b in b"}]":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    raise _json("unterminated object")
+
+
+def json_array_to_lines(data: Buffer, max_depth: int) -> bytes:
+    """A top-level JSON array of objects as JSON Lines (one object per line)."""
+    buf = bytes(data)
+    out = bytearray()
+    pos = _skip_ws(buf, 0)
+    if buf[pos : pos + 1] != b"[":
+        raise _json("expected a top-level array")
+    pos = _skip_ws(buf, pos + 1)
+    if buf[pos : pos + 1] == b"]":
+        pos += 1
+    else:
+        while True:
+            if buf[pos : pos + 1] != b"{":
+                raise _json("array elements must be objects")
+            end = _object_end(buf, pos, max_depth)
+            # A pretty-printed element spans lines; newlines can only be whitespace here.
+            out += buf[pos:end].replace(b"\n", b" ").replace(b"\r", b" ")
+            out += b"\n"
+            pos = _skip_ws(buf, end)
+            sep = buf[pos : pos + 1]
+            if sep == b",":
+                pos = _skip_ws(buf, pos + 1)
+            elif sep == b"]":
+                pos += 1
+                break
+            else:
+                raise _json("expected ',' or ']' after an element")
+    if _skip_ws(buf, pos) != len(buf):
+        raise _json("data after the top-level array")
+    return bytes(out)

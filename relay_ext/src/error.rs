@@ -11,6 +11,8 @@ pub enum RelayError {
     IpcFraming(String),
     /// The Arrow IPC messages are well-formed but not allowed where they appear.
     IpcSequence(String),
+    /// A JSON document that is not a top-level array of objects.
+    Json(String),
 }
 
 impl RelayError {
@@ -19,12 +21,16 @@ impl RelayError {
             RelayError::TunnelMessage(_) => "TUNNEL_MESSAGE_INVALID",
             RelayError::IpcFraming(_) => "IPC_FRAMING_INVALID",
             RelayError::IpcSequence(_) => "IPC_SEQUENCE_INVALID",
+            RelayError::Json(_) => "JSON_INVALID",
         }
     }
 
     pub fn message(&self) -> &str {
         match self {
-            RelayError::TunnelMessage(m) | RelayError::IpcFraming(m) | RelayError::IpcSequence(m) => m,
+            RelayError::TunnelMessage(m)
+            | RelayError::IpcFraming(m)
+            | RelayError::IpcSequence(m)
+            | RelayError::Json(m) => m,
         }
     }
 }

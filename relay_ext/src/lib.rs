@@ -5,6 +5,7 @@
 pub mod error;
 pub mod frame;
 pub mod ipc;
+pub mod json_array;
 pub mod tunnel;
 
 use pyo3::prelude::*;
@@ -63,6 +64,14 @@ fn relay_chunk<'py>(py: Python<'py>, stream_id: u32, message: &[u8]) -> PyResult
     Ok((out, scan.rows, len))
 }
 
+/// A top-level JSON array of objects as JSON Lines (one object per line). The scan runs
+/// without the GIL: it reads an immutable bytes object and writes a fresh buffer.
+#[pyfunction]
+fn json_array_to_lines<'py>(py: Python<'py>, data: &[u8], max_depth: usize) -> PyResult<Bound<'py, PyBytes>> {
+    let lines = py.detach(|| json_array::to_lines(data, max_depth)).map_err(to_py)?;
+    Ok(PyBytes::new(py, &lines))
+}
+
 #[pymodule]
 fn _relay(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(locate_payload, m)?)?;
@@ -70,6 +79,7 @@ fn _relay(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_schema_message, m)?)?;
     m.add_function(wrap_pyfunction!(make_frame, m)?)?;
     m.add_function(wrap_pyfunction!(relay_chunk, m)?)?;
+    m.add_function(wrap_pyfunction!(json_array_to_lines, m)?)?;
     m.add("IMPLEMENTATION", "rust")?;
     Ok(())
 }
