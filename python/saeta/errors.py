@@ -42,6 +42,12 @@ class Unauthorized(SaetaError):
     code = "UNAUTHORIZED"
 
 
+class SessionRevoked(Unauthorized):
+    """A session the control plane revoked."""
+
+    code = "SESSION_REVOKED"
+
+
 class ControlPlaneUnavailable(SaetaError):
     """The control plane could not answer; retryable."""
 

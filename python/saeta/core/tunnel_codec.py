@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-_DATA_TAG = b"\x0a"  # field 1, wire type 2 (length-delimited)
+DATA_TAG = b"\x0a"  # field 1, wire type 2 (length-delimited)
 
 
 def _varint(value: int) -> bytes:
@@ -26,4 +26,4 @@ def encode_arrow_chunk(parts: Sequence[bytes | memoryview]) -> bytes:
     size = sum(len(p) for p in parts)
     if size == 0:
         return b""
-    return b"".join([_DATA_TAG, _varint(size), *parts])
+    return b"".join([DATA_TAG, _varint(size), *parts])

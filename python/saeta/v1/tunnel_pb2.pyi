@@ -64,12 +64,15 @@ class RegisterRequest(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     DATASETS_FIELD_NUMBER: _builtins.int
     PROTOCOL_VERSION_FIELD_NUMBER: _builtins.int
+    PROBE_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     """must equal the client certificate's CN, byte for byte"""
     version: _builtins.str
     """the connector's saeta version"""
     protocol_version: _builtins.int
     """tunnel protocol version, 1"""
+    probe: _builtins.bool
+    """`saeta connector test`: check, answer, do not route"""
     @_builtins.property
     def datasets(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """dataset names this connector serves"""
@@ -81,10 +84,11 @@ class RegisterRequest(_message.Message):
         version: _builtins.str = ...,
         datasets: _abc.Iterable[_builtins.str] | None = ...,
         protocol_version: _builtins.int = ...,
+        probe: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["datasets", b"datasets", "protocol_version", b"protocol_version", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["datasets", b"datasets", "probe", b"probe", "protocol_version", b"protocol_version", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -372,18 +376,30 @@ class ArrowChunk(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     DATA_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    END_RECORDS_FIELD_NUMBER: _builtins.int
     data: _builtins.bytes
-    """One or more whole encapsulated Arrow IPC RecordBatch messages. The only field, so a
-    relay finds it without parsing anything else (saeta._relay.locate_payload).
+    """One or more whole encapsulated Arrow IPC RecordBatch messages. A data message holds
+    this field alone (so it starts with its tag, 0x0a), and a relay slices it out
+    without parsing anything else (saeta._relay.locate_payload).
     """
+    end: _builtins.bool
+    """Set on the last message of a DoGet call only, which carries no data: the partition
+    is complete and held end_records rows. A call that ends without it was cut short
+    (gRPC servers cannot tell a client's cancel from its half-close), so the gateway
+    never treats it as complete.
+    """
+    end_records: _builtins.int
     def __init__(
         self,
         *,
         data: _builtins.bytes = ...,
+        end: _builtins.bool = ...,
+        end_records: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "end", b"end", "end_records", b"end_records"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

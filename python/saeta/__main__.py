@@ -1,0 +1,3 @@
+from saeta.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,244 @@
+"""Python client for the browser protocol v1 (docs/protocol.md).
+
+Async::
+
+    async with await AsyncClient.connect("ws://gw:8081", session_id) as client:
+        names = await client.list()
+        table = await client.query("ventas", columns=["fecha", "total"])
+        async for batch in client.stream("ventas", limit=1000):
+            ...
+
+Sync: ``with Client.connect(url, session_id) as c: c.query("ventas")``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import struct
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from saeta.errors import SaetaError
+
+MAX_FRAME_BYTES = 256 * 1024 * 1024
+
+
+class ServerError(SaetaError):
+    """An error frame from the gateway; ``code`` is the protocol's code."""
+
+
+class SocketClosed(SaetaError):
+    """The gateway closed the socket; ``close_code`` says why (4001, 4003, ...)."""
+
+    code = "SOCKET_CLOSED"
+
+    def __init__(self, close_code: int | None, reason: str) -> None:
+        super().__init__(f"socket closed ({close_code}): {reason}")
+        self.close_code = close_code
+
+
+@dataclass
+class QueryInfo:
+    id: str
+    stream: int
+    fields: list[dict[str, str]]
+    partitions: int
+    total_records: int | None
+
+
+@dataclass
+class _Query:
+    queue: asyncio.Queue[tuple[str, Any]] = field(default_factory=asyncio.Queue)
+    schema: pa.Schema | None = None
+    info: QueryInfo | None = None
+
+
+class AsyncClient:
+    def __init__(self, ws: ClientConnection) -> None:
+        self._ws = ws
+        self._queries: dict[str, _Query] = {}
+        self._by_stream: dict[int, _Query] = {}
+        self._lists: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._ids = itertools.count(1)
+        self._closed: SocketClosed | None = None
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def connect(cls, url: str, session_id: str, **kwargs: Any) -> AsyncClient:
+        """Opens ``{url}/stream/{session_id}`` (url is ws:// or wss://)."""
+        ws = await connect(
+            f"{url.rstrip('/')}/stream/{session_id}",
+            compression=None,
+            max_size=MAX_FRAME_BYTES,
+            **kwargs,
+        )
+        return cls(ws)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._ws.close()
+        self._reader.cancel()
+
+    async def wait_closed(self) -> SocketClosed:
+        """Waits until the gateway closes the socket; returns why."""
+        await asyncio.shield(self._reader)
+        assert self._closed is not None
+        return self._closed
+
+    async def _read(self) -> None:
+        try:
+            async for message in self._ws:
+                if isinstance(message, bytes):
+                    self._on_binary(message)
+                else:
+                    self._on_text(json.loads(message))
+        except ConnectionClosed:
+            pass
+        finally:
+            self._closed = SocketClosed(self._ws.close_code, self._ws.close_reason or "")
+            for q in self._queries.values():
+                q.queue.put_nowait(("closed", self._closed))
+            self._lists.put_nowait(("closed", self._closed))
+
+    def _on_binary(self, frame: bytes) -> None:
+        stream, _flags = struct.unpack_from("<II", frame)
+        q = self._by_stream.get(stream)
+        if q is not None:
+            q.queue.put_nowait(("data", memoryview(frame)[8:]))
+
+    def _on_text(self, msg: dict[str, Any]) -> None:
+        kind, qid = msg.get("type"), msg.get("id")
+        if kind == "datasets":
+            self._lists.put_nowait(("datasets", msg["datasets"]))
+            return
+        q = self._queries.get(qid) if isinstance(qid, str) else None
+        if q is None:
+            if kind == "error":
+                self._lists.put_nowait(("error", msg))
+            return
+        if kind == "info":
+            q.info = QueryInfo(qid, msg["stream"], msg["schema"]["fields"], msg["partitions"], msg["total_records"])
+            self._by_stream[q.info.stream] = q
+        q.queue.put_nowait((kind, msg))
+
+    async def _send(self, obj: dict[str, Any]) -> None:
+        if self._closed is not None:
+            raise self._closed
+        await self._ws.send(json.dumps(obj))
+
+    async def list(self) -> list[dict[str, Any]]:
+        await self._send({"action": "list"})
+        kind, value = await self._lists.get()
+        if kind == "closed":
+            raise value
+        if kind == "error":
+            raise ServerError(value["message"], code=value["code"])
+        datasets: list[dict[str, Any]] = value
+        return datasets
+
+    async def stream(
+        self, dataset: str, columns: list[str] | None = None, limit: int | None = None,
+        query_id: str | None = None, schema_out: list[pa.Schema] | None = None,
+    ) -> AsyncIterator[pa.RecordBatch]:
+        """Record batches as they arrive. Breaking out of the loop cancels the query.
+        Raises ServerError (with the protocol's code) or SocketClosed."""
+        qid = query_id or f"q{next(self._ids)}"
+        q = self._queries[qid] = _Query()
+        request: dict[str, Any] = {"action": "query", "id": qid, "dataset": dataset}
+        if columns is not None:
+            request["columns"] = columns
+        if limit is not None:
+            request["limit"] = limit
+        finished = False
+        try:
+            await self._send(request)
+            while True:
+                kind, value = await q.queue.get()
+                if kind == "data":
+                    if q.schema is None:
+                        q.schema = pa.ipc.read_schema(pa.py_buffer(value))
+                        if schema_out is not None:
+                            schema_out.append(q.schema)
+                        continue
+                    reader = pa.ipc.MessageReader.open_stream(pa.py_buffer(value))
+                    for message in reader:
+                        yield pa.ipc.read_record_batch(message, q.schema)
+                elif kind == "end":
+                    finished = True
+                    return
+                elif kind == "error":
+                    finished = True
+                    raise ServerError(value["message"], code=value["code"])
+                elif kind == "closed":
+                    finished = True
+                    raise value
+        finally:
+            if not finished and self._closed is None:
+                await self._ws.send(json.dumps({"action": "cancel", "id": qid}))
+            self._queries.pop(qid, None)
+            if q.info is not None:
+                self._by_stream.pop(q.info.stream, None)
+
+    async def query(self, dataset: str, columns: list[str] | None = None, limit: int | None = None) -> pa.Table:
+        """The whole result as one table (with the query's schema even when empty)."""
+        qid = f"q{next(self._ids)}"
+        schemas: list[pa.Schema] = []
+        batches = [b async for b in self.stream(dataset, columns, limit, query_id=qid, schema_out=schemas)]
+        return pa.Table.from_batches(batches, schema=schemas[0] if schemas else None)
+
+
+class Client:
+    """The synchronous face of AsyncClient, on a private event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, inner: AsyncClient) -> None:
+        self._loop, self._inner = loop, inner
+
+    @classmethod
+    def connect(cls, url: str, session_id: str, **kwargs: Any) -> Client:
+        loop = asyncio.new_event_loop()
+        try:
+            inner = loop.run_until_complete(AsyncClient.connect(url, session_id, **kwargs))
+        except BaseException:
+            loop.close()
+            raise
+        return cls(loop, inner)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self._loop.is_closed():
+            self._loop.run_until_complete(self._inner.close())
+            self._loop.close()
+
+    def list(self) -> list[dict[str, Any]]:
+        return self._loop.run_until_complete(self._inner.list())
+
+    def query(self, dataset: str, columns: list[str] | None = None, limit: int | None = None) -> pa.Table:
+        return self._loop.run_until_complete(self._inner.query(dataset, columns, limit))
+
+    def stream(self, dataset: str, columns: list[str] | None = None, limit: int | None = None) -> Iterator[pa.RecordBatch]:
+        agen = self._inner.stream(dataset, columns, limit)
+        try:
+            while True:
+                try:
+                    yield self._loop.run_until_complete(anext(agen))
+                except StopAsyncIteration:
+                    return
+        finally:
+            self._loop.run_until_complete(agen.aclose())

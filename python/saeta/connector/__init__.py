@@ -1,0 +1,1 @@
+"""The connector: reads a site's data sources and answers the gateway over the tunnel."""

@@ -1,0 +1,40 @@
+"""The source interface (the seam the database sources of a later issue plug into)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class Partition:
+    index: int
+    records: int | None  # None when the source cannot tell without reading
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    schema: pa.Schema  # already projected to the query's columns
+    partitions: tuple[Partition, ...]
+    total_records: int | None
+
+
+class Source(Protocol):
+    name: str
+
+    def schema(self) -> pa.Schema:
+        """The dataset's full schema. Raises SourceError."""
+
+    def plan(self, columns: tuple[str, ...] | None, limit: int | None) -> QueryPlan:
+        """Schema and partitions for a query. Raises BadRequest for an unknown column,
+        SourceError when the data cannot be opened."""
+
+    def read(
+        self, partition: int, columns: tuple[str, ...] | None, limit: int | None
+    ) -> Iterator[pa.RecordBatch]:
+        """The partition's batches, at most ``limit`` rows in all, each with the planned
+        schema. Blocking: the caller runs it in a thread. Closing the iterator closes
+        the files it opened."""

@@ -1,0 +1,203 @@
+"""CSV, JSON (JSON Lines or a top-level array of objects) and Parquet files, one
+partition per file, read through pyarrow.dataset with projection and limit in the scan.
+
+The dataset's schema is inferred from its first file and then imposed on every file, so
+all partitions of one query share one schema (a file that cannot conform fails its read
+with SOURCE_ERROR instead of corrupting the stream). Dictionary columns are decoded to
+their value type: one stream carries one schema, and dictionaries would differ per file.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
+import pyarrow.json as pajson
+
+from saeta import relay
+from saeta.config import DatasetConfig
+from saeta.connector.sources.base import Partition, QueryPlan
+from saeta.core.arrow_types import parse_type
+from saeta.errors import BadRequest, SourceError
+
+MAX_JSON_DEPTH = 64
+# A JSON array is loaded whole to be converted; beyond this, JSON Lines is the way.
+MAX_JSON_ARRAY_BYTES = 1024 * 1024 * 1024
+
+_CSV_OPTIONS = {"delimiter", "quote_char", "header", "column_names", "column_types",
+                "null_values", "timestamp_formats", "encoding", "skip_rows"}
+_JSON_OPTIONS = {"column_types"}
+_PARQUET_OPTIONS: set[str] = set()
+
+
+def _plain(schema: pa.Schema) -> pa.Schema:
+    fields = [
+        f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in schema
+    ]
+    return pa.schema(fields, metadata=schema.metadata)
+
+
+def _column_types(dataset: str, options: Mapping[str, Any]) -> dict[str, pa.DataType]:
+    raw = options.get("column_types") or {}
+    if not isinstance(raw, Mapping):
+        raise SourceError(f"dataset {dataset}: options.column_types must be a mapping")
+    try:
+        return {str(k): parse_type(str(v)) for k, v in raw.items()}
+    except ValueError as exc:
+        raise SourceError(f"dataset {dataset}: options.column_types: {exc}") from None
+
+
+class FileSource:
+    def __init__(self, cfg: DatasetConfig, batch_rows: int) -> None:
+        self.name = cfg.name
+        self.cfg = cfg
+        self.batch_rows = batch_rows
+        allowed = {"csv": _CSV_OPTIONS, "json": _JSON_OPTIONS, "parquet": _PARQUET_OPTIONS}[cfg.type]
+        unknown = sorted(set(cfg.options) - allowed)
+        if unknown:
+            raise SourceError(f"dataset {cfg.name}: unknown {cfg.type} option {unknown[0]!r}")
+        self._format = self._file_format()
+        self._schema: pa.Schema | None = None
+
+    # --- files and formats
+
+    def files(self) -> list[str]:
+        found: list[str] = []
+        for pattern in self.cfg.paths:
+            matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+            found.extend(m for m in matches if Path(m).is_file())
+        if not found:
+            raise SourceError(f"dataset {self.name}: no file matches {', '.join(self.cfg.paths)}")
+        return found
+
+    def _file_format(self) -> ds.FileFormat:
+        opts = self.cfg.options
+        if self.cfg.type == "parquet":
+            return ds.ParquetFileFormat()
+        if self.cfg.type == "json":
+            # Column types are imposed through the dataset schema (see schema()).
+            return ds.JsonFileFormat()
+        types = _column_types(self.name, opts)
+        header = opts.get("header", True)
+        names = opts.get("column_names")
+        read = pacsv.ReadOptions(
+            encoding=str(opts.get("encoding", "utf8")),
+            skip_rows=int(opts.get("skip_rows", 0)),
+            column_names=list(names) if names else None,
+            autogenerate_column_names=not header and not names,
+            block_size=4 << 20,
+        )
+        if names and header:
+            read.skip_rows_after_names = 1
+        parse = pacsv.ParseOptions(
+            delimiter=str(opts.get("delimiter", ",")), quote_char=str(opts.get("quote_char", '"'))
+        )
+        convert = pacsv.ConvertOptions(
+            column_types=types,
+            null_values=list(opts["null_values"]) if "null_values" in opts else None,
+            timestamp_parsers=list(opts.get("timestamp_formats", [])) or None,
+            strings_can_be_null=True,
+        )
+        return ds.CsvFileFormat(parse_options=parse, convert_options=convert, read_options=read)
+
+    def _is_json_array(self, path: str) -> bool:
+        with open(path, "rb") as fh:
+            head = fh.read(4096).lstrip()
+        return head.startswith(b"[")
+
+    def _json_array_table(self, path: str) -> pa.Table:
+        size = Path(path).stat().st_size
+        if size > MAX_JSON_ARRAY_BYTES:
+            raise SourceError(f"dataset {self.name}: JSON array file larger than 1 GiB; use JSON Lines")
+        lines = relay.load().json_array_to_lines(Path(path).read_bytes(), MAX_JSON_DEPTH)
+        types = _column_types(self.name, self.cfg.options)
+        parse = pajson.ParseOptions(
+            explicit_schema=pa.schema(list(types.items())) if types else None
+        )
+        return pajson.read_json(io.BytesIO(lines), parse_options=parse)
+
+    def _dataset(self, path: str, schema: pa.Schema | None) -> ds.Dataset:
+        if self.cfg.type == "json" and self._is_json_array(path):
+            table = self._json_array_table(path)
+            if schema is not None:
+                table = table.select([n for n in schema.names if n in table.schema.names])
+                table = table.cast(schema)
+            return ds.dataset(table)
+        return ds.dataset(path, format=self._format, schema=schema)
+
+    # --- Source interface
+
+    def schema(self) -> pa.Schema:
+        if self._schema is None:
+            try:
+                inferred = self._dataset(self.files()[0], None).schema
+            except (OSError, pa.ArrowException, ValueError) as exc:
+                raise SourceError(f"dataset {self.name}: cannot read schema: {exc}") from None
+            if self.cfg.type == "json":
+                types = _column_types(self.name, self.cfg.options)
+                inferred = pa.schema([pa.field(f.name, types.get(f.name, f.type)) for f in inferred])
+            self._schema = _plain(inferred)
+        return self._schema
+
+    def _projected(self, columns: tuple[str, ...] | None) -> pa.Schema:
+        schema = self.schema()
+        if columns is None:
+            return schema
+        missing = [c for c in columns if c not in schema.names]
+        if missing:
+            raise BadRequest(f"dataset {self.name} has no column {missing[0]!r}")
+        return pa.schema([schema.field(c) for c in columns])
+
+    def plan(self, columns: tuple[str, ...] | None, limit: int | None) -> QueryPlan:
+        schema = self._projected(columns)
+        partitions = []
+        for i, path in enumerate(self.files()):
+            records = None
+            if self.cfg.type == "parquet":
+                try:
+                    records = ds.dataset(path, format="parquet").count_rows()
+                except (OSError, pa.ArrowException) as exc:
+                    raise SourceError(f"dataset {self.name}: cannot read {Path(path).name}: {exc}") from None
+            partitions.append(Partition(i, records))
+        total = None
+        if all(p.records is not None for p in partitions):
+            total = sum(p.records or 0 for p in partitions)
+            if limit is not None:
+                total = min(total, limit)
+        return QueryPlan(schema, tuple(partitions), total)
+
+    def read(
+        self, partition: int, columns: tuple[str, ...] | None, limit: int | None
+    ) -> Iterator[pa.RecordBatch]:
+        schema = self._projected(columns)
+        files = self.files()
+        if not 0 <= partition < len(files):
+            raise SourceError(f"dataset {self.name}: partition {partition} no longer exists")
+        if limit == 0:
+            return
+        try:
+            dataset = self._dataset(files[partition], self.schema())
+            scanner = dataset.scanner(columns=list(schema.names), batch_size=self.batch_rows)
+            remaining = limit
+            for batch in scanner.to_batches():
+                if batch.num_rows == 0:
+                    continue
+                if remaining is not None and batch.num_rows >= remaining:
+                    yield batch.slice(0, remaining).cast(schema)
+                    return
+                if remaining is not None:
+                    remaining -= batch.num_rows
+                yield batch.cast(schema)
+        except (OSError, pa.ArrowException, ValueError) as exc:
+            raise SourceError(f"dataset {self.name}: reading {Path(files[partition]).name} failed: {exc}") from None
+
+
+def open_source(cfg: DatasetConfig, batch_rows: int) -> FileSource:
+    """The source for one dataset of the connector's config."""
+    return FileSource(cfg, batch_rows)

@@ -1,0 +1,315 @@
+"""The connector's side of the tunnel: dial out over mTLS, register on the Control call,
+answer GetFlightInfo and DoGet commands, heartbeat, and reconnect forever with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from saeta import __version__
+from saeta.config import ConnectorConfig
+from saeta.connector.chunks import chunk_messages
+from saeta.connector.sources.base import Source
+from saeta.core.backoff import Backoff
+from saeta.errors import BadRequest, DatasetNotFound, SaetaError, TunnelRefused
+from saeta.v1 import tunnel_pb2 as pb
+
+log = logging.getLogger("saeta.connector")
+
+CALL_ID_KEY = "saeta-call-id"
+PROTOCOL_VERSION = 1
+MAX_TICKET_CHARS = 64 * 1024
+_DOGET_METHOD = "/saeta.v1.Tunnel/DoGet"
+_CONTROL_METHOD = "/saeta.v1.Tunnel/Control"
+
+
+def channel_credentials(cfg: ConnectorConfig) -> grpc.ChannelCredentials:
+    return grpc.ssl_channel_credentials(
+        root_certificates=cfg.ca_cert.read_bytes(),
+        private_key=cfg.client_key.read_bytes(),
+        certificate_chain=cfg.client_cert.read_bytes(),
+    )
+
+
+def channel_options(cfg: ConnectorConfig) -> list[tuple[str, Any]]:
+    options: list[tuple[str, Any]] = [
+        ("grpc.max_send_message_length", cfg.max_message_bytes),
+        ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+        ("grpc.keepalive_time_ms", 20_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+        # Our own backoff decides when to dial again, not grpc's channel.
+        ("grpc.enable_retries", 0),
+    ]
+    if cfg.server_name:
+        options.append(("grpc.ssl_target_name_override", cfg.server_name))
+    return options
+
+
+def describe_rpc_error(exc: grpc.aio.AioRpcError) -> str:
+    """One line for logs and `connector test`: the status and the gateway's reason."""
+    details = exc.details() or ""
+    return f"{exc.code().name}: {details}".strip()
+
+
+def _ticket(dataset: str, partition: int, columns: tuple[str, ...] | None) -> str:
+    return json.dumps({"v": 1, "d": dataset, "p": partition, "c": columns}, separators=(",", ":"))
+
+
+def _parse_ticket(ticket: str) -> tuple[str, int, tuple[str, ...] | None]:
+    if len(ticket) > MAX_TICKET_CHARS:
+        raise BadRequest("ticket too long")
+    try:
+        obj = json.loads(ticket)
+        dataset, partition, columns = obj["d"], obj["p"], obj["c"]
+    except (ValueError, KeyError, TypeError):
+        raise BadRequest("malformed ticket") from None
+    if obj.get("v") != 1 or not isinstance(dataset, str) or not isinstance(partition, int):
+        raise BadRequest("malformed ticket")
+    if columns is not None and not (
+        isinstance(columns, list) and all(isinstance(c, str) for c in columns)
+    ):
+        raise BadRequest("malformed ticket")
+    return dataset, partition, tuple(columns) if columns is not None else None
+
+
+class _BlockingReader:
+    """Runs a blocking iterator on its own thread, one item per await, and closes it on
+    that same thread (a generator cannot be closed while another thread runs it)."""
+
+    def __init__(self, it: Iterator[tuple[bytes, int]]) -> None:
+        self._it = it
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="saeta-read")
+
+    async def next(self) -> tuple[bytes, int] | None:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, next, self._it, None)
+
+    def close(self) -> None:
+        close = getattr(self._it, "close", None)
+        if close is not None:
+            self._pool.submit(close)
+        self._pool.shutdown(wait=False)
+
+
+class Tunnel:
+    """One dialled channel and its Control call. ``register()`` then ``serve()``."""
+
+    def __init__(self, cfg: ConnectorConfig, sources: Mapping[str, Source]) -> None:
+        self.cfg = cfg
+        self.sources = sources
+        self.channel = grpc.aio.secure_channel(
+            cfg.grpc_uri, channel_credentials(cfg), options=channel_options(cfg)
+        )
+        self._control = self.channel.stream_stream(
+            _CONTROL_METHOD,
+            request_serializer=pb.ConnectorMessage.SerializeToString,
+            response_deserializer=pb.GatewayMessage.FromString,
+        )
+        self._doget = self.channel.stream_unary(
+            _DOGET_METHOD, request_serializer=None, response_deserializer=pb.DoGetSummary.FromString
+        )
+        self._outbox: asyncio.Queue[pb.ConnectorMessage | None] = asyncio.Queue()
+        self._call: grpc.aio.StreamStreamCall | None = None
+        self._tasks: dict[str, set[asyncio.Task[None]]] = {}
+        self.tunnel_id = ""
+        self.heartbeat_seconds = 10
+
+    async def _outgoing(self) -> AsyncIterator[pb.ConnectorMessage]:
+        while (msg := await self._outbox.get()) is not None:
+            yield msg
+
+    def send(self, msg: pb.ConnectorMessage) -> None:
+        self._outbox.put_nowait(msg)
+
+    async def register(self, probe: bool = False) -> pb.RegisterResponse:
+        """Dials, registers and waits for the answer (within performance.connect_timeout).
+        Raises TunnelRefused with the reason on any failure."""
+        self._call = self._control(self._outgoing())
+        self.send(pb.ConnectorMessage(register=pb.RegisterRequest(
+            tenant_id=self.cfg.tenant_id,
+            version=__version__,
+            datasets=sorted(self.sources),
+            protocol_version=PROTOCOL_VERSION,
+            probe=probe,
+        )))
+        try:
+            first = await asyncio.wait_for(self._call.read(), self.cfg.connect_timeout)
+        except TimeoutError:
+            raise TunnelRefused(f"no answer from {self.cfg.grpc_uri} within {self.cfg.connect_timeout:g}s") from None
+        except grpc.aio.AioRpcError as exc:
+            raise TunnelRefused(f"{self.cfg.grpc_uri}: {describe_rpc_error(exc)}") from None
+        if first is grpc.aio.EOF or first.WhichOneof("msg") != "registered":
+            raise TunnelRefused("the gateway closed the tunnel without registering it")
+        if first.registered.status != "ok":
+            raise TunnelRefused(f"registration refused: {first.registered.status}")
+        self.tunnel_id = first.registered.session_id
+        self.heartbeat_seconds = max(1, first.registered.heartbeat_seconds or 10)
+        return first.registered
+
+    async def serve(self) -> None:
+        """Answers commands until the gateway ends the call or stops answering."""
+        assert self._call is not None
+        heartbeat = asyncio.create_task(self._heartbeats())
+        try:
+            while True:
+                try:
+                    msg = await asyncio.wait_for(self._call.read(), 3 * self.heartbeat_seconds + 5)
+                except TimeoutError:
+                    raise TunnelRefused("the gateway stopped answering heartbeats") from None
+                if msg is grpc.aio.EOF:
+                    raise TunnelRefused("the gateway closed the tunnel")
+                self._dispatch(msg)
+        except grpc.aio.AioRpcError as exc:
+            raise TunnelRefused(describe_rpc_error(exc)) from None
+        finally:
+            heartbeat.cancel()
+            for tasks in list(self._tasks.values()):
+                for task in tasks:
+                    task.cancel()
+
+    async def close(self) -> None:
+        self._outbox.put_nowait(None)
+        if self._call is not None:
+            self._call.cancel()
+        await self.channel.close(grace=None)
+
+    async def _heartbeats(self) -> None:
+        while True:
+            self.send(pb.ConnectorMessage(heartbeat=pb.Heartbeat(sent_unix_ms=int(time.time() * 1000))))
+            await asyncio.sleep(self.heartbeat_seconds)
+
+    def _spawn(self, request_id: str, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)
+        tasks = self._tasks.setdefault(request_id, set())
+        tasks.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            tasks.discard(t)
+            if not tasks:
+                self._tasks.pop(request_id, None)
+
+        task.add_done_callback(done)
+
+    def _dispatch(self, msg: pb.GatewayMessage) -> None:
+        kind = msg.WhichOneof("msg")
+        if kind == "get_flight_info":
+            self._spawn(msg.get_flight_info.request_id, self._flight_info(msg.get_flight_info))
+        elif kind == "do_get":
+            self._spawn(msg.do_get.request_id, self._do_get(msg.do_get))
+        elif kind == "cancel":
+            for task in self._tasks.get(msg.cancel.request_id, set()):
+                task.cancel()
+        # heartbeats only prove the gateway is alive; the read above already did
+
+    def _error(self, request_id: str, err: SaetaError) -> None:
+        log.warning("query %s refused: %s", request_id, err)
+        self.send(pb.ConnectorMessage(error=pb.QueryError(request_id=request_id, code=err.code, message=err.message)))
+
+    def _source(self, dataset: str) -> Source:
+        source = self.sources.get(dataset)
+        if source is None:
+            raise DatasetNotFound(f"no dataset {dataset!r}")
+        return source
+
+    async def _flight_info(self, req: pb.GetFlightInfoRequest) -> None:
+        try:
+            dataset = req.path[0] if len(req.path) == 1 else ""
+            source = self._source(dataset)
+            columns = tuple(req.query.columns) or None
+            limit = req.query.limit if req.query.limit >= 0 else None
+            plan = await asyncio.to_thread(source.plan, columns, limit)
+        except SaetaError as err:
+            self._error(req.request_id, err)
+            return
+        self.send(pb.ConnectorMessage(flight_info=pb.FlightInfoResponse(
+            request_id=req.request_id,
+            schema=plan.schema.serialize().to_pybytes(),
+            partitions=[
+                pb.Partition(ticket=_ticket(dataset, p.index, columns), records=-1 if p.records is None else p.records)
+                for p in plan.partitions
+            ],
+            total_records=-1 if plan.total_records is None else plan.total_records,
+        )))
+
+    async def _do_get(self, req: pb.DoGetRequest) -> None:
+        started = time.perf_counter()
+        call = self._doget(metadata=((CALL_ID_KEY, req.call_id),))
+        reader: _BlockingReader | None = None
+        rows = nbytes = 0
+        try:
+            dataset, partition, columns = _parse_ticket(req.ticket)
+            source = self._source(dataset)
+            limit = req.limit if req.limit >= 0 else None
+            batches = source.read(partition, columns, limit)
+            reader = _BlockingReader(chunk_messages(batches, self.cfg.chunk_bytes))
+            while (item := await reader.next()) is not None:
+                message, n = item
+                await call.write(message)
+                rows += n
+                nbytes += len(message)
+            await call.write(pb.ArrowChunk(end=True, end_records=rows).SerializeToString())
+            await call.done_writing()
+            await call
+            log.info(
+                "query %s partition %d: %d rows, %d bytes in %.3fs",
+                req.request_id, partition, rows, nbytes, time.perf_counter() - started,
+            )
+        except SaetaError as err:
+            # Tell the gateway why first; the cancel below then ends the data call.
+            self._error(req.request_id, err)
+            call.cancel()
+        except grpc.aio.AioRpcError as exc:
+            log.info("query %s: the gateway ended the data call (%s)", req.request_id, describe_rpc_error(exc))
+        except asyncio.CancelledError:
+            call.cancel()
+            log.info("query %s cancelled; source closed", req.request_id)
+            raise
+        finally:
+            if reader is not None:
+                reader.close()
+
+
+async def run_forever(cfg: ConnectorConfig, sources: Mapping[str, Source], stop: asyncio.Event) -> None:
+    """Keeps one registered tunnel up until ``stop`` is set, reconnecting with backoff
+    and jitter (performance.reconnect_delay, doubling up to max_reconnect_delay)."""
+    backoff = Backoff(base=cfg.reconnect_delay, cap=cfg.max_reconnect_delay)
+    while not stop.is_set():
+        tunnel = Tunnel(cfg, sources)
+        try:
+            await tunnel.register()
+            log.info(
+                "registered with %s as tenant %s (tunnel %s, %d datasets)",
+                cfg.grpc_uri, cfg.tenant_id, tunnel.tunnel_id, len(sources),
+            )
+            backoff.reset()
+            serve = asyncio.create_task(tunnel.serve())
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({serve, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if serve.done():
+                serve.result()
+            else:
+                serve.cancel()
+                with contextlib.suppress(asyncio.CancelledError, SaetaError):
+                    await serve
+        except TunnelRefused as err:
+            log.warning("tunnel down: %s", err.message)
+        finally:
+            await tunnel.close()
+        if stop.is_set():
+            break
+        delay = backoff.next_delay()
+        log.info("reconnecting in %.1fs", delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)

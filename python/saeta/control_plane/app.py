@@ -1,0 +1,163 @@
+"""The reference control plane's HTTP API (docs/control-plane.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import logging
+import secrets
+import time
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from saeta.config import ControlPlaneConfig
+from saeta.control_plane.store import SessionRow, SessionStore
+from saeta.core.names import is_dataset_name, is_tenant_id
+from saeta.core.session_token import (
+    MAX_TOKEN_CHARS,
+    fingerprint,
+    issue_session,
+    verify_service_token,
+    verify_session,
+)
+from saeta.errors import Unauthorized
+
+log = logging.getLogger("saeta.control_plane")
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=status)
+
+
+def _bearer(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    return auth[7:].strip() if auth[:7].lower() == "bearer " else None
+
+
+def _is_loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ControlPlane:
+    def __init__(self, cfg: ControlPlaneConfig, store: SessionStore) -> None:
+        self.cfg = cfg
+        self.store = store
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[
+            Route("/healthz", self.healthz),
+            Route("/api/sessions", self.create, methods=["POST"]),
+            Route("/api/sessions/{session_id}", self.lookup, methods=["GET"]),
+            Route("/api/sessions/{session_id}/revoke", self.revoke, methods=["POST"]),
+        ])
+
+    async def healthz(self, request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    def _admin_refusal(self, request: Request) -> Response | None:
+        token = _bearer(request)
+        if self.cfg.admin_token is None:
+            if _is_loopback(request):
+                return None
+            return _error(403, "FORBIDDEN", "admin calls are accepted from loopback only (no admin_token set)")
+        if token is None or not hmac.compare_digest(token.encode(), self.cfg.admin_token.encode()):
+            return _error(401, "UNAUTHORIZED", "admin token missing or wrong")
+        return None
+
+    async def _json(self, request: Request) -> dict[str, Any] | Response:
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            return _error(413, "BAD_REQUEST", "body too large")
+        try:
+            import json
+
+            data = json.loads(body or b"{}")
+        except ValueError:
+            return _error(400, "BAD_REQUEST", "body is not JSON")
+        if not isinstance(data, dict):
+            return _error(400, "BAD_REQUEST", "body must be a JSON object")
+        return data
+
+    async def create(self, request: Request) -> Response:
+        if (refusal := self._admin_refusal(request)) is not None:
+            return refusal
+        data = await self._json(request)
+        if isinstance(data, Response):
+            return data
+        tenant, user = data.get("tenant"), data.get("user_id")
+        if not isinstance(tenant, str) or not is_tenant_id(tenant):
+            return _error(400, "BAD_REQUEST", "'tenant' must be a valid tenant id")
+        if not isinstance(user, str) or not 0 < len(user) <= 256:
+            return _error(400, "BAD_REQUEST", "'user_id' must be a non-empty string")
+        cuenta = data.get("cuenta_id", "")
+        if not isinstance(cuenta, str) or len(cuenta) > 256:
+            return _error(400, "BAD_REQUEST", "'cuenta_id' must be a string")
+        datasets = data.get("datasets", "*")
+        if datasets != "*" and not (
+            isinstance(datasets, list) and all(isinstance(d, str) and is_dataset_name(d) for d in datasets)
+        ):
+            return _error(400, "BAD_REQUEST", "'datasets' must be \"*\" or a list of dataset names")
+        ttl = data.get("ttl_seconds", 3600)
+        if not isinstance(ttl, int) or isinstance(ttl, bool) or not 1 <= ttl <= self.cfg.max_session_seconds:
+            return _error(400, "BAD_REQUEST", f"'ttl_seconds' must be 1..{self.cfg.max_session_seconds}")
+        now = int(time.time())
+        sid = secrets.token_urlsafe(16)
+        row = SessionRow(sid, user, cuenta, tenant, datasets, now + ttl, None)
+        await asyncio.to_thread(self.store.create, row, now)
+        token = issue_session(self.cfg.secret_key, sid, user, now, ttl)
+        log.info("session issued tenant=%s user=%s session=%s ttl=%d", tenant, user, fingerprint(token), ttl)
+        return JSONResponse({"session_id": token, "expires_at": now + ttl}, status_code=201)
+
+    def _sid_of(self, session_id: str, now: int) -> str | None:
+        """The row id of a session id (the signed token); tokens that do not verify have
+        none. For revocation, an expired token still names its row."""
+        if len(session_id) > MAX_TOKEN_CHARS:
+            return None
+        try:
+            return verify_session(self.cfg.secret_key, session_id, now).sid
+        except Unauthorized:
+            return None
+
+    async def lookup(self, request: Request) -> Response:
+        token = _bearer(request)
+        now = int(time.time())
+        try:
+            verify_service_token(self.cfg.secret_key, token or "", now)
+        except Unauthorized:
+            return _error(401, "UNAUTHORIZED", "gateway service token missing or invalid")
+        sid = self._sid_of(request.path_params["session_id"], now)
+        row = await asyncio.to_thread(self.store.get, sid) if sid else None
+        if row is None or row.expires_at <= now:
+            return _error(404, "SESSION_NOT_FOUND", "unknown or expired session")
+        if row.revoked_at is not None:
+            return _error(410, "SESSION_REVOKED", "session revoked")
+        return JSONResponse({
+            "user_id": row.user_id,
+            "cuenta_id": row.cuenta_id,
+            "edge_id": row.edge_id,
+            "permisos": row.permisos,
+            "expires_at": row.expires_at,
+        })
+
+    async def revoke(self, request: Request) -> Response:
+        if (refusal := self._admin_refusal(request)) is not None:
+            return refusal
+        session_id = request.path_params["session_id"]
+        now = int(time.time())
+        sid = self._sid_of(session_id, now) or (session_id if len(session_id) <= 64 else None)
+        row = await asyncio.to_thread(self.store.revoke, sid, now) if sid else None
+        if row is None:
+            return _error(404, "SESSION_NOT_FOUND", "unknown session")
+        log.info("session revoked tenant=%s user=%s sid=%s", row.edge_id, row.user_id, fingerprint(row.sid))
+        return JSONResponse({"revoked": True, "expires_at": row.expires_at})

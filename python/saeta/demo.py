@@ -1,0 +1,179 @@
+"""`saeta demo`: a whole deployment on this machine, from nothing: certificates, sample
+data, control plane, gateway and two connectors of two tenants, and a ready session."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from saeta import certs, demo_data
+
+TENANTS = ("acme", "globex")
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "saeta" / "demo"
+
+
+def _write(path: Path, text: str, private: bool = False) -> None:
+    path.write_text(text)
+    if private:
+        path.chmod(0o600)
+
+
+def prepare(state: Path, http_port: int, grpc_port: int, cp_port: int, ventas_rows: int) -> dict[str, Path]:
+    """Creates (once) certs, data and config files under ``state``; returns the configs."""
+    state.mkdir(parents=True, exist_ok=True)
+    cert_dir = state / "certs"
+    if not (cert_dir / "ca.crt").exists():
+        certs.init_ca(cert_dir)
+    for tenant in TENANTS:
+        if not (cert_dir / "clients" / tenant / "client.crt").exists():
+            certs.issue_client(cert_dir, tenant)
+    data = state / "data"
+    if not (data / "ventas").exists():
+        print(f"demo: writing {ventas_rows:,} rows of sample sales data ...", flush=True)
+        demo_data.write_ventas(data / "ventas", files=4, rows_per_file=ventas_rows // 4)
+    if not (data / "globex").exists():
+        demo_data.write_globex(data / "globex")
+    secret_file = state / "secret"
+    if not secret_file.exists():
+        _write(secret_file, secrets.token_urlsafe(48), private=True)
+    secret = secret_file.read_text().strip()
+    cfg = {
+        "control-plane": state / "control-plane.yaml",
+        "gateway": state / "gateway.yaml",
+        "acme": state / "connector-acme.yml",
+        "globex": state / "connector-globex.yml",
+    }
+    _write(cfg["control-plane"], json.dumps({
+        "host": "127.0.0.1", "port": cp_port, "database": "control-plane.sqlite3",
+        "tableros_secret_key": secret,
+    }, indent=2), private=True)
+    _write(cfg["gateway"], json.dumps({
+        "host": "127.0.0.1", "http_port": http_port, "grpc_port": grpc_port,
+        "tableros_secret_key": secret,
+        "control_plane_url": f"http://127.0.0.1:{cp_port}",
+        "tls": {"ca_cert": "certs/ca.crt", "server_cert": "certs/server.crt", "server_key": "certs/server.key"},
+    }, indent=2), private=True)
+    datasets = {
+        "acme": {"ventas": {"type": "parquet", "path": "data/ventas/*.parquet"}},
+        "globex": {
+            "inventario": {"type": "csv", "path": "data/globex/inventario.csv",
+                           "options": {"column_types": {"actualizado": "date32"}}},
+            "clientes": {"type": "json", "path": "data/globex/clientes.json"},
+        },
+    }
+    for tenant in TENANTS:
+        _write(cfg[tenant], json.dumps({
+            "gateway": {"grpc_uri": f"127.0.0.1:{grpc_port}", "server_name": "localhost"},
+            "mtls": {"ca_cert": "certs/ca.crt", "client_cert": f"certs/clients/{tenant}/client.crt",
+                     "client_key": f"certs/clients/{tenant}/client.key"},
+            "tenant": {"id": tenant},
+            "performance": {"max_chunk_size": 16384, "reconnect_delay": 1},
+            "datasets": datasets[tenant],
+        }, indent=2))
+    return cfg
+
+
+def _get(url: str, timeout: float = 2.0) -> bytes:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (our own loopback URL)
+        body: bytes = resp.read()
+        return body
+
+
+def wait_ready(http_port: int, connectors: int, procs: list[subprocess.Popen[bytes]], deadline: float) -> None:
+    while time.monotonic() < deadline:
+        for p in procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"a demo process exited early ({' '.join(map(str, p.args))}); see the logs")
+        try:
+            ready = json.loads(_get(f"http://127.0.0.1:{http_port}/readyz"))
+            if ready.get("connectors", 0) >= connectors:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the demo did not become ready in time; see the logs")
+
+
+def issue_session(cp_port: int, tenant: str, user: str, ttl: int) -> str:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{cp_port}/api/sessions",
+        data=json.dumps({"tenant": tenant, "user_id": user, "datasets": "*", "ttl_seconds": ttl}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 (our own loopback URL)
+        token: str = json.loads(resp.read())["session_id"]
+        return token
+
+
+def run(state: Path, http_port: int, grpc_port: int, cp_port: int, ventas_rows: int) -> int:
+    cfg = prepare(state, http_port, grpc_port, cp_port, ventas_rows)
+    logs = state / "logs"
+    logs.mkdir(exist_ok=True)
+    cmd = [sys.executable, "-m", "saeta"]
+    specs = [
+        ("control-plane", [*cmd, "control-plane", "--config", str(cfg["control-plane"])]),
+        ("gateway", [*cmd, "gateway", "--config", str(cfg["gateway"])]),
+        ("connector-acme", [*cmd, "connector", "run", "--config", str(cfg["acme"])]),
+        ("connector-globex", [*cmd, "connector", "run", "--config", str(cfg["globex"])]),
+    ]
+    procs: list[subprocess.Popen[bytes]] = []
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        for name, args in specs:
+            log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 (the child keeps it)
+            procs.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        wait_ready(http_port, 2, procs, time.monotonic() + 60)
+        session = issue_session(cp_port, "acme", "demo-user", 8 * 3600)
+        print(f"""
+saeta demo is running (state: {state}, logs: {logs}/)
+
+  control plane  http://127.0.0.1:{cp_port}
+  gateway        ws://127.0.0.1:{http_port}/stream/<session>   tunnels on :{grpc_port} (mTLS)
+  connectors     acme (ventas: {ventas_rows:,} rows, parquet)  globex (inventario csv, clientes json)
+
+A session for tenant acme, valid 8 hours:
+  {session}
+
+Stream the ventas dataset to this terminal:
+  saeta query ventas --gateway ws://127.0.0.1:{http_port} --session {session}
+
+More sessions:  saeta session issue --control-plane http://127.0.0.1:{cp_port} --tenant globex --user ana
+Ctrl-C stops everything.
+""", flush=True)
+        while not stopping:
+            for p in procs:
+                if p.poll() is not None:
+                    print(f"demo: {' '.join(map(str, p.args[3:5]))} exited with {p.returncode}; stopping", flush=True)
+                    return 1
+            time.sleep(0.5)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in reversed(procs):
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        print("demo: stopped", flush=True)

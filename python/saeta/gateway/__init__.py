@@ -1,0 +1,1 @@
+"""The gateway: terminates the connectors' mTLS tunnels and the browsers' WebSockets."""

@@ -1,0 +1,161 @@
+"""The gateway process: the gRPC tunnel server and the HTTP/WebSocket server in one
+event loop, sharing the connector registry."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Generator
+
+import grpc.aio
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from saeta import relay as relay_seam
+from saeta.config import GatewayConfig
+from saeta.core import browser_protocol as bp
+from saeta.core.session_token import fingerprint
+from saeta.errors import ControlPlaneUnavailable, SaetaError, SessionRevoked, Unauthorized
+from saeta.gateway.browser import CLOSE_TRY_AGAIN_LATER, BrowserSocket
+from saeta.gateway.data_calls import DataCalls
+from saeta.gateway.registry import ConnectorRegistry
+from saeta.gateway.revocation import InProcessRevocations, Revocations
+from saeta.gateway.sessions import SessionValidator
+from saeta.gateway.tunnel_server import TunnelService, server_credentials, server_options
+
+log = logging.getLogger("saeta.gateway")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the gateway owns SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class Gateway:
+    def __init__(self, cfg: GatewayConfig, revocations: Revocations | None = None) -> None:
+        self.cfg = cfg
+        self.relay = relay_seam.load(cfg.relay)
+        self.registry = ConnectorRegistry()
+        self.calls = DataCalls()
+        self.revocations = revocations or InProcessRevocations()
+        self.http = httpx.AsyncClient(timeout=cfg.connect_seconds)
+        self.sessions = SessionValidator(
+            cfg.secret_key, cfg.control_plane_url, self.revocations, self.http, cfg.session_cache_seconds
+        )
+        self.sockets: set[BrowserSocket] = set()
+        self.revocations.subscribe(self._on_revoked)
+        self.grpc_ready = False
+
+    def _on_revoked(self, sid: str) -> None:
+        for sock in list(self.sockets):
+            sock.on_revoked(sid)
+
+    # --- HTTP
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[
+            Route("/healthz", self.healthz),
+            Route("/readyz", self.readyz),
+            WebSocketRoute("/stream/{session_id}", self.stream),
+        ])
+
+    async def healthz(self, request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(self, request: Request) -> Response:
+        body = {
+            "ready": self.grpc_ready,
+            "connectors": self.registry.count(),
+            "sockets": len(self.sockets),
+            "relay": self.relay.IMPLEMENTATION,
+        }
+        return JSONResponse(body, status_code=200 if self.grpc_ready else 503)
+
+    async def stream(self, ws: WebSocket) -> None:
+        token = ws.path_params["session_id"]
+        try:
+            session = await self.sessions.validate(token)
+        except SessionRevoked:
+            await self._refuse(ws, bp.CLOSE_REVOKED, "session revoked", token)
+            return
+        except Unauthorized as err:
+            await self._refuse(ws, bp.CLOSE_SESSION_INVALID, "session invalid or expired", token, err)
+            return
+        except ControlPlaneUnavailable as err:
+            await self._refuse(ws, CLOSE_TRY_AGAIN_LATER, "control plane unavailable, retry", token, err)
+            return
+        await ws.accept()
+        sock = BrowserSocket(ws, token, session, self.cfg, self.registry, self.calls, self.sessions, self.relay)
+        self.sockets.add(sock)
+        log.info("socket open tenant=%s user=%s session=%s", session.tenant, session.user_id, sock.fp)
+        try:
+            await sock.run()
+        finally:
+            self.sockets.discard(sock)
+            log.info("socket closed tenant=%s session=%s", session.tenant, sock.fp)
+
+    async def _refuse(self, ws: WebSocket, code: int, reason: str, token: str, err: SaetaError | None = None) -> None:
+        log.info(
+            "socket refused code=%s close=%d session=%s: %s",
+            err.code if err else "SESSION_REVOKED", code, fingerprint(token), err.message if err else reason,
+        )
+        # Accept first so the browser sees our close code, not a bare HTTP 403.
+        await ws.accept()
+        await ws.close(code, reason)
+
+    # --- process
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Runs both servers until ``stop`` is set, then drains and closes."""
+        tunnel = TunnelService(self.cfg, self.registry, self.calls)
+        grpc_server = grpc.aio.server(options=server_options(self.cfg))
+        grpc_server.add_generic_rpc_handlers([tunnel.handlers()])
+        address = f"{self.cfg.host}:{self.cfg.grpc_port}"
+        if grpc_server.add_secure_port(address, server_credentials(self.cfg)) == 0:
+            raise SaetaError(f"cannot listen for tunnels on {address}", code="LISTEN_FAILED")
+        await grpc_server.start()
+        self.grpc_ready = True
+        http_server = _Server(uvicorn.Config(
+            self.app(),
+            host=self.cfg.host,
+            port=self.cfg.http_port,
+            ws_max_size=bp.MAX_TEXT_FRAME_BYTES,
+            ws_per_message_deflate=False,
+            ws_ping_interval=20.0,
+            ws_ping_timeout=20.0,
+            access_log=False,  # paths carry session ids, which never reach a log
+            log_config=None,
+            lifespan="off",
+            timeout_graceful_shutdown=10,
+        ))
+        http_task = asyncio.create_task(http_server.serve())
+        log.info(
+            "gateway listening http=%s:%d grpc=%s relay=%s",
+            self.cfg.host, self.cfg.http_port, address, self.relay.IMPLEMENTATION,
+        )
+        stop_task = asyncio.create_task(stop.wait())
+        await asyncio.wait({http_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        log.info("gateway stopping")
+        self.grpc_ready = False
+        for sock in list(self.sockets):
+            await sock.close(bp.CLOSE_GOING_AWAY, "gateway shutting down")
+        http_server.should_exit = True
+        self.registry.close_all("gateway shutting down")
+        await grpc_server.stop(grace=5)
+        with contextlib.suppress(asyncio.CancelledError):
+            await http_task
+        stop_task.cancel()
+        await self.http.aclose()
+        await self.revocations.close()
+        if http_task.done() and not http_task.cancelled() and http_task.exception():
+            raise SaetaError("the HTTP server failed to start", code="LISTEN_FAILED")
+        log.info("gateway stopped")

@@ -1,0 +1,173 @@
+"""One browser WebSocket (`/stream/{session_id}`): session check before anything else,
+then the protocol v1 loop: list, query and cancel, several queries at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from types import ModuleType
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from saeta.config import GatewayConfig
+from saeta.core import browser_protocol as bp
+from saeta.core.session_info import SessionInfo
+from saeta.core.session_token import fingerprint
+from saeta.errors import (
+    ConnectorOffline,
+    ControlPlaneUnavailable,
+    DatasetNotFound,
+    QueryCancelled,
+    SaetaError,
+    SessionRevoked,
+    TooManyQueries,
+    Unauthorized,
+)
+from saeta.gateway.data_calls import DataCalls
+from saeta.gateway.query import QueryContext, run_query
+from saeta.gateway.registry import ConnectorRegistry
+from saeta.gateway.sessions import SessionValidator
+
+log = logging.getLogger("saeta.gateway.browser")
+
+CLOSE_TRY_AGAIN_LATER = 1013
+
+
+class BrowserSocket:
+    def __init__(
+        self,
+        ws: WebSocket,
+        token: str,
+        session: SessionInfo,
+        cfg: GatewayConfig,
+        registry: ConnectorRegistry,
+        calls: DataCalls,
+        sessions: SessionValidator,
+        relay: ModuleType,
+    ) -> None:
+        self.ws, self.token, self.session = ws, token, session
+        self.cfg, self.registry, self.calls, self.sessions, self.relay = cfg, registry, calls, sessions, relay
+        self.fp = fingerprint(token)
+        self.queries: dict[str, asyncio.Task[None]] = {}
+        self._send_lock = asyncio.Lock()
+        self._next_stream = 0
+        self.closed = False
+
+    async def send_text(self, text: str) -> None:
+        async with self._send_lock:
+            await self.ws.send_text(text)
+
+    async def send_bytes(self, data: bytes) -> None:
+        async with self._send_lock:
+            await self.ws.send_bytes(data)
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for task in self.queries.values():
+            task.cancel()
+        if self.ws.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await self.ws.close(code, reason)
+
+    async def run(self) -> None:
+        watcher = asyncio.create_task(self._watch_session())
+        try:
+            while not self.closed:
+                message = await self.ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text")
+                if text is None:
+                    await self.send_text(bp.error_frame(None, "BAD_REQUEST", "binary frames are not accepted"))
+                    continue
+                await self._handle(text)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.closed = True
+            watcher.cancel()
+            for task in list(self.queries.values()):
+                task.cancel()
+            if self.queries:
+                await asyncio.gather(*self.queries.values(), return_exceptions=True)
+
+    async def _handle(self, text: str) -> None:
+        try:
+            action = bp.parse_client_message(text)
+        except bp.RequestError as err:
+            log.info("bad request code=%s tenant=%s session=%s: %s", err.code, self.session.tenant, self.fp, err.message)
+            await self.send_text(bp.error_frame(err.request_id, err.code, err.message))
+            return
+        if isinstance(action, bp.ListDatasets):
+            await self._list()
+        elif isinstance(action, bp.CancelQuery):
+            task = self.queries.get(action.id)
+            if task is not None:  # cancelling a finished query is a no-op
+                task.cancel()
+        elif action.id in self.queries:
+            await self.send_text(bp.error_frame(action.id, "BAD_REQUEST", "a query with this id is running"))
+        elif len(self.queries) >= self.cfg.max_queries_per_socket:
+            await self.send_text(bp.error_frame_for(action.id, TooManyQueries(
+                f"at most {self.cfg.max_queries_per_socket} queries at once on one socket")))
+        else:
+            self.queries[action.id] = asyncio.create_task(self._query(action))
+
+    async def _list(self) -> None:
+        if not self.registry.online(self.session.tenant):
+            await self.send_text(bp.error_frame_for(None, ConnectorOffline("the data source's connector is offline")))
+            return
+        names = sorted(d for d in self.registry.datasets(self.session.tenant) if self.session.allows(d))
+        await self.send_text(bp.datasets_frame([{"name": n} for n in names]))
+
+    async def _query(self, q: bp.RunQuery) -> None:
+        try:
+            if not self.session.allows(q.dataset):
+                # Exactly the answer for a dataset that does not exist.
+                raise DatasetNotFound(f"no dataset {q.dataset!r}")
+            link = self.registry.route(self.session.tenant, q.dataset)
+            self._next_stream = (self._next_stream + 1) % 2**32 or 1
+            ctx = QueryContext(link, self.calls, self.relay, self.cfg.query_seconds, self.send_text, self.send_bytes)
+            await run_query(q, self._next_stream, ctx)
+        except SaetaError as err:
+            log.info("query refused code=%s tenant=%s session=%s: %s", err.code, self.session.tenant, self.fp, err.message)
+            if not self.closed:
+                with contextlib.suppress(Exception):
+                    await self.send_text(bp.error_frame_for(q.id, err))
+        except asyncio.CancelledError:
+            if not self.closed:
+                with contextlib.suppress(Exception):
+                    await self.send_text(bp.error_frame_for(q.id, QueryCancelled("query cancelled")))
+        except Exception:
+            log.exception("query crashed tenant=%s session=%s", self.session.tenant, self.fp)
+            if not self.closed:
+                with contextlib.suppress(Exception):
+                    await self.send_text(bp.error_frame(q.id, "INTERNAL", "internal error"))
+        finally:
+            self.queries.pop(q.id, None)
+
+    async def _watch_session(self) -> None:
+        """Closes the socket when the session expires or stops validating (revoked,
+        unknown to the control plane). A control plane that is down does not close it."""
+        interval = max(1.0, self.cfg.session_cache_seconds)
+        while not self.closed:
+            left = self.session.expires_at - time.time()
+            await asyncio.sleep(max(0.05, min(interval, left)))
+            try:
+                self.session = await self.sessions.validate(self.token)
+            except SessionRevoked:
+                log.info("session revoked, closing tenant=%s session=%s", self.session.tenant, self.fp)
+                await self.close(bp.CLOSE_REVOKED, "session revoked")
+            except Unauthorized as err:
+                log.info("session no longer valid tenant=%s session=%s: %s", self.session.tenant, self.fp, err.message)
+                await self.close(bp.CLOSE_SESSION_INVALID, "session invalid or expired")
+            except ControlPlaneUnavailable:
+                if time.time() >= self.session.expires_at:
+                    await self.close(bp.CLOSE_SESSION_INVALID, "session expired")
+
+    def on_revoked(self, sid: str) -> None:
+        if sid == self.session.sid and not self.closed:
+            asyncio.get_running_loop().create_task(self.close(bp.CLOSE_REVOKED, "session revoked"))

@@ -1,0 +1,164 @@
+"""One browser query: FlightInfo from the tenant's connector, then each partition's
+DoGet call relayed frame by frame to the socket as one Arrow IPC stream (the schema
+first, the end-of-stream marker last), then the ``end`` frame."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from types import ModuleType
+
+import pyarrow as pa
+
+from saeta.core import browser_protocol as bp
+from saeta.core.tunnel_codec import DATA_TAG
+from saeta.errors import ConnectorOffline, QueryFailed, QueryTimeout, RelayError, SaetaError
+from saeta.gateway.data_calls import DataCalls
+from saeta.gateway.registry import ConnectorLink
+from saeta.relay import EOS
+from saeta.v1 import tunnel_pb2 as pb
+
+log = logging.getLogger("saeta.gateway.query")
+
+# How long to wait, after a data call ends without its end marker, for the connector's
+# QueryError explaining why (it is sent on the Control call just before the cancel).
+ERROR_GRACE_SECONDS = 2.0
+
+
+@dataclass
+class QueryContext:
+    link: ConnectorLink
+    calls: DataCalls
+    relay: ModuleType
+    timeout: float
+    send_text: Callable[[str], Awaitable[None]]
+    send_bytes: Callable[[bytes], Awaitable[None]]
+
+
+def schema_fields(schema_ipc: bytes) -> list[dict[str, str]]:
+    schema = pa.ipc.read_schema(pa.py_buffer(schema_ipc))
+    return [{"name": f.name, "type": str(f.type)} for f in schema]
+
+
+async def _first(aw: Awaitable[bytes], timeout: float) -> bytes:
+    try:
+        return await asyncio.wait_for(aw, timeout)
+    except TimeoutError:
+        raise QueryTimeout(f"the connector sent nothing for {timeout:g}s") from None
+
+
+async def run_query(q: bp.RunQuery, stream_id: int, ctx: QueryContext) -> None:
+    """Streams query ``q`` as stream ``stream_id``. Raises a SaetaError on failure (the
+    caller sends the error frame); on cancellation tells the connector to stop."""
+    request_id = secrets.token_hex(8)
+    link = ctx.link
+    errors = link.watch_errors(request_id)
+    try:
+        info = await link.get_flight_info(request_id, q.dataset, q.columns, q.limit, ctx.timeout)
+        try:
+            ctx.relay.check_schema_message(info.schema)
+            fields = schema_fields(info.schema)
+        except (RelayError, pa.ArrowException, ValueError) as exc:
+            raise QueryFailed(f"the connector sent an invalid schema: {exc}") from None
+        total = info.total_records if info.total_records >= 0 else None
+        await ctx.send_text(bp.info_frame(q.id, stream_id, fields, len(info.partitions), total))
+        await ctx.send_bytes(ctx.relay.make_frame(stream_id, 0, info.schema))
+        rows, nbytes = 0, len(info.schema)
+        for part in info.partitions:
+            remaining = None if q.limit is None else q.limit - rows
+            if remaining == 0:
+                break
+            got_rows, got_bytes = await _fetch_partition(ctx, request_id, part.ticket, remaining, stream_id, errors)
+            rows += got_rows
+            nbytes += got_bytes
+        await ctx.send_bytes(ctx.relay.make_frame(stream_id, 0, EOS))
+        nbytes += len(EOS)
+        await ctx.send_text(bp.end_frame(q.id, rows, nbytes))
+        log.info("query done tenant=%s dataset=%s rows=%d bytes=%d", link.tenant, q.dataset, rows, nbytes)
+    except asyncio.CancelledError:
+        link.cancel(request_id)
+        raise
+    finally:
+        link.unwatch(request_id)
+
+
+async def _fetch_partition(
+    ctx: QueryContext,
+    request_id: str,
+    ticket: str,
+    limit: int | None,
+    stream_id: int,
+    errors: asyncio.Future[SaetaError],
+) -> tuple[int, int]:
+    link = ctx.link
+    pending = ctx.calls.expect(link.tenant)
+    abort: str | None = "query stopped"
+    try:
+        link.send(pb.GatewayMessage(do_get=pb.DoGetRequest(
+            ticket=ticket, request_id=request_id, call_id=pending.call_id,
+            limit=-1 if limit is None else limit,
+        )))
+        arrived = asyncio.ensure_future(pending.arrived)
+        done, _ = await asyncio.wait({arrived, errors}, timeout=ctx.timeout, return_when=asyncio.FIRST_COMPLETED)
+        if errors in done:
+            arrived.cancel()
+            raise errors.result()
+        if not done:
+            arrived.cancel()
+            raise QueryTimeout(f"the connector did not open the data call within {ctx.timeout:g}s")
+        messages: AsyncIterator[bytes] = arrived.result()
+        rows = nbytes = 0
+        while True:
+            try:
+                raw = await _first(anext(messages), ctx.timeout)
+            except StopAsyncIteration:
+                # Ended without the end marker: cut short (see ArrowChunk.end).
+                raise await _why_cut(errors) from None
+            except QueryTimeout:
+                raise
+            except Exception:  # the call broke under us (connector gone, reset)
+                raise await _why_cut(errors) from None
+            if raw[:1] != DATA_TAG:
+                end = _end_marker(raw)
+                if end is not None:
+                    if end != rows:
+                        raise QueryFailed(f"the connector announced {end} rows but sent {rows}")
+                    abort = None
+                    return rows, nbytes
+            try:
+                frame, n, length = ctx.relay.relay_chunk(stream_id, raw)
+            except RelayError as exc:
+                log.warning("refused connector data code=%s tenant=%s: %s", exc.code, link.tenant, exc.message)
+                abort = "invalid Arrow data"
+                raise QueryFailed(f"the connector sent invalid Arrow data ({exc.code})") from None
+            rows += n
+            if limit is not None and rows > limit:
+                abort = "more rows than asked"
+                raise QueryFailed("the connector sent more rows than the limit")
+            nbytes += length
+            await ctx.send_bytes(frame)
+    finally:
+        ctx.calls.drop(pending)
+        pending.finish(abort)
+
+
+def _end_marker(raw: bytes) -> int | None:
+    """The end_records of an end-marker message, or None if ``raw`` is not one."""
+    try:
+        msg = pb.ArrowChunk.FromString(raw)
+    except Exception:  # a malformed message is the relay's to refuse, with its code
+        return None
+    return msg.end_records if msg.end and not msg.data else None
+
+
+async def _why_cut(errors: asyncio.Future[SaetaError]) -> SaetaError:
+    """The reason a data call ended without its end marker."""
+    with contextlib.suppress(TimeoutError):
+        return await asyncio.wait_for(asyncio.shield(errors), ERROR_GRACE_SECONDS)
+    if errors.done():
+        return errors.result()
+    return ConnectorOffline("the connector stopped sending mid-query")

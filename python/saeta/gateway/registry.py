@@ -1,0 +1,167 @@
+"""Live connectors by tenant, and each tunnel's pending requests."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass, field
+
+from saeta.errors import (
+    ConnectorOffline,
+    DatasetNotFound,
+    QueryFailed,
+    QueryTimeout,
+    SaetaError,
+)
+from saeta.v1 import tunnel_pb2 as pb
+
+log = logging.getLogger("saeta.gateway")
+
+_ERRORS_BY_CODE: dict[str, type[SaetaError]] = {
+    cls.code: cls for cls in (DatasetNotFound, QueryFailed, ConnectorOffline, QueryTimeout)
+}
+
+
+def error_from_connector(err: pb.QueryError) -> SaetaError:
+    """The connector's QueryError as a typed error (unknown codes become QUERY_FAILED,
+    BAD_REQUEST stays BAD_REQUEST)."""
+    message = err.message[:1000] or "the connector refused the query"
+    if err.code == "BAD_REQUEST":
+        return SaetaError(message, code="BAD_REQUEST")
+    return _ERRORS_BY_CODE.get(err.code, QueryFailed)(message)
+
+
+@dataclass(eq=False)
+class ConnectorLink:
+    """One registered tunnel. ``send`` queues a command for the Control call; answers
+    arrive through ``on_message``; ``close`` fails everything pending."""
+
+    tenant: str
+    datasets: frozenset[str]
+    version: str
+    tunnel_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    outbox: asyncio.Queue[pb.GatewayMessage | None] = field(default_factory=asyncio.Queue)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    close_reason: str = ""
+    _waiting: dict[str, asyncio.Future[pb.FlightInfoResponse]] = field(default_factory=dict)
+    _errors: dict[str, asyncio.Future[SaetaError]] = field(default_factory=dict)
+
+    def send(self, msg: pb.GatewayMessage) -> None:
+        if self.closed.is_set():
+            raise ConnectorOffline("the connector went offline")
+        self.outbox.put_nowait(msg)
+
+    def on_message(self, msg: pb.ConnectorMessage) -> None:
+        kind = msg.WhichOneof("msg")
+        if kind == "flight_info":
+            fut = self._waiting.pop(msg.flight_info.request_id, None)
+            if fut is not None and not fut.done():
+                fut.set_result(msg.flight_info)
+        elif kind == "error":
+            err = error_from_connector(msg.error)
+            fut = self._waiting.pop(msg.error.request_id, None)
+            if fut is not None and not fut.done():
+                fut.set_exception(err)
+            efut = self._errors.get(msg.error.request_id)
+            if efut is not None and not efut.done():
+                efut.set_result(err)
+        elif kind == "heartbeat":
+            self.outbox.put_nowait(pb.GatewayMessage(heartbeat=msg.heartbeat))
+
+    async def get_flight_info(
+        self, request_id: str, dataset: str, columns: tuple[str, ...] | None, limit: int | None,
+        timeout: float,
+    ) -> pb.FlightInfoResponse:
+        fut: asyncio.Future[pb.FlightInfoResponse] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = fut
+        try:
+            self.send(pb.GatewayMessage(get_flight_info=pb.GetFlightInfoRequest(
+                path=[dataset], request_id=request_id,
+                query=pb.Query(columns=columns or (), limit=-1 if limit is None else limit),
+            )))
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            raise QueryTimeout(f"the connector did not describe the dataset within {timeout:g}s") from None
+        finally:
+            self._waiting.pop(request_id, None)
+
+    def watch_errors(self, request_id: str) -> asyncio.Future[SaetaError]:
+        """A future set to the connector's error for ``request_id``, or to
+        ConnectorOffline when the tunnel closes. ``unwatch`` when done."""
+        fut = self._errors.get(request_id)
+        if fut is None:
+            fut = asyncio.get_running_loop().create_future()
+            if self.closed.is_set():
+                fut.set_result(ConnectorOffline("the connector went offline"))
+            self._errors[request_id] = fut
+        return fut
+
+    def unwatch(self, request_id: str) -> None:
+        self._errors.pop(request_id, None)
+
+    def cancel(self, request_id: str) -> None:
+        if not self.closed.is_set():
+            self.outbox.put_nowait(pb.GatewayMessage(cancel=pb.CancelRequest(request_id=request_id)))
+
+    def close(self, reason: str) -> None:
+        if self.closed.is_set():
+            return
+        self.close_reason = reason
+        self.closed.set()
+        self.outbox.put_nowait(None)
+        offline = ConnectorOffline("the connector went offline")
+        for fut in self._waiting.values():
+            if not fut.done():
+                fut.set_exception(offline)
+        for efut in self._errors.values():
+            if not efut.done():
+                efut.set_result(offline)
+        self._waiting.clear()
+
+
+class ConnectorRegistry:
+    """Tenant -> live links, newest last. A tenant may run several connectors (for high
+    availability or different datasets); a query goes to the newest one that serves the
+    dataset (docs/decisions.md)."""
+
+    def __init__(self) -> None:
+        self._links: dict[str, list[ConnectorLink]] = {}
+
+    def add(self, link: ConnectorLink) -> None:
+        self._links.setdefault(link.tenant, []).append(link)
+
+    def remove(self, link: ConnectorLink) -> None:
+        links = self._links.get(link.tenant, [])
+        if link in links:
+            links.remove(link)
+        if not links:
+            self._links.pop(link.tenant, None)
+
+    def count(self) -> int:
+        return sum(len(v) for v in self._links.values())
+
+    def online(self, tenant: str) -> bool:
+        return bool(self._links.get(tenant))
+
+    def datasets(self, tenant: str) -> set[str]:
+        names: set[str] = set()
+        for link in self._links.get(tenant, []):
+            names |= link.datasets
+        return names
+
+    def route(self, tenant: str, dataset: str) -> ConnectorLink:
+        """Raises ConnectorOffline when the tenant has no live connector, DatasetNotFound
+        when none of its connectors serves ``dataset``."""
+        links = self._links.get(tenant)
+        if not links:
+            raise ConnectorOffline("the data source's connector is offline")
+        for link in reversed(links):
+            if dataset in link.datasets:
+                return link
+        raise DatasetNotFound(f"no dataset {dataset!r}")
+
+    def close_all(self, reason: str) -> None:
+        for links in list(self._links.values()):
+            for link in list(links):
+                link.close(reason)

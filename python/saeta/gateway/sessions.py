@@ -1,0 +1,88 @@
+"""Session validation: the signature and expiry locally first (forged ids never reach
+the control plane), then the revocation state, then the control plane over HTTP, cached
+for a short TTL that never passes the session's expiry."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+import httpx
+
+from saeta.core.session_info import SessionInfo, parse_session_info
+from saeta.core.session_token import fingerprint, issue_service_token, verify_session
+from saeta.errors import ControlPlaneUnavailable, SessionRevoked, Unauthorized
+from saeta.gateway.revocation import Revocations
+
+log = logging.getLogger("saeta.gateway.sessions")
+
+MAX_CACHED = 100_000
+MAX_ANSWER_BYTES = 1024 * 1024
+
+
+class SessionValidator:
+    def __init__(
+        self,
+        secret: str,
+        control_plane_url: str,
+        revocations: Revocations,
+        http: httpx.AsyncClient,
+        cache_seconds: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._secret = secret
+        self._url = control_plane_url
+        self._revocations = revocations
+        self._http = http
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._cache: OrderedDict[str, tuple[SessionInfo, float]] = OrderedDict()
+        revocations.subscribe(self.forget)
+
+    def forget(self, sid: str) -> None:
+        self._cache.pop(sid, None)
+
+    async def validate(self, token: str) -> SessionInfo:
+        """The session's grants. Raises Unauthorized (forged, expired, unknown),
+        SessionRevoked, or ControlPlaneUnavailable (retryable)."""
+        now = self._clock()
+        claims = verify_session(self._secret, token, int(now))
+        if await self._revocations.is_revoked(claims.sid):
+            raise SessionRevoked("session revoked")
+        cached = self._cache.get(claims.sid)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        info = await self._fetch(token, claims.sid, claims.expires_at)
+        expires_at = min(info.expires_at, claims.expires_at)
+        if expires_at <= now:
+            raise Unauthorized("session expired")
+        if info.expires_at != expires_at:
+            info = SessionInfo(info.sid, info.user_id, info.cuenta_id, info.tenant, info.datasets, expires_at)
+        self._cache[claims.sid] = (info, min(now + self._cache_seconds, expires_at))
+        self._cache.move_to_end(claims.sid)
+        while len(self._cache) > MAX_CACHED:
+            self._cache.popitem(last=False)
+        return info
+
+    async def _fetch(self, token: str, sid: str, token_expiry: int) -> SessionInfo:
+        headers = {"Authorization": f"Bearer {issue_service_token(self._secret, int(self._clock()))}"}
+        try:
+            resp = await self._http.get(f"{self._url}/api/sessions/{token}", headers=headers)
+        except httpx.HTTPError as exc:
+            log.warning("control plane unreachable session=%s: %s", fingerprint(token), type(exc).__name__)
+            raise ControlPlaneUnavailable("control plane unreachable") from None
+        if resp.status_code == 404:
+            raise Unauthorized("unknown session")
+        if resp.status_code == 410:
+            await self._revocations.revoke(sid, token_expiry)
+            raise SessionRevoked("session revoked")
+        if resp.status_code != 200 or len(resp.content) > MAX_ANSWER_BYTES:
+            log.warning("control plane answered %d session=%s", resp.status_code, fingerprint(token))
+            raise ControlPlaneUnavailable(f"control plane answered {resp.status_code}")
+        try:
+            body = resp.json()
+        except ValueError:
+            raise ControlPlaneUnavailable("control plane answer is not JSON") from None
+        return parse_session_info(sid, body)

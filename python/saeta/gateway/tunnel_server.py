@@ -1,0 +1,188 @@
+"""The gateway's gRPC side: mTLS with required client certificates, registration checked
+against the certificate's CN, the Control call loop, and the DoGet hand-over."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from saeta.certs import client_cert_problem
+from saeta.config import GatewayConfig
+from saeta.core.names import is_dataset_name, is_tenant_id
+from saeta.errors import QueryFailed
+from saeta.gateway.data_calls import DataCalls
+from saeta.gateway.registry import ConnectorLink, ConnectorRegistry
+from saeta.v1 import tunnel_pb2 as pb
+
+log = logging.getLogger("saeta.gateway.tunnel")
+
+CALL_ID_KEY = "saeta-call-id"
+MAX_DATASETS = 10_000
+
+
+def _peer_identity(context: grpc.aio.ServicerContext) -> tuple[str | None, bytes | None]:
+    auth = context.auth_context()
+    cns = auth.get("x509_common_name") or []
+    pems = auth.get("x509_pem_cert") or []
+    cn = cns[0].decode("utf-8", "replace") if len(cns) == 1 else None
+    return cn, (pems[0] if pems else None)
+
+
+def _refusal(tenant: str | None, code: str, detail: str, peer: str) -> None:
+    log.warning("tunnel refused code=%s tenant=%s peer=%s: %s", code, tenant or "-", peer, detail)
+
+
+class TunnelService:
+    def __init__(self, cfg: GatewayConfig, registry: ConnectorRegistry, calls: DataCalls) -> None:
+        self.cfg = cfg
+        self.registry = registry
+        self.calls = calls
+
+    def handlers(self) -> grpc.GenericRpcHandler:
+        return grpc.method_handlers_generic_handler("saeta.v1.Tunnel", {
+            "Control": grpc.stream_stream_rpc_method_handler(
+                self.control,
+                request_deserializer=pb.ConnectorMessage.FromString,
+                response_serializer=pb.GatewayMessage.SerializeToString,
+            ),
+            # Raw bytes in: the relay slices the Arrow payload out without parsing.
+            "DoGet": grpc.stream_unary_rpc_method_handler(
+                self.do_get,
+                request_deserializer=None,
+                response_serializer=pb.DoGetSummary.SerializeToString,
+            ),
+        })
+
+    async def _registration(
+        self, requests: AsyncIterator[pb.ConnectorMessage], context: grpc.aio.ServicerContext
+    ) -> pb.RegisterRequest:
+        peer = context.peer()
+        cn, pem = _peer_identity(context)
+        if cn is None or pem is None:
+            _refusal(None, "NO_CLIENT_CERT", "no client certificate CN", peer)
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "TUNNEL_REFUSED: no client certificate")
+        problem = client_cert_problem(pem)
+        if problem:
+            _refusal(cn, "CERT_USAGE", problem, peer)
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"TUNNEL_REFUSED: {problem}")
+        try:
+            first = await asyncio.wait_for(anext(requests), self.cfg.connect_seconds)
+        except (TimeoutError, StopAsyncIteration):
+            _refusal(cn, "NO_REGISTER", "no RegisterRequest in time", peer)
+            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "TUNNEL_REFUSED: register first")
+        if first.WhichOneof("msg") != "register":
+            _refusal(cn, "NO_REGISTER", "first message is not a RegisterRequest", peer)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "TUNNEL_REFUSED: register first")
+        reg = first.register
+        if reg.tenant_id != cn:
+            _refusal(cn, "TENANT_MISMATCH", f"RegisterRequest.tenant_id {reg.tenant_id!r} != certificate CN", peer)
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                "TUNNEL_REFUSED: tenant_id does not match the client certificate's CN",
+            )
+        if not is_tenant_id(cn):
+            _refusal(cn, "TENANT_INVALID", "certificate CN is not a valid tenant id", peer)
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "TUNNEL_REFUSED: invalid tenant id")
+        if reg.protocol_version != 1:
+            _refusal(cn, "PROTOCOL_VERSION", f"protocol version {reg.protocol_version}", peer)
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "TUNNEL_REFUSED: protocol version 1 required")
+        if len(reg.datasets) > MAX_DATASETS or not all(is_dataset_name(d) for d in reg.datasets):
+            _refusal(cn, "DATASETS_INVALID", "dataset list invalid", peer)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "TUNNEL_REFUSED: invalid dataset names")
+        return reg
+
+    async def control(
+        self, requests: AsyncIterator[pb.ConnectorMessage], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.GatewayMessage]:
+        reg = await self._registration(requests, context)
+        link = ConnectorLink(tenant=reg.tenant_id, datasets=frozenset(reg.datasets), version=reg.version[:64])
+        welcome = pb.GatewayMessage(registered=pb.RegisterResponse(
+            status="ok", session_id=link.tunnel_id, heartbeat_seconds=self.cfg.heartbeat_seconds,
+        ))
+        if reg.probe:
+            log.info("tunnel probe ok tenant=%s peer=%s", link.tenant, context.peer())
+            yield welcome
+            return
+        self.registry.add(link)
+        log.info(
+            "connector registered tenant=%s tunnel=%s version=%s datasets=%d peer=%s",
+            link.tenant, link.tunnel_id, link.version, len(link.datasets), context.peer(),
+        )
+        reader = asyncio.create_task(self._read_loop(link, requests))
+        try:
+            yield welcome
+            while (msg := await link.outbox.get()) is not None:
+                yield msg
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            self.registry.remove(link)
+            link.close(link.close_reason or "tunnel ended")
+            log.info("connector gone tenant=%s tunnel=%s reason=%s", link.tenant, link.tunnel_id, link.close_reason)
+
+    async def _read_loop(self, link: ConnectorLink, requests: AsyncIterator[pb.ConnectorMessage]) -> None:
+        silence = 3 * self.cfg.heartbeat_seconds + 5
+        try:
+            while True:
+                try:
+                    msg = await asyncio.wait_for(anext(requests), silence)
+                except StopAsyncIteration:
+                    link.close("connector closed the tunnel")
+                    return
+                except TimeoutError:
+                    link.close(f"no heartbeat for {silence}s")
+                    return
+                link.on_message(msg)
+        except grpc.RpcError as exc:
+            link.close(f"tunnel broke: {exc}")
+        except Exception as exc:
+            log.exception("tunnel read loop failed tenant=%s", link.tenant)
+            link.close(f"tunnel read failed: {type(exc).__name__}")
+
+    async def do_get(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> pb.DoGetSummary:
+        cn, _ = _peer_identity(context)
+        metadata = dict(context.invocation_metadata() or ())
+        call_id = metadata.get(CALL_ID_KEY)
+        pending = self.calls.claim(call_id) if isinstance(call_id, str) else None
+        if pending is None:
+            _refusal(cn, "UNKNOWN_CALL", "DoGet with an unknown call id", context.peer())
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such data call")
+        assert pending is not None
+        if pending.tenant != cn:
+            # Another tenant's connector guessed or stole a call id: refuse, and fail the
+            # query it aimed at rather than leave it waiting.
+            _refusal(cn, "CALL_TENANT_MISMATCH", "DoGet for another tenant's query", context.peer())
+            pending.arrived.set_exception(QueryFailed("the data call was refused"))
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "no such data call")
+        pending.arrived.set_result(requests)
+        abort_reason = await pending.finished
+        if abort_reason is not None:
+            await context.abort(grpc.StatusCode.CANCELLED, abort_reason)
+        return pb.DoGetSummary()
+
+
+def server_credentials(cfg: GatewayConfig) -> grpc.ServerCredentials:
+    return grpc.ssl_server_credentials(
+        [(cfg.server_key.read_bytes(), cfg.server_cert.read_bytes())],
+        root_certificates=cfg.ca_cert.read_bytes(),
+        require_client_auth=True,
+    )
+
+
+def server_options(cfg: GatewayConfig) -> list[tuple[str, Any]]:
+    return [
+        ("grpc.max_receive_message_length", cfg.max_message_bytes),
+        ("grpc.max_send_message_length", 4 * 1024 * 1024),
+        ("grpc.keepalive_time_ms", 20_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+    ]
