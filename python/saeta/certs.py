@@ -63,7 +63,9 @@ def _load_ca(directory: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivate
         cert = x509.load_pem_x509_certificate((directory / "ca.crt").read_bytes())
         key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), None)
     except FileNotFoundError as exc:
-        raise CertificateError(f"no CA in {directory}: run 'saeta certs init --dir {directory}' ({exc.filename})") from None
+        raise CertificateError(
+            f"no CA in {directory}: run 'saeta certs init --dir {directory}' ({exc.filename})"
+        ) from None
     except ValueError as exc:
         raise CertificateError(f"CA files in {directory} are not valid PEM: {exc}") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey):

@@ -191,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"saeta {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    certs = sub.add_parser("certs", help="the private CA and its certificates").add_subparsers(dest="sub", required=True)
+    certs_cmd = sub.add_parser("certs", help="the private CA and its certificates")
+    certs = certs_cmd.add_subparsers(dest="sub", required=True)
     c = certs.add_parser("init", help="create the CA (if missing) and a fresh server certificate")
     c.add_argument("--dir", required=True)
     c.add_argument("--server-name", action="append", help="extra DNS name or IP for the server certificate")

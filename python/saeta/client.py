@@ -14,10 +14,11 @@ Sync: ``with Client.connect(url, session_id) as c: c.query("ventas")``.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import itertools
 import json
 import struct
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,6 +129,7 @@ class AsyncClient:
             if kind == "error":
                 self._lists.put_nowait(("error", msg))
             return
+        assert isinstance(qid, str) and isinstance(kind, str)
         if kind == "info":
             q.info = QueryInfo(qid, msg["stream"], msg["schema"]["fields"], msg["partitions"], msg["total_records"])
             self._by_stream[q.info.stream] = q
@@ -138,19 +140,19 @@ class AsyncClient:
             raise self._closed
         await self._ws.send(json.dumps(obj))
 
-    async def list(self) -> list[dict[str, Any]]:
+    async def list(self) -> builtins.list[dict[str, Any]]:
         await self._send({"action": "list"})
         kind, value = await self._lists.get()
         if kind == "closed":
             raise value
         if kind == "error":
             raise ServerError(value["message"], code=value["code"])
-        datasets: list[dict[str, Any]] = value
+        datasets: builtins.list[dict[str, Any]] = value
         return datasets
 
     async def stream(
-        self, dataset: str, columns: list[str] | None = None, limit: int | None = None,
-        query_id: str | None = None, schema_out: list[pa.Schema] | None = None,
+        self, dataset: str, columns: builtins.list[str] | None = None, limit: int | None = None,
+        query_id: str | None = None, schema_out: builtins.list[pa.Schema] | None = None,
     ) -> AsyncIterator[pa.RecordBatch]:
         """Record batches as they arrive. Breaking out of the loop cancels the query.
         Raises ServerError (with the protocol's code) or SocketClosed."""
@@ -191,10 +193,12 @@ class AsyncClient:
             if q.info is not None:
                 self._by_stream.pop(q.info.stream, None)
 
-    async def query(self, dataset: str, columns: list[str] | None = None, limit: int | None = None) -> pa.Table:
+    async def query(
+        self, dataset: str, columns: builtins.list[str] | None = None, limit: int | None = None
+    ) -> pa.Table:
         """The whole result as one table (with the query's schema even when empty)."""
         qid = f"q{next(self._ids)}"
-        schemas: list[pa.Schema] = []
+        schemas: builtins.list[pa.Schema] = []
         batches = [b async for b in self.stream(dataset, columns, limit, query_id=qid, schema_out=schemas)]
         return pa.Table.from_batches(batches, schema=schemas[0] if schemas else None)
 
@@ -226,14 +230,17 @@ class Client:
             self._loop.run_until_complete(self._inner.close())
             self._loop.close()
 
-    def list(self) -> list[dict[str, Any]]:
+    def list(self) -> builtins.list[dict[str, Any]]:
         return self._loop.run_until_complete(self._inner.list())
 
-    def query(self, dataset: str, columns: list[str] | None = None, limit: int | None = None) -> pa.Table:
+    def query(self, dataset: str, columns: builtins.list[str] | None = None, limit: int | None = None) -> pa.Table:
         return self._loop.run_until_complete(self._inner.query(dataset, columns, limit))
 
-    def stream(self, dataset: str, columns: list[str] | None = None, limit: int | None = None) -> Iterator[pa.RecordBatch]:
-        agen = self._inner.stream(dataset, columns, limit)
+    def stream(
+        self, dataset: str, columns: builtins.list[str] | None = None, limit: int | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        agen = aiter(self._inner.stream(dataset, columns, limit))
+        assert isinstance(agen, AsyncGenerator)
         try:
             while True:
                 try:

@@ -48,7 +48,7 @@ class _Section:
             raise self.fail(name, f"expected a mapping, got {type(value).__name__}")
         return _Section(self.file, value, f"{self.key(name)}.")
 
-    def str(self, name: str, default: Any = _REQUIRED, choices: tuple[str, ...] = ()) -> Any:
+    def string(self, name: str, default: Any = _REQUIRED, choices: tuple[str, ...] = ()) -> Any:
         value = self.raw(name, default)
         if value is default and default is not _REQUIRED:
             return value
@@ -58,7 +58,7 @@ class _Section:
             raise self.fail(name, f"expected one of {', '.join(choices)}, got {value!r}")
         return value
 
-    def int(self, name: str, default: Any = _REQUIRED, lo: int = 0, hi: int = 2**31) -> Any:
+    def integer(self, name: str, default: Any = _REQUIRED, lo: int = 0, hi: int = 2**31) -> Any:
         value = self.raw(name, default)
         if value is default and default is not _REQUIRED:
             return value
@@ -74,7 +74,7 @@ class _Section:
             raise self.fail(name, f"expected a number from {lo} to {hi}, got {value!r}")
         return float(value)
 
-    def bool(self, name: str, default: Any = _REQUIRED) -> Any:
+    def boolean(self, name: str, default: Any = _REQUIRED) -> Any:
         value = self.raw(name, default)
         if not isinstance(value, bool):
             raise self.fail(name, f"expected true or false, got {value!r}")
@@ -91,7 +91,7 @@ class _Section:
         return tuple(value)
 
     def readable_file(self, name: str, default: Any = _REQUIRED) -> Any:
-        value = self.str(name, default)
+        value = self.string(name, default)
         if value is default and default is not _REQUIRED:
             return value
         path = resolve(self.file, value)
@@ -102,7 +102,7 @@ class _Section:
         return path
 
     def secret(self, name: str) -> str:
-        value: str = self.str(name)
+        value: str = self.string(name)
         if len(value) < MIN_SECRET_CHARS:
             raise self.fail(name, f"must be at least {MIN_SECRET_CHARS} characters")
         return value
@@ -155,10 +155,10 @@ class LoggingConfig:
 
 def _logging(root: _Section) -> LoggingConfig:
     sec = root.section("logging")
-    level = sec.str("level", "INFO").upper()
+    level = sec.string("level", "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise sec.fail("level", f"expected DEBUG, INFO, WARNING or ERROR, got {level!r}")
-    cfg = LoggingConfig(level=level, format=sec.str("format", "text", ("text", "json")))
+    cfg = LoggingConfig(level=level, format=sec.string("format", "text", ("text", "json")))
     sec.check_unknown()
     return cfg
 
@@ -202,7 +202,7 @@ def _dataset(root: _Section, name: str, value: Any) -> DatasetConfig:
     if not isinstance(value, Mapping):
         raise root.fail(f"datasets.{name}", "expected a mapping with type and path")
     sec = _Section(root.file, value, f"datasets.{name}.")
-    kind = sec.str("type", choices=SOURCE_TYPES)
+    kind = sec.string("type", choices=SOURCE_TYPES)
     raw_paths = sec.str_list("path")
     if not raw_paths:
         raise sec.fail("path", "expected at least one path or glob")
@@ -215,9 +215,9 @@ def _dataset(root: _Section, name: str, value: Any) -> DatasetConfig:
 def load_connector_config(path: str | os.PathLike[str]) -> ConnectorConfig:
     file, root = load_yaml(path)
     gw = root.section("gateway", required=True)
-    grpc_uri = gw.str("grpc_uri")
-    gw.str("transport_mode", "grpc", ("grpc",))
-    server_name = gw.str("server_name", None)
+    grpc_uri = gw.string("grpc_uri")
+    gw.string("transport_mode", "grpc", ("grpc",))
+    server_name = gw.string("server_name", None)
     gw.check_unknown()
     mtls = root.section("mtls", required=True)
     ca_cert = mtls.readable_file("ca_cert")
@@ -225,17 +225,17 @@ def load_connector_config(path: str | os.PathLike[str]) -> ConnectorConfig:
     client_key = mtls.readable_file("client_key")
     mtls.check_unknown()
     tenant = root.section("tenant", required=True)
-    tenant_id = tenant.str("id")
+    tenant_id = tenant.string("id")
     if not is_tenant_id(tenant_id):
         raise tenant.fail("id", "tenant ids are 1-64 of A-Z a-z 0-9 . _ - (not starting with . _ -)")
     tenant.check_unknown()
     perf = root.section("performance")
-    max_chunk_size = perf.int("max_chunk_size", 16384, 1, 10_000_000)
-    chunk_bytes = perf.int("chunk_bytes", 1024 * 1024, 1024, 64 * 1024 * 1024)
+    max_chunk_size = perf.integer("max_chunk_size", 16384, 1, 10_000_000)
+    chunk_bytes = perf.integer("chunk_bytes", 1024 * 1024, 1024, 64 * 1024 * 1024)
     reconnect_delay = perf.number("reconnect_delay", 5.0, 0.01, 3600)
     max_reconnect_delay = perf.number("max_reconnect_delay", 60.0, 0.01, 86400)
     connect_timeout = perf.number("connect_timeout", 10.0, 0.1, 3600)
-    max_message_bytes = perf.int("max_message_bytes", 16 * 1024 * 1024, 64 * 1024, 2**31 - 1)
+    max_message_bytes = perf.integer("max_message_bytes", 16 * 1024 * 1024, 64 * 1024, 2**31 - 1)
     perf.check_unknown()
     if chunk_bytes > max_message_bytes // 2:
         raise perf.fail("chunk_bytes", "must be at most half of performance.max_message_bytes")
@@ -306,10 +306,10 @@ def _tls_file(root: _Section, tls: _Section, key: str, default_name: str) -> Pat
 
 def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     file, root = load_yaml(path)
-    host = root.str("host", "0.0.0.0")
-    http_port = root.int("http_port", 8081, 0, 65535)
-    grpc_port = root.int("grpc_port", 50051, 0, 65535)
-    root.str("transport_mode", "grpc", ("grpc",))
+    host = root.string("host", "0.0.0.0")
+    http_port = root.integer("http_port", 8081, 0, 65535)
+    grpc_port = root.integer("grpc_port", 50051, 0, 65535)
+    root.string("transport_mode", "grpc", ("grpc",))
     timeouts = root.section("timeouts")
     query_seconds = timeouts.number("query_seconds", 60.0, 0.1, 86400)
     connect_seconds = timeouts.number("connect_seconds", 10.0, 0.1, 3600)
@@ -320,18 +320,18 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     server_cert = _tls_file(root, tls, "server_cert", "server.crt")
     server_key = _tls_file(root, tls, "server_key", "server.key")
     tls.check_unknown()
-    control_plane_url = root.str("control_plane_url")
+    control_plane_url = root.string("control_plane_url")
     if not control_plane_url.startswith(("http://", "https://")):
         raise root.fail("control_plane_url", "expected an http:// or https:// URL")
     allowed_origins = root.str_list("allowed_origins", ())
-    redis_url = root.str("redis_url", None)
+    redis_url = root.string("redis_url", None)
     session_cache_seconds = root.number("session_cache_seconds", 5.0, 0.0, 3600)
-    heartbeat_seconds = root.int("heartbeat_seconds", 10, 1, 3600)
+    heartbeat_seconds = root.integer("heartbeat_seconds", 10, 1, 3600)
     limits = root.section("limits")
-    max_message_bytes = limits.int("max_message_bytes", 16 * 1024 * 1024, 64 * 1024, 2**31 - 1)
-    max_queries = limits.int("max_queries_per_socket", 16, 1, 10_000)
+    max_message_bytes = limits.integer("max_message_bytes", 16 * 1024 * 1024, 64 * 1024, 2**31 - 1)
+    max_queries = limits.integer("max_queries_per_socket", 16, 1, 10_000)
     limits.check_unknown()
-    relay = root.str("relay", "auto", ("auto", "rust", "python"))
+    relay = root.string("relay", "auto", ("auto", "rust", "python"))
     logging_cfg = _logging(root)
     root.check_unknown()
     return GatewayConfig(
@@ -375,17 +375,17 @@ class ControlPlaneConfig:
 
 def load_control_plane_config(path: str | os.PathLike[str]) -> ControlPlaneConfig:
     file, root = load_yaml(path)
-    host = root.str("host", "127.0.0.1")
-    port = root.int("port", 8090, 0, 65535)
-    database = resolve(file, root.str("database", "control-plane.sqlite3"))
+    host = root.string("host", "127.0.0.1")
+    port = root.integer("port", 8090, 0, 65535)
+    database = resolve(file, root.string("database", "control-plane.sqlite3"))
     if not database.parent.is_dir():
         raise root.fail("database", f"folder does not exist: {database.parent}")
     secret = root.secret("tableros_secret_key")
-    admin_token = root.str("admin_token", None)
+    admin_token = root.string("admin_token", None)
     if admin_token is not None and len(admin_token) < 16:
         raise root.fail("admin_token", "must be at least 16 characters")
-    redis_url = root.str("redis_url", None)
-    max_session_seconds = root.int("max_session_seconds", 7 * 86400, 1, 366 * 86400)
+    redis_url = root.string("redis_url", None)
+    max_session_seconds = root.integer("max_session_seconds", 7 * 86400, 1, 366 * 86400)
     logging_cfg = _logging(root)
     root.check_unknown()
     return ControlPlaneConfig(

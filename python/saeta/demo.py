@@ -94,7 +94,7 @@ def wait_ready(http_port: int, connectors: int, procs: list[subprocess.Popen[byt
     while time.monotonic() < deadline:
         for p in procs:
             if p.poll() is not None:
-                raise RuntimeError(f"a demo process exited early ({' '.join(map(str, p.args))}); see the logs")
+                raise RuntimeError(f"a demo process exited early (pid {p.pid}, code {p.returncode}); see the logs")
         try:
             ready = json.loads(_get(f"http://127.0.0.1:{http_port}/readyz"))
             if ready.get("connectors", 0) >= connectors:
@@ -161,7 +161,7 @@ Ctrl-C stops everything.
         while not stopping:
             for p in procs:
                 if p.poll() is not None:
-                    print(f"demo: {' '.join(map(str, p.args[3:5]))} exited with {p.returncode}; stopping", flush=True)
+                    print(f"demo: process {p.pid} exited with {p.returncode}; stopping (see {logs}/)", flush=True)
                     return 1
             time.sleep(0.5)
         return 0

@@ -60,7 +60,8 @@ def load(name: RelayName = "auto") -> ModuleType:
         if name == "rust":
             raise ImportError("saeta._relay (the Rust extension) is not built")
         return _relay_py
-    return _native
+    native: ModuleType = _native
+    return native
 
 
 def scan(data: bytes | memoryview, impl: ModuleType | None = None) -> IpcScan:

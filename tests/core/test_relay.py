@@ -10,7 +10,6 @@ import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from saeta import _relay_py, relay
 from saeta.core.tunnel_codec import encode_arrow_chunk
 from saeta.errors import RelayError

@@ -58,7 +58,8 @@ async def check(cfg: ConnectorConfig) -> list[CheckResult]:
     tunnel = Tunnel(cfg, sources)
     try:
         reg = await tunnel.register(probe=True)
-        results.append(CheckResult("gateway", True, f"registered with {cfg.grpc_uri} as {cfg.tenant_id} (tunnel {reg.session_id})"))
+        detail = f"registered with {cfg.grpc_uri} as {cfg.tenant_id} (tunnel {reg.session_id})"
+        results.append(CheckResult("gateway", True, detail))
     except SaetaError as err:
         results.append(CheckResult("gateway", False, err.message))
     finally:

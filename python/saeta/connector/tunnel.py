@@ -155,7 +155,8 @@ class Tunnel:
             raise TunnelRefused(f"registration refused: {first.registered.status}")
         self.tunnel_id = first.registered.session_id
         self.heartbeat_seconds = max(1, first.registered.heartbeat_seconds or 10)
-        return first.registered
+        registered: pb.RegisterResponse = first.registered
+        return registered
 
     async def serve(self) -> None:
         """Answers commands until the gateway ends the call or stops answering."""

@@ -99,7 +99,9 @@ class BrowserSocket:
         try:
             action = bp.parse_client_message(text)
         except bp.RequestError as err:
-            log.info("bad request code=%s tenant=%s session=%s: %s", err.code, self.session.tenant, self.fp, err.message)
+            log.info(
+                "bad request code=%s tenant=%s session=%s: %s", err.code, self.session.tenant, self.fp, err.message
+            )
             await self.send_text(bp.error_frame(err.request_id, err.code, err.message))
             return
         if isinstance(action, bp.ListDatasets):
@@ -133,7 +135,9 @@ class BrowserSocket:
             ctx = QueryContext(link, self.calls, self.relay, self.cfg.query_seconds, self.send_text, self.send_bytes)
             await run_query(q, self._next_stream, ctx)
         except SaetaError as err:
-            log.info("query refused code=%s tenant=%s session=%s: %s", err.code, self.session.tenant, self.fp, err.message)
+            log.info(
+                "query refused code=%s tenant=%s session=%s: %s", err.code, self.session.tenant, self.fp, err.message
+            )
             if not self.closed:
                 with contextlib.suppress(Exception):
                     await self.send_text(bp.error_frame_for(q.id, err))

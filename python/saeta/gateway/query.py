@@ -11,6 +11,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import pyarrow as pa
 
@@ -44,11 +45,11 @@ def schema_fields(schema_ipc: bytes) -> list[dict[str, str]]:
     return [{"name": f.name, "type": str(f.type)} for f in schema]
 
 
-async def _first(aw: Awaitable[bytes], timeout: float) -> bytes:
+async def _first(aw: Awaitable[bytes], seconds: float) -> bytes:
     try:
-        return await asyncio.wait_for(aw, timeout)
+        return await asyncio.wait_for(aw, seconds)
     except TimeoutError:
-        raise QueryTimeout(f"the connector sent nothing for {timeout:g}s") from None
+        raise QueryTimeout(f"the connector sent nothing for {seconds:g}s") from None
 
 
 async def run_query(q: bp.RunQuery, stream_id: int, ctx: QueryContext) -> None:
@@ -103,7 +104,8 @@ async def _fetch_partition(
             limit=-1 if limit is None else limit,
         )))
         arrived = asyncio.ensure_future(pending.arrived)
-        done, _ = await asyncio.wait({arrived, errors}, timeout=ctx.timeout, return_when=asyncio.FIRST_COMPLETED)
+        waiters: set[asyncio.Future[Any]] = {arrived, errors}
+        done, _ = await asyncio.wait(waiters, timeout=ctx.timeout, return_when=asyncio.FIRST_COMPLETED)
         if errors in done:
             arrived.cancel()
             raise errors.result()

@@ -71,7 +71,7 @@ class ConnectorLink:
 
     async def get_flight_info(
         self, request_id: str, dataset: str, columns: tuple[str, ...] | None, limit: int | None,
-        timeout: float,
+        seconds: float,
     ) -> pb.FlightInfoResponse:
         fut: asyncio.Future[pb.FlightInfoResponse] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = fut
@@ -80,9 +80,9 @@ class ConnectorLink:
                 path=[dataset], request_id=request_id,
                 query=pb.Query(columns=columns or (), limit=-1 if limit is None else limit),
             )))
-            return await asyncio.wait_for(fut, timeout)
+            return await asyncio.wait_for(fut, seconds)
         except TimeoutError:
-            raise QueryTimeout(f"the connector did not describe the dataset within {timeout:g}s") from None
+            raise QueryTimeout(f"the connector did not describe the dataset within {seconds:g}s") from None
         finally:
             self._waiting.pop(request_id, None)
 

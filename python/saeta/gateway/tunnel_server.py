@@ -67,6 +67,7 @@ class TunnelService:
         if cn is None or pem is None:
             _refusal(None, "NO_CLIENT_CERT", "no client certificate CN", peer)
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "TUNNEL_REFUSED: no client certificate")
+        assert cn is not None and pem is not None  # abort() raises
         problem = client_cert_problem(pem)
         if problem:
             _refusal(cn, "CERT_USAGE", problem, peer)

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite: lint and types, the Rust unit tests, then pytest (core, unit and
+# system tests with real processes). Called by `make test` after setup.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+
+echo "== ruff"
+ruff check python tests benchmarks scripts
+echo "== mypy --strict"
+mypy
+echo "== cargo clippy + cargo test"
+(cd relay_ext && cargo clippy -q --all-targets -- -D warnings && cargo test -q 2>&1 | grep -E "^test result|FAILED|panicked" )
+[ "${1:-}" = "--lint-only" ] && exit 0
+echo "== pytest"
+python -m pytest "$@"
