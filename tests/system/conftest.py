@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from saeta import certs
+from tests.system.harness import Deployment
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Deployment]:
+    dep = Deployment(tmp_path)
+    certs.init_ca(dep.certs)
+    try:
+        yield dep
+    finally:
+        dep.stop()
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            print(dep.logs())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    report = yield
+    if report.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]
+    return report

@@ -1,0 +1,168 @@
+"""Real processes for system tests: control plane, gateway and connectors started as
+`python -m saeta ...` with their own configs, certificates and free ports; logs kept
+for assertions and shown when a test fails."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from saeta import certs
+
+SECRET = "system-test-secret-0123456789abcdefghijklmnop"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        return self.popen.returncode
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def http_json(url: str, method: str = "GET", body: Any = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+        return json.loads(resp.read())
+
+
+@dataclass
+class Deployment:
+    root: Path
+    http_port: int = field(default_factory=free_port)
+    grpc_port: int = field(default_factory=free_port)
+    cp_port: int = field(default_factory=free_port)
+    procs: list[Proc] = field(default_factory=list)
+
+    @property
+    def certs(self) -> Path:
+        return self.root / "certs"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.http_port}"
+
+    @property
+    def cp_url(self) -> str:
+        return f"http://127.0.0.1:{self.cp_port}"
+
+    def spawn(self, name: str, *args: str) -> Proc:
+        log = self.root / f"{name}.log"
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with open(log, "ab") as fh:  # the child keeps its own descriptor
+            popen = subprocess.Popen(
+                [sys.executable, "-m", "saeta", *args], stdout=fh, stderr=subprocess.STDOUT, env=env
+            )
+        proc = Proc(name, popen, log)
+        self.procs.append(proc)
+        return proc
+
+    def write(self, name: str, obj: dict[str, Any]) -> Path:
+        path = self.root / name
+        path.write_text(json.dumps(obj, indent=1))
+        return path
+
+    def start_control_plane(self) -> Proc:
+        cfg = self.write("cp.yaml", {"port": self.cp_port, "database": "cp.sqlite3", "tableros_secret_key": SECRET})
+        proc = self.spawn("control-plane", "control-plane", "--config", str(cfg))
+        wait_for(lambda: self._ok(f"{self.cp_url}/healthz"), 30, "control plane")
+        return proc
+
+    def start_gateway(self, **extra: Any) -> Proc:
+        cfg = self.write("gateway.yaml", {
+            "host": "127.0.0.1", "http_port": self.http_port, "grpc_port": self.grpc_port,
+            "tableros_secret_key": SECRET, "control_plane_url": self.cp_url,
+            "session_cache_seconds": 1, "heartbeat_seconds": 2,
+            "timeouts": {"query_seconds": 20, "connect_seconds": 5},
+            "tls": {"ca_cert": "certs/ca.crt", "server_cert": "certs/server.crt", "server_key": "certs/server.key"},
+            **extra,
+        })
+        proc = self.spawn("gateway", "gateway", "--config", str(cfg))
+        wait_for(lambda: self._ok(f"http://127.0.0.1:{self.http_port}/readyz"), 30, "gateway")
+        return proc
+
+    def connector_config(self, tenant: str, datasets: dict[str, Any], cert_tenant: str | None = None,
+                         ca: Path | None = None, **perf: Any) -> Path:
+        who = cert_tenant or tenant
+        if not (self.certs / "clients" / who / "client.crt").exists():
+            certs.issue_client(self.certs, who)
+        return self.write(f"connector-{tenant}.yml", {
+            "gateway": {"grpc_uri": f"127.0.0.1:{self.grpc_port}", "server_name": "localhost"},
+            "mtls": {"ca_cert": str(ca or self.certs / "ca.crt"),
+                     "client_cert": f"certs/clients/{who}/client.crt",
+                     "client_key": f"certs/clients/{who}/client.key"},
+            "tenant": {"id": tenant},
+            "performance": {"max_chunk_size": 4096, "reconnect_delay": 0.2, "max_reconnect_delay": 1, **perf},
+            "datasets": datasets,
+        })
+
+    def start_connector(self, tenant: str, datasets: dict[str, Any], **perf: Any) -> Proc:
+        cfg = self.connector_config(tenant, datasets, **perf)
+        before = self.connectors()
+        proc = self.spawn(f"connector-{tenant}", "connector", "run", "--config", str(cfg))
+        wait_for(lambda: self.connectors() > before, 30, f"connector {tenant} to register")
+        return proc
+
+    def connectors(self) -> int:
+        try:
+            n: int = http_json(f"http://127.0.0.1:{self.http_port}/readyz")["connectors"]
+            return n
+        except OSError:
+            return -1
+
+    def session(self, tenant: str, user: str = "u1", datasets: Any = "*", ttl: int = 600) -> str:
+        body = {"tenant": tenant, "user_id": user, "datasets": datasets, "ttl_seconds": ttl}
+        token: str = http_json(f"{self.cp_url}/api/sessions", "POST", body)["session_id"]
+        return token
+
+    def _ok(self, url: str) -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310
+                return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"===== {p.name} =====\n{p.text()[-6000:]}" for p in self.procs)

@@ -1,0 +1,313 @@
+"""The whole path with real processes: control plane, gateway, connectors, and a
+WebSocket client. No part of saeta is mocked."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from saeta import certs
+from saeta.client import AsyncClient, Client, ServerError
+from saeta.core.session_token import issue_session
+from saeta.demo_data import ventas
+from tests.system.harness import SECRET, Deployment, wait_for
+
+pytestmark = pytest.mark.system
+
+
+def make_files(root: Path) -> dict[str, Any]:
+    data = root / "data"
+    data.mkdir()
+    for i in range(3):
+        pq.write_table(ventas(20_000, seed=i, start=i * 20_000), data / f"ventas-{i}.parquet", row_group_size=5000)
+    pacsv.write_csv(ventas(7_000, seed=9).drop_columns(["fecha"]), data / "ventas.csv")
+    rows = ventas(3_000, seed=11).drop_columns(["fecha"]).to_pylist()
+    (data / "lines.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (data / "array.json").write_text(json.dumps(rows[:500], indent=2))
+    return {
+        "ventas": {"type": "parquet", "path": "data/ventas-*.parquet"},
+        "csv": {"type": "csv", "path": "data/ventas.csv"},
+        "lines": {"type": "json", "path": "data/lines.jsonl"},
+        "array": {"type": "json", "path": "data/array.json"},
+    }
+
+
+@pytest.fixture
+def running(deployment: Deployment) -> Deployment:
+    deployment.start_control_plane()
+    deployment.start_gateway()
+    deployment.start_connector("acme", make_files(deployment.root))
+    deployment.start_connector("globex", {"secreto": {"type": "csv", "path": "data/ventas.csv"}})
+    return deployment
+
+
+def test_every_source_type_arrives_complete_and_equal(running: Deployment) -> None:
+    data = running.root / "data"
+    expected = {
+        "ventas": ds.dataset(sorted(str(p) for p in data.glob("ventas-*.parquet"))).to_table(),
+        "csv": pacsv.read_csv(data / "ventas.csv"),
+        "lines": pajson.read_json(data / "lines.jsonl"),
+        "array": pajson.read_json(data / "lines.jsonl").slice(0, 500),
+    }
+    with Client.connect(running.ws_url, running.session("acme")) as client:
+        assert sorted(d["name"] for d in client.list()) == sorted(expected)
+        for name, want in expected.items():
+            got = client.query(name)
+            assert got.num_rows == want.num_rows, name
+            assert got.equals(want.cast(got.schema)), name
+
+
+def test_raw_stream_concatenates_to_one_valid_ipc_stream(running: Deployment) -> None:
+    async def main() -> None:
+        async with connect(f"{running.ws_url}/stream/{running.session('acme')}", compression=None,
+                           max_size=None) as ws:
+            await ws.send(json.dumps({"action": "query", "id": "a", "dataset": "ventas", "columns": ["id", "total"]}))
+            info = json.loads(await ws.recv())
+            assert info["type"] == "info" and info["partitions"] == 3 and info["total_records"] == 60_000
+            assert info["schema"]["fields"] == [{"name": "id", "type": "int64"}, {"name": "total", "type": "double"}]
+            stream = bytearray()
+            while True:
+                msg = await ws.recv()
+                if isinstance(msg, str):
+                    end = json.loads(msg)
+                    break
+                assert int.from_bytes(msg[:4], "little") == info["stream"] and msg[4:8] == b"\0\0\0\0"
+                stream += msg[8:]
+            assert end == {"type": "end", "id": "a", "rows": 60_000, "bytes": len(stream)}
+            table = pa.ipc.open_stream(bytes(stream)).read_all()
+            assert table.column("id").to_pylist() == list(range(60_000))
+
+    asyncio.run(main())
+
+
+def test_projection_and_limit(running: Deployment) -> None:
+    with Client.connect(running.ws_url, running.session("acme")) as client:
+        got = client.query("ventas", columns=["producto", "id"], limit=25_001)
+        assert got.column_names == ["producto", "id"]
+        assert got.column("id").to_pylist() == list(range(25_001))
+        assert client.query("csv", limit=0).num_rows == 0
+
+
+def test_two_queries_at_once_on_one_socket(running: Deployment) -> None:
+    async def main() -> None:
+        async with await AsyncClient.connect(running.ws_url, running.session("acme")) as client:
+            a, b = await asyncio.gather(client.query("ventas"), client.query("csv"))
+            assert (a.num_rows, b.num_rows) == (60_000, 7_000)
+
+    asyncio.run(main())
+
+
+def test_cancel(running: Deployment) -> None:
+    async def main() -> None:
+        async with connect(f"{running.ws_url}/stream/{running.session('acme')}", compression=None,
+                           max_size=None) as ws:
+            await ws.send(json.dumps({"action": "query", "id": "c", "dataset": "ventas"}))
+            await ws.recv()  # info
+            await ws.send(json.dumps({"action": "cancel", "id": "c"}))
+            while isinstance(msg := await ws.recv(), bytes):
+                pass
+            reply = json.loads(msg)
+            # Either the cancel won, or the (small) query had already ended.
+            assert reply["type"] in ("error", "end")
+            if reply["type"] == "error":
+                assert reply["code"] == "CANCELLED" and reply["id"] == "c"
+            # The socket is still usable afterwards.
+            await ws.send(json.dumps({"action": "query", "id": "d", "dataset": "csv", "limit": 5}))
+            await ws.recv()
+            while isinstance(msg := await ws.recv(), bytes):
+                pass
+            assert json.loads(msg)["rows"] == 5
+
+    asyncio.run(main())
+
+
+def test_cross_tenant_and_permissions_look_like_missing_datasets(running: Deployment) -> None:
+    with Client.connect(running.ws_url, running.session("acme", datasets=["csv"])) as client:
+        assert [d["name"] for d in client.list()] == ["csv"]
+        errors = []
+        for name in ("secreto", "no-such-dataset", "ventas"):
+            with pytest.raises(ServerError) as err:
+                client.query(name)
+            errors.append((err.value.code, err.value.message.replace(name, "X")))
+        assert errors == [("DATASET_NOT_FOUND", "no dataset 'X'")] * 3
+    with Client.connect(running.ws_url, running.session("globex")) as client:
+        assert client.query("secreto").num_rows == 7_000
+
+
+def _close_code(url: str) -> tuple[int | None, list[Any]]:
+    async def main() -> tuple[int | None, list[Any]]:
+        received: list[Any] = []
+        async with connect(url, compression=None) as ws:
+            try:
+                await ws.send(json.dumps({"action": "list"}))
+                async for msg in ws:
+                    received.append(msg)
+            except ConnectionClosed:
+                pass
+            return ws.close_code, received
+
+    return asyncio.run(main())
+
+
+def test_forged_expired_and_unknown_sessions_are_closed_4001(running: Deployment) -> None:
+    now = int(time.time())
+    forged = issue_session("another-secret-another-secret-0123456789", "sid", "u", now, 600)
+    expired = issue_session(SECRET, "sid", "u", now - 1000, 60)
+    unknown = issue_session(SECRET, "never-issued", "u", now, 600)
+    for token in (forged, expired, unknown, "garbage", "a" * 5000):
+        code, received = _close_code(f"{running.ws_url}/stream/{token}")
+        assert (code, received) == (4001, []), token[:20]
+
+
+def test_revoked_session_is_closed(running: Deployment) -> None:
+    token = running.session("acme")
+    subprocess.run(
+        [sys.executable, "-m", "saeta", "session", "revoke", token, "--control-plane", running.cp_url], check=True
+    )
+    code, received = _close_code(f"{running.ws_url}/stream/{token}")
+    assert (code, received) == (4003, [])
+
+
+def test_bad_browser_messages(running: Deployment) -> None:
+    async def main() -> None:
+        async with connect(f"{running.ws_url}/stream/{running.session('acme')}", compression=None) as ws:
+            for bad, rid in [("{nope", None), ('{"action":"drop"}', None), ("[]", None),
+                             ('{"action":"query","id":"x","dataset":"csv","limit":-1}', "x"),
+                             ('{"action":"query","id":"y","dataset":"csv","columns":["nope"]}', "y"),
+                             ("[" * 10000 + "]" * 10000, None)]:
+                await ws.send(bad)
+                reply = json.loads(await ws.recv())
+                assert (reply["type"], reply["code"], reply["id"]) == ("error", "BAD_REQUEST", rid), bad[:40]
+            await ws.send("x" * (70 * 1024))
+            with pytest.raises(ConnectionClosed):
+                await ws.recv()
+            assert ws.close_code == 1009
+
+    asyncio.run(main())
+    with Client.connect(running.ws_url, running.session("acme")) as client:  # the gateway is unaffected
+        assert client.query("csv", limit=3).num_rows == 3
+
+
+def test_connector_killed_mid_query_gives_connector_offline(deployment: Deployment) -> None:
+    deployment.start_control_plane()
+    deployment.start_gateway()
+    data = deployment.root / "data"
+    data.mkdir()
+    pq.write_table(ventas(400_000), data / "big.parquet")
+    connector = deployment.start_connector("acme", {"big": {"type": "parquet", "path": "data/big.parquet"}},
+                                           chunk_bytes=64 * 1024)
+
+    async def main() -> None:
+        async with await AsyncClient.connect(deployment.ws_url, deployment.session("acme")) as client:
+            rows = 0
+            with pytest.raises(ServerError) as err:
+                async for batch in client.stream("big"):
+                    rows += batch.num_rows
+                    if rows >= 4096 and connector.popen.poll() is None:
+                        connector.popen.send_signal(signal.SIGKILL)
+            assert err.value.code == "CONNECTOR_OFFLINE"
+            assert rows < 400_000
+
+    asyncio.run(main())
+    wait_for(lambda: deployment.connectors() == 0, 30, "the gateway to drop the connector")
+
+
+def test_connector_reconnects_after_gateway_restart(deployment: Deployment) -> None:
+    deployment.start_control_plane()
+    gateway = deployment.start_gateway()
+    (deployment.root / "data").mkdir()
+    pacsv.write_csv(ventas(100).drop_columns(["fecha"]), deployment.root / "data" / "v.csv")
+    deployment.start_connector("acme", {"v": {"type": "csv", "path": "data/v.csv"}})
+    gateway.stop()
+    deployment.procs.remove(gateway)
+    deployment.start_gateway()
+    wait_for(lambda: deployment.connectors() == 1, 30, "the connector to come back")
+    with Client.connect(deployment.ws_url, deployment.session("acme")) as client:
+        assert client.query("v").num_rows == 100
+
+
+def _connector_test(deployment: Deployment, cfg: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "saeta", "connector", "test", "--config", str(cfg)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_connector_refused_for_wrong_cn_or_ca(deployment: Deployment, tmp_path: Path) -> None:
+    deployment.start_control_plane()
+    gateway = deployment.start_gateway()
+    ok = _connector_test(deployment, deployment.connector_config("acme", {}))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "connector test: passed" in ok.stdout
+
+    mismatch = _connector_test(deployment, deployment.connector_config("acme", {}, cert_tenant="globex"))
+    assert mismatch.returncode != 0
+    assert "tenant_id does not match the client certificate's CN" in mismatch.stdout
+    wait_for(lambda: "code=TENANT_MISMATCH tenant=globex" in gateway.text(), 10, "the refusal log line")
+
+    other = tmp_path / "other-ca"
+    certs.init_ca(other)
+    certs.issue_client(other, "acme")
+    cfg = deployment.connector_config("acme", {})
+    text = cfg.read_text().replace(str(deployment.certs / "ca.crt"), str(other / "ca.crt"))
+    text = text.replace("certs/clients/acme", str(other / "clients" / "acme"))
+    cfg.write_text(text)
+    foreign = _connector_test(deployment, cfg)
+    assert foreign.returncode != 0
+    assert "FAIL gateway" in foreign.stdout and "UNAVAILABLE" in foreign.stdout
+    assert deployment.connectors() == 0
+
+
+def test_client_without_certificate_is_refused(deployment: Deployment) -> None:
+    import grpc
+
+    deployment.start_control_plane()
+    deployment.start_gateway()
+    creds = grpc.ssl_channel_credentials(root_certificates=(deployment.certs / "ca.crt").read_bytes())
+    with grpc.secure_channel(f"127.0.0.1:{deployment.grpc_port}", creds,
+                             options=[("grpc.ssl_target_name_override", "localhost")]) as channel:
+        with pytest.raises(grpc.FutureTimeoutError):
+            grpc.channel_ready_future(channel).result(timeout=3)
+    assert deployment.connectors() == 0
+
+
+@pytest.mark.parametrize(
+    ("which", "patch", "key"),
+    [
+        ("gateway", {"http_port": "eighty"}, "http_port"),
+        ("gateway", {"tableros_secret_key": "short"}, "tableros_secret_key"),
+        ("gateway", {"timeouts": {"query_seconds": -1}}, "timeouts.query_seconds"),
+        ("connector", {"mtls": {"ca_cert": "missing.crt"}}, "mtls.ca_cert"),
+        ("connector", {"datasets": {"x": {"type": "xls", "path": "a"}}}, "datasets.x.type"),
+        ("connector", {"tenant": {}}, "tenant.id"),
+    ],
+)
+def test_bad_config_refuses_to_start_naming_key_and_file(
+    deployment: Deployment, which: str, patch: dict[str, Any], key: str
+) -> None:
+    base: dict[str, Any]
+    if which == "gateway":
+        base = {"tableros_secret_key": SECRET, "control_plane_url": "http://127.0.0.1:1"}
+        cmd = ["gateway", "--config"]
+    else:
+        base = json.loads(deployment.connector_config("acme", {}).read_text())
+        cmd = ["connector", "run", "--config"]
+    for k, v in patch.items():
+        base[k] = {**base[k], **v} if isinstance(v, dict) and isinstance(base.get(k), dict) and v else v
+    cfg = deployment.write("bad.yaml", base)
+    proc = subprocess.run([sys.executable, "-m", "saeta", *cmd, str(cfg)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert str(cfg) in proc.stderr and key in proc.stderr, proc.stderr
