@@ -65,26 +65,30 @@ def _decode(secret: str, token: str, audience: str, now: int) -> dict[str, objec
     if header.get("kid") != key_id(secret):
         raise Unauthorized("token signed with an unknown key")
     try:
+        # Times are checked below against the caller's clock, not PyJWT's wall clock.
         claims: dict[str, object] = jwt.decode(
             token,
             secret,
             algorithms=[ALGORITHM],
             audience=audience,
-            leeway=LEEWAY_SECONDS,
-            options={"require": ["exp", "iat", "nbf", "aud", "sub"], "verify_iat": False},
+            options={
+                "require": ["exp", "iat", "nbf", "aud", "sub"],
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
         )
-    except jwt.ExpiredSignatureError:
-        raise Unauthorized("token expired") from None
-    except jwt.ImmatureSignatureError:
-        raise Unauthorized("token not yet valid") from None
     except jwt.InvalidAudienceError:
         raise Unauthorized("token for another audience") from None
     except jwt.PyJWTError:
         raise Unauthorized("token signature or claims invalid") from None
-    # PyJWT checks exp against the wall clock; also check it against the caller's clock.
-    exp = claims.get("exp")
-    if not isinstance(exp, int) or exp + LEEWAY_SECONDS < now:
+    exp, nbf = claims.get("exp"), claims.get("nbf")
+    if not isinstance(exp, int) or not isinstance(nbf, int):
+        raise Unauthorized("token claims invalid")
+    if exp + LEEWAY_SECONDS < now:
         raise Unauthorized("token expired")
+    if nbf - LEEWAY_SECONDS > now:
+        raise Unauthorized("token not yet valid")
     return claims
 
 
