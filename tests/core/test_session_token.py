@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import jwt
 import pytest
-
 from saeta.core.session_token import (
     SESSION_AUDIENCE,
     issue_service_token,

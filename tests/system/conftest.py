@@ -4,8 +4,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from saeta import certs
+
 from tests.system.harness import Deployment
 
 

@@ -18,13 +18,13 @@ import pyarrow.dataset as ds
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 import pytest
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
-
 from saeta import certs
 from saeta.client import AsyncClient, Client, ServerError
 from saeta.core.session_token import issue_session
 from saeta.demo_data import ventas
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
 from tests.system.harness import SECRET, Deployment, wait_for
 
 pytestmark = pytest.mark.system
