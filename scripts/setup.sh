@@ -34,8 +34,13 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   echo "$want" > "$stamp"
 fi
 
-# The Rust extension (saeta._relay) and the editable saeta package.
+# The Rust extension (saeta._relay) and the editable saeta package. A failed build must
+# stop setup even when an older build of the extension is still in the tree.
 echo "setup: building the Rust extension (release)"
-.venv/bin/maturin develop --release -q 2>&1 | grep -v "^📦\|^🔗\|^🐍\|^🛠" || true
+if ! .venv/bin/maturin develop --release -q > .venv/maturin.log 2>&1; then
+  cat .venv/maturin.log >&2
+  echo "setup: building the Rust extension failed" >&2
+  exit 1
+fi
 .venv/bin/python -c "import saeta.relay as r; assert r.IMPLEMENTATION == 'rust', r.IMPLEMENTATION"
 echo "setup: ready"

@@ -17,7 +17,9 @@ _CONTINUATION = 0xFFFFFFFF
 _SCHEMA, _DICTIONARY_BATCH, _RECORD_BATCH = 1, 2, 3
 _MIN_VERSION, _MAX_VERSION = 3, 4
 _HEADER_LEN = 8
+_u8 = struct.Struct("<B")
 _u16 = struct.Struct("<H")
+_i16 = struct.Struct("<h")
 _u32 = struct.Struct("<I")
 _i32 = struct.Struct("<i")
 _i64 = struct.Struct("<q")
@@ -131,10 +133,6 @@ class _Table:
         return _Table(self.buf, target)
 
 
-_u8 = struct.Struct("<B")
-_i16 = struct.Struct("<h")
-
-
 def _parse_metadata(meta: memoryview) -> tuple[int, int, int]:
     message = _Table(meta, _unpack(_u32, meta, 0))
     version = message.scalar(0, _i16)
@@ -224,7 +222,7 @@ def check_schema_message(data: Buffer) -> None:
 
 def make_frame(stream_id: int, flags: int, payload: Buffer) -> bytes:
     """8-byte header + payload, as one new bytes object."""
-    return struct.pack("<II", stream_id, flags) + bytes(payload)
+    return b"".join((struct.pack("<II", stream_id, flags), payload))
 
 
 def relay_chunk(stream_id: int, message: Buffer) -> tuple[bytes, int, int]:

@@ -73,6 +73,33 @@ def _load_ca(directory: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivate
     return cert, key
 
 
+def _builder(
+    subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivateKey, days: int, *, ca: bool
+) -> x509.CertificateBuilder:
+    """The parts every certificate of ours shares; CA and leaf differ in constraints and
+    key usage only (a CA signs certificates, a leaf signs handshakes)."""
+    now = _now()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=not ca, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=not ca, key_cert_sign=ca,
+                crl_sign=ca, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+
+
 def _leaf(
     ca_cert: x509.Certificate,
     ca_key: ec.EllipticCurvePrivateKey,
@@ -82,26 +109,9 @@ def _leaf(
     san: x509.SubjectAlternativeName | None = None,
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     key = ec.generate_private_key(ec.SECP256R1())
-    now = _now()
     builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=True, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
+        _builder(subject, ca_cert.subject, key, days, ca=False)
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
         )
@@ -109,6 +119,12 @@ def _leaf(
     if san is not None:
         builder = builder.add_extension(san, critical=False)
     return builder.sign(ca_key, hashes.SHA256()), key
+
+
+def _save(files: IssuedFiles, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> IssuedFiles:
+    _write(files.key, _key_pem(key), private=True)
+    _write(files.cert, cert.public_bytes(serialization.Encoding.PEM), private=False)
+    return files
 
 
 def init_ca(
@@ -121,29 +137,8 @@ def init_ca(
     if force or not (directory / "ca.crt").exists():
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "saeta private CA")])
-        now = _now()
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=CA_DAYS))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=False, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                    crl_sign=True, encipher_only=False, decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .sign(key, hashes.SHA256())
-        )
-        _write(directory / "ca.key", _key_pem(key), private=True)
-        _write(directory / "ca.crt", cert.public_bytes(serialization.Encoding.PEM), private=False)
+        cert = _builder(name, name, key, CA_DAYS, ca=True).sign(key, hashes.SHA256())
+        _save(IssuedFiles(directory / "ca.crt", directory / "ca.key"), cert, key)
     ca_cert, ca_key = _load_ca(directory)
     entries: list[x509.GeneralName] = []
     for value in (*DEFAULT_SERVER_NAMES, *DEFAULT_SERVER_IPS, *server_names):
@@ -158,10 +153,7 @@ def init_ca(
         ca_cert, ca_key, subject, ExtendedKeyUsageOID.SERVER_AUTH, days,
         x509.SubjectAlternativeName(entries),
     )
-    files = IssuedFiles(directory / "server.crt", directory / "server.key")
-    _write(files.key, _key_pem(key), private=True)
-    _write(files.cert, cert.public_bytes(serialization.Encoding.PEM), private=False)
-    return files
+    return _save(IssuedFiles(directory / "server.crt", directory / "server.key"), cert, key)
 
 
 def issue_client(directory: Path, tenant_id: str, *, days: int = LEAF_DAYS) -> IssuedFiles:
@@ -175,10 +167,7 @@ def issue_client(directory: Path, tenant_id: str, *, days: int = LEAF_DAYS) -> I
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, tenant_id)])
     cert, key = _leaf(ca_cert, ca_key, subject, ExtendedKeyUsageOID.CLIENT_AUTH, days)
     out = directory / "clients" / tenant_id
-    files = IssuedFiles(out / "client.crt", out / "client.key")
-    _write(files.key, _key_pem(key), private=True)
-    _write(files.cert, cert.public_bytes(serialization.Encoding.PEM), private=False)
-    return files
+    return _save(IssuedFiles(out / "client.crt", out / "client.key"), cert, key)
 
 
 def client_cert_problem(pem: bytes) -> str | None:

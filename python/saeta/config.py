@@ -50,7 +50,7 @@ class _Section:
 
     def string(self, name: str, default: Any = _REQUIRED, choices: tuple[str, ...] = ()) -> Any:
         value = self.raw(name, default)
-        if value is default and default is not _REQUIRED:
+        if value is default:  # an absent optional key (raw() raised for a required one)
             return value
         if not isinstance(value, str):
             raise self.fail(name, f"expected a string, got {type(value).__name__}")
@@ -60,7 +60,7 @@ class _Section:
 
     def integer(self, name: str, default: Any = _REQUIRED, lo: int = 0, hi: int = 2**31) -> Any:
         value = self.raw(name, default)
-        if value is default and default is not _REQUIRED:
+        if value is default:  # an absent optional key (raw() raised for a required one)
             return value
         if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
             raise self.fail(name, f"expected an integer from {lo} to {hi}, got {value!r}")
@@ -68,21 +68,15 @@ class _Section:
 
     def number(self, name: str, default: Any = _REQUIRED, lo: float = 0.0, hi: float = 1e9) -> Any:
         value = self.raw(name, default)
-        if value is default and default is not _REQUIRED:
+        if value is default:  # an absent optional key (raw() raised for a required one)
             return value
         if not isinstance(value, int | float) or isinstance(value, bool) or not lo <= value <= hi:
             raise self.fail(name, f"expected a number from {lo} to {hi}, got {value!r}")
         return float(value)
 
-    def boolean(self, name: str, default: Any = _REQUIRED) -> Any:
-        value = self.raw(name, default)
-        if not isinstance(value, bool):
-            raise self.fail(name, f"expected true or false, got {value!r}")
-        return value
-
     def str_list(self, name: str, default: Any = _REQUIRED) -> Any:
         value = self.raw(name, default)
-        if value is default and default is not _REQUIRED:
+        if value is default:  # an absent optional key (raw() raised for a required one)
             return value
         if isinstance(value, str):
             value = [value]
@@ -92,7 +86,7 @@ class _Section:
 
     def readable_file(self, name: str, default: Any = _REQUIRED) -> Any:
         value = self.string(name, default)
-        if value is default and default is not _REQUIRED:
+        if value is default:  # an absent optional key (raw() raised for a required one)
             return value
         path = resolve(self.file, value)
         if not path.is_file():

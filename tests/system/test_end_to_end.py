@@ -22,10 +22,11 @@ from saeta import certs
 from saeta.client import AsyncClient, Client, ServerError
 from saeta.core.session_token import issue_session
 from saeta.demo_data import ventas
+from saeta.relay import EOS
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.system.harness import SECRET, Deployment, wait_for
+from tests.system.harness import SECRET, Deployment, Proc, wait_for
 
 pytestmark = pytest.mark.system
 
@@ -112,28 +113,51 @@ def test_two_queries_at_once_on_one_socket(running: Deployment) -> None:
     asyncio.run(main())
 
 
-def test_cancel(running: Deployment) -> None:
+BIG_ROWS = 400_000
+
+
+@pytest.fixture
+def big(deployment: Deployment) -> tuple[Deployment, Proc]:
+    """One connector serving a dataset large enough to be mid-stream when we act, sent in
+    small tunnel messages."""
+    deployment.start_control_plane()
+    deployment.start_gateway()
+    data = deployment.root / "data"
+    data.mkdir()
+    pq.write_table(ventas(BIG_ROWS), data / "big.parquet")
+    connector = deployment.start_connector("acme", {"big": {"type": "parquet", "path": "data/big.parquet"}},
+                                           chunk_bytes=64 * 1024)
+    return deployment, connector
+
+
+def test_cancel_stops_the_query_down_to_the_connector(big: tuple[Deployment, Proc]) -> None:
+    deployment, connector = big
+
     async def main() -> None:
-        async with connect(f"{running.ws_url}/stream/{running.session('acme')}", compression=None,
+        async with connect(f"{deployment.ws_url}/stream/{deployment.session('acme')}", compression=None,
                            max_size=None) as ws:
-            await ws.send(json.dumps({"action": "query", "id": "c", "dataset": "ventas"}))
-            await ws.recv()  # info
+            await ws.send(json.dumps({"action": "query", "id": "c", "dataset": "big"}))
+            info = json.loads(await ws.recv())
+            assert info["type"] == "info"
             await ws.send(json.dumps({"action": "cancel", "id": "c"}))
+            stream = bytearray()
             while isinstance(msg := await ws.recv(), bytes):
-                pass
-            reply = json.loads(msg)
-            # Either the cancel won, or the (small) query had already ended.
-            assert reply["type"] in ("error", "end")
-            if reply["type"] == "error":
-                assert reply["code"] == "CANCELLED" and reply["id"] == "c"
+                stream += msg[8:]
+            assert json.loads(msg) == {"type": "error", "id": "c", "code": "CANCELLED", "message": "query cancelled"}
+            # What did arrive is whole messages of the stream, and not all of it.
+            rows = sum(b.num_rows for b in pa.ipc.open_stream(bytes(stream) + EOS))
+            assert rows < BIG_ROWS
             # The socket is still usable afterwards.
-            await ws.send(json.dumps({"action": "query", "id": "d", "dataset": "csv", "limit": 5}))
+            await ws.send(json.dumps({"action": "query", "id": "d", "dataset": "big", "limit": 5}))
             await ws.recv()
             while isinstance(msg := await ws.recv(), bytes):
                 pass
             assert json.loads(msg)["rows"] == 5
 
     asyncio.run(main())
+    # The connector stopped reading its source (it learned of the cancel one way or the other).
+    wait_for(lambda: "cancelled; source closed" in connector.text() or "ended the data call" in connector.text(),
+             10, "the connector to stop the cancelled transfer")
 
 
 def test_cross_tenant_and_permissions_look_like_missing_datasets(running: Deployment) -> None:
@@ -203,14 +227,8 @@ def test_bad_browser_messages(running: Deployment) -> None:
         assert client.query("csv", limit=3).num_rows == 3
 
 
-def test_connector_killed_mid_query_gives_connector_offline(deployment: Deployment) -> None:
-    deployment.start_control_plane()
-    deployment.start_gateway()
-    data = deployment.root / "data"
-    data.mkdir()
-    pq.write_table(ventas(400_000), data / "big.parquet")
-    connector = deployment.start_connector("acme", {"big": {"type": "parquet", "path": "data/big.parquet"}},
-                                           chunk_bytes=64 * 1024)
+def test_connector_killed_mid_query_gives_connector_offline(big: tuple[Deployment, Proc]) -> None:
+    deployment, connector = big
 
     async def main() -> None:
         async with await AsyncClient.connect(deployment.ws_url, deployment.session("acme")) as client:
@@ -221,7 +239,7 @@ def test_connector_killed_mid_query_gives_connector_offline(deployment: Deployme
                     if rows >= 4096 and connector.popen.poll() is None:
                         connector.popen.send_signal(signal.SIGKILL)
             assert err.value.code == "CONNECTOR_OFFLINE"
-            assert rows < 400_000
+            assert rows < BIG_ROWS
 
     asyncio.run(main())
     wait_for(lambda: deployment.connectors() == 0, 30, "the gateway to drop the connector")

@@ -42,6 +42,3 @@ class DataCalls:
 
     def drop(self, call: PendingCall) -> None:
         self._pending.pop(call.call_id, None)
-
-    def __len__(self) -> int:
-        return len(self._pending)

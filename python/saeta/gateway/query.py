@@ -117,12 +117,9 @@ async def _fetch_partition(
         while True:
             try:
                 raw = await _first(anext(messages), ctx.timeout)
-            except StopAsyncIteration:
-                # Ended without the end marker: cut short (see ArrowChunk.end).
-                raise await _why_cut(errors) from None
             except QueryTimeout:
                 raise
-            except Exception:  # the call broke under us (connector gone, reset)
+            except Exception:  # ended (StopAsyncIteration) or broke before its end marker
                 raise await _why_cut(errors) from None
             if raw[:1] != DATA_TAG:
                 end = _end_marker(raw)

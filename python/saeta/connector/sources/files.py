@@ -188,12 +188,14 @@ class FileSource:
             for batch in scanner.to_batches():
                 if batch.num_rows == 0:
                     continue
+                if not batch.schema.equals(schema):  # usually equal: the scan already imposed it
+                    batch = batch.cast(schema)
                 if remaining is not None and batch.num_rows >= remaining:
-                    yield batch.slice(0, remaining).cast(schema)
+                    yield batch.slice(0, remaining)
                     return
                 if remaining is not None:
                     remaining -= batch.num_rows
-                yield batch.cast(schema)
+                yield batch
         except (OSError, pa.ArrowException, ValueError) as exc:
             raise SourceError(f"dataset {self.name}: reading {Path(files[partition]).name} failed: {exc}") from None
 

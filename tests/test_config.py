@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from saeta import certs
+from saeta.config import load_connector_config, load_control_plane_config, load_gateway_config
+from saeta.errors import ConfigError
+
+SECRET = "s" * 40
+
+
+def write(tmp_path: Path, obj: Any, name: str = "c.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(obj if isinstance(obj, str) else json.dumps(obj))
+    return path
+
+
+def test_gateway_defaults_and_cert_autodetection(tmp_path: Path) -> None:
+    certs.init_ca(tmp_path / "certs")
+    cfg = load_gateway_config(write(tmp_path, {"tableros_secret_key": SECRET, "control_plane_url": "http://cp/"}))
+    assert (cfg.http_port, cfg.grpc_port, cfg.query_seconds, cfg.connect_seconds) == (8081, 50051, 60.0, 10.0)
+    assert cfg.ca_cert == (tmp_path / "certs/ca.crt").resolve()
+    assert cfg.control_plane_url == "http://cp"
+
+
+def test_connector_seed_keys_and_relative_paths(tmp_path: Path) -> None:
+    certs.init_ca(tmp_path / "certs")
+    certs.issue_client(tmp_path / "certs", "t1")
+    cfg = load_connector_config(write(tmp_path, """
+gateway: {grpc_uri: "gw:50051", transport_mode: grpc}
+mtls: {ca_cert: certs/ca.crt, client_cert: certs/clients/t1/client.crt, client_key: certs/clients/t1/client.key}
+tenant: {id: t1}
+performance: {max_chunk_size: 100, reconnect_delay: 2}
+logging: {level: debug}
+datasets:
+  v: {type: csv, path: data/*.csv, options: {delimiter: ";"}}
+"""))
+    assert (cfg.max_chunk_size, cfg.reconnect_delay, cfg.logging.level) == (100, 2.0, "DEBUG")
+    assert cfg.datasets["v"].paths == (str(tmp_path.resolve() / "data/*.csv"),)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[1, 2]", "top level"),
+        ("a: [", "not valid YAML"),
+        ({"control_plane_url": "http://x"}, "tableros_secret_key: missing"),
+        ({"tableros_secret_key": SECRET, "control_plane_url": "ftp://x"}, "control_plane_url"),
+        ({"tableros_secret_key": SECRET, "control_plane_url": "http://x", "grpc_port": True}, "grpc_port"),
+        ({"tableros_secret_key": SECRET, "control_plane_url": "http://x", "typo": 1}, "typo: unknown key"),
+        ({"tableros_secret_key": SECRET, "control_plane_url": "http://x", "tls": {"ca_cert": "no.crt"}}, "tls.ca_cert"),
+    ],
+)
+def test_gateway_errors_name_file_and_key(tmp_path: Path, text: Any, key: str) -> None:
+    certs.init_ca(tmp_path / "certs")
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_gateway_config(path)
+    assert str(path.resolve()) in err.value.message or str(path) in err.value.message
+    assert key in err.value.message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_control_plane_config(tmp_path / "nope.yaml")
