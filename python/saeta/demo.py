@@ -129,13 +129,13 @@ def run(state: Path, http_port: int, grpc_port: int, cp_port: int, ventas_rows: 
         ("connector-globex", [*cmd, "connector", "run", "--config", str(cfg["globex"])]),
     ]
     procs: list[subprocess.Popen[bytes]] = []
-    stopping = False
 
     def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
+        raise KeyboardInterrupt
 
+    # Set both explicitly: a shell that starts us in the background leaves SIGINT ignored.
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         for name, args in specs:
             log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 (the child keeps it)
@@ -158,13 +158,12 @@ Stream the ventas dataset to this terminal:
 More sessions:  saeta session issue --control-plane http://127.0.0.1:{cp_port} --tenant globex --user ana
 Ctrl-C stops everything.
 """, flush=True)
-        while not stopping:
+        while True:
             for p in procs:
                 if p.poll() is not None:
                     print(f"demo: process {p.pid} exited with {p.returncode}; stopping (see {logs}/)", flush=True)
                     return 1
             time.sleep(0.5)
-        return 0
     except KeyboardInterrupt:
         return 0
     finally:
