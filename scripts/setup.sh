@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the tests and the demo need (none of them is fetched any other way).
-SYSTEM_PACKAGES=(ca-certificates)
+SYSTEM_PACKAGES=(ca-certificates nix-bin)  # nix-bin: tests parse flake.nix offline
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
