@@ -1,0 +1,147 @@
+// Browser protocol v1 (docs/protocol.md): constants, binary frame header, typed errors.
+// No DOM and no I/O here; client.js is the WebSocket shell around it.
+
+export const FRAME_HEADER_BYTES = 8;
+export const MAX_TEXT_FRAME_BYTES = 64 * 1024;
+
+/** WebSocket close codes the gateway uses. */
+export const Close = Object.freeze({
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  ABNORMAL: 1006,
+  POLICY: 1008,
+  TOO_BIG: 1009,
+  INTERNAL: 1011,
+  SERVICE_RESTART: 1012,
+  TRY_AGAIN_LATER: 1013,
+  SESSION_INVALID: 4001,
+  REVOKED: 4003,
+});
+
+/** Close codes after which reconnecting with the same session can succeed. */
+const RECONNECTABLE = new Set([
+  Close.GOING_AWAY, Close.ABNORMAL, Close.INTERNAL, Close.SERVICE_RESTART, Close.TRY_AGAIN_LATER,
+]);
+
+export function mayReconnect(closeCode) {
+  return RECONNECTABLE.has(closeCode);
+}
+
+/**
+ * Error codes: the gateway's (docs/protocol.md, "Error codes") and the client's own,
+ * each with a message a person can act on.
+ */
+export const ErrorCodes = Object.freeze({
+  BAD_REQUEST: 'The request was refused as malformed.',
+  UNAUTHORIZED: 'The session is not valid.',
+  DATASET_NOT_FOUND: 'No such dataset for this session.',
+  CONNECTOR_OFFLINE: "The data source's connector is offline. Try again when it is back.",
+  QUERY_FAILED: 'The data source could not complete the query.',
+  TIMEOUT: 'The data source did not answer in time.',
+  CANCELLED: 'The query was cancelled.',
+  TOO_MANY_QUERIES: 'Too many queries at once on this connection.',
+  INTERNAL: 'The gateway hit an internal error.',
+  // The client's own codes.
+  SESSION_INVALID: 'The session is invalid or has expired. Open the dashboard again from your portal.',
+  SESSION_REVOKED: 'Access was revoked for this session.',
+  CONNECTION_LOST: 'The connection to the gateway was lost.',
+  CONNECTION_FAILED: 'Could not connect to the gateway.',
+  GATEWAY_UNAVAILABLE: 'The gateway is temporarily unavailable. Retrying.',
+  PROTOCOL_ERROR: 'The gateway sent something this client does not understand.',
+  CLOSED: 'The connection is closed.',
+});
+
+const RETRYABLE = new Set(['CONNECTOR_OFFLINE', 'TIMEOUT', 'CONNECTION_LOST', 'GATEWAY_UNAVAILABLE', 'INTERNAL']);
+
+export class SaetaError extends Error {
+  /**
+   * @param {string} code a stable code from ErrorCodes
+   * @param {string} [message] the gateway's message, or the code's default one
+   * @param {{closeCode?: number, queryId?: string|null}} [extra]
+   */
+  constructor(code, message, extra = {}) {
+    super(message || ErrorCodes[code] || code);
+    this.name = 'SaetaError';
+    this.code = code;
+    this.closeCode = extra.closeCode ?? null;
+    this.queryId = extra.queryId ?? null;
+  }
+
+  get retryable() {
+    return RETRYABLE.has(this.code);
+  }
+}
+
+/** The error that a socket closed with `code` means for whatever was running on it. */
+export function closeError(code, reason) {
+  switch (code) {
+    case Close.SESSION_INVALID:
+      return new SaetaError('SESSION_INVALID', undefined, { closeCode: code });
+    case Close.REVOKED:
+      return new SaetaError('SESSION_REVOKED', undefined, { closeCode: code });
+    case Close.TRY_AGAIN_LATER:
+      return new SaetaError('GATEWAY_UNAVAILABLE', undefined, { closeCode: code });
+    case Close.TOO_BIG:
+    case Close.POLICY:
+      return new SaetaError('BAD_REQUEST', reason || undefined, { closeCode: code });
+    default:
+      return new SaetaError('CONNECTION_LOST', undefined, { closeCode: code });
+  }
+}
+
+/**
+ * Splits a binary frame into its header and a view of its Arrow IPC payload, without
+ * copying: the payload is a Uint8Array over the same ArrayBuffer, 8 bytes in, so Arrow
+ * column buffers stay 8-byte aligned.
+ * @param {ArrayBuffer} buffer
+ */
+export function parseFrame(buffer) {
+  if (!(buffer instanceof ArrayBuffer) || buffer.byteLength < FRAME_HEADER_BYTES) {
+    throw new SaetaError('PROTOCOL_ERROR', 'binary frame shorter than its header');
+  }
+  const header = new DataView(buffer, 0, FRAME_HEADER_BYTES);
+  return {
+    stream: header.getUint32(0, true),
+    flags: header.getUint32(4, true),
+    payload: new Uint8Array(buffer, FRAME_HEADER_BYTES),
+  };
+}
+
+/** Parses a gateway text frame; anything that is not a JSON object with a string type is a protocol error. */
+export function parseServerMessage(text) {
+  let msg;
+  try {
+    msg = JSON.parse(text);
+  } catch {
+    throw new SaetaError('PROTOCOL_ERROR', 'text frame is not JSON');
+  }
+  if (msg === null || typeof msg !== 'object' || typeof msg.type !== 'string') {
+    throw new SaetaError('PROTOCOL_ERROR', 'text frame is not a typed message');
+  }
+  return msg;
+}
+
+/** The `query` request for `spec`, validated the way the gateway will. */
+export function queryRequest(id, spec) {
+  if (!spec || typeof spec.dataset !== 'string' || spec.dataset.length === 0) {
+    throw new SaetaError('BAD_REQUEST', 'query needs a dataset name');
+  }
+  const msg = { action: 'query', id, dataset: spec.dataset };
+  if (spec.columns != null) {
+    if (!Array.isArray(spec.columns) || !spec.columns.every((c) => typeof c === 'string')) {
+      throw new SaetaError('BAD_REQUEST', 'columns must be a list of names');
+    }
+    msg.columns = spec.columns;
+  }
+  if (spec.limit != null) {
+    if (!Number.isSafeInteger(spec.limit) || spec.limit < 0) {
+      throw new SaetaError('BAD_REQUEST', 'limit must be a whole number ≥ 0');
+    }
+    msg.limit = spec.limit;
+  }
+  const text = JSON.stringify(msg);
+  if (new TextEncoder().encode(text).length > MAX_TEXT_FRAME_BYTES) {
+    throw new SaetaError('BAD_REQUEST', 'request larger than 64 KiB');
+  }
+  return text;
+}

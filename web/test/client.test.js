@@ -1,0 +1,63 @@
+// The Query's decoding path, fed the way the Connection feeds it: binary frames split at
+// Arrow IPC message boundaries, viewed without copying.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { tableFromArrays, tableToIPC } from 'apache-arrow';
+import { Query, SaetaError } from '../src/client.js';
+
+
+const fakeConnection = { sent: [], _send(obj) { this.sent.push(obj); return true; } };
+
+function frame(bytes) {
+  const buffer = new ArrayBuffer(8 + bytes.byteLength);
+  new Uint8Array(buffer, 8).set(bytes);
+  return new Uint8Array(buffer, 8);
+}
+
+test('a query yields the batches of its stream and a whole table', async () => {
+  const n = 10_000;
+  const table = tableFromArrays({ id: Int32Array.from({ length: n }, (_, i) => i), v: Float64Array.from({ length: n }, (_, i) => i / 2) });
+  const ipc = tableToIPC(table, 'stream');
+  const q = new Query(fakeConnection, 'q1', { dataset: 'd' });
+  q._onInfo({ type: 'info', id: 'q1', stream: 1, schema: { fields: [] }, total_records: n });
+  // Any split at a message boundary works; here: the whole stream in one frame.
+  q._onBytes(frame(ipc));
+  q._onEnd({ type: 'end', id: 'q1', rows: n, bytes: ipc.byteLength });
+  const result = await q.table();
+  assert.equal(result.numRows, n);
+  assert.equal(result.getChild('id').get(9_999), 9_999);
+  assert.equal(result.getChild('v').get(3), 1.5);
+  assert.equal(q.stats.rows, n);
+  assert.deepEqual(await q.done, { rows: n, bytes: ipc.byteLength });
+});
+
+test('an error frame fails the iteration with its code', async () => {
+  const q = new Query(fakeConnection, 'q2', { dataset: 'd' });
+  const table = tableFromArrays({ id: Int32Array.from([1, 2, 3]) });
+  const ipc = tableToIPC(table, 'stream');
+  q._onInfo({ type: 'info', id: 'q2', stream: 2, schema: { fields: [] }, total_records: null });
+  q._onBytes(frame(ipc.subarray(0, 8))); // part of the schema message only
+  q._fail(new SaetaError('CONNECTOR_OFFLINE', 'went away'));
+  await assert.rejects(q.table(), (e) => e instanceof SaetaError && e.code === 'CONNECTOR_OFFLINE');
+  await assert.rejects(q.done, (e) => e.code === 'CONNECTOR_OFFLINE');
+});
+
+test('cancel sends the cancel action while running, not after', async () => {
+  const conn = { sent: [], _send(obj) { this.sent.push(obj); return true; } };
+  const q = new Query(conn, 'q3', { dataset: 'd' });
+  q.cancel();
+  assert.deepEqual(conn.sent, [{ action: 'cancel', id: 'q3' }]);
+  q._onEnd({ rows: 0, bytes: 0 });
+  q.cancel();
+  assert.equal(conn.sent.length, 1);
+});
+
+test('a query can be read only once', async () => {
+  const q = new Query(fakeConnection, 'q4', { dataset: 'd' });
+  const ipc = tableToIPC(tableFromArrays({ a: Int32Array.from([1]) }), 'stream');
+  q._onInfo({ stream: 4, schema: { fields: [] } });
+  q._onBytes(frame(ipc));
+  q._onEnd({ rows: 1, bytes: ipc.byteLength });
+  await q.table();
+  await assert.rejects(q.table(), (e) => e.code === 'BAD_REQUEST');
+});

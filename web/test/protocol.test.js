@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Close, closeError, mayReconnect, parseFrame, parseServerMessage, queryRequest, SaetaError } from '../src/protocol.js';
+
+test('parseFrame gives a view over the same buffer, 8 bytes in', () => {
+  const buffer = new ArrayBuffer(24);
+  const view = new DataView(buffer);
+  view.setUint32(0, 7, true);
+  view.setUint32(4, 0, true);
+  const frame = parseFrame(buffer);
+  assert.equal(frame.stream, 7);
+  assert.equal(frame.flags, 0);
+  assert.equal(frame.payload.buffer, buffer);
+  assert.equal(frame.payload.byteOffset, 8);
+  assert.equal(frame.payload.byteLength, 16);
+});
+
+test('parseFrame refuses frames shorter than the header', () => {
+  assert.throws(() => parseFrame(new ArrayBuffer(7)), (e) => e instanceof SaetaError && e.code === 'PROTOCOL_ERROR');
+});
+
+test('close codes map to typed errors and reconnect rules', () => {
+  assert.equal(closeError(Close.REVOKED).code, 'SESSION_REVOKED');
+  assert.equal(closeError(Close.SESSION_INVALID).code, 'SESSION_INVALID');
+  assert.equal(closeError(Close.TRY_AGAIN_LATER).code, 'GATEWAY_UNAVAILABLE');
+  assert.equal(closeError(Close.GOING_AWAY).code, 'CONNECTION_LOST');
+  assert.equal(closeError(Close.TOO_BIG).code, 'BAD_REQUEST');
+  assert.ok(mayReconnect(Close.GOING_AWAY));
+  assert.ok(mayReconnect(Close.TRY_AGAIN_LATER));
+  assert.ok(!mayReconnect(Close.REVOKED));
+  assert.ok(!mayReconnect(Close.SESSION_INVALID));
+  assert.ok(!mayReconnect(Close.NORMAL));
+});
+
+test('server messages must be typed JSON objects', () => {
+  assert.deepEqual(parseServerMessage('{"type":"end","id":"a","rows":1,"bytes":2}').rows, 1);
+  for (const bad of ['nope', '[]', 'null', '{"id":1}']) {
+    assert.throws(() => parseServerMessage(bad), (e) => e.code === 'PROTOCOL_ERROR');
+  }
+});
+
+test('queryRequest validates before sending', () => {
+  assert.deepEqual(JSON.parse(queryRequest('q1', { dataset: 'ventas', columns: ['a'], limit: 5 })),
+    { action: 'query', id: 'q1', dataset: 'ventas', columns: ['a'], limit: 5 });
+  assert.throws(() => queryRequest('q', {}), (e) => e.code === 'BAD_REQUEST');
+  assert.throws(() => queryRequest('q', { dataset: 'd', limit: -1 }), (e) => e.code === 'BAD_REQUEST');
+  assert.throws(() => queryRequest('q', { dataset: 'd', columns: 'a' }), (e) => e.code === 'BAD_REQUEST');
+  assert.throws(() => queryRequest('q', { dataset: 'd', columns: ['x'.repeat(70000)] }), (e) => e.code === 'BAD_REQUEST');
+});
