@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from saeta.core.names import is_tenant_id
@@ -23,6 +25,10 @@ from saeta.errors import CertificateError
 
 CA_DAYS = 3650
 LEAF_DAYS = 825
+CRL_DAYS = 3650  # gateways keep applying a CRL past next_update: revocations only grow
+CRL_FILE = "crl.pem"
+ISSUED_LOG = "issued.jsonl"
+MAX_CRL_BYTES = 8 * 1024 * 1024
 DEFAULT_SERVER_NAMES = ("localhost",)
 DEFAULT_SERVER_IPS = ("127.0.0.1", "::1")
 
@@ -167,7 +173,111 @@ def issue_client(directory: Path, tenant_id: str, *, days: int = LEAF_DAYS) -> I
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, tenant_id)])
     cert, key = _leaf(ca_cert, ca_key, subject, ExtendedKeyUsageOID.CLIENT_AUTH, days)
     out = directory / "clients" / tenant_id
-    return _save(IssuedFiles(out / "client.crt", out / "client.key"), cert, key)
+    files = _save(IssuedFiles(out / "client.crt", out / "client.key"), cert, key)
+    _log_issued(directory, tenant_id, cert)
+    return files
+
+
+def _log_issued(directory: Path, tenant_id: str, cert: x509.Certificate) -> None:
+    """Appends to DIR/issued.jsonl, so that revoking a tenant revokes every certificate it
+    was ever issued, not only the one in clients/TENANT/ now."""
+    line = json.dumps({
+        "serial": format(cert.serial_number, "x"),
+        "tenant": tenant_id,
+        "not_after": cert.not_valid_after_utc.isoformat(),
+    })
+    with open(directory / ISSUED_LOG, "a", encoding="utf-8") as log_file:
+        log_file.write(line + "\n")
+
+
+def _issued_serials(directory: Path, tenant_id: str) -> set[int]:
+    serials: set[int] = set()
+    log_path = directory / ISSUED_LOG
+    if log_path.is_file():
+        for line in log_path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+                if entry.get("tenant") == tenant_id:
+                    serials.add(int(entry["serial"], 16))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue
+    current = directory / "clients" / tenant_id / "client.crt"
+    if current.is_file():
+        serials.add(x509.load_pem_x509_certificate(current.read_bytes()).serial_number)
+    return serials
+
+
+_SERIAL = re.compile(r"^(0x)?[0-9a-fA-F]{1,40}$|^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){0,19}$")
+
+
+def parse_serial(text: str) -> int | None:
+    """A certificate serial as openssl prints it: hex, optionally 0x-prefixed or with colons."""
+    if not _SERIAL.match(text):
+        return None
+    return int(text.replace(":", "").removeprefix("0x"), 16)
+
+
+def revoked_serials(directory: Path) -> set[int]:
+    path = directory / CRL_FILE
+    if not path.is_file():
+        return set()
+    crl = x509.load_pem_x509_crl(path.read_bytes())
+    return {entry.serial_number for entry in crl}
+
+
+def revoke(directory: Path, target: str) -> tuple[set[int], bytes]:
+    """Revokes TENANT (every certificate issued to it) or one SERIAL: rewrites DIR/crl.pem,
+    signed by the CA, with every serial revoked so far. Returns (newly listed serials, the
+    CRL's PEM). Raises CertificateError when the target names nothing."""
+    serials = _issued_serials(directory, target) if is_tenant_id(target) else set()
+    if not serials:
+        serial = parse_serial(target)
+        if serial is None:
+            raise CertificateError(f"no certificate was issued to tenant {target!r}, and it is not a serial number")
+        serials = {serial}
+    ca_cert, ca_key = _load_ca(directory)
+    already = revoked_serials(directory)
+    now = _now()
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca_cert.subject)
+        .last_update(now - dt.timedelta(minutes=5))
+        .next_update(now + dt.timedelta(days=CRL_DAYS))
+    )
+    for serial in sorted(already | serials):
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build()
+        )
+    pem = builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+    _write(directory / CRL_FILE, pem, private=False)
+    return serials - already, pem
+
+
+def load_crl_serials(pem: bytes, ca_pem: bytes) -> frozenset[int]:
+    """The serials a CRL revokes, after checking that our CA signed it. Raises
+    CertificateError for anything else (a CRL is input, even from our own disk)."""
+    if len(pem) > MAX_CRL_BYTES:
+        raise CertificateError("CRL larger than 8 MiB")
+    try:
+        crl = x509.load_pem_x509_crl(pem)
+        ca = x509.load_pem_x509_certificate(ca_pem)
+    except ValueError as exc:
+        raise CertificateError(f"not a PEM CRL: {exc}") from None
+    if crl.issuer != ca.subject:
+        raise CertificateError("CRL not issued by this CA")
+    public_key = ca.public_key()
+    if not isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey) or not crl.is_signature_valid(
+        public_key
+    ):
+        raise CertificateError("CRL signature does not verify against the CA")
+    return frozenset(entry.serial_number for entry in crl)
+
+
+def certificate_serial(pem: bytes) -> int | None:
+    try:
+        return x509.load_pem_x509_certificate(pem).serial_number
+    except ValueError:
+        return None
 
 
 def client_cert_problem(pem: bytes) -> str | None:

@@ -33,6 +33,36 @@ def _certs_issue(args: argparse.Namespace) -> int:
     return 0
 
 
+def _certs_revoke(args: argparse.Namespace) -> int:
+    from saeta import certs
+
+    directory = Path(args.dir)
+    new, pem = certs.revoke(directory, args.target)
+    for serial in sorted(new):
+        print(f"revoked serial {serial:x}")
+    if not new:
+        print("already revoked")
+    print(f"CRL: {directory / certs.CRL_FILE}")
+    redis_url = args.redis_url or os.environ.get("SAETA_REDIS_URL")
+    if redis_url:
+        from saeta.redis_bus import connect, publish_crl
+
+        async def push() -> None:
+            client = connect(redis_url)
+            try:
+                await publish_crl(client, pem)
+            finally:
+                await client.aclose()
+
+        try:
+            asyncio.run(push())
+        except Exception as exc:
+            print(f"REDIS_UNAVAILABLE: the CRL is written but was not pushed to {redis_url}: {exc}", file=sys.stderr)
+            return 1
+        print("pushed to every gateway through Redis")
+    return 0
+
+
 def _connector_run(args: argparse.Namespace) -> int:
     from saeta import logs
     from saeta.config import load_connector_config
@@ -97,7 +127,7 @@ def _control_plane(args: argparse.Namespace) -> int:
     store = SessionStore(cfg.database)
     app = ControlPlane(cfg, store).app()
     # No access log: lookups carry session ids in their paths.
-    uvicorn.run(app, host=cfg.host, port=cfg.port, access_log=False, log_config=None, lifespan="off")
+    uvicorn.run(app, host=cfg.host, port=cfg.port, access_log=False, log_config=None, lifespan="on")
     store.close()
     return 0
 
@@ -140,8 +170,9 @@ def _session_issue(args: argparse.Namespace) -> int:
 
 def _session_revoke(args: argparse.Namespace) -> int:
     url = f"{args.control_plane.rstrip('/')}/api/sessions/{args.session_id}/revoke"
-    _admin_request(url, _admin_token(args), "POST", {})
-    print("revoked")
+    answer = _admin_request(url, _admin_token(args), "POST", {})
+    pushed = isinstance(answer, dict) and answer.get("pushed")
+    print("revoked" + ("" if pushed else " (not pushed through Redis: gateways apply it when their cached check expires)"))
     return 0
 
 
@@ -202,6 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("tenant")
     c.add_argument("--dir", required=True)
     c.set_defaults(fn=_certs_issue)
+    c = certs.add_parser("revoke", help="revoke a tenant's certificates or one serial (rewrites DIR/crl.pem)")
+    c.add_argument("target", metavar="TENANT|SERIAL")
+    c.add_argument("--dir", required=True)
+    c.add_argument("--redis-url", help="also push the CRL to the gateways (default: $SAETA_REDIS_URL)")
+    c.set_defaults(fn=_certs_revoke)
 
     conn = sub.add_parser("connector", help="the on-premises connector").add_subparsers(dest="sub", required=True)
     c = conn.add_parser("run", help="serve datasets to the gateway until stopped")

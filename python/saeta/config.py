@@ -275,9 +275,14 @@ class GatewayConfig:
     ca_cert: Path
     server_cert: Path
     server_key: Path
+    crl: Path
     control_plane_url: str
     allowed_origins: tuple[str, ...]
     redis_url: str | None
+    revocation_stale_seconds: float
+    ping_interval_seconds: float
+    ping_timeout_seconds: float
+    handshake_seconds: float
     session_cache_seconds: float
     heartbeat_seconds: int
     max_message_bytes: int
@@ -298,6 +303,13 @@ def _tls_file(root: _Section, tls: _Section, key: str, default_name: str) -> Pat
     return guess
 
 
+def _redis_url(root: _Section) -> str | None:
+    url: str | None = root.string("redis_url", None)
+    if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise root.fail("redis_url", "expected a redis://, rediss:// or unix:// URL")
+    return url
+
+
 def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     file, root = load_yaml(path)
     host = root.string("host", "0.0.0.0")
@@ -313,12 +325,26 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     ca_cert = _tls_file(root, tls, "ca_cert", "ca.crt")
     server_cert = _tls_file(root, tls, "server_cert", "server.crt")
     server_key = _tls_file(root, tls, "server_key", "server.key")
+    # The CA's revocation list: watched, so it may appear after the gateway started.
+    crl_value = tls.string("crl", None)
+    crl = resolve(file, crl_value) if crl_value is not None else ca_cert.parent / "crl.pem"
     tls.check_unknown()
     control_plane_url = root.string("control_plane_url")
     if not control_plane_url.startswith(("http://", "https://")):
         raise root.fail("control_plane_url", "expected an http:// or https:// URL")
     allowed_origins = root.str_list("allowed_origins", ())
-    redis_url = root.string("redis_url", None)
+    for i, origin in enumerate(allowed_origins):
+        if "://" not in origin or origin.rstrip("/") != origin or len(origin) > 512:
+            raise root.fail(f"allowed_origins[{i}]", f"expected scheme://host[:port] without a path, got {origin!r}")
+    redis_url = _redis_url(root)
+    revocation = root.section("revocation")
+    revocation_stale_seconds = revocation.number("stale_seconds", 10.0, 0.5, 86400)
+    revocation.check_unknown()
+    websocket = root.section("websocket")
+    ping_interval = websocket.number("ping_interval_seconds", 20.0, 0.1, 3600)
+    ping_timeout = websocket.number("ping_timeout_seconds", 20.0, 0.1, 3600)
+    handshake_seconds = websocket.number("handshake_seconds", 10.0, 0.1, 3600)
+    websocket.check_unknown()
     session_cache_seconds = root.number("session_cache_seconds", 5.0, 0.0, 3600)
     heartbeat_seconds = root.integer("heartbeat_seconds", 10, 1, 3600)
     limits = root.section("limits")
@@ -339,9 +365,14 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
         ca_cert=ca_cert,
         server_cert=server_cert,
         server_key=server_key,
+        crl=crl,
         control_plane_url=control_plane_url.rstrip("/"),
         allowed_origins=allowed_origins,
         redis_url=redis_url,
+        revocation_stale_seconds=revocation_stale_seconds,
+        ping_interval_seconds=ping_interval,
+        ping_timeout_seconds=ping_timeout,
+        handshake_seconds=handshake_seconds,
         session_cache_seconds=session_cache_seconds,
         heartbeat_seconds=heartbeat_seconds,
         max_message_bytes=max_message_bytes,
@@ -363,6 +394,7 @@ class ControlPlaneConfig:
     secret_key: str
     admin_token: str | None
     redis_url: str | None
+    gateway_url: str | None
     max_session_seconds: int
     logging: LoggingConfig
 
@@ -378,7 +410,10 @@ def load_control_plane_config(path: str | os.PathLike[str]) -> ControlPlaneConfi
     admin_token = root.string("admin_token", None)
     if admin_token is not None and len(admin_token) < 16:
         raise root.fail("admin_token", "must be at least 16 characters")
-    redis_url = root.string("redis_url", None)
+    redis_url = _redis_url(root)
+    gateway_url = root.string("gateway_url", None)
+    if gateway_url is not None and not gateway_url.startswith(("http://", "https://")):
+        raise root.fail("gateway_url", "expected the gateway's http:// or https:// base URL")
     max_session_seconds = root.integer("max_session_seconds", 7 * 86400, 1, 366 * 86400)
     logging_cfg = _logging(root)
     root.check_unknown()
@@ -390,6 +425,7 @@ def load_control_plane_config(path: str | os.PathLike[str]) -> ControlPlaneConfi
         secret_key=secret,
         admin_token=admin_token,
         redis_url=redis_url,
+        gateway_url=gateway_url.rstrip("/") if gateway_url else None,
         max_session_seconds=max_session_seconds,
         logging=logging_cfg,
     )

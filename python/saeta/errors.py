@@ -54,6 +54,13 @@ class ControlPlaneUnavailable(SaetaError):
     code = "CONTROL_PLANE_UNAVAILABLE"
 
 
+class RevocationStale(ControlPlaneUnavailable):
+    """The gateway's revocation state is older than its bound (Redis unreachable): new
+    sessions are refused until it is fresh again (fail closed). Retryable."""
+
+    code = "REVOCATION_STALE"
+
+
 class DatasetNotFound(SaetaError):
     """No such dataset for this session: missing, not allowed, or another tenant's."""
 
@@ -100,6 +107,12 @@ class CertificateError(SaetaError):
     """A certificate or key could not be made, read or used."""
 
     code = "CERTIFICATE_INVALID"
+
+
+class CertificateRevoked(CertificateError):
+    """The connector's certificate is on the CA's revocation list."""
+
+    code = "CERT_REVOKED"
 
 
 class TunnelRefused(SaetaError):

@@ -7,6 +7,7 @@ import pytest
 from saeta import certs
 
 from tests.system.harness import Deployment
+from tests.system.redis_server import RedisServer
 
 
 @pytest.fixture
@@ -20,6 +21,19 @@ def deployment(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Deplo
         report = getattr(request.node, "rep_call", None)
         if report is not None and report.failed:
             print(dep.logs())
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            print("===== redis-server =====\n" + server.log())
 
 
 @pytest.hookimpl(wrapper=True)

@@ -100,23 +100,27 @@ class Deployment:
         path.write_text(json.dumps(obj, indent=1))
         return path
 
-    def start_control_plane(self) -> Proc:
-        cfg = self.write("cp.yaml", {"port": self.cp_port, "database": "cp.sqlite3", "tableros_secret_key": SECRET})
+    def start_control_plane(self, **extra: Any) -> Proc:
+        cfg = self.write("cp.yaml", {
+            "port": self.cp_port, "database": "cp.sqlite3", "tableros_secret_key": SECRET, **extra,
+        })
         proc = self.spawn("control-plane", "control-plane", "--config", str(cfg))
         wait_for(lambda: self._ok(f"{self.cp_url}/healthz"), 30, "control plane")
         return proc
 
-    def start_gateway(self, **extra: Any) -> Proc:
-        cfg = self.write("gateway.yaml", {
-            "host": "127.0.0.1", "http_port": self.http_port, "grpc_port": self.grpc_port,
+    def start_gateway(self, name: str = "gateway", http_port: int | None = None, grpc_port: int | None = None,
+                      **extra: Any) -> Proc:
+        http_port = http_port or self.http_port
+        cfg = self.write(f"{name}.yaml", {
+            "host": "127.0.0.1", "http_port": http_port, "grpc_port": grpc_port or self.grpc_port,
             "tableros_secret_key": SECRET, "control_plane_url": self.cp_url,
             "session_cache_seconds": 1, "heartbeat_seconds": 2,
             "timeouts": {"query_seconds": 20, "connect_seconds": 5},
             "tls": {"ca_cert": "certs/ca.crt", "server_cert": "certs/server.crt", "server_key": "certs/server.key"},
             **extra,
         })
-        proc = self.spawn("gateway", "gateway", "--config", str(cfg))
-        wait_for(lambda: self._ok(f"http://127.0.0.1:{self.http_port}/readyz"), 30, "gateway")
+        proc = self.spawn(name, "gateway", "--config", str(cfg))
+        wait_for(lambda: self._ok(f"http://127.0.0.1:{http_port}/readyz"), 30, name)
         return proc
 
     def connector_config(self, tenant: str, datasets: dict[str, Any], cert_tenant: str | None = None,
@@ -149,9 +153,16 @@ class Deployment:
             return -1
 
     def session(self, tenant: str, user: str = "u1", datasets: Any = "*", ttl: int = 600) -> str:
+        return str(self.issue(tenant, user, datasets, ttl)["session_id"])
+
+    def issue(self, tenant: str, user: str = "u1", datasets: Any = "*", ttl: int = 600) -> dict[str, Any]:
         body = {"tenant": tenant, "user_id": user, "datasets": datasets, "ttl_seconds": ttl}
-        token: str = http_json(f"{self.cp_url}/api/sessions", "POST", body)["session_id"]
-        return token
+        answer: dict[str, Any] = http_json(f"{self.cp_url}/api/sessions", "POST", body)
+        return answer
+
+    def revoke(self, token: str) -> dict[str, Any]:
+        answer: dict[str, Any] = http_json(f"{self.cp_url}/api/sessions/{token}/revoke", "POST", {})
+        return answer
 
     def _ok(self, url: str) -> bool:
         try:

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import ipaddress
+import json
 import logging
 import secrets
 import time
+from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
+
+from redis.exceptions import RedisError
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -26,6 +32,8 @@ from saeta.core.session_token import (
     verify_session,
 )
 from saeta.errors import Unauthorized
+from saeta.redis_bus import connect as redis_connect
+from saeta.redis_bus import publish_session_revoked
 
 log = logging.getLogger("saeta.control_plane")
 
@@ -53,9 +61,16 @@ class ControlPlane:
     def __init__(self, cfg: ControlPlaneConfig, store: SessionStore) -> None:
         self.cfg = cfg
         self.store = store
+        self.redis = redis_connect(cfg.redis_url) if cfg.redis_url else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        yield
+        if self.redis is not None:
+            await self.redis.aclose()
 
     def app(self) -> Starlette:
-        return Starlette(routes=[
+        return Starlette(lifespan=self.lifespan, routes=[
             Route("/healthz", self.healthz),
             Route("/api/sessions", self.create, methods=["POST"]),
             Route("/api/sessions/{session_id}", self.lookup, methods=["GET"]),
@@ -80,8 +95,6 @@ class ControlPlane:
         if len(body) > MAX_BODY_BYTES:
             return _error(413, "BAD_REQUEST", "body too large")
         try:
-            import json
-
             data = json.loads(body or b"{}")
         except ValueError:
             return _error(400, "BAD_REQUEST", "body is not JSON")
@@ -117,7 +130,10 @@ class ControlPlane:
         await asyncio.to_thread(self.store.create, row, now)
         token = issue_session(self.cfg.secret_key, sid, user, now, ttl)
         log.info("session issued tenant=%s user=%s session=%s ttl=%d", tenant, user, fingerprint(token), ttl)
-        return JSONResponse({"session_id": token, "expires_at": now + ttl}, status_code=201)
+        answer: dict[str, Any] = {"session_id": token, "expires_at": now + ttl}
+        if self.cfg.gateway_url:
+            answer["dashboard_url"] = f"{self.cfg.gateway_url}/?session={quote(token, safe='')}"
+        return JSONResponse(answer, status_code=201)
 
     def _sid_of(self, session_id: str, now: int) -> str | None:
         """The row id of a session id (the signed token); tokens that do not verify have
@@ -160,4 +176,17 @@ class ControlPlane:
         if row is None:
             return _error(404, "SESSION_NOT_FOUND", "unknown session")
         log.info("session revoked tenant=%s user=%s sid=%s", row.edge_id, row.user_id, fingerprint(row.sid))
-        return JSONResponse({"revoked": True, "expires_at": row.expires_at})
+        pushed = await self._push_revocation(row)
+        return JSONResponse({"revoked": True, "expires_at": row.expires_at, "pushed": pushed})
+
+    async def _push_revocation(self, row: SessionRow) -> bool:
+        """Tells every gateway through Redis. Without Redis (or with Redis down) gateways
+        still learn it from this service once their cached answer expires."""
+        if self.redis is None:
+            return False
+        try:
+            await publish_session_revoked(self.redis, row.sid, row.expires_at, time.time())
+        except (RedisError, OSError) as exc:
+            log.warning("code=REDIS_UNAVAILABLE revocation not pushed sid=%s: %s", fingerprint(row.sid), exc)
+            return False
+        return True

@@ -7,29 +7,48 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Generator
+from importlib import resources
 
 import grpc.aio
 import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from saeta import relay as relay_seam
 from saeta.config import GatewayConfig
 from saeta.core import browser_protocol as bp
+from saeta.core.origins import origin_allowed
 from saeta.core.session_token import fingerprint
 from saeta.errors import ControlPlaneUnavailable, SaetaError, SessionRevoked, Unauthorized
 from saeta.gateway.browser import CLOSE_TRY_AGAIN_LATER, BrowserSocket
+from saeta.gateway.crl import CrlWatcher
 from saeta.gateway.data_calls import DataCalls
+from saeta.gateway.http_protocol import deadline_protocol
 from saeta.gateway.registry import ConnectorRegistry
-from saeta.gateway.revocation import InProcessRevocations, Revocations
+from saeta.gateway.revocation import InProcessRevocations, RedisRevocations, Revocations
 from saeta.gateway.sessions import SessionValidator
 from saeta.gateway.tunnel_server import TunnelService, server_credentials, server_options
 
 log = logging.getLogger("saeta.gateway")
+
+STATIC_DIR = resources.files("saeta.gateway") / "static"
+# The dashboard's page: no inline script, no third-party origin, never framed, and the
+# session in its URL never leaks through a Referer header.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
 
 
 class _Server(uvicorn.Server):
@@ -46,7 +65,7 @@ class Gateway:
         self.relay = relay_seam.load(cfg.relay)
         self.registry = ConnectorRegistry()
         self.calls = DataCalls()
-        self.revocations = revocations or InProcessRevocations()
+        self.revocations = revocations or _revocations(cfg)
         self.http = httpx.AsyncClient(timeout=cfg.connect_seconds)
         self.sessions = SessionValidator(
             cfg.secret_key, cfg.control_plane_url, self.revocations, self.http, cfg.session_cache_seconds
@@ -54,6 +73,13 @@ class Gateway:
         self.sockets: set[BrowserSocket] = set()
         self.revocations.subscribe(self._on_revoked)
         self.grpc_ready = False
+        self.tunnels = TunnelService(
+            cfg, self.registry, self.calls, CrlWatcher(cfg.crl, cfg.ca_cert.read_bytes(), self._on_crl_change)
+        )
+        self.revocations.subscribe_crl(self.tunnels.crl.accept_pushed)
+
+    def _on_crl_change(self, revoked: frozenset[int]) -> None:
+        self.tunnels.cut_revoked(revoked)
 
     def _on_revoked(self, sid: str) -> None:
         for sock in list(self.sockets):
@@ -62,28 +88,58 @@ class Gateway:
     # --- HTTP
 
     def app(self) -> Starlette:
-        return Starlette(routes=[
+        routes: list[Route | WebSocketRoute | Mount] = [
+            Route("/", self.dashboard),
+            Route("/dashboard", self.dashboard),
             Route("/healthz", self.healthz),
             Route("/readyz", self.readyz),
             WebSocketRoute("/stream/{session_id}", self.stream),
-        ])
+        ]
+        if STATIC_DIR.is_dir():
+            routes.append(Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static"))
+        return Starlette(routes=routes)
+
+    async def dashboard(self, request: Request) -> Response:
+        index = STATIC_DIR / "index.html"
+        if not index.is_file():
+            log.error("code=DASHBOARD_NOT_BUILT no dashboard assets in %s", STATIC_DIR)
+            return PlainTextResponse(
+                "DASHBOARD_NOT_BUILT: this gateway was installed without the dashboard's assets "
+                "(build them with `make setup`, or `npm ci && npm run build` in web/).",
+                status_code=503,
+            )
+        return FileResponse(str(index), media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
     async def healthz(self, request: Request) -> Response:
         return PlainTextResponse("ok")
 
     async def readyz(self, request: Request) -> Response:
+        revocation = self.revocations.status()
+        ready = self.grpc_ready and bool(revocation["fresh"])
         body = {
-            "ready": self.grpc_ready,
+            "ready": ready,
             "connectors": self.registry.count(),
             "sockets": len(self.sockets),
             "relay": self.relay.IMPLEMENTATION,
+            "revocation": revocation,
+            "revoked_certificates": len(self.tunnels.crl.revoked),
         }
-        return JSONResponse(body, status_code=200 if self.grpc_ready else 503)
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     async def stream(self, ws: WebSocket) -> None:
         token = ws.path_params["session_id"]
+        origin = ws.headers.get("origin")
+        if not origin_allowed(origin, self.cfg.allowed_origins, ws.headers.get("host"), ws.url.scheme == "wss"):
+            log.warning("socket refused code=ORIGIN_REFUSED origin=%.200r", origin)
+            await ws.close(bp.CLOSE_POLICY)  # before accept: the handshake fails with HTTP 403
+            return
         try:
-            session = await self.sessions.validate(token)
+            async with asyncio.timeout(self.cfg.handshake_seconds):
+                session = await self.sessions.validate(token)
+        except TimeoutError:
+            err = ControlPlaneUnavailable("session check took too long")
+            await self._refuse(ws, CLOSE_TRY_AGAIN_LATER, "session check timed out, retry", token, err)
+            return
         except SessionRevoked:
             await self._refuse(ws, bp.CLOSE_REVOKED, "session revoked", token)
             return
@@ -116,9 +172,11 @@ class Gateway:
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Runs both servers until ``stop`` is set, then drains and closes."""
-        tunnel = TunnelService(self.cfg, self.registry, self.calls)
+        await self.revocations.start()
+        self.tunnels.crl.poll()  # revoked certificates are refused from the first handshake
+        crl_task = asyncio.create_task(self.tunnels.crl.run(), name="crl-watch")
         grpc_server = grpc.aio.server(options=server_options(self.cfg))
-        grpc_server.add_generic_rpc_handlers([tunnel.handlers()])
+        grpc_server.add_generic_rpc_handlers([self.tunnels.handlers()])
         address = f"{self.cfg.host}:{self.cfg.grpc_port}"
         if grpc_server.add_secure_port(address, server_credentials(self.cfg)) == 0:
             raise SaetaError(f"cannot listen for tunnels on {address}", code="LISTEN_FAILED")
@@ -128,10 +186,12 @@ class Gateway:
             self.app(),
             host=self.cfg.host,
             port=self.cfg.http_port,
+            http=deadline_protocol(self.cfg.handshake_seconds),
+            ws="websockets-sansio",
             ws_max_size=bp.MAX_TEXT_FRAME_BYTES,
             ws_per_message_deflate=False,
-            ws_ping_interval=20.0,
-            ws_ping_timeout=20.0,
+            ws_ping_interval=self.cfg.ping_interval_seconds,
+            ws_ping_timeout=self.cfg.ping_timeout_seconds,
             access_log=False,  # paths carry session ids, which never reach a log
             log_config=None,
             lifespan="off",
@@ -154,8 +214,15 @@ class Gateway:
         with contextlib.suppress(asyncio.CancelledError):
             await http_task
         stop_task.cancel()
+        crl_task.cancel()
         await self.http.aclose()
         await self.revocations.close()
         if http_task.done() and not http_task.cancelled() and http_task.exception():
             raise SaetaError("the HTTP server failed to start", code="LISTEN_FAILED")
         log.info("gateway stopped")
+
+
+def _revocations(cfg: GatewayConfig) -> Revocations:
+    if cfg.redis_url is None:
+        return InProcessRevocations()
+    return RedisRevocations(cfg.redis_url, cfg.revocation_stale_seconds, cfg.connect_seconds)

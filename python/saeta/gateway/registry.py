@@ -40,6 +40,7 @@ class ConnectorLink:
     tenant: str
     datasets: frozenset[str]
     version: str
+    cert_serial: int | None = None
     tunnel_id: str = field(default_factory=lambda: secrets.token_hex(8))
     outbox: asyncio.Queue[pb.GatewayMessage | None] = field(default_factory=asyncio.Queue)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -160,6 +161,9 @@ class ConnectorRegistry:
             if dataset in link.datasets:
                 return link
         raise DatasetNotFound(f"no dataset {dataset!r}")
+
+    def links(self) -> list[ConnectorLink]:
+        return [link for links in self._links.values() for link in links]
 
     def close_all(self, reason: str) -> None:
         for links in list(self._links.values()):

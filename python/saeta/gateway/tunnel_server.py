@@ -12,10 +12,11 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from saeta.certs import client_cert_problem
+from saeta.certs import certificate_serial, client_cert_problem
 from saeta.config import GatewayConfig
 from saeta.core.names import is_dataset_name, is_tenant_id
 from saeta.errors import QueryFailed
+from saeta.gateway.crl import CrlWatcher
 from saeta.gateway.data_calls import DataCalls
 from saeta.gateway.registry import ConnectorLink, ConnectorRegistry
 from saeta.v1 import tunnel_pb2 as pb
@@ -23,6 +24,7 @@ from saeta.v1 import tunnel_pb2 as pb
 log = logging.getLogger("saeta.gateway.tunnel")
 
 CALL_ID_KEY = "saeta-call-id"
+REVOKED_REASON = "certificate revoked"
 MAX_DATASETS = 10_000
 
 
@@ -39,10 +41,21 @@ def _refusal(tenant: str | None, code: str, detail: str, peer: str) -> None:
 
 
 class TunnelService:
-    def __init__(self, cfg: GatewayConfig, registry: ConnectorRegistry, calls: DataCalls) -> None:
+    def __init__(self, cfg: GatewayConfig, registry: ConnectorRegistry, calls: DataCalls, crl: CrlWatcher) -> None:
         self.cfg = cfg
         self.registry = registry
         self.calls = calls
+        self.crl = crl
+
+    def cut_revoked(self, revoked: frozenset[int]) -> None:
+        """Ends every live tunnel whose certificate is now revoked."""
+        for link in self.registry.links():
+            if link.cert_serial in revoked:
+                log.warning(
+                    "tunnel cut code=CERT_REVOKED tenant=%s tunnel=%s serial=%x",
+                    link.tenant, link.tunnel_id, link.cert_serial,
+                )
+                link.close(REVOKED_REASON)
 
     def handlers(self) -> grpc.GenericRpcHandler:
         return grpc.method_handlers_generic_handler("saeta.v1.Tunnel", {
@@ -61,7 +74,7 @@ class TunnelService:
 
     async def _registration(
         self, requests: AsyncIterator[pb.ConnectorMessage], context: grpc.aio.ServicerContext
-    ) -> pb.RegisterRequest:
+    ) -> tuple[pb.RegisterRequest, int | None]:
         peer = context.peer()
         cn, pem = _peer_identity(context)
         if cn is None or pem is None:
@@ -72,6 +85,10 @@ class TunnelService:
         if problem:
             _refusal(cn, "CERT_USAGE", problem, peer)
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"TUNNEL_REFUSED: {problem}")
+        serial = certificate_serial(pem)
+        if self.crl.is_revoked(serial):
+            _refusal(cn, "CERT_REVOKED", f"certificate serial {serial:x} is revoked", peer)
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "CERT_REVOKED: the client certificate is revoked")
         try:
             first = await asyncio.wait_for(anext(requests), self.cfg.connect_seconds)
         except (TimeoutError, StopAsyncIteration):
@@ -96,13 +113,15 @@ class TunnelService:
         if len(reg.datasets) > MAX_DATASETS or not all(is_dataset_name(d) for d in reg.datasets):
             _refusal(cn, "DATASETS_INVALID", "dataset list invalid", peer)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "TUNNEL_REFUSED: invalid dataset names")
-        return reg
+        return reg, serial
 
     async def control(
         self, requests: AsyncIterator[pb.ConnectorMessage], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.GatewayMessage]:
-        reg = await self._registration(requests, context)
-        link = ConnectorLink(tenant=reg.tenant_id, datasets=frozenset(reg.datasets), version=reg.version[:64])
+        reg, serial = await self._registration(requests, context)
+        link = ConnectorLink(
+            tenant=reg.tenant_id, datasets=frozenset(reg.datasets), version=reg.version[:64], cert_serial=serial
+        )
         welcome = pb.GatewayMessage(registered=pb.RegisterResponse(
             status="ok", session_id=link.tunnel_id, heartbeat_seconds=self.cfg.heartbeat_seconds,
         ))
@@ -127,6 +146,8 @@ class TunnelService:
             self.registry.remove(link)
             link.close(link.close_reason or "tunnel ended")
             log.info("connector gone tenant=%s tunnel=%s reason=%s", link.tenant, link.tunnel_id, link.close_reason)
+        if link.close_reason == REVOKED_REASON:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "CERT_REVOKED: the client certificate is revoked")
 
     async def _read_loop(self, link: ConnectorLink, requests: AsyncIterator[pb.ConnectorMessage]) -> None:
         silence = 3 * self.cfg.heartbeat_seconds + 5
@@ -148,7 +169,10 @@ class TunnelService:
             link.close(f"tunnel read failed: {type(exc).__name__}")
 
     async def do_get(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> pb.DoGetSummary:
-        cn, _ = _peer_identity(context)
+        cn, pem = _peer_identity(context)
+        if pem is not None and self.crl.is_revoked(certificate_serial(pem)):
+            _refusal(cn, "CERT_REVOKED", "DoGet with a revoked certificate", context.peer())
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "CERT_REVOKED: the client certificate is revoked")
         metadata = dict(context.invocation_metadata() or ())
         call_id = metadata.get(CALL_ID_KEY)
         pending = self.calls.claim(call_id) if isinstance(call_id, str) else None

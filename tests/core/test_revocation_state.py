@@ -1,0 +1,55 @@
+from hypothesis import given
+from hypothesis import strategies as st
+from saeta.core import revocation_state as rs
+
+
+def test_messages_round_trip() -> None:
+    for msg in (rs.SessionRevokedMessage("abc", 1_900_000_000), rs.CrlChangedMessage()):
+        assert rs.decode(rs.encode(msg)) == msg
+
+
+@given(st.binary(max_size=300) | st.text(max_size=300))
+def test_garbage_never_decodes_to_a_revocation_of_nothing(data: bytes | str) -> None:
+    msg = rs.decode(data)
+    assert msg is None or isinstance(msg, rs.CrlChangedMessage | rs.SessionRevokedMessage)
+
+
+def test_invalid_fields_are_refused() -> None:
+    for bad in ('{"kind":"session","sid":"","expires_at":1}', '{"kind":"session","sid":"a","expires_at":true}',
+                '{"kind":"session","sid":"a\\n","expires_at":5}', '{"kind":"other"}', "[]", "x" * 70000):
+        assert rs.decode(bad) is None
+
+
+def test_key_entries() -> None:
+    assert rs.decode_key_entry(b"saeta:revoked:abc", b"1900000000") == rs.SessionRevokedMessage("abc", 1_900_000_000)
+    assert rs.decode_key_entry(b"saeta:other:abc", b"1") is None
+    assert rs.decode_key_entry(b"saeta:revoked:abc", b"soon") is None
+    assert rs.decode_key_entry(b"saeta:revoked:abc", None) is None
+
+
+def test_revoke_is_news_once_and_expires() -> None:
+    state = rs.RevocationState(stale_seconds=None)
+    assert state.revoke("a", 100, now=50)
+    assert not state.revoke("a", 100, now=50)
+    assert state.is_revoked("a", now=99)
+    assert not state.is_revoked("a", now=101)
+    assert not state.is_revoked("b", now=0)
+
+
+def test_resync_reports_only_news_and_never_unrevokes() -> None:
+    state = rs.RevocationState(stale_seconds=None)
+    state.revoke("pushed", 200, now=0)
+    news = state.replace([rs.SessionRevokedMessage("missed", 300), rs.SessionRevokedMessage("old", 5)], now=10)
+    assert news == ["missed"]
+    assert state.is_revoked("pushed", now=10)  # learnt by message, not yet in the snapshot
+    assert state.is_revoked("missed", now=10)
+    assert not state.is_revoked("old", now=10)
+
+
+def test_staleness_fails_closed() -> None:
+    state = rs.RevocationState(stale_seconds=5)
+    assert state.is_stale(100.0)  # never synced
+    state.mark_fresh(100.0)
+    assert not state.is_stale(104.0)
+    assert state.is_stale(105.5)
+    assert not rs.RevocationState(stale_seconds=None).is_stale(1e9)
