@@ -172,7 +172,8 @@ def _session_revoke(args: argparse.Namespace) -> int:
     url = f"{args.control_plane.rstrip('/')}/api/sessions/{args.session_id}/revoke"
     answer = _admin_request(url, _admin_token(args), "POST", {})
     pushed = isinstance(answer, dict) and answer.get("pushed")
-    print("revoked" + ("" if pushed else " (not pushed through Redis: gateways apply it when their cached check expires)"))
+    late = " (not pushed through Redis: gateways apply it when their cached check expires)"
+    print("revoked" + ("" if pushed else late))
     return 0
 
 

@@ -35,7 +35,7 @@ def _datasets(root: Path) -> dict[str, object]:
     return {"ventas": {"type": "csv", "path": "data/ventas.csv"}}
 
 
-async def _closed_code(ws: ClientConnection, timeout: float) -> int | None:
+async def _closed_code(ws: ClientConnection, within: float) -> int | None:
     """Reads until the gateway closes the socket; its close code."""
     async def drain() -> None:
         try:
@@ -44,15 +44,15 @@ async def _closed_code(ws: ClientConnection, timeout: float) -> int | None:
         except ConnectionClosed:
             pass
 
-    await asyncio.wait_for(drain(), timeout)
+    await asyncio.wait_for(drain(), within)
     return ws.close_code
 
 
-async def _open_code(url: str, timeout: float = 10) -> int | None:
+async def _open_code(url: str, within: float = 10) -> int | None:
     """Opens a socket and returns the close code if the gateway closes it at once, else None."""
     async with connect(url, compression=None) as ws:
         try:
-            await asyncio.wait_for(ws.recv(), timeout)
+            await asyncio.wait_for(ws.recv(), within)
         except ConnectionClosed:
             return ws.close_code
         except TimeoutError:
@@ -116,7 +116,7 @@ def test_missed_revocation_is_applied_on_resync_and_stale_state_fails_closed(
         locked.config_set("requirepass", "")
         assert await _closed_code(ws, 15) == 4003  # the resync applied the missed revocation
         await asyncio.to_thread(wait_for, lambda: _fresh(dep), 30, "fresh revocation state")
-        assert await _open_code(f"{dep.ws_url}/stream/{other}", timeout=1) is None  # accepted again
+        assert await _open_code(f"{dep.ws_url}/stream/{other}", within=1) is None  # accepted again
 
     asyncio.run(main())
     log = dep.procs[1].text()

@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import quote
 
 from redis.exceptions import RedisError
-
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
