@@ -7,7 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the tests and the demo need (none of them is fetched any other way).
-SYSTEM_PACKAGES=(ca-certificates nix-bin)  # nix-bin: tests parse flake.nix offline
+# nix-bin: tests parse flake.nix offline; redis-server: revocation across gateways;
+# chromium (+ a font): the dashboard's browser tests, driven by Playwright, which never
+# downloads a browser of its own.
+SYSTEM_PACKAGES=(ca-certificates nix-bin redis-server chromium fonts-liberation)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -16,10 +19,22 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing system packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo (Rust) is required: https://rustup.rs" >&2; exit 1; }
+command -v npm >/dev/null || { echo "setup: Node.js and npm are required to build the dashboard" >&2; exit 1; }
+
+# The browser side: node_modules exactly as package-lock.json pins them (reinstalled when
+# the lock changes), then the dashboard's assets built into the Python package.
+web_stamp=web/node_modules/.lock-sha256
+web_want=$(sha256sum web/package-lock.json | cut -d' ' -f1)
+if [ "$(cat "$web_stamp" 2>/dev/null)" != "$web_want" ]; then
+  echo "setup: installing web/ dependencies from package-lock.json"
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$web_want" > "$web_stamp"
+fi
+(cd web && npm run --silent build)
 PYTHON=${PYTHON:-python3}
 
 # Python virtualenv, rebuilt when the lock file changes.

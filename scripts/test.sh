@@ -12,5 +12,8 @@ mypy
 echo "== cargo clippy + cargo test"
 (cd relay_ext && cargo clippy -q --all-targets -- -D warnings && cargo test -q 2>&1 | grep -E "^test result|FAILED|panicked" )
 [ "${1:-}" = "--lint-only" ] && exit 0
+echo "== web: node --test"
+(cd web && npm test --silent 2>&1 | grep -E "^# (tests|pass|fail)" )
+(cd web && npm test --silent >/dev/null 2>&1) || { (cd web && npm test); exit 1; }
 echo "== pytest"
 python -m pytest "$@"

@@ -14,6 +14,7 @@ import {
   ScatterController,
   Tooltip,
 } from 'chart.js';
+import { DataType } from 'apache-arrow';
 import { connect, ErrorCodes, SaetaError } from './client.js';
 import { axisKind, NumberColumn, writeLabels } from './columns.js';
 import { gridSample, m4, sumByLabel } from './downsample.js';
@@ -62,8 +63,13 @@ function formatCell(value) {
   if (value == null) return '∅';
   if (value instanceof Date) return value.toISOString();
   if (typeof value === 'bigint') return value.toString();
-  if (typeof value === 'number') return Number.isInteger(value) ? String(value) : value.toPrecision(8);
-  return String(value);
+  return String(value); // numbers: the shortest text that reads back as the same value
+}
+
+function formatTimeCell(value) {
+  if (value == null) return '∅';
+  const ms = Number(value);
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : String(value);
 }
 
 function formatTime(ms) {
@@ -232,8 +238,11 @@ class Panel {
     this.ySelect.replaceChildren(...ys.map((f) => option(f.name)));
     const time = xs.find((f) => kinds.get(f.name) === 'time');
     if (time) this.xSelect.value = time.name;
-    const firstNumber = ys.find((f) => kinds.get(f.name) === 'number' && f.name !== this.xSelect.value);
-    if (firstNumber) this.ySelect.value = firstNumber.name;
+    // y: a measure rather than a key: the first float column, else the first other number.
+    const isFloat = (f) => DataType.isFloat(arrowFields.get(f.name)?.type) || DataType.isDecimal(arrowFields.get(f.name)?.type);
+    const candidates = ys.filter((f) => kinds.get(f.name) === 'number' && f.name !== this.xSelect.value);
+    const y = candidates.find(isFloat) ?? candidates.find((f) => !/^id$|_id$/i.test(f.name)) ?? candidates[0];
+    if (y) this.ySelect.value = y.name;
   }
 
   selectedColumns() {
@@ -403,13 +412,15 @@ class Panel {
   renderTable() {
     const pages = Math.max(1, Math.ceil(this.rows / PAGE_ROWS));
     this.pageIndex = Math.min(this.pageIndex, pages - 1);
-    const names = this.batches.length ? this.batches[0].schema.fields.map((f) => f.name) : [];
+    const fields = this.batches.length ? this.batches[0].schema.fields : [];
+    const names = fields.map((f) => f.name);
+    const formats = fields.map((f) => (DataType.isTimestamp(f.type) || DataType.isDate(f.type) ? formatTimeCell : formatCell));
     const start = this.pageIndex * PAGE_ROWS;
     const end = Math.min(this.rows, start + PAGE_ROWS);
     const body = [];
     for (let i = start; i < end; i++) {
       const row = this.rowAt(i);
-      body.push(el('tr', {}, ...names.map((n) => el('td', { text: formatCell(row[n]) }))));
+      body.push(el('tr', {}, ...names.map((n, k) => el('td', { text: formats[k](row[n]) }))));
     }
     this.table.replaceChildren(
       el('thead', {}, el('tr', {}, ...names.map((n) => el('th', { text: n })))),

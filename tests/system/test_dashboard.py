@@ -1,0 +1,267 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright, against a real
+control plane, gateway, redis-server and connector. Screenshots go to test-artifacts/.
+
+No asyncio in this module: Playwright's sync API keeps its own event loop on this thread."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from saeta.core.session_token import issue_session
+from saeta.demo_data import ventas, write_globex
+
+from tests.system.harness import Deployment, free_port
+from tests.system.redis_server import RedisServer
+
+pytestmark = pytest.mark.system
+
+playwright_sync = pytest.importorskip("playwright.sync_api")  # a dev dependency: always there in CI
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+BIG_ROWS = 1_000_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright_sync.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1500, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, errors  # no uncaught exception in the page, ever
+
+
+def _write_data(root: Path) -> tuple[dict[str, Any], pa.Table]:
+    data = root / "data"
+    data.mkdir()
+    parts = [ventas(4_000, seed=20 + i, start=i * 4_000) for i in range(3)]
+    for i, part in enumerate(parts):
+        pq.write_table(part, data / f"ventas-{i}.parquet")
+    for i in range(4):
+        rows = BIG_ROWS // 4
+        pq.write_table(ventas(rows, seed=40 + i, start=i * rows), data / f"grande-{i}.parquet", row_group_size=65536)
+    write_globex(data)
+    datasets = {
+        "ventas": {"type": "parquet", "path": "data/ventas-*.parquet"},
+        "grande": {"type": "parquet", "path": "data/grande-*.parquet"},
+        "inventario": {"type": "csv", "path": "data/inventario.csv"},
+    }
+    return datasets, pa.concat_tables(parts)
+
+
+@pytest.fixture
+def site(deployment: Deployment, redis_server: RedisServer) -> tuple[Deployment, pa.Table]:
+    datasets, expected = _write_data(deployment.root)
+    deployment.start_control_plane(redis_url=redis_server.url,
+                                   gateway_url=f"http://127.0.0.1:{deployment.http_port}")
+    # Cached checks last a minute: only the Redis push can revoke within the tests' bounds.
+    deployment.start_gateway(redis_url=redis_server.url, session_cache_seconds=60)
+    deployment.start_connector("acme", datasets)
+    return deployment, expected
+
+
+def _open(page: Any, dep: Deployment, token: str | None = None) -> None:
+    if token is None:
+        token = dep.issue("acme")["dashboard_url"].split("?session=")[1]
+    page.goto(f"http://127.0.0.1:{dep.http_port}/?session={token}")
+
+
+def _ready(page: Any) -> None:
+    page.wait_for_function("() => window.saeta && window.saeta.state === 'open' && window.saeta.datasets.length === 3")
+
+
+def _panel(page: Any, index: int) -> Any:
+    return page.locator("[data-testid=panel]").nth(index)
+
+
+def _run(page: Any, index: int, dataset: str, limit: int | None = None, click: bool = True) -> Any:
+    panel = _panel(page, index)
+    panel.locator("[data-testid=dataset]").select_option(dataset)
+    playwright_sync.expect(panel).to_have_attribute("data-state", "ready")
+    if limit is not None:
+        panel.locator("[data-testid=limit]").fill(str(limit))
+    if click:
+        panel.locator("[data-testid=run]").click()
+    return panel
+
+
+def _done(panel: Any) -> None:
+    playwright_sync.expect(panel).to_have_attribute("data-state", "done", timeout=120_000)
+
+
+def _chart_ys(page: Any, index: int) -> list[float]:
+    ys: list[float] = page.evaluate(f"window.saeta.panels[{index}].chart.data.datasets[0].data.map((p) => p.y)")
+    return ys
+
+
+def test_dashboard_shows_exactly_the_connectors_rows(site: tuple[Deployment, pa.Table], page: Any) -> None:
+    dep, expected = site
+    _open(page, dep)
+    _ready(page)
+    assert "session=" not in page.url  # taken out of the address bar at once
+    panel = _run(page, 0, "ventas")
+    _done(panel)
+    assert panel.get_attribute("data-rows") == str(expected.num_rows)
+    assert panel.locator("[data-testid=rows]").inner_text() == f"{expected.num_rows:,}"
+    # The table's first page is the first rows, value for value.
+    cells = panel.locator("[data-testid=table] tbody tr").first.locator("td").all_inner_texts()
+    first = expected.slice(0, 1).to_pylist()[0]
+    assert cells[0] == str(first["id"])
+    assert cells[1] == first["fecha"].strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert cells[2:4] == [first["region"], first["producto"]]
+    assert int(cells[4]) == first["cantidad"] and float(cells[6]) == first["total"]
+    assert panel.locator("[data-testid=table] tbody tr").count() == 25
+    assert panel.locator("[data-testid=page]").inner_text() == f"rows 1\u201325 of {expected.num_rows:,}"
+    last = page.evaluate("(() => { const r = window.saeta.panels[0].rowAt(11999); return [String(r.id), r.total]; })()")
+    assert last == [str(expected["id"][-1].as_py()), expected["total"][-1].as_py()]
+    # The chart (x = fecha, y = the first number column) keeps every extreme of the data.
+    assert page.evaluate("window.saeta.panels[0].dataX") == "fecha"
+    y_column = page.evaluate("window.saeta.panels[0].dataY")
+    ys = _chart_ys(page, 0)
+    assert max(ys) == pc.max(expected[y_column]).as_py()
+    assert min(ys) == pc.min(expected[y_column]).as_py()
+    page.screenshot(path=str(ARTIFACTS / "dashboard-ventas.png"), full_page=True)
+
+    # With a row limit small enough to draw whole, the chart is the rows themselves.
+    panel.locator("[data-testid=limit]").fill("100")
+    panel.locator("[data-testid=run]").click()
+    _done(panel)
+    assert panel.get_attribute("data-rows") == "100"
+    assert _chart_ys(page, 0) == expected[y_column].slice(0, 100).to_pylist()
+
+
+def test_two_charts_at_once_from_two_datasets(site: tuple[Deployment, pa.Table], page: Any) -> None:
+    dep, expected = site
+    _open(page, dep)
+    _ready(page)
+    page.locator("#add-panel").click()
+    first = _run(page, 0, "ventas", click=False)
+    second = _run(page, 1, "inventario", click=False)
+    second.locator("[data-testid=chart-type]").select_option("bar")
+    first.locator("[data-testid=run]").click()
+    second.locator("[data-testid=run]").click()
+    _done(first)
+    _done(second)
+    assert first.get_attribute("data-rows") == str(expected.num_rows)
+    assert second.get_attribute("data-rows") == "5000"
+    assert int(first.get_attribute("data-points")) > 0 and int(second.get_attribute("data-points")) > 0
+    assert page.evaluate("window.saeta.panels[1].dataX") == "actualizado"  # a date: a time axis
+    assert page.evaluate("window.saeta.panels[1].chart.config.type") == "bar"
+    page.screenshot(path=str(ARTIFACTS / "dashboard-two-charts.png"), full_page=True)
+
+
+def test_a_million_rows_arrive_whole_with_a_down_sampled_chart(site: tuple[Deployment, pa.Table], page: Any) -> None:
+    dep, _ = site
+    _open(page, dep)
+    _ready(page)
+    panel = _run(page, 0, "grande")
+    _done(panel)
+    assert panel.get_attribute("data-rows") == str(BIG_ROWS)
+    width = page.evaluate("window.saeta.panels[0].canvas.clientWidth")
+    assert 0 < int(panel.get_attribute("data-points")) <= 4 * width  # M4: at most 4 points per pixel column
+    assert panel.locator("[data-testid=table] tbody tr").count() == 25
+    page.screenshot(path=str(ARTIFACTS / "dashboard-million.png"), full_page=True)
+
+
+def test_revoked_mid_stream_shows_revoked_and_stops(site: tuple[Deployment, pa.Table], page: Any) -> None:
+    dep, _ = site
+    answer = dep.issue("acme")
+    token = answer["dashboard_url"].split("?session=")[1]
+    _open(page, dep, token)
+    _ready(page)
+    panel = _run(page, 0, "grande")
+    page.wait_for_function("() => Number(document.querySelector('[data-testid=panel]').dataset.batches) >= 2")
+    revoked = dep.revoke(token)
+    assert revoked["pushed"] is True
+    started = time.monotonic()
+    page.wait_for_function("() => document.body.dataset.state === 'revoked'", timeout=30_000)
+    seen_after = time.monotonic() - started
+    assert panel.get_attribute("data-state") == "error"
+    assert panel.get_attribute("data-error") == "SESSION_REVOKED"
+    assert int(panel.get_attribute("data-rows")) < BIG_ROWS
+    assert "revoked" in page.locator("[data-testid=banner]").inner_text().lower()
+    batches = panel.get_attribute("data-batches")
+    page.wait_for_timeout(1500)
+    assert panel.get_attribute("data-batches") == batches  # nothing more arrives
+    page.screenshot(path=str(ARTIFACTS / "dashboard-revoked.png"), full_page=True)
+    print(f"revoked state shown {seen_after:.3f} s after the revoke call returned")
+
+
+def test_forged_session_shows_invalid_and_gets_no_data(site: tuple[Deployment, pa.Table], page: Any) -> None:
+    dep, _ = site
+    forged = issue_session("not-the-secret-not-the-secret-0123456789", "sid", "mallory", int(time.time()), 600)
+    binary_frames: list[int] = []
+
+    def on_socket(ws: Any) -> None:
+        ws.on("framereceived", lambda payload: binary_frames.append(1) if isinstance(payload, bytes) else None)
+
+    page.on("websocket", on_socket)
+    _open(page, dep, forged)
+    page.wait_for_function("() => document.body.dataset.state === 'invalid'")
+    assert "SESSION_INVALID" in page.locator("[data-testid=banner]").inner_text()
+    assert page.locator("#add-panel").is_disabled()
+    assert binary_frames == []
+
+
+EVIL_PAGE = """<!doctype html><meta charset="utf-8"><title>elsewhere</title><script>
+window.result = 'pending';
+const ws = new WebSocket('ws://127.0.0.1:%(port)d/stream/%(token)s');
+ws.binaryType = 'arraybuffer';
+ws.onopen = () => { window.result = 'opened'; ws.send('{"action":"list"}'); };
+ws.onmessage = (e) => { window.result = 'data'; };
+ws.onclose = (e) => { if (window.result === 'pending') window.result = 'closed ' + e.code; };
+</script>"""
+
+
+def test_page_from_another_origin_cannot_open_the_socket(site: tuple[Deployment, pa.Table], page: Any) -> None:
+    dep, _ = site
+    body = (EVIL_PAGE % {"port": dep.http_port, "token": dep.session("acme")}).encode()
+
+    class Evil(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Evil)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        # localhost, not 127.0.0.1: another origin, as a hostile site would be
+        page.goto(f"http://localhost:{server.server_address[1]}/")
+        page.wait_for_function("() => window.result !== 'pending'")
+        assert page.evaluate("window.result") == "closed 1006"
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "socket refused code=ORIGIN_REFUSED" in dep.procs[1].text()
