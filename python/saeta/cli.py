@@ -215,7 +215,8 @@ def _demo(args: argparse.Namespace) -> int:
     from saeta import demo
 
     state = Path(args.state_dir) if args.state_dir else demo.default_state_dir()
-    return demo.run(state, args.http_port, args.grpc_port, args.control_plane_port, args.ventas_rows)
+    redis_port = None if args.no_redis else args.redis_port
+    return demo.run(state, args.http_port, args.grpc_port, args.control_plane_port, args.ventas_rows, redis_port)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -288,6 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--grpc-port", type=int, default=50051)
     c.add_argument("--control-plane-port", type=int, default=8090)
     c.add_argument("--ventas-rows", type=int, default=2_000_000)
+    c.add_argument("--redis-port", type=int, default=6380, help="port of the demo's own redis-server")
+    c.add_argument("--no-redis", action="store_true", help="revocations in process, no redis-server")
     c.set_defaults(fn=_demo)
     return p
 

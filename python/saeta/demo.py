@@ -1,12 +1,15 @@
 """`saeta demo`: a whole deployment on this machine, from nothing: certificates, sample
-data, control plane, gateway and two connectors of two tenants, and a ready session."""
+data, redis-server (when installed), control plane, gateway and two connectors of two
+tenants, and a ready session with its dashboard URL."""
 
 from __future__ import annotations
 
 import json
 import os
 import secrets
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,7 +32,9 @@ def _write(path: Path, text: str, private: bool = False) -> None:
         path.chmod(0o600)
 
 
-def prepare(state: Path, http_port: int, grpc_port: int, cp_port: int, ventas_rows: int) -> dict[str, Path]:
+def prepare(
+    state: Path, http_port: int, grpc_port: int, cp_port: int, ventas_rows: int, redis_url: str | None = None
+) -> dict[str, Path]:
     """Creates (once) certs, data and config files under ``state``; returns the configs."""
     state.mkdir(parents=True, exist_ok=True)
     cert_dir = state / "certs"
@@ -54,15 +59,17 @@ def prepare(state: Path, http_port: int, grpc_port: int, cp_port: int, ventas_ro
         "acme": state / "connector-acme.yml",
         "globex": state / "connector-globex.yml",
     }
+    with_redis = {"redis_url": redis_url} if redis_url else {}
     _write(cfg["control-plane"], json.dumps({
         "host": "127.0.0.1", "port": cp_port, "database": "control-plane.sqlite3",
-        "tableros_secret_key": secret,
+        "tableros_secret_key": secret, "gateway_url": f"http://127.0.0.1:{http_port}", **with_redis,
     }, indent=2), private=True)
     _write(cfg["gateway"], json.dumps({
         "host": "127.0.0.1", "http_port": http_port, "grpc_port": grpc_port,
         "tableros_secret_key": secret,
         "control_plane_url": f"http://127.0.0.1:{cp_port}",
         "tls": {"ca_cert": "certs/ca.crt", "server_cert": "certs/server.crt", "server_key": "certs/server.key"},
+        **with_redis,
     }, indent=2), private=True)
     datasets = {
         "acme": {"ventas": {"type": "parquet", "path": "data/ventas/*.parquet"}},
@@ -105,7 +112,22 @@ def wait_ready(http_port: int, connectors: int, procs: list[subprocess.Popen[byt
     raise RuntimeError("the demo did not become ready in time; see the logs")
 
 
-def issue_session(cp_port: int, tenant: str, user: str, ttl: int) -> str:
+def wait_redis(port: int, proc: subprocess.Popen[bytes], deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"redis-server exited early (code {proc.returncode}); is port {port} taken?")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("redis-server did not answer in time")
+
+
+def issue_session(cp_port: int, tenant: str, user: str, ttl: int) -> dict[str, str]:
     req = urllib.request.Request(
         f"http://127.0.0.1:{cp_port}/api/sessions",
         data=json.dumps({"tenant": tenant, "user_id": user, "datasets": "*", "ttl_seconds": ttl}).encode(),
@@ -113,16 +135,25 @@ def issue_session(cp_port: int, tenant: str, user: str, ttl: int) -> str:
         method="POST",
     )
     with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 (our own loopback URL)
-        token: str = json.loads(resp.read())["session_id"]
-        return token
+        answer: dict[str, str] = json.loads(resp.read())
+        return answer
 
 
-def run(state: Path, http_port: int, grpc_port: int, cp_port: int, ventas_rows: int) -> int:
-    cfg = prepare(state, http_port, grpc_port, cp_port, ventas_rows)
+def run(state: Path, http_port: int, grpc_port: int, cp_port: int, ventas_rows: int, redis_port: int | None) -> int:
+    redis_server = shutil.which("redis-server") if redis_port else None
+    if redis_port and redis_server is None:
+        print("demo: redis-server is not installed (make setup installs it); revocations stay in one process")
+    redis_url = f"redis://127.0.0.1:{redis_port}/0" if redis_server else None
+    cfg = prepare(state, http_port, grpc_port, cp_port, ventas_rows, redis_url)
     logs = state / "logs"
     logs.mkdir(exist_ok=True)
     cmd = [sys.executable, "-m", "saeta"]
-    specs = [
+    specs: list[tuple[str, list[str]]] = []
+    if redis_server:
+        (state / "redis").mkdir(exist_ok=True)
+        specs.append(("redis", [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir", str(state / "redis")]))
+    specs += [
         ("control-plane", [*cmd, "control-plane", "--config", str(cfg["control-plane"])]),
         ("gateway", [*cmd, "gateway", "--config", str(cfg["gateway"])]),
         ("connector-acme", [*cmd, "connector", "run", "--config", str(cfg["acme"])]),
@@ -140,20 +171,32 @@ def run(state: Path, http_port: int, grpc_port: int, cp_port: int, ventas_rows: 
         for name, args in specs:
             log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 (the child keeps it)
             procs.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+            if name == "redis" and redis_port:
+                wait_redis(redis_port, procs[-1], time.monotonic() + 20)
         wait_ready(http_port, 2, procs, time.monotonic() + 60)
-        session = issue_session(cp_port, "acme", "demo-user", 8 * 3600)
+        answer = issue_session(cp_port, "acme", "demo-user", 8 * 3600)
+        session = answer["session_id"]
+        revocation = (f"Redis on :{redis_port}: revocations reach every socket at once" if redis_url
+                      else "in process (no redis-server)")
+        redis_flag = f" --redis-url {redis_url}" if redis_url else ""
         print(f"""
 saeta demo is running (state: {state}, logs: {logs}/)
 
   control plane  http://127.0.0.1:{cp_port}
-  gateway        ws://127.0.0.1:{http_port}/stream/<session>   tunnels on :{grpc_port} (mTLS)
+  gateway        http://127.0.0.1:{http_port}/ (dashboard)   tunnels on :{grpc_port} (mTLS)
   connectors     acme (ventas: {ventas_rows:,} rows, parquet)  globex (inventario csv, clientes json)
+  revocation     {revocation}
 
-A session for tenant acme, valid 8 hours:
-  {session}
+Open the dashboard (tenant acme, session valid 8 hours), pick "ventas" and press Run:
+  {answer["dashboard_url"]}
 
-Stream the ventas dataset to this terminal:
+Or stream ventas to this terminal:
   saeta query ventas --gateway ws://127.0.0.1:{http_port} --session {session}
+
+Revoke the session (the open dashboard shows it at once):
+  saeta session revoke {session} --control-plane http://127.0.0.1:{cp_port}
+Revoke a connector's certificate (its tunnel is cut at once):
+  saeta certs revoke globex --dir {state / "certs"}{redis_flag}
 
 More sessions:  saeta session issue --control-plane http://127.0.0.1:{cp_port} --tenant globex --user ana
 Ctrl-C stops everything.
