@@ -3,6 +3,7 @@ pyarrow.compute (no per-row Python)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,7 +15,8 @@ PRODUCTOS = [f"Producto {i:02d}" for i in range(50)]
 
 
 def ventas(rows: int, seed: int = 7, start: int = 0) -> pa.Table:
-    """A sales table: id, fecha (timestamp), region, producto, cantidad, precio, total."""
+    """A sales table: id, fecha (timestamp, one sale every 30 s), region, producto, cantidad,
+    precio, total. Quantities follow a weekly and a yearly cycle, so charts show a shape."""
     ids = pa.array(range(start, start + rows), pa.int64())
     r1 = pc.random(rows, initializer=seed)
     r2 = pc.random(rows, initializer=seed + 1)
@@ -23,7 +25,11 @@ def ventas(rows: int, seed: int = 7, start: int = 0) -> pa.Table:
     fecha = pc.cast(pc.add(pc.multiply(ids, 30_000), base), pa.timestamp("ms"))
     region = pc.take(pa.array(REGIONES), pc.cast(pc.floor(pc.multiply(r1, len(REGIONES))), pa.int32()))
     producto = pc.take(pa.array(PRODUCTOS), pc.cast(pc.floor(pc.multiply(r2, len(PRODUCTOS))), pa.int32()))
-    cantidad = pc.cast(pc.add(pc.floor(pc.multiply(r3, 20)), 1), pa.int32())
+    days = pc.divide(pc.cast(pc.multiply(ids, 30), pa.float64()), 86_400.0)
+    weekly = pc.multiply(pc.sin(pc.multiply(days, 2 * math.pi / 7)), 7.0)
+    yearly = pc.multiply(pc.sin(pc.multiply(days, 2 * math.pi / 365.25)), 5.0)
+    spread = pc.add(pc.add(weekly, yearly), 14.0)  # 2 to 26
+    cantidad = pc.cast(pc.add(pc.floor(pc.multiply(r3, spread)), 1), pa.int32())
     precio = pc.round(pc.add(pc.multiply(r2, 990), 10), 2)
     total = pc.round(pc.multiply(precio, pc.cast(cantidad, pa.float64())), 2)
     return pa.table({

@@ -17,7 +17,7 @@ import {
 import { DataType } from 'apache-arrow';
 import { connect, ErrorCodes, SaetaError } from './client.js';
 import { axisKind, NumberColumn, writeLabels } from './columns.js';
-import { gridSample, m4, sumByLabel } from './downsample.js';
+import { bucketMeans, gridSample, m4, sumByLabel } from './downsample.js';
 
 Chart.register(
   BarController, BarElement, CategoryScale, Legend, LinearScale, LineController, LineElement, PointElement,
@@ -238,10 +238,11 @@ class Panel {
     this.ySelect.replaceChildren(...ys.map((f) => option(f.name)));
     const time = xs.find((f) => kinds.get(f.name) === 'time');
     if (time) this.xSelect.value = time.name;
-    // y: a measure rather than a key: the first float column, else the first other number.
+    // y: a measure rather than a key: the last float column (totals tend to come last),
+    // else the first other number.
     const isFloat = (f) => DataType.isFloat(arrowFields.get(f.name)?.type) || DataType.isDecimal(arrowFields.get(f.name)?.type);
     const candidates = ys.filter((f) => kinds.get(f.name) === 'number' && f.name !== this.xSelect.value);
-    const y = candidates.find(isFloat) ?? candidates.find((f) => !/^id$|_id$/i.test(f.name)) ?? candidates[0];
+    const y = candidates.findLast(isFloat) ?? candidates.find((f) => !/^id$|_id$/i.test(f.name)) ?? candidates[0];
     if (y) this.ySelect.value = y.name;
   }
 
@@ -332,25 +333,29 @@ class Panel {
     }, REDRAW_MS);
   }
 
+  /** {labels, points, trend}: what the chart draws for the rows so far. */
   chartPoints(type) {
     const n = this.yColumn ? this.yColumn.length : 0;
     const width = Math.max(100, this.canvas.clientWidth || 600);
-    if (!n) return { labels: null, points: [] };
+    if (!n) return { labels: null, points: [], trend: null };
     const xKind = this.dataX ? this.kinds.get(this.dataX) : 'number';
     if (xKind === 'category') {
       const { labels, values } = sumByLabel(this.xLabels, this.yColumn.values, n);
-      return { labels, points: values };
+      return { labels, points: values, trend: null };
     }
     const xs = this.xColumn.values;
     const ys = this.yColumn.values;
-    if (type === 'scatter') return { labels: null, points: gridSample(xs, ys, n, width, 300) };
-    return { labels: null, points: m4(xs, ys, n, width) };
+    if (type === 'scatter') return { labels: null, points: gridSample(xs, ys, n, width, 300), trend: null };
+    const points = m4(xs, ys, n, width);
+    // Down-sampled lines: the envelope keeps every extreme, the mean shows the trend.
+    const trend = type === 'line' && n > width * 4 ? bucketMeans(xs, ys, n, Math.ceil(width / 3)) : null;
+    return { labels: null, points, trend };
   }
 
   redraw() {
     if (!this.dataY || !this.yColumn) return;
     const type = this.chartType.value;
-    const { labels, points } = this.chartPoints(type);
+    const { labels, points, trend } = this.chartPoints(type);
     const xKind = this.dataX ? this.kinds.get(this.dataX) : 'number';
     const categorical = xKind === 'category';
     const chartType = categorical ? 'bar' : type;
@@ -358,21 +363,28 @@ class Panel {
       ? { type: 'category' }
       : {
         type: 'linear',
+        bounds: 'data',
         title: { display: true, text: this.dataX || 'row' },
         ticks: xKind === 'time' ? { callback: (v) => formatTime(v), maxRotation: 0, autoSkipPadding: 24 } : {},
       };
     const dataset = {
-      label: categorical ? `sum of ${this.dataY}` : this.dataY,
+      label: categorical ? `sum of ${this.dataY}` : (trend ? `${this.dataY} (min/max)` : this.dataY),
       data: points,
-      borderColor: '#1f6feb',
+      borderColor: trend ? 'rgba(31,111,235,0.35)' : '#1f6feb',
       backgroundColor: 'rgba(31,111,235,0.45)',
       borderWidth: 1,
       pointRadius: chartType === 'scatter' ? 1.5 : 0,
       spanGaps: false,
     };
+    const datasets = [dataset];
+    if (trend) {
+      datasets.push({
+        label: `${this.dataY} (mean)`, data: trend, borderColor: '#0b2e6b', borderWidth: 2, pointRadius: 0,
+      });
+    }
     const config = {
       type: chartType,
-      data: categorical ? { labels, datasets: [dataset] } : { datasets: [dataset] },
+      data: categorical ? { labels, datasets } : { datasets },
       options: {
         animation: false,
         parsing: categorical ? true : false,
@@ -381,7 +393,7 @@ class Panel {
         maintainAspectRatio: false,
         scales: { x: xScale, y: { title: { display: true, text: this.dataY } } },
         plugins: {
-          legend: { display: false },
+          legend: { display: datasets.length > 1 },
           tooltip: xKind === 'time' ? { callbacks: { title: (items) => formatTime(items[0]?.parsed?.x) } } : {},
         },
       },

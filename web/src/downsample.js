@@ -91,3 +91,28 @@ export function sumByLabel(labels, ys, n, top = 50) {
   if (entries.length > top) head.push(['(other)', rest]);
   return { labels: head.map(([k]) => k), values: head.map(([, v]) => v) };
 }
+
+/**
+ * The mean of x and y over `buckets` runs of consecutive rows: the trend line drawn over
+ * an M4 envelope, where a million noisy rows would otherwise fill the plot. NaN skipped.
+ */
+export function bucketMeans(xs, ys, n, buckets) {
+  const out = [];
+  if (n === 0 || buckets <= 0) return out;
+  const per = n / buckets;
+  for (let b = 0; b < buckets; b++) {
+    const start = Math.floor(b * per);
+    const end = Math.min(n, Math.floor((b + 1) * per));
+    let sx = 0;
+    let sy = 0;
+    let count = 0;
+    for (let i = start; i < end; i++) {
+      if (Number.isNaN(xs[i]) || Number.isNaN(ys[i])) continue;
+      sx += xs[i];
+      sy += ys[i];
+      count += 1;
+    }
+    if (count) out.push({ x: sx / count, y: sy / count });
+  }
+  return out;
+}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { gridSample, m4, sumByLabel } from '../src/downsample.js';
+import { bucketMeans, gridSample, m4, sumByLabel } from '../src/downsample.js';
 
 function series(n, f) {
   const xs = new Float64Array(n);
@@ -44,4 +44,11 @@ test('sumByLabel sums per label, largest first, the rest folded', () => {
   const labels = ['a', 'b', 'a', 'c', null];
   const ys = Float64Array.from([1, 5, 2, 1, 4]);
   assert.deepEqual(sumByLabel(labels, ys, 5, 2), { labels: ['b', '(null)', '(other)'], values: [5, 4, 4] });
+});
+
+test('bucketMeans averages runs of rows', () => {
+  const xs = Float64Array.from([0, 1, 2, 3, 4, 5]);
+  const ys = Float64Array.from([1, 3, 5, 7, NaN, 11]);
+  assert.deepEqual(bucketMeans(xs, ys, 6, 3), [{ x: 0.5, y: 2 }, { x: 2.5, y: 6 }, { x: 5, y: 11 }]);
+  assert.deepEqual(bucketMeans(xs, ys, 0, 3), []);
 });
