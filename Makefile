@@ -19,3 +19,5 @@ protos: setup
 
 bench: setup
 	$(PY) benchmarks/e2e_throughput.py
+	$(PY) benchmarks/revocation_delay.py
+	$(PY) benchmarks/browser_decode.py
