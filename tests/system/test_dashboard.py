@@ -6,6 +6,7 @@ No asyncio in this module: Playwright's sync API keeps its own event loop on thi
 from __future__ import annotations
 
 import http.server
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import pytest
 from saeta.core.session_token import issue_session
 from saeta.demo_data import ventas, write_globex
 
-from tests.system.harness import Deployment, free_port
+from tests.system.harness import Deployment, free_port, wait_for
 from tests.system.redis_server import RedisServer
 
 pytestmark = pytest.mark.system
@@ -265,3 +266,22 @@ def test_page_from_another_origin_cannot_open_the_socket(site: tuple[Deployment,
         server.shutdown()
         server.server_close()
     assert "socket refused code=ORIGIN_REFUSED" in dep.procs[1].text()
+
+
+def test_connector_offline_is_shown_and_clears_when_it_returns(site: tuple[Deployment, pa.Table], page: Any) -> None:
+    dep, _ = site
+    _open(page, dep)
+    _ready(page)
+    panel = _run(page, 0, "ventas", click=False)
+    playwright_sync.expect(page.locator("body")).to_have_attribute("data-connector", "online")
+    dep.procs[2].stop(signal.SIGKILL)
+    wait_for(lambda: dep.connectors() == 0, 30, "the gateway to see the connector gone")
+    panel.locator("[data-testid=run]").click()
+    playwright_sync.expect(panel).to_have_attribute("data-error", "CONNECTOR_OFFLINE")
+    playwright_sync.expect(page.locator("body")).to_have_attribute("data-connector", "offline")
+    assert "CONNECTOR_OFFLINE" in page.locator("[data-testid=banner]").inner_text()
+    dep.spawn("connector-acme", "connector", "run", "--config", str(dep.root / "connector-acme.yml"))
+    playwright_sync.expect(page.locator("body")).to_have_attribute("data-connector", "online", timeout=60_000)
+    assert page.locator("[data-testid=banner]").is_hidden()
+    panel.locator("[data-testid=run]").click()
+    _done(panel)

@@ -81,6 +81,7 @@ export class Query {
     this.stream = null;
     this.stats = { batches: 0, rows: 0, bytes: 0, startedAt: Date.now(), endedAt: null };
     this.totalRecords = null;
+    this.schema = null; // the apache-arrow Schema, once the stream's first message is read
     this._info = deferred();
     this._done = deferred();
     this._bytes = new ByteQueue();
@@ -107,6 +108,8 @@ export class Query {
     this._consumed = true;
     await this._info.promise;
     const reader = await RecordBatchReader.from(this._bytes);
+    await reader.open();
+    this.schema = reader.schema; // kept: a query without rows still has one
     for await (const batch of reader) {
       this.stats.batches += 1;
       this.stats.rows += batch.numRows;
@@ -119,8 +122,7 @@ export class Query {
   async table() {
     const batches = [];
     for await (const batch of this) batches.push(batch);
-    const info = await this._info.promise;
-    return batches.length ? new Table(batches) : emptyTable(info);
+    return batches.length ? new Table(batches) : new Table(this.schema);
   }
 
   // --- called by the connection
@@ -151,12 +153,6 @@ export class Query {
     this._bytes.end(error);
     this._done.reject(error);
   }
-}
-
-function emptyTable(info) {
-  // A query with no rows still has a schema; the caller sees it through `info`.
-  void info;
-  return new Table();
 }
 
 let nextConnectionId = 1;

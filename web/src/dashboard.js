@@ -200,6 +200,7 @@ class Panel {
     this.root.dataset.error = error.code ?? 'UNEXPECTED';
     this.showMessage(describeError(error));
     this.setPanelState(error.code === 'CANCELLED' ? 'cancelled' : 'error');
+    if (error.code === 'CONNECTOR_OFFLINE') setConnector(false, error);
   }
 
   /** Learns the dataset's schema with a zero-row query, then offers its columns. */
@@ -481,22 +482,33 @@ function addPanel() {
   return panel;
 }
 
+const CONNECTOR_POLL_MS = { offline: 3000, online: 15000 };
+let connectorTimer = null;
+
+/** Shows whether the tenant's connector is reachable; polled while the page is open. */
+function setConnector(online, error = null) {
+  document.body.dataset.connector = online ? 'online' : 'offline';
+  const badge = document.getElementById('connector');
+  badge.textContent = online ? 'connector online' : 'connector offline';
+  if (!online) setState('open', describeError(error), 'warn');
+  else if (page.state === 'open') setState('open');
+  clearTimeout(connectorTimer);
+  connectorTimer = setTimeout(refreshDatasets, online ? CONNECTOR_POLL_MS.online : CONNECTOR_POLL_MS.offline);
+}
+
 async function refreshDatasets() {
+  if (page.connection?.state !== 'open') return false;
   try {
     page.datasets = await page.connection.list();
-    setState('open');
     for (const panel of page.panels) {
       const current = panel.datasetSelect.value;
       panel.datasetSelect.replaceChildren(option('', '— dataset —'), ...page.datasets.map((d) => option(d.name)));
       panel.datasetSelect.value = current;
     }
+    setConnector(true);
     return true;
   } catch (error) {
-    if (error.code === 'CONNECTOR_OFFLINE') {
-      setState('open', describeError(error), 'warn');
-      document.body.dataset.connector = 'offline';
-      setTimeout(refreshDatasets, 5000);
-    }
+    if (error.code === 'CONNECTOR_OFFLINE') setConnector(false, error);
     return false;
   }
 }
@@ -517,6 +529,7 @@ async function start() {
   page.connection.addEventListener('statechange', async (event) => {
     const state = event.detail;
     if (state === 'open') {
+      setState('open');
       await refreshDatasets();
     } else if (state === 'reconnecting') {
       setState('reconnecting', 'Connection lost. Reconnecting…', 'warn');
@@ -527,7 +540,7 @@ async function start() {
   });
   setState('open');
   addPanel();
-  if (await refreshDatasets()) delete document.body.dataset.connector;
+  await refreshDatasets();
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);

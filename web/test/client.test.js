@@ -2,7 +2,7 @@
 // Arrow IPC message boundaries, viewed without copying.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { tableFromArrays, tableToIPC } from 'apache-arrow';
+import { RecordBatchStreamWriter, tableFromArrays, tableToIPC } from 'apache-arrow';
 import { Query, SaetaError } from '../src/client.js';
 
 
@@ -60,4 +60,19 @@ test('a query can be read only once', async () => {
   q._onEnd({ rows: 1, bytes: ipc.byteLength });
   await q.table();
   await assert.rejects(q.table(), (e) => e.code === 'BAD_REQUEST');
+});
+
+test('a query without rows still gives a table with the schema', async () => {
+  const q = new Query(fakeConnection, 'q5', { dataset: 'd', limit: 0 });
+  const full = tableFromArrays({ a: Int32Array.from([1]), b: Float64Array.from([2]) });
+  const writer = new RecordBatchStreamWriter(); // schema + end-of-stream, no batch
+  writer.reset(undefined, full.schema);
+  writer.close();
+  const bytes = writer.toUint8Array(true);
+  q._onInfo({ stream: 5, schema: { fields: [] } });
+  q._onBytes(frame(bytes));
+  q._onEnd({ rows: 0, bytes: bytes.byteLength });
+  const table = await q.table();
+  assert.equal(table.numRows, 0);
+  assert.deepEqual(table.schema.fields.map((f) => f.name), ['a', 'b']);
 });

@@ -146,8 +146,8 @@ class Gateway:
         except Unauthorized as err:
             await self._refuse(ws, bp.CLOSE_SESSION_INVALID, "session invalid or expired", token, err)
             return
-        except ControlPlaneUnavailable as err:
-            await self._refuse(ws, CLOSE_TRY_AGAIN_LATER, "control plane unavailable, retry", token, err)
+        except ControlPlaneUnavailable as err:  # also REVOCATION_STALE
+            await self._refuse(ws, CLOSE_TRY_AGAIN_LATER, f"{err.code}: retry later", token, err)
             return
         await ws.accept()
         sock = BrowserSocket(ws, token, session, self.cfg, self.registry, self.calls, self.sessions, self.relay)

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
@@ -103,7 +103,9 @@ class RedisRevocations:
         self._crl_listeners: list[CrlListener] = []
         self._clock, self._monotonic = clock, monotonic
         self._task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self._connected = False
+        self._warned = False
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="redis-revocations")
@@ -111,11 +113,21 @@ class RedisRevocations:
     # --- the seam
 
     async def revoke(self, sid: str, expires_at: int) -> None:
+        """Applies here at once; tells the other gateways in the background (a Redis that
+        is slow or down never delays refusing the socket in hand)."""
         self._apply(rs.SessionRevokedMessage(sid, expires_at))
+        self._spawn(self._push(sid, expires_at))
+
+    async def _push(self, sid: str, expires_at: int) -> None:
         try:
             await publish_session_revoked(self._redis, sid, expires_at, self._clock())
         except (RedisError, OSError) as exc:
-            log.warning("code=REDIS_UNAVAILABLE revocation not pushed session=%s: %s", fingerprint(sid), exc)
+            log.warning("code=REDIS_UNAVAILABLE revocation not pushed sid=%s: %s", fingerprint(sid), exc)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def is_revoked(self, sid: str) -> bool:
         if self._state.is_stale(self._monotonic()):
@@ -140,10 +152,10 @@ class RedisRevocations:
         }
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in [t for t in (self._task, *self._background) if t is not None]:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         self._listeners.clear()
         self._crl_listeners.clear()
         await self._redis.aclose()
@@ -152,7 +164,7 @@ class RedisRevocations:
 
     def _apply(self, message: rs.RevocationMessage) -> None:
         if isinstance(message, rs.CrlChangedMessage):
-            asyncio.get_running_loop().create_task(self._fetch_crl())
+            self._spawn(self._fetch_crl())
             return
         if self._state.revoke(message.sid, message.expires_at, self._clock()):
             for listener in self._listeners:
@@ -163,17 +175,15 @@ class RedisRevocations:
         while True:
             try:
                 await self._follow()
-            except asyncio.CancelledError:
-                raise
             except (RedisError, OSError) as exc:
-                if self._connected:
-                    log.warning("code=REDIS_UNAVAILABLE lost Redis: %s", exc)
-                else:
-                    log.debug("Redis unreachable: %s", exc)
-            self._connected = False
-            await asyncio.sleep(backoff.next_delay())
+                if self._connected or not self._warned:  # once per outage, not once per retry
+                    what = "lost" if self._connected else "cannot reach"
+                    log.warning("code=REDIS_UNAVAILABLE %s Redis: %s", what, exc)
+                    self._warned = True
             if self._connected:
                 backoff.reset()
+            self._connected = False
+            await asyncio.sleep(backoff.next_delay())
 
     async def _follow(self) -> None:
         """Subscribes, then reads the keys (nothing published in between is lost), then
@@ -183,6 +193,7 @@ class RedisRevocations:
             await pubsub.subscribe(rs.CHANNEL)
             await self._resync()
             self._connected = True
+            self._warned = False
             self._state.mark_fresh(self._monotonic())
             log.info("revocations synced from Redis: %d revoked sessions", len(self._state.until))
             last_ping = self._monotonic()
