@@ -187,8 +187,8 @@ saeta demo is running (state: {state}, logs: {logs}/)
   connectors     acme (ventas: {ventas_rows:,} rows, parquet)  globex (inventario csv, clientes json)
   revocation     {revocation}
 
-Open the dashboard (tenant acme, session valid 8 hours), pick "ventas" and press Run:
-  {answer["dashboard_url"]}
+Open the dashboard (tenant acme, session valid 8 hours): the ventas chart fills in.
+  {answer["dashboard_url"]}&dataset=ventas
 
 Or stream ventas to this terminal:
   saeta query ventas --gateway ws://127.0.0.1:{http_port} --session {session}

@@ -6,6 +6,7 @@ No asyncio in this module: Playwright's sync API keeps its own event loop on thi
 from __future__ import annotations
 
 import http.server
+import json
 import signal
 import threading
 import time
@@ -285,3 +286,41 @@ def test_connector_offline_is_shown_and_clears_when_it_returns(site: tuple[Deplo
     assert page.locator("[data-testid=banner]").is_hidden()
     panel.locator("[data-testid=run]").click()
     _done(panel)
+
+
+def test_view_in_the_url_runs_at_once(site: tuple[Deployment, pa.Table], page: Any) -> None:
+    dep, _ = site
+    url = dep.issue("acme")["dashboard_url"]
+    page.goto(f"{url}&dataset=inventario&chart=bar&y=stock&limit=1000")
+    panel = _panel(page, 0)
+    _done(panel)
+    assert panel.get_attribute("data-rows") == "1000"
+    assert page.evaluate("window.saeta.panels[0].chart.config.type") == "bar"
+    assert page.evaluate("window.saeta.panels[0].dataY") == "stock"
+    assert "session=" not in page.url and "dataset=inventario" in page.url
+
+
+def test_gateway_restart_reconnects_the_page(site: tuple[Deployment, pa.Table], page: Any) -> None:
+    dep, expected = site
+    _open(page, dep)
+    _ready(page)
+    states: list[str] = []
+
+    def record(state: str) -> None:
+        states.append(state)
+
+    page.expose_function("recordState", record)
+    page.evaluate("() => window.saeta.connection.addEventListener('statechange', (e) => recordState(e.detail))")
+    dep.procs[1].stop()  # SIGTERM: sockets close with 1001, "reconnect"
+    dep.start_gateway(redis_url=_redis_url(dep), session_cache_seconds=60)
+    page.wait_for_function("() => window.saeta.connection.state === 'open' && document.body.dataset.state === 'open'",
+                           timeout=60_000)
+    assert states[0] == "reconnecting" and states[-1] == "open", states
+    wait_for(lambda: dep.connectors() == 1, 60, "the connector back on the new gateway")
+    panel = _run(page, 0, "ventas")
+    _done(panel)
+    assert panel.get_attribute("data-rows") == str(expected.num_rows)
+
+
+def _redis_url(dep: Deployment) -> str:
+    return str(json.loads((dep.root / "gateway.yaml").read_text())["redis_url"])

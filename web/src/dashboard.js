@@ -539,8 +539,29 @@ async function start() {
     }
   });
   setState('open');
-  addPanel();
-  await refreshDatasets();
+  const first = addPanel();
+  if (await refreshDatasets()) await openView(first, new URLSearchParams(window.location.search));
+}
+
+/**
+ * A view named in the URL (`?dataset=ventas&chart=bar&x=region&y=total&limit=1000`): the
+ * first panel picks it and runs it at once. Unknown names are ignored.
+ */
+async function openView(panel, params) {
+  const dataset = params.get('dataset');
+  if (!dataset || !page.datasets.some((d) => d.name === dataset)) return;
+  panel.datasetSelect.value = dataset;
+  await panel.loadSchema();
+  if (panel.state !== 'ready') return;
+  const pick = (select, value) => {
+    if (value && [...select.options].some((o) => o.value === value)) select.value = value;
+  };
+  pick(panel.chartType, params.get('chart'));
+  pick(panel.xSelect, params.get('x'));
+  pick(panel.ySelect, params.get('y'));
+  const limit = params.get('limit');
+  if (limit && /^\d{1,15}$/.test(limit)) panel.limitInput.value = limit;
+  await panel.run();
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
