@@ -8,7 +8,6 @@ Usage: python benchmarks/browser_decode.py [RUNS]"""
 from __future__ import annotations
 
 import asyncio
-import json
 import statistics
 import sys
 import tempfile
@@ -23,13 +22,11 @@ from saeta import certs  # noqa: E402
 from saeta.client import AsyncClient  # noqa: E402
 from saeta.demo_data import write_ventas  # noqa: E402
 
+from benchmarks.report import save  # noqa: E402
+from tests.system.chromium import launch  # noqa: E402
 from tests.system.harness import Deployment  # noqa: E402
 
 ROWS = 2_000_000
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 
 JS_CLIENT_RUN = """async ([session]) => {
   const { connect } = await import('/static/saeta-client.js');
@@ -69,7 +66,7 @@ def main() -> None:
             js: list[float] = []
             board: list[float] = []
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                browser = launch(p)
                 page = browser.new_page(viewport={"width": 1500, "height": 1000})
                 page.goto(f"http://127.0.0.1:{dep.http_port}/")
                 for _ in range(runs):
@@ -102,9 +99,7 @@ def main() -> None:
           f"Chromium JS client (receive + decode) {result['chromium_js_client_s']} s "
           f"({result['js_client_vs_python']}x); dashboard (+ chart and table) {result['chromium_dashboard_s']} s "
           f"({result['dashboard_vs_python']}x)")
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "browser_decode.json").write_text(json.dumps(result, indent=1))
+    save("browser_decode", result)
 
 
 if __name__ == "__main__":

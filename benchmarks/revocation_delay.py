@@ -10,7 +10,6 @@ Usage: python benchmarks/revocation_delay.py [N]"""
 from __future__ import annotations
 
 import asyncio
-import json
 import statistics
 import sys
 import tempfile
@@ -25,6 +24,8 @@ from saeta import certs  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
+from benchmarks.report import save  # noqa: E402
+from tests.system.chromium import launch  # noqa: E402
 from tests.system.harness import Deployment, free_port  # noqa: E402
 from tests.system.redis_server import RedisServer  # noqa: E402
 
@@ -56,10 +57,6 @@ async def measure(dep: Deployment, urls: list[str], n: int) -> list[float]:
     return delays
 
 
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 WATCH = """() => window.saeta.connection.addEventListener('statechange', (e) => {
   if (e.detail === 'revoked') window.revokedAt = Date.now();
 })"""
@@ -70,7 +67,7 @@ def browser_leg(dep: Deployment, n: int) -> list[float]:
 
     delays: list[float] = []
     with sync_playwright() as p, httpx.Client(timeout=10) as http:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch(p)
         page = browser.new_page()
         for _ in range(n):
             answer = http.post(f"{dep.cp_url}/api/sessions", json={"tenant": "acme", "user_id": "bench"}).json()
@@ -114,9 +111,7 @@ def main() -> None:
           f"p50 {sockets['p50_ms']} ms, p95 {sockets['p95_ms']} ms, max {sockets['max_ms']} ms")
     print(f"revocation delay, revoke call sent -> dashboard in Chromium shows revoked ({n} sessions): "
           f"p50 {browser['p50_ms']} ms, p95 {browser['p95_ms']} ms, max {browser['max_ms']} ms")
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "revocation_delay.json").write_text(json.dumps(result, indent=1))
+    save("revocation_delay", result)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,7 @@ def deployment(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Deplo
         yield dep
     finally:
         dep.stop()
-        report = getattr(request.node, "rep_call", None)
-        if report is not None and report.failed:
+        if _call_failed(request):
             print(dep.logs())
 
 
@@ -31,9 +30,13 @@ def redis_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Red
         yield server
     finally:
         server.stop()
-        report = getattr(request.node, "rep_call", None)
-        if report is not None and report.failed:
+        if _call_failed(request):
             print("===== redis-server =====\n" + server.log())
+
+
+def _call_failed(request: pytest.FixtureRequest) -> bool:
+    report = getattr(request.node, "rep_call", None)
+    return report is not None and bool(report.failed)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -21,6 +21,7 @@ import pytest
 from saeta.core.session_token import issue_session
 from saeta.demo_data import ventas, write_globex
 
+from tests.system.chromium import launch
 from tests.system.harness import Deployment, free_port, wait_for
 from tests.system.redis_server import RedisServer
 
@@ -28,22 +29,15 @@ pytestmark = pytest.mark.system
 
 playwright_sync = pytest.importorskip("playwright.sync_api")  # a dev dependency: always there in CI
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 BIG_ROWS = 1_000_000
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium")
     ARTIFACTS.mkdir(exist_ok=True)
     with playwright_sync.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        chromium = launch(p)
         yield chromium
         chromium.close()
 
