@@ -318,3 +318,34 @@ def test_gateway_restart_reconnects_the_page(site: tuple[Deployment, pa.Table], 
 
 def _redis_url(dep: Deployment) -> str:
     return str(json.loads((dep.root / "gateway.yaml").read_text())["redis_url"])
+
+
+def test_changing_axes_redraws_from_the_rows_already_received(site: tuple[Deployment, pa.Table], page: Any) -> None:
+    dep, expected = site
+    _open(page, dep)
+    _ready(page)
+    panel = _run(page, 0, "ventas", limit=100)
+    _done(panel)
+    panel.locator("[data-testid=y]").select_option("cantidad")
+    assert _chart_ys(page, 0) == expected["cantidad"].slice(0, 100).to_pylist()
+    panel.locator("[data-testid=x]").select_option("region")  # a category axis: a bar per label
+    assert page.evaluate("window.saeta.panels[0].chart.config.type") == "bar"
+    labels = page.evaluate("window.saeta.panels[0].chart.data.labels")
+    assert set(labels) == set(expected["region"].slice(0, 100).to_pylist())
+
+
+def test_cancel_stops_a_running_query(site: tuple[Deployment, pa.Table], page: Any) -> None:
+    dep, _ = site
+    _open(page, dep)
+    _ready(page)
+    panel = _run(page, 0, "grande")
+    page.wait_for_function("() => Number(document.querySelector('[data-testid=panel]').dataset.batches) >= 2")
+    panel.locator("[data-testid=cancel]").click()
+    playwright_sync.expect(panel).to_have_attribute("data-state", "cancelled")
+    assert panel.get_attribute("data-error") == "CANCELLED"
+    assert int(panel.get_attribute("data-rows")) < BIG_ROWS
+    assert page.evaluate("window.saeta.state") == "open"  # the socket stays usable
+    panel.locator("[data-testid=limit]").fill("10")
+    panel.locator("[data-testid=run]").click()
+    _done(panel)
+    assert panel.get_attribute("data-rows") == "10"

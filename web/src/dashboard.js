@@ -149,8 +149,8 @@ class Panel {
       option('', '— dataset —'), ...page.datasets.map((d) => option(d.name)));
     this.chartType = el('select', { 'data-testid': 'chart-type', onchange: () => this.redraw() },
       option('line'), option('bar'), option('scatter'));
-    this.xSelect = el('select', { 'data-testid': 'x', onchange: () => this.redraw() });
-    this.ySelect = el('select', { 'data-testid': 'y', onchange: () => this.redraw() });
+    this.xSelect = el('select', { 'data-testid': 'x', onchange: () => this.changeAxes() });
+    this.ySelect = el('select', { 'data-testid': 'y', onchange: () => this.changeAxes() });
     this.limitInput = el('input', { type: 'number', min: '0', step: '1', placeholder: 'all rows', 'data-testid': 'limit' });
     this.runButton = el('button', { class: 'primary', type: 'button', 'data-testid': 'run', disabled: true, onclick: () => this.run() }, 'Run');
     this.cancelButton = el('button', { type: 'button', 'data-testid': 'cancel', disabled: true, onclick: () => this.query?.cancel() }, 'Cancel');
@@ -314,6 +314,13 @@ class Panel {
   append(batch) {
     this.offsets.push(this.rows);
     this.batches.push(batch);
+    this.appendSeries(batch);
+    this.rows += batch.numRows;
+    if (this.rows - batch.numRows < (this.pageIndex + 1) * PAGE_ROWS) this.renderTable();
+  }
+
+  /** Adds a batch's x and y values to the chart's series. */
+  appendSeries(batch) {
     if (this.dataX && this.kinds.get(this.dataX) === 'category') {
       writeLabels(batch.getChild(this.dataX), this.xLabels);
     } else if (this.dataX) {
@@ -322,8 +329,26 @@ class Panel {
       this.xColumn.appendIndex(batch.numRows);
     }
     if (this.dataY) this.yColumn.appendVector(batch.getChild(this.dataY));
-    this.rows += batch.numRows;
-    if (this.rows - batch.numRows < (this.pageIndex + 1) * PAGE_ROWS) this.renderTable();
+  }
+
+  /** x or y changed: rebuilds the series from the batches already received, when they
+   * hold the new columns; otherwise asks for a new run. */
+  changeAxes() {
+    if (!this.batches?.length) return;
+    const fetched = new Set(this.batches[0].schema.fields.map((f) => f.name));
+    const missing = [this.xSelect.value, this.ySelect.value].filter((c) => c && !fetched.has(c));
+    if (missing.length) {
+      this.showMessage(`Press Run to load ${missing.join(' and ')}.`, 'info');
+      return;
+    }
+    this.showMessage(null);
+    this.dataX = this.xSelect.value;
+    this.dataY = this.ySelect.value;
+    this.xColumn = new NumberColumn();
+    this.yColumn = new NumberColumn();
+    this.xLabels = [];
+    for (const batch of this.batches) this.appendSeries(batch);
+    this.redraw();
   }
 
   scheduleRedraw() {
