@@ -164,6 +164,8 @@ def _session_issue(args: argparse.Namespace) -> int:
     result = _admin_request(f"{args.control_plane.rstrip('/')}/api/sessions", _admin_token(args), "POST", body)
     expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(result["expires_at"]))
     print(f"session for {args.user} on tenant {args.tenant}, expires {expires}:", file=sys.stderr)
+    if result.get("dashboard_url"):
+        print(f"dashboard: {result['dashboard_url']}", file=sys.stderr)
     print(result["session_id"])
     return 0
 
