@@ -26,8 +26,10 @@
           cargoRoot = "relay_ext";
           nativeBuildInputs = [ pkgs.rustPlatform.cargoSetupHook pkgs.rustPlatform.maturinBuildHook ];
           propagatedBuildInputs = with pkgs.python311Packages; [
-            grpcio protobuf pyarrow starlette uvicorn websockets httpx pyjwt cryptography pyyaml
+            grpcio protobuf pyarrow starlette uvicorn websockets httpx pyjwt cryptography pyyaml redis
           ];
+          # The dashboard's assets (web/, npm) are built by `make setup` before this build;
+          # without them the gateway answers / with 503 DASHBOARD_NOT_BUILT.
         };
       });
     };
