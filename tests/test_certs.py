@@ -65,3 +65,40 @@ def test_seed_script_still_works(tmp_path: Path) -> None:
                    env={"CERTS_DIR": str(tmp_path), "SAETA": str(ROOT / ".venv/bin/saeta"), "PATH": "/usr/bin:/bin"})
     assert (tmp_path / "clients/acme/client.crt").is_file()
     assert (tmp_path / "server.key").is_file()
+
+
+def test_revoking_a_tenant_revokes_every_certificate_it_was_issued(tmp_path: Path) -> None:
+    certs.init_ca(tmp_path)
+    first = certs.certificate_serial(certs.issue_client(tmp_path, "acme").cert.read_bytes())
+    second = certs.certificate_serial(certs.issue_client(tmp_path, "acme").cert.read_bytes())  # replaces the files
+    other = certs.certificate_serial(certs.issue_client(tmp_path, "globex").cert.read_bytes())
+    new, pem = certs.revoke(tmp_path, "acme")
+    assert new == {first, second}
+    ca = (tmp_path / "ca.crt").read_bytes()
+    assert certs.load_crl_serials(pem, ca) == {first, second}
+    assert other is not None
+    new, pem = certs.revoke(tmp_path, format(other, "X"))  # a serial, as openssl prints it
+    assert new == {other}
+    assert certs.load_crl_serials((tmp_path / "crl.pem").read_bytes(), ca) == {first, second, other}
+    assert certs.revoke(tmp_path, "acme")[0] == set()  # already revoked: nothing new
+
+
+def test_serials_parse_as_openssl_prints_them() -> None:
+    assert certs.parse_serial("0x1f") == 31
+    assert certs.parse_serial("1F") == 31
+    assert certs.parse_serial("01:1f") == 0x11F
+    assert certs.parse_serial("nope") is None
+    assert certs.parse_serial("1" * 41) is None
+
+
+def test_unknown_target_and_foreign_crl_are_refused(tmp_path: Path) -> None:
+    certs.init_ca(tmp_path / "ours")
+    certs.init_ca(tmp_path / "theirs")
+    certs.issue_client(tmp_path / "theirs", "acme")
+    with pytest.raises(CertificateError, match="not a serial"):
+        certs.revoke(tmp_path / "ours", "nobody")
+    _, foreign = certs.revoke(tmp_path / "theirs", "acme")
+    with pytest.raises(CertificateError, match=r"not issued by this CA|does not verify"):
+        certs.load_crl_serials(foreign, (tmp_path / "ours" / "ca.crt").read_bytes())
+    with pytest.raises(CertificateError, match="not a PEM CRL"):
+        certs.load_crl_serials(b"garbage", (tmp_path / "ours" / "ca.crt").read_bytes())
