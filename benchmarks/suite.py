@@ -1,0 +1,83 @@
+"""saeta against Arrow Flight, side by side in one run (`make bench`): prints a table and
+writes benchmarks/results/suite.json. Usage:
+  python benchmarks/suite.py [--rows N] [--runs N] [--malloc tuned|default]
+
+glibc's mmap/trim of multi-megabyte buffers makes figures jump between two levels on this
+kind of VM; every process of a run gets the same malloc settings, named in the output."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from saeta import certs  # noqa: E402
+
+from benchmarks import e2e, workload  # noqa: E402
+from benchmarks.report import save  # noqa: E402
+
+TUNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(64 * 1024 * 1024), "MALLOC_TRIM_THRESHOLD_": str(256 * 1024 * 1024)}
+
+
+def main(argv: list[str] | None = None) -> dict[str, object]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--malloc", choices=("tuned", "default"), default="tuned")
+    args = parser.parse_args(argv)
+    if args.malloc == "tuned":
+        os.environ.update(TUNED_MALLOC)  # inherited by every process started below
+    malloc = "mmap threshold 64 MiB, trim threshold 256 MiB" if args.malloc == "tuned" else "glibc defaults"
+
+    with tempfile.TemporaryDirectory(prefix="saeta-bench-") as tmp:
+        root = Path(tmp)
+        cert_dir = root / "certs"
+        certs.init_ca(cert_dir)
+        certs.issue_client(cert_dir, "acme")
+        parquet = root / "data" / "bench.parquet"
+        table = workload.write(parquet, args.rows)
+        volume = workload.ipc_bytes(table)
+        ipc_mb = volume / 1e6
+        flight = e2e.flight_baseline(root, cert_dir, parquet, args.runs)
+        rust = e2e.saeta(root / "rust", cert_dir, parquet, args.runs, "rust", workload.BATCH_ROWS)
+        python = e2e.saeta(root / "python", cert_dir, parquet, args.runs, "python", workload.BATCH_ROWS)
+        for result in (flight, rust, python):
+            assert all(run.rows == args.rows for run in result.runs), (result.name, result.runs)
+            result.volume = volume
+
+    rows = [
+        (r.name, r.mb_per_s, r.rows_per_s, r.mb_per_s / flight.mb_per_s, r.first_batch_ms, cpu)
+        for r, cpu in (
+            (flight, f"server {flight.cpu_per_gb('server'):.2f}"),
+            (rust, f"gateway {rust.cpu_per_gb('gateway'):.2f}, connector {rust.cpu_per_gb('connector'):.2f}"),
+            (python, f"gateway {python.cpu_per_gb('gateway'):.2f}, connector {python.cpu_per_gb('connector'):.2f}"),
+        )
+    ]
+    print(f"\n{args.rows:,} rows x 8 columns, {ipc_mb:.0f} MB as Arrow IPC, batches of {workload.BATCH_ROWS:,} rows;"
+          f" medians of {args.runs} runs; malloc: {malloc}\n")
+    print(f"{'path':<30} {'MB/s':>7} {'M rows/s':>9} {'vs Flight':>9} {'1st batch ms':>13}  CPU-s per GB")
+    for name, mbs, rps, ratio, ttfb, cpu in rows:
+        print(f"{name:<30} {mbs:>7.0f} {rps / 1e6:>9.2f} {ratio:>9.2f} {ttfb:>13.1f}  {cpu}")
+    gw_ratio = rust.cpu_per_gb("gateway") / python.cpu_per_gb("gateway")
+    print(f"\ngateway CPU per GB, Rust relay / Python twin: {gw_ratio:.2f}")
+    result: dict[str, object] = {
+        "rows": args.rows, "ipc_mb": round(ipc_mb, 1), "runs": args.runs, "malloc": malloc,
+        "results": [
+            {"name": r.name, "mb_per_s": round(r.mb_per_s, 1), "rows_per_s": round(r.rows_per_s),
+             "vs_flight": round(r.mb_per_s / flight.mb_per_s, 3), "first_batch_ms": round(r.first_batch_ms, 2),
+             "cpu_s_per_gb": {k: round(r.cpu_per_gb(k), 3) for k in r.cpu}}
+            for r in (flight, rust, python)
+        ],
+        "gateway_cpu_rust_vs_python": round(gw_ratio, 3),
+    }
+    print(f"written: {save('suite', result)}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
