@@ -1,6 +1,7 @@
 """saeta against Arrow Flight, side by side in one run (`make bench`): prints a table and
 writes benchmarks/results/suite.json. Usage:
-  python benchmarks/suite.py [--rows N] [--runs N] [--malloc tuned|default]
+  python benchmarks/suite.py [--rows N] [--runs N] [--malloc default|tuned]
+                             [--slow-reader-mb MB] [--sessions N]
 
 glibc's mmap/trim of multi-megabyte buffers makes figures jump between two levels on this
 kind of VM; every process of a run gets the same malloc settings, named in the output."""
@@ -18,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from saeta import certs  # noqa: E402
 
-from benchmarks import e2e, workload  # noqa: E402
+from benchmarks import e2e, load, workload  # noqa: E402
 from benchmarks.report import save  # noqa: E402
 
 TUNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(64 * 1024 * 1024), "MALLOC_TRIM_THRESHOLD_": str(256 * 1024 * 1024)}
@@ -28,7 +29,11 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--malloc", choices=("tuned", "default"), default="tuned")
+    parser.add_argument("--malloc", choices=("default", "tuned"), default="default")
+    parser.add_argument("--slow-reader-mb", type=float, default=1000, help="0 skips the slow reader")
+    parser.add_argument("--slow-reader-mb-per-s", type=float, default=20)
+    parser.add_argument("--sessions", type=int, default=1000, help="0 skips the many-sessions run")
+    parser.add_argument("--session-rows", type=int, default=10_000)
     args = parser.parse_args(argv)
     if args.malloc == "tuned":
         os.environ.update(TUNED_MALLOC)  # inherited by every process started below
@@ -49,6 +54,13 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         for result in (flight, rust, python):
             assert all(run.rows == args.rows for run in result.runs), (result.name, result.runs)
             result.volume = volume
+        slow = load.slow_reader(root / "slow", cert_dir, parquet, ipc_mb, args.slow_reader_mb,
+                                args.slow_reader_mb_per_s, workload.BATCH_ROWS) if args.slow_reader_mb else None
+        many = None
+        if args.sessions:
+            small = root / "data" / "small.parquet"
+            workload.write(small, args.session_rows)
+            many = load.many_sessions(root / "many", cert_dir, small, args.sessions, workload.BATCH_ROWS)
 
     rows = [
         (r.name, r.mb_per_s, r.rows_per_s, r.mb_per_s / flight.mb_per_s, r.first_batch_ms, cpu)
@@ -65,6 +77,15 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         print(f"{name:<30} {mbs:>7.0f} {rps / 1e6:>9.2f} {ratio:>9.2f} {ttfb:>13.1f}  {cpu}")
     gw_ratio = rust.cpu_per_gb("gateway") / python.cpu_per_gb("gateway")
     print(f"\ngateway CPU per GB, Rust relay / Python twin: {gw_ratio:.2f}")
+    if slow:
+        print(f"slow reader: {slow.mb_read:.0f} MB at {slow.mb_read / slow.seconds:.1f} MB/s; RSS growth over idle:"
+              f" gateway {slow.gateway_rss_growth_mib:.1f} MiB, connector {slow.connector_rss_growth_mib:.1f} MiB")
+    if many:
+        scale = many.aggregate_rows_per_s / many.single_rows_per_s
+        print(f"{many.sessions} sessions x {many.rows_each:,} rows at once: aggregate"
+              f" {many.aggregate_rows_per_s / 1e6:.2f} M rows/s = {scale:.2f} x one session alone"
+              f" ({many.single_rows_per_s / 1e6:.2f} M rows/s); completion p50 {many.p50_ms:.0f} ms,"
+              f" p99 {many.p99_ms:.0f} ms (p99/p50 {many.p99_ms / many.p50_ms:.2f}); errors {many.errors}")
     result: dict[str, object] = {
         "rows": args.rows, "ipc_mb": round(ipc_mb, 1), "runs": args.runs, "malloc": malloc,
         "results": [
@@ -74,6 +95,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             for r in (flight, rust, python)
         ],
         "gateway_cpu_rust_vs_python": round(gw_ratio, 3),
+        "slow_reader": vars(slow) if slow else None,
+        "many_sessions": vars(many) if many else None,
     }
     print(f"written: {save('suite', result)}")
     return result

@@ -1,0 +1,139 @@
+"""Load shapes with real processes: a slow reader (memory must stay bounded end to end)
+and many concurrent sessions (throughput must hold, completion times stay even)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import statistics
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from saeta.client import AsyncClient
+from websockets.asyncio.client import connect
+
+from benchmarks.procstat import rss_bytes
+from tests.system.harness import Deployment
+
+MiB = 1024 * 1024
+
+
+@dataclass
+class SlowReader:
+    mb_read: float
+    seconds: float
+    gateway_rss_growth_mib: float
+    connector_rss_growth_mib: float
+
+
+def _deployment(root: Path, certs_dir: Path, datasets: dict[str, object], batch_rows: int) -> Deployment:
+    dep = Deployment(root)
+    dep.root.mkdir(parents=True, exist_ok=True)
+    (dep.root / "certs").symlink_to(certs_dir)
+    dep.start_control_plane()
+    dep.start_gateway()
+    dep.start_connector("acme", datasets, max_chunk_size=batch_rows)
+    return dep
+
+
+async def _read_slowly(url: str, session: str, mb_per_s: float) -> tuple[int, float]:
+    """Reads one query's frames at about ``mb_per_s``, straight from the socket, so the
+    pace reaches the gateway through TCP."""
+    async with connect(url + f"/stream/{session}", compression=None, max_queue=4, max_size=None) as ws:
+        await ws.send(json.dumps({"action": "query", "id": "slow", "dataset": "big"}))
+        start = time.perf_counter()
+        received = 0
+        while True:
+            frame = await ws.recv()
+            if isinstance(frame, str):
+                message = json.loads(frame)
+                if message["type"] in ("end", "error"):
+                    assert message["type"] == "end", message
+                    return received, time.perf_counter() - start
+                continue
+            received += len(frame)
+            ahead = received / (mb_per_s * 1e6) - (time.perf_counter() - start)
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+
+
+def slow_reader(root: Path, certs_dir: Path, parquet: Path, table_mb: float, target_mb: float,
+                mb_per_s: float, batch_rows: int) -> SlowReader:
+    copies = max(1, math.ceil(target_mb / table_mb))
+    dep = _deployment(root, certs_dir, {"big": {"type": "parquet", "path": [str(parquet)] * copies}}, batch_rows)
+    try:
+        gateway, connector = dep.procs[1].popen.pid, dep.procs[2].popen.pid
+        time.sleep(1.0)
+        base = {"gateway": rss_bytes(gateway), "connector": rss_bytes(connector)}
+        peak = dict(base)
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                peak["gateway"] = max(peak["gateway"], rss_bytes(gateway))
+                peak["connector"] = max(peak["connector"], rss_bytes(connector))
+                time.sleep(0.2)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        received, seconds = asyncio.run(_read_slowly(dep.ws_url, dep.session("acme", ttl=3600), mb_per_s))
+        done.set()
+        sampler.join()
+    finally:
+        dep.stop()
+    return SlowReader(received / 1e6, seconds, (peak["gateway"] - base["gateway"]) / MiB,
+                      (peak["connector"] - base["connector"]) / MiB)
+
+
+@dataclass
+class ManySessions:
+    sessions: int
+    rows_each: int
+    single_rows_per_s: float
+    aggregate_rows_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+async def _one(url: str, session: str, started: float) -> tuple[int, float]:
+    async with await AsyncClient.connect(url, session) as client:
+        table = await client.query("small")
+    return table.num_rows, time.perf_counter() - started
+
+
+async def _many(dep: Deployment, sessions: int) -> tuple[float, list[tuple[int, float] | BaseException], float]:
+    async with httpx.AsyncClient(timeout=30) as http:
+        async def issue() -> str:
+            answer = await http.post(f"{dep.cp_url}/api/sessions", json={"tenant": "acme", "user_id": "load"})
+            return str(answer.json()["session_id"])
+
+        tokens = [await issue() for _ in range(sessions)]
+    singles = []
+    for token in tokens[:5]:
+        rows, seconds = await _one(dep.ws_url, token, time.perf_counter())
+        singles.append(rows / seconds)
+    started = time.perf_counter()
+    results = await asyncio.gather(*(_one(dep.ws_url, t, started) for t in tokens), return_exceptions=True)
+    return statistics.median(singles), results, time.perf_counter() - started
+
+
+def many_sessions(root: Path, certs_dir: Path, parquet_small: Path, sessions: int, batch_rows: int) -> ManySessions:
+    dep = _deployment(root, certs_dir, {"small": {"type": "parquet", "path": str(parquet_small)}}, batch_rows)
+    try:
+        single, results, wall = asyncio.run(_many(dep, sessions))
+    finally:
+        dep.stop()
+    ok = [r for r in results if isinstance(r, tuple)]
+    rows_each = ok[0][0] if ok else 0
+    times = sorted(1000 * r[1] for r in ok)
+    return ManySessions(
+        sessions, rows_each, single, sum(r[0] for r in ok) / wall,
+        statistics.median(times) if times else math.nan,
+        times[min(len(times) - 1, int(0.99 * len(times)))] if times else math.nan,
+        len(results) - len(ok),
+    )
