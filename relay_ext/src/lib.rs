@@ -41,13 +41,32 @@ fn check_schema_message(data: &[u8]) -> PyResult<()> {
     ipc::check_schema_message(data).map_err(to_py)
 }
 
+/// A new bytes object holding header + payload, written once. `PyBytes::new_with` would
+/// zero the buffer first: a second pass over every byte relayed, measured 1.4x slower
+/// than Python's `b"".join` on 4 MiB. The crate's only unsafe code (docs/decisions.md).
+#[allow(unsafe_code)]
+fn new_frame<'py>(py: Python<'py>, stream_id: u32, flags: u32, payload: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let total = frame::HEADER_LEN + payload.len();
+    let size = pyo3::ffi::Py_ssize_t::try_from(total)
+        .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("frame too large"))?;
+    // SAFETY: a null source asks CPython for an uninitialised bytes object of `size`
+    // bytes (plus its trailing NUL); it is owned here and not yet visible to any other
+    // code. We fill every byte of it before handing it out.
+    unsafe {
+        let obj = Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), size))?;
+        let data = pyo3::ffi::PyBytes_AsString(obj.as_ptr()).cast::<u8>();
+        if data.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        frame::write_frame(std::slice::from_raw_parts_mut(data, total), stream_id, flags, payload);
+        Ok(obj.cast_into_unchecked::<PyBytes>())
+    }
+}
+
 /// 8-byte header + payload, as one new bytes object.
 #[pyfunction]
 fn make_frame<'py>(py: Python<'py>, stream_id: u32, flags: u32, payload: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-    PyBytes::new_with(py, frame::HEADER_LEN + payload.len(), |out| {
-        frame::write_frame(out, stream_id, flags, payload);
-        Ok(())
-    })
+    new_frame(py, stream_id, flags, payload)
 }
 
 /// The gateway's one call per tunnel message: locate the payload of a raw ArrowChunk,
@@ -57,11 +76,7 @@ fn relay_chunk<'py>(py: Python<'py>, stream_id: u32, message: &[u8]) -> PyResult
     let (offset, len) = tunnel::locate_payload(message).map_err(to_py)?;
     let payload = &message[offset..offset + len];
     let scan = ipc::scan_partition_chunk(payload).map_err(to_py)?;
-    let out = PyBytes::new_with(py, frame::HEADER_LEN + len, |out| {
-        frame::write_frame(out, stream_id, 0, payload);
-        Ok(())
-    })?;
-    Ok((out, scan.rows, len))
+    Ok((new_frame(py, stream_id, 0, payload)?, scan.rows, len))
 }
 
 /// A top-level JSON array of objects as JSON Lines (one object per line). The scan runs

@@ -1,0 +1,38 @@
+"""Regression guard for the hot path: a quick end-to-end run of saeta and of the Flight
+baseline in the same test, on the same machine. It fails only when saeta falls below half
+of the committed ratio (benchmarks/reference.json), so a noisy machine never fails it but a
+broken hot path does. The real figures come from `make bench`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from saeta import certs
+
+from benchmarks import e2e, workload
+
+pytestmark = pytest.mark.system
+
+ROOT = Path(__file__).resolve().parents[2]
+ROWS = 400_000
+RUNS = 3
+
+
+def test_saeta_keeps_within_half_of_its_reference_ratio_to_flight(tmp_path: Path) -> None:
+    reference = json.loads((ROOT / "benchmarks" / "reference.json").read_text())["saeta_vs_flight"]
+    cert_dir = tmp_path / "certs"
+    certs.init_ca(cert_dir)
+    certs.issue_client(cert_dir, "acme")
+    parquet = tmp_path / "data" / "bench.parquet"
+    volume = workload.ipc_bytes(workload.write(parquet, ROWS))
+    flight = e2e.flight_baseline(tmp_path, cert_dir, parquet, RUNS)
+    saeta = e2e.saeta(tmp_path / "saeta", cert_dir, parquet, RUNS, "rust", workload.BATCH_ROWS)
+    for result in (flight, saeta):
+        assert all(run.rows == ROWS for run in result.runs)
+        result.volume = volume
+    ratio = saeta.mb_per_s / flight.mb_per_s
+    print(f"saeta {saeta.mb_per_s:.0f} MB/s, Flight {flight.mb_per_s:.0f} MB/s: ratio {ratio:.2f} "
+          f"(reference {reference}, floor {reference / 2:.2f})")
+    assert ratio >= reference / 2, f"hot path regression: {ratio:.2f} x Flight, floor {reference / 2:.2f}"
