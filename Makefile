@@ -18,6 +18,8 @@ protos: setup
 	$(PY) scripts/gen_protos.py
 
 bench: setup
-	$(PY) benchmarks/e2e_throughput.py
+	$(PY) benchmarks/suite.py
+	$(PY) -m pytest benchmarks/test_micro_relay.py --benchmark-only -q -p no:cacheprovider \
+		--benchmark-columns=median,ops --benchmark-sort=name --benchmark-json=benchmarks/results/micro.json
 	$(PY) benchmarks/revocation_delay.py
 	$(PY) benchmarks/browser_decode.py
