@@ -40,11 +40,14 @@ def _deployment(root: Path, certs_dir: Path, datasets: dict[str, object], batch_
     return dep
 
 
-async def _read_slowly(url: str, session: str, mb_per_s: float) -> tuple[int, float]:
+async def _read_slowly(url: str, session: str, mb_per_s: float, limit: int | None = None) -> tuple[int, float]:
     """Reads one query's frames at about ``mb_per_s``, straight from the socket, so the
     pace reaches the gateway through TCP."""
     async with connect(url + f"/stream/{session}", compression=None, max_queue=4, max_size=None) as ws:
-        await ws.send(json.dumps({"action": "query", "id": "slow", "dataset": "big"}))
+        request: dict[str, object] = {"action": "query", "id": "slow", "dataset": "big"}
+        if limit is not None:
+            request["limit"] = limit
+        await ws.send(json.dumps(request))
         start = time.perf_counter()
         received = 0
         while True:
@@ -67,6 +70,10 @@ def slow_reader(root: Path, certs_dir: Path, parquet: Path, table_mb: float, tar
     dep = _deployment(root, certs_dir, {"big": {"type": "parquet", "path": [str(parquet)] * copies}}, batch_rows)
     try:
         gateway, connector = dep.procs[1].popen.pid, dep.procs[2].popen.pid
+        session = dep.session("acme", ttl=3600)
+        # Warm up (lazy imports, thread pools, allocator arenas), so that the baseline is
+        # the processes' idle state after having served a query.
+        asyncio.run(_read_slowly(dep.ws_url, session, 1e6, limit=300_000))
         time.sleep(1.0)
         base = {"gateway": rss_bytes(gateway), "connector": rss_bytes(connector)}
         peak = dict(base)
@@ -80,7 +87,7 @@ def slow_reader(root: Path, certs_dir: Path, parquet: Path, table_mb: float, tar
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        received, seconds = asyncio.run(_read_slowly(dep.ws_url, dep.session("acme", ttl=3600), mb_per_s))
+        received, seconds = asyncio.run(_read_slowly(dep.ws_url, session, mb_per_s))
         done.set()
         sampler.join()
     finally:

@@ -79,7 +79,10 @@ class FileSource:
     def _file_format(self) -> ds.FileFormat:
         opts = self.cfg.options
         if self.cfg.type == "parquet":
-            return ds.ParquetFileFormat()
+            # pre_buffer would read every requested row group up front: a whole file in
+            # memory per running partition (measured: 129 MiB of Arrow memory for a 110 MB
+            # file, 34 MiB without). Local files stream row group by row group instead.
+            return ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False))
         if self.cfg.type == "json":
             # Column types are imposed through the dataset schema (see schema()).
             return ds.JsonFileFormat()
