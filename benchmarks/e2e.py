@@ -1,6 +1,8 @@
-"""End-to-end runs with real processes: saeta (connector -> gateway over mTLS -> WebSocket
--> pyarrow) and the Flight baseline (pyarrow.flight over mTLS), each measured for
-throughput, time to first decoded batch, and the CPU its server-side processes spent."""
+"""End-to-end targets with real processes: saeta (connector -> gateway over mTLS ->
+WebSocket -> pyarrow) and the Flight baseline (pyarrow.flight over mTLS). All targets stay
+up together and the suite interleaves their runs, so the machine's drift spreads evenly
+over them; each run records throughput, time to the first decoded batch, and the CPU its
+server-side processes spent during that run."""
 
 from __future__ import annotations
 
@@ -25,17 +27,16 @@ ROOT = Path(__file__).resolve().parent.parent
 @dataclass
 class Run:
     rows: int
-    nbytes: int  # Arrow buffer bytes decoded at the client
     seconds: float
     first_batch_seconds: float
+    cpu: dict[str, float] = field(default_factory=dict)  # process -> CPU-seconds during this run
 
 
 @dataclass
 class Result:
     name: str
-    runs: list[Run]
-    cpu: dict[str, float] = field(default_factory=dict)  # process -> CPU-seconds over all runs
-    volume: int = 0  # bytes moved per run: the table as an Arrow IPC stream, the same for every path
+    volume: int  # bytes moved per run: the table as an Arrow IPC stream, the same for every target
+    runs: list[Run] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
@@ -54,11 +55,35 @@ class Result:
         return self.runs[0].rows / self.seconds
 
     def cpu_per_gb(self, process: str) -> float:
-        return self.cpu[process] / (self.volume * len(self.runs) / 1e9)
+        return sum(r.cpu[process] for r in self.runs) / (self.volume * len(self.runs) / 1e9)
+
+    @property
+    def processes(self) -> list[str]:
+        return list(self.runs[0].cpu) if self.runs else []
+
+
+class Target:
+    name = ""
+
+    def pids(self) -> dict[str, int]:
+        raise NotImplementedError
+
+    def once(self) -> Run:
+        raise NotImplementedError
+
+    def measure(self) -> Run:
+        pids = self.pids()
+        before = {k: cpu_seconds(p) for k, p in pids.items()}
+        run = self.once()
+        run.cpu = {k: cpu_seconds(p) - before[k] for k, p in pids.items()}
+        return run
+
+    def stop(self) -> None:
+        raise NotImplementedError
 
 
 async def _saeta_run(url: str, session: str) -> Run:
-    rows = nbytes = 0
+    rows = 0
     first = 0.0
     async with await AsyncClient.connect(url, session) as client:
         start = time.perf_counter()
@@ -66,71 +91,82 @@ async def _saeta_run(url: str, session: str) -> Run:
             if not rows:
                 first = time.perf_counter() - start
             rows += batch.num_rows
-            nbytes += batch.nbytes
-        return Run(rows, nbytes, time.perf_counter() - start, first)
+        return Run(rows, time.perf_counter() - start, first)
 
 
-def saeta(root: Path, certs_dir: Path, parquet: Path, runs: int, relay: str, batch_rows: int) -> Result:
-    dep = Deployment(root)
-    dep.root.mkdir(parents=True, exist_ok=True)
-    (dep.root / "certs").symlink_to(certs_dir)
-    try:
-        dep.start_control_plane()
-        gateway = dep.start_gateway(relay=relay)
-        connector = dep.start_connector("acme", {"bench": {"type": "parquet", "path": str(parquet)}},
-                                        max_chunk_size=batch_rows)
-        session = dep.session("acme", ttl=3600)
-        asyncio.run(_saeta_run(dep.ws_url, session))  # warm-up: imports, first connections
-        before = {"gateway": cpu_seconds(gateway.popen.pid), "connector": cpu_seconds(connector.popen.pid)}
-        measured = [asyncio.run(_saeta_run(dep.ws_url, session)) for _ in range(runs)]
-        cpu = {
-            "gateway": cpu_seconds(gateway.popen.pid) - before["gateway"],
-            "connector": cpu_seconds(connector.popen.pid) - before["connector"],
-        }
-    finally:
-        dep.stop()
-    return Result(f"saeta ({relay} relay)", measured, cpu)
+class SaetaTarget(Target):
+    def __init__(self, root: Path, certs_dir: Path, parquet: Path, relay: str, batch_rows: int) -> None:
+        self.name = f"saeta ({relay} relay)"
+        self.dep = Deployment(root)
+        self.dep.root.mkdir(parents=True, exist_ok=True)
+        (self.dep.root / "certs").symlink_to(certs_dir)
+        try:
+            self.dep.start_control_plane()
+            self.gateway = self.dep.start_gateway(relay=relay)
+            self.connector = self.dep.start_connector("acme", {"bench": {"type": "parquet", "path": str(parquet)}},
+                                                      max_chunk_size=batch_rows)
+            self.session = self.dep.session("acme", ttl=3600)
+            self.once()  # warm-up: imports, first connections
+        except BaseException:
+            self.dep.stop()
+            raise
+
+    def pids(self) -> dict[str, int]:
+        return {"gateway": self.gateway.popen.pid, "connector": self.connector.popen.pid}
+
+    def once(self) -> Run:
+        return asyncio.run(_saeta_run(self.dep.ws_url, self.session))
+
+    def stop(self) -> None:
+        self.dep.stop()
 
 
-def _flight_run(client: flight.FlightClient) -> Run:
-    start = time.perf_counter()
-    reader = client.do_get(flight.Ticket(b"bench"))
-    rows = nbytes = 0
-    first = 0.0
-    for chunk in reader:
-        if not rows:
-            first = time.perf_counter() - start
-        rows += chunk.data.num_rows
-        nbytes += chunk.data.nbytes
-    return Run(rows, nbytes, time.perf_counter() - start, first)
+class FlightTarget(Target):
+    name = "pyarrow.flight DoGet (mTLS)"
+
+    def __init__(self, root: Path, certs_dir: Path, parquet: Path) -> None:
+        port = free_port()
+        log_path = root / "flight.log"
+        log = open(log_path, "ab")  # noqa: SIM115 (the child keeps it)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "benchmarks" / "flight_server.py"), str(port), str(certs_dir), str(parquet)],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        log.close()
+        try:
+            wait_for(lambda: "ready" in log_path.read_text(), 30, "the Flight server")
+            self.client = flight_client(port, certs_dir, "acme")
+            self.client.wait_for_available(timeout=30)
+            self.once()  # warm-up
+        except BaseException:
+            self.stop()
+            raise
+
+    def pids(self) -> dict[str, int]:
+        return {"server": self.proc.pid}
+
+    def once(self) -> Run:
+        start = time.perf_counter()
+        reader = self.client.do_get(flight.Ticket(b"bench"))
+        rows = 0
+        first = 0.0
+        for chunk in reader:
+            if not rows:
+                first = time.perf_counter() - start
+            rows += chunk.data.num_rows
+        return Run(rows, time.perf_counter() - start, first)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(30)
 
 
-def flight_baseline(root: Path, certs_dir: Path, parquet: Path, runs: int) -> Result:
-    port = free_port()
-    log = open(root / "flight.log", "ab")  # noqa: SIM115 (the child keeps it)
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "benchmarks" / "flight_server.py"), str(port), str(certs_dir), str(parquet)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    log.close()
-    try:
-        wait_for(lambda: "ready" in (root / "flight.log").read_text(), 30, "the Flight server")
-        client = flight_client(port, certs_dir, "acme")
-        wait_for(lambda: _answers(client), 30, "the Flight server to answer")
-        _flight_run(client)  # warm-up
-        before = cpu_seconds(proc.pid)
-        measured = [_flight_run(client) for _ in range(runs)]
-        cpu = {"server": cpu_seconds(proc.pid) - before}
-        client.close()
-    finally:
-        proc.terminate()
-        proc.wait(30)
-    return Result("pyarrow.flight DoGet (mTLS)", measured, cpu)
-
-
-def _answers(client: flight.FlightClient) -> bool:
-    try:
-        client.wait_for_available(timeout=1)
-        return True
-    except flight.FlightError:
-        return False
+def interleaved(targets: list[Target], runs: int, volume: int) -> list[Result]:
+    """``runs`` rounds; each round runs every target once, starting from a different one."""
+    results = [Result(t.name, volume) for t in targets]
+    for i in range(runs):
+        for k in range(len(targets)):
+            j = (i + k) % len(targets)
+            results[j].runs.append(targets[j].measure())
+    return results

@@ -48,12 +48,17 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         table = workload.write(parquet, args.rows)
         volume = workload.ipc_bytes(table)
         ipc_mb = volume / 1e6
-        flight = e2e.flight_baseline(root, cert_dir, parquet, args.runs)
-        rust = e2e.saeta(root / "rust", cert_dir, parquet, args.runs, "rust", workload.BATCH_ROWS)
-        python = e2e.saeta(root / "python", cert_dir, parquet, args.runs, "python", workload.BATCH_ROWS)
+        targets: list[e2e.Target] = []
+        try:
+            targets.append(e2e.FlightTarget(root, cert_dir, parquet))
+            targets.append(e2e.SaetaTarget(root / "rust", cert_dir, parquet, "rust", workload.BATCH_ROWS))
+            targets.append(e2e.SaetaTarget(root / "python", cert_dir, parquet, "python", workload.BATCH_ROWS))
+            flight, rust, python = e2e.interleaved(targets, args.runs, volume)
+        finally:
+            for target in targets:
+                target.stop()
         for result in (flight, rust, python):
             assert all(run.rows == args.rows for run in result.runs), (result.name, result.runs)
-            result.volume = volume
         slow = load.slow_reader(root / "slow", cert_dir, parquet, ipc_mb, args.slow_reader_mb,
                                 args.slow_reader_mb_per_s, workload.BATCH_ROWS) if args.slow_reader_mb else None
         many = None
@@ -71,7 +76,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         )
     ]
     print(f"\n{args.rows:,} rows x 8 columns, {ipc_mb:.0f} MB as Arrow IPC, batches of {workload.BATCH_ROWS:,} rows;"
-          f" medians of {args.runs} runs; malloc: {malloc}\n")
+          f" medians of {args.runs} interleaved runs; malloc: {malloc}\n")
     print(f"{'path':<30} {'MB/s':>7} {'M rows/s':>9} {'vs Flight':>9} {'1st batch ms':>13}  CPU-s per GB")
     for name, mbs, rps, ratio, ttfb, cpu in rows:
         print(f"{name:<30} {mbs:>7.0f} {rps / 1e6:>9.2f} {ratio:>9.2f} {ttfb:>13.1f}  {cpu}")
@@ -91,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "results": [
             {"name": r.name, "mb_per_s": round(r.mb_per_s, 1), "rows_per_s": round(r.rows_per_s),
              "vs_flight": round(r.mb_per_s / flight.mb_per_s, 3), "first_batch_ms": round(r.first_batch_ms, 2),
-             "cpu_s_per_gb": {k: round(r.cpu_per_gb(k), 3) for k in r.cpu}}
+             "cpu_s_per_gb": {k: round(r.cpu_per_gb(k), 3) for k in r.processes}}
             for r in (flight, rust, python)
         ],
         "gateway_cpu_rust_vs_python": round(gw_ratio, 3),

@@ -27,11 +27,16 @@ def test_saeta_keeps_within_half_of_its_reference_ratio_to_flight(tmp_path: Path
     certs.issue_client(cert_dir, "acme")
     parquet = tmp_path / "data" / "bench.parquet"
     volume = workload.ipc_bytes(workload.write(parquet, ROWS))
-    flight = e2e.flight_baseline(tmp_path, cert_dir, parquet, RUNS)
-    saeta = e2e.saeta(tmp_path / "saeta", cert_dir, parquet, RUNS, "rust", workload.BATCH_ROWS)
+    targets: list[e2e.Target] = []
+    try:
+        targets.append(e2e.FlightTarget(tmp_path, cert_dir, parquet))
+        targets.append(e2e.SaetaTarget(tmp_path / "saeta", cert_dir, parquet, "rust", workload.BATCH_ROWS))
+        flight, saeta = e2e.interleaved(targets, RUNS, volume)
+    finally:
+        for target in targets:
+            target.stop()
     for result in (flight, saeta):
         assert all(run.rows == ROWS for run in result.runs)
-        result.volume = volume
     ratio = saeta.mb_per_s / flight.mb_per_s
     print(f"saeta {saeta.mb_per_s:.0f} MB/s, Flight {flight.mb_per_s:.0f} MB/s: ratio {ratio:.2f} "
           f"(reference {reference}, floor {reference / 2:.2f})")
