@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import random
 import statistics
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from saeta.client import AsyncClient
+from saeta.client import AsyncClient, SocketClosed
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from benchmarks.procstat import rss_bytes
 from tests.system.harness import Deployment
@@ -35,7 +38,8 @@ def _deployment(root: Path, certs_dir: Path, datasets: dict[str, object], batch_
     dep.root.mkdir(parents=True, exist_ok=True)
     (dep.root / "certs").symlink_to(certs_dir)
     dep.start_control_plane()
-    dep.start_gateway()
+    # The gateway's defaults, where the test harness shortens them.
+    dep.start_gateway(session_cache_seconds=5, timeouts={"query_seconds": 60, "connect_seconds": 10})
     dep.start_connector("acme", datasets, max_chunk_size=batch_rows)
     return dep
 
@@ -105,15 +109,31 @@ class ManySessions:
     p50_ms: float
     p99_ms: float
     errors: int
+    retries: int
+    error_kinds: dict[str, int]
 
 
-async def _one(url: str, session: str, started: float) -> tuple[int, float]:
-    async with await AsyncClient.connect(url, session) as client:
-        table = await client.query("small")
-    return table.num_rows, time.perf_counter() - started
+async def _one(url: str, session: str, started: float, retries: list[int]) -> tuple[int, float]:
+    """One session's query, retrying as the JS client does when the gateway says "try
+    again later" (1013) or the handshake times out under the burst."""
+    for attempt in range(10):
+        try:
+            async with await AsyncClient.connect(url, session, open_timeout=30) as client:
+                table = await client.query("small")
+            return table.num_rows, time.perf_counter() - started
+        except (SocketClosed, ConnectionClosed, TimeoutError) as exc:
+            code = exc.close_code if isinstance(exc, SocketClosed) else exc.rcvd.code if (
+                isinstance(exc, ConnectionClosed) and exc.rcvd is not None) else None
+            if not isinstance(exc, TimeoutError) and code != 1013:
+                raise
+            retries.append(1)
+            await asyncio.sleep(random.uniform(0.5, 1.0) * 2 ** min(attempt, 4))
+    raise TimeoutError("gave up after 10 attempts")
 
 
-async def _many(dep: Deployment, sessions: int) -> tuple[float, list[tuple[int, float] | BaseException], float]:
+async def _many(
+    dep: Deployment, sessions: int
+) -> tuple[float, list[tuple[int, float] | BaseException], float, int]:
     async with httpx.AsyncClient(timeout=30) as http:
         async def issue() -> str:
             answer = await http.post(f"{dep.cp_url}/api/sessions", json={"tenant": "acme", "user_id": "load"})
@@ -121,18 +141,19 @@ async def _many(dep: Deployment, sessions: int) -> tuple[float, list[tuple[int, 
 
         tokens = [await issue() for _ in range(sessions)]
     singles = []
+    retries: list[int] = []
     for token in tokens[:5]:
-        rows, seconds = await _one(dep.ws_url, token, time.perf_counter())
+        rows, seconds = await _one(dep.ws_url, token, time.perf_counter(), retries)
         singles.append(rows / seconds)
     started = time.perf_counter()
-    results = await asyncio.gather(*(_one(dep.ws_url, t, started) for t in tokens), return_exceptions=True)
-    return statistics.median(singles), results, time.perf_counter() - started
+    results = await asyncio.gather(*(_one(dep.ws_url, t, started, retries) for t in tokens), return_exceptions=True)
+    return statistics.median(singles), results, time.perf_counter() - started, len(retries)
 
 
 def many_sessions(root: Path, certs_dir: Path, parquet_small: Path, sessions: int, batch_rows: int) -> ManySessions:
     dep = _deployment(root, certs_dir, {"small": {"type": "parquet", "path": str(parquet_small)}}, batch_rows)
     try:
-        single, results, wall = asyncio.run(_many(dep, sessions))
+        single, results, wall, retries = asyncio.run(_many(dep, sessions))
     finally:
         dep.stop()
     ok = [r for r in results if isinstance(r, tuple)]
@@ -142,5 +163,6 @@ def many_sessions(root: Path, certs_dir: Path, parquet_small: Path, sessions: in
         sessions, rows_each, single, sum(r[0] for r in ok) / wall,
         statistics.median(times) if times else math.nan,
         times[min(len(times) - 1, int(0.99 * len(times)))] if times else math.nan,
-        len(results) - len(ok),
+        len(results) - len(ok), retries,
+        dict(Counter(f"{type(r).__name__}: {r}"[:120] for r in results if not isinstance(r, tuple))),
     )

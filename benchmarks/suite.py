@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         print(f"{many.sessions} sessions x {many.rows_each:,} rows at once: aggregate"
               f" {many.aggregate_rows_per_s / 1e6:.2f} M rows/s = {scale:.2f} x one session alone"
               f" ({many.single_rows_per_s / 1e6:.2f} M rows/s); completion p50 {many.p50_ms:.0f} ms,"
-              f" p99 {many.p99_ms:.0f} ms (p99/p50 {many.p99_ms / many.p50_ms:.2f}); errors {many.errors}")
+              f" p99 {many.p99_ms:.0f} ms (p99/p50 {many.p99_ms / many.p50_ms:.2f}); retries {many.retries};"
+              f" errors {many.errors} {many.error_kinds or ''}")
     result: dict[str, object] = {
         "rows": args.rows, "ipc_mb": round(ipc_mb, 1), "runs": args.runs, "malloc": malloc,
         "results": [

@@ -186,6 +186,7 @@ class ConnectorConfig:
     max_reconnect_delay: float
     connect_timeout: float
     max_message_bytes: int
+    max_concurrent_reads: int
     datasets: Mapping[str, DatasetConfig]
     logging: LoggingConfig
 
@@ -230,6 +231,7 @@ def load_connector_config(path: str | os.PathLike[str]) -> ConnectorConfig:
     max_reconnect_delay = perf.number("max_reconnect_delay", 60.0, 0.01, 86400)
     connect_timeout = perf.number("connect_timeout", 10.0, 0.1, 3600)
     max_message_bytes = perf.integer("max_message_bytes", 16 * 1024 * 1024, 64 * 1024, 2**31 - 1)
+    max_concurrent_reads = perf.integer("max_concurrent_reads", 8, 1, 256)
     perf.check_unknown()
     if chunk_bytes > max_message_bytes // 2:
         raise perf.fail("chunk_bytes", "must be at most half of performance.max_message_bytes")
@@ -253,6 +255,7 @@ def load_connector_config(path: str | os.PathLike[str]) -> ConnectorConfig:
         max_reconnect_delay=max(max_reconnect_delay, reconnect_delay),
         connect_timeout=connect_timeout,
         max_message_bytes=max_message_bytes,
+        max_concurrent_reads=max_concurrent_reads,
         datasets=datasets,
         logging=logging_cfg,
     )

@@ -120,6 +120,10 @@ class Tunnel:
             _DOGET_METHOD, request_serializer=None, response_deserializer=pb.DoGetSummary.FromString
         )
         self._outbox: asyncio.Queue[pb.ConnectorMessage | None] = asyncio.Queue()
+        # Partitions read at once; the rest wait their turn, so a burst of queries never
+        # becomes a thread per query starving the event loop (and its heartbeats). A wait
+        # longer than the gateway's timeouts.query_seconds ends that query with TIMEOUT.
+        self._reads = asyncio.Semaphore(cfg.max_concurrent_reads)
         self._call: grpc.aio.StreamStreamCall | None = None
         self._tasks: dict[str, set[asyncio.Task[None]]] = {}
         self.tunnel_id = ""
@@ -244,6 +248,10 @@ class Tunnel:
         )))
 
     async def _do_get(self, req: pb.DoGetRequest) -> None:
+        async with self._reads:
+            await self._read_partition(req)
+
+    async def _read_partition(self, req: pb.DoGetRequest) -> None:
         started = time.perf_counter()
         call = self._doget(metadata=((CALL_ID_KEY, req.call_id),))
         reader: _BlockingReader | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import io
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ class FileSource:
         if unknown:
             raise SourceError(f"dataset {cfg.name}: unknown {cfg.type} option {unknown[0]!r}")
         self._format = self._file_format()
+        self._row_counts: dict[str, tuple[tuple[int, int], int]] = {}
         self._schema: pa.Schema | None = None
 
     # --- files and formats
@@ -157,16 +159,26 @@ class FileSource:
             raise BadRequest(f"dataset {self.name} has no column {missing[0]!r}")
         return pa.schema([schema.field(c) for c in columns])
 
+    def _parquet_rows(self, path: str) -> int:
+        """A Parquet file's row count from its footer, remembered while the file's size and
+        mtime stay the same (a burst of queries would otherwise reread every footer)."""
+        try:
+            st = os.stat(path)
+            stamp = (st.st_mtime_ns, st.st_size)
+            cached = self._row_counts.get(path)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+            rows = int(ds.dataset(path, format="parquet").count_rows())
+        except (OSError, pa.ArrowException) as exc:
+            raise SourceError(f"dataset {self.name}: cannot read {Path(path).name}: {exc}") from None
+        self._row_counts[path] = (stamp, rows)
+        return rows
+
     def plan(self, columns: tuple[str, ...] | None, limit: int | None) -> QueryPlan:
         schema = self._projected(columns)
         partitions = []
         for i, path in enumerate(self.files()):
-            records = None
-            if self.cfg.type == "parquet":
-                try:
-                    records = ds.dataset(path, format="parquet").count_rows()
-                except (OSError, pa.ArrowException) as exc:
-                    raise SourceError(f"dataset {self.name}: cannot read {Path(path).name}: {exc}") from None
+            records = self._parquet_rows(path) if self.cfg.type == "parquet" else None
             partitions.append(Partition(i, records))
         total = None
         if all(p.records is not None for p in partitions):
