@@ -6,6 +6,7 @@ server-side processes spent during that run."""
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import statistics
 import subprocess
@@ -62,14 +63,20 @@ class Result:
         return list(self.runs[0].cpu) if self.runs else []
 
 
-class Target:
+class Target(abc.ABC):
+    """Something the suite can run a query against: its server-side processes, one run,
+    and a way to stop it."""
+
     name = ""
 
-    def pids(self) -> dict[str, int]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def pids(self) -> dict[str, int]: ...
 
-    def once(self) -> Run:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def once(self) -> Run: ...
+
+    @abc.abstractmethod
+    def stop(self) -> None: ...
 
     def measure(self) -> Run:
         pids = self.pids()
@@ -77,9 +84,6 @@ class Target:
         run = self.once()
         run.cpu = {k: cpu_seconds(p) - before[k] for k, p in pids.items()}
         return run
-
-    def stop(self) -> None:
-        raise NotImplementedError
 
 
 async def _saeta_run(url: str, session: str) -> Run:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import redis
@@ -64,9 +63,3 @@ class RedisServer:
         path = self.root / "redis.log"
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
-
-def wait_seconds(predicate: object, timeout: float) -> float:
-    """Seconds until ``predicate()`` holds (raises after ``timeout``)."""
-    start = time.monotonic()
-    wait_for(predicate, timeout, "condition")
-    return time.monotonic() - start

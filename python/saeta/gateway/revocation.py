@@ -16,14 +16,13 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from saeta import redis_bus
 from saeta.core import revocation_state as rs
 from saeta.core.backoff import Backoff
 from saeta.core.session_token import fingerprint
 from saeta.errors import RevocationStale
-from saeta.redis_bus import publish_session_revoked
 
 log = logging.getLogger("saeta.gateway.revocation")
 
@@ -95,9 +94,7 @@ class RedisRevocations:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._redis = aioredis.from_url(
-            url, socket_connect_timeout=connect_seconds, socket_timeout=connect_seconds, health_check_interval=0
-        )
+        self._redis = redis_bus.connect(url, connect_seconds)
         self._state = rs.RevocationState(stale_seconds)
         self._listeners: list[Listener] = []
         self._crl_listeners: list[CrlListener] = []
@@ -120,7 +117,7 @@ class RedisRevocations:
 
     async def _push(self, sid: str, expires_at: int) -> None:
         try:
-            await publish_session_revoked(self._redis, sid, expires_at, self._clock())
+            await redis_bus.publish_session_revoked(self._redis, sid, expires_at, self._clock())
         except (RedisError, OSError) as exc:
             log.warning("code=REDIS_UNAVAILABLE revocation not pushed sid=%s: %s", fingerprint(sid), exc)
 
