@@ -63,6 +63,27 @@ class Result:
         return list(self.runs[0].cpu) if self.runs else []
 
 
+# The gateway's production defaults, where the test harness shortens them.
+GATEWAY_DEFAULTS = {"session_cache_seconds": 5, "timeouts": {"query_seconds": 60, "connect_seconds": 10}}
+
+
+def deployment(root: Path, certs_dir: Path, datasets: dict[str, object], batch_rows: int, **gateway: object
+               ) -> Deployment:
+    """Control plane, gateway and one connector of tenant acme serving ``datasets``, with
+    the CA in ``certs_dir``; everything started is stopped again if a step fails."""
+    dep = Deployment(root)
+    dep.root.mkdir(parents=True, exist_ok=True)
+    (dep.root / "certs").symlink_to(certs_dir)
+    try:
+        dep.start_control_plane()
+        dep.start_gateway(**{**GATEWAY_DEFAULTS, **gateway})
+        dep.start_connector("acme", datasets, max_chunk_size=batch_rows)
+    except BaseException:
+        dep.stop()
+        raise
+    return dep
+
+
 class Target(abc.ABC):
     """Something the suite can run a query against: its server-side processes, one run,
     and a way to stop it."""
@@ -101,14 +122,10 @@ async def _saeta_run(url: str, session: str) -> Run:
 class SaetaTarget(Target):
     def __init__(self, root: Path, certs_dir: Path, parquet: Path, relay: str, batch_rows: int) -> None:
         self.name = f"saeta ({relay} relay)"
-        self.dep = Deployment(root)
-        self.dep.root.mkdir(parents=True, exist_ok=True)
-        (self.dep.root / "certs").symlink_to(certs_dir)
+        self.dep = deployment(root, certs_dir, {"bench": {"type": "parquet", "path": str(parquet)}}, batch_rows,
+                              relay=relay)
+        self.gateway, self.connector = self.dep.procs[1], self.dep.procs[2]
         try:
-            self.dep.start_control_plane()
-            self.gateway = self.dep.start_gateway(relay=relay)
-            self.connector = self.dep.start_connector("acme", {"bench": {"type": "parquet", "path": str(parquet)}},
-                                                      max_chunk_size=batch_rows)
             self.session = self.dep.session("acme", ttl=3600)
             self.once()  # warm-up: imports, first connections
         except BaseException:

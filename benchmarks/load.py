@@ -19,6 +19,7 @@ from saeta.client import AsyncClient, SocketClosed
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from benchmarks.e2e import deployment
 from benchmarks.procstat import rss_bytes
 from tests.system.harness import Deployment
 
@@ -31,17 +32,6 @@ class SlowReader:
     seconds: float
     gateway_rss_growth_mib: float
     connector_rss_growth_mib: float
-
-
-def _deployment(root: Path, certs_dir: Path, datasets: dict[str, object], batch_rows: int) -> Deployment:
-    dep = Deployment(root)
-    dep.root.mkdir(parents=True, exist_ok=True)
-    (dep.root / "certs").symlink_to(certs_dir)
-    dep.start_control_plane()
-    # The gateway's defaults, where the test harness shortens them.
-    dep.start_gateway(session_cache_seconds=5, timeouts={"query_seconds": 60, "connect_seconds": 10})
-    dep.start_connector("acme", datasets, max_chunk_size=batch_rows)
-    return dep
 
 
 async def _read_slowly(url: str, session: str, mb_per_s: float, limit: int | None = None) -> tuple[int, float]:
@@ -71,7 +61,7 @@ async def _read_slowly(url: str, session: str, mb_per_s: float, limit: int | Non
 def slow_reader(root: Path, certs_dir: Path, parquet: Path, table_mb: float, target_mb: float,
                 mb_per_s: float, batch_rows: int) -> SlowReader:
     copies = max(1, math.ceil(target_mb / table_mb))
-    dep = _deployment(root, certs_dir, {"big": {"type": "parquet", "path": [str(parquet)] * copies}}, batch_rows)
+    dep = deployment(root, certs_dir, {"big": {"type": "parquet", "path": [str(parquet)] * copies}}, batch_rows)
     try:
         gateway, connector = dep.procs[1].popen.pid, dep.procs[2].popen.pid
         session = dep.session("acme", ttl=3600)
@@ -151,7 +141,7 @@ async def _many(
 
 
 def many_sessions(root: Path, certs_dir: Path, parquet_small: Path, sessions: int, batch_rows: int) -> ManySessions:
-    dep = _deployment(root, certs_dir, {"small": {"type": "parquet", "path": str(parquet_small)}}, batch_rows)
+    dep = deployment(root, certs_dir, {"small": {"type": "parquet", "path": str(parquet_small)}}, batch_rows)
     try:
         single, results, wall, retries = asyncio.run(_many(dep, sessions))
     finally:

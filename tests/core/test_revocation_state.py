@@ -8,10 +8,17 @@ def test_messages_round_trip() -> None:
         assert rs.decode(rs.encode(msg)) == msg
 
 
-@given(st.binary(max_size=300) | st.text(max_size=300))
-def test_garbage_never_decodes_to_a_revocation_of_nothing(data: bytes | str) -> None:
-    msg = rs.decode(data)
-    assert msg is None or isinstance(msg, rs.CrlChangedMessage | rs.SessionRevokedMessage)
+@given(st.binary(max_size=300) | st.text(max_size=300) | st.builds(
+    lambda sid, exp: f'{{"kind":"session","sid":{sid},"expires_at":{exp}}}',
+    st.sampled_from(['""', '"a"', '"\\n"', "1", "null", '"' + "x" * 200 + '"']),
+    st.sampled_from(["0", "-5", "1.5", "true", '"9"', "4102444800", str(2**50)]),
+))
+def test_any_input_is_refused_or_decodes_to_valid_fields(data: bytes | str) -> None:
+    msg = rs.decode(data)  # never raises, whatever arrives on the channel
+    if isinstance(msg, rs.SessionRevokedMessage):
+        assert 0 < len(msg.sid) <= rs.MAX_SID_CHARS and msg.sid.isprintable()
+        assert isinstance(msg.expires_at, int) and not isinstance(msg.expires_at, bool)
+        assert 0 < msg.expires_at < 2**42
 
 
 def test_invalid_fields_are_refused() -> None:

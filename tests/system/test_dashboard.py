@@ -6,7 +6,6 @@ No asyncio in this module: Playwright's sync API keeps its own event loop on thi
 from __future__ import annotations
 
 import http.server
-import json
 import signal
 import threading
 import time
@@ -295,7 +294,9 @@ def test_view_in_the_url_runs_at_once(site: tuple[Deployment, pa.Table], page: A
     assert "session=" not in page.url and "dataset=inventario" in page.url
 
 
-def test_gateway_restart_reconnects_the_page(site: tuple[Deployment, pa.Table], page: Any) -> None:
+def test_gateway_restart_reconnects_the_page(
+    site: tuple[Deployment, pa.Table], page: Any, redis_server: RedisServer
+) -> None:
     dep, expected = site
     _open(page, dep)
     _ready(page)
@@ -307,7 +308,7 @@ def test_gateway_restart_reconnects_the_page(site: tuple[Deployment, pa.Table], 
     page.expose_function("recordState", record)
     page.evaluate("() => window.saeta.connection.addEventListener('statechange', (e) => recordState(e.detail))")
     dep.procs[1].stop()  # SIGTERM: sockets close with 1001, "reconnect"
-    dep.start_gateway(redis_url=_redis_url(dep), session_cache_seconds=60)
+    dep.start_gateway(redis_url=redis_server.url, session_cache_seconds=60)
     page.wait_for_function("() => window.saeta.connection.state === 'open' && document.body.dataset.state === 'open'",
                            timeout=60_000)
     assert states[0] == "reconnecting" and states[-1] == "open", states
@@ -316,9 +317,6 @@ def test_gateway_restart_reconnects_the_page(site: tuple[Deployment, pa.Table], 
     _done(panel)
     assert panel.get_attribute("data-rows") == str(expected.num_rows)
 
-
-def _redis_url(dep: Deployment) -> str:
-    return str(json.loads((dep.root / "gateway.yaml").read_text())["redis_url"])
 
 
 def test_changing_axes_redraws_from_the_rows_already_received(site: tuple[Deployment, pa.Table], page: Any) -> None:

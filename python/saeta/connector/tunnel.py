@@ -20,6 +20,7 @@ from saeta.config import ConnectorConfig
 from saeta.connector.chunks import chunk_messages
 from saeta.connector.sources.base import Source
 from saeta.core.backoff import Backoff
+from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS
 from saeta.errors import BadRequest, DatasetNotFound, SaetaError, TunnelRefused
 from saeta.v1 import tunnel_pb2 as pb
 
@@ -44,10 +45,7 @@ def channel_options(cfg: ConnectorConfig) -> list[tuple[str, Any]]:
     options: list[tuple[str, Any]] = [
         ("grpc.max_send_message_length", cfg.max_message_bytes),
         ("grpc.max_receive_message_length", 4 * 1024 * 1024),
-        ("grpc.keepalive_time_ms", 20_000),
-        ("grpc.keepalive_timeout_ms", 10_000),
-        ("grpc.keepalive_permit_without_calls", 1),
-        ("grpc.http2.max_pings_without_data", 0),
+        *KEEPALIVE_OPTIONS,
         # Our own backoff decides when to dial again, not grpc's channel.
         ("grpc.enable_retries", 0),
     ]

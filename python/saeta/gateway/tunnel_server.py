@@ -15,6 +15,7 @@ import grpc.aio
 from saeta.certs import certificate_serial, client_cert_problem
 from saeta.config import GatewayConfig
 from saeta.core.names import is_dataset_name, is_tenant_id
+from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS, KEEPALIVE_TIME_MS
 from saeta.errors import QueryFailed
 from saeta.gateway.crl import CrlWatcher
 from saeta.gateway.data_calls import DataCalls
@@ -205,9 +206,7 @@ def server_options(cfg: GatewayConfig) -> list[tuple[str, Any]]:
     return [
         ("grpc.max_receive_message_length", cfg.max_message_bytes),
         ("grpc.max_send_message_length", 4 * 1024 * 1024),
-        ("grpc.keepalive_time_ms", 20_000),
-        ("grpc.keepalive_timeout_ms", 10_000),
-        ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
-        ("grpc.keepalive_permit_without_calls", 1),
-        ("grpc.http2.max_pings_without_data", 0),
+        *KEEPALIVE_OPTIONS,
+        # Accept the connector's pings (every KEEPALIVE_TIME_MS) with room to spare.
+        ("grpc.http2.min_ping_interval_without_data_ms", KEEPALIVE_TIME_MS // 4),
     ]
