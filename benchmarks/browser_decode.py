@@ -59,8 +59,9 @@ def main() -> None:
         try:
             dep.start_control_plane()
             dep.start_gateway()
-            dep.start_connector("acme", {"ventas": {"type": "parquet", "path": "data/ventas-*.parquet"}},
-                                max_chunk_size=16384)
+            dep.start_connector(
+                "acme", {"ventas": {"type": "parquet", "path": "data/ventas-*.parquet"}}, max_chunk_size=16384
+            )
             session = dep.session("acme", ttl=3600)
             py = [asyncio.run(python_run(dep.ws_url, session)) for _ in range(runs)]
             js: list[float] = []
@@ -88,17 +89,20 @@ def main() -> None:
         finally:
             dep.stop()
     result = {
-        "rows": ROWS, "runs": runs,
+        "rows": ROWS,
+        "runs": runs,
         "python_pyarrow_s": round(statistics.median(py), 3),
         "chromium_js_client_s": round(statistics.median(js), 3),
         "chromium_dashboard_s": round(statistics.median(board), 3),
     }
     result["js_client_vs_python"] = round(result["chromium_js_client_s"] / result["python_pyarrow_s"], 2)
     result["dashboard_vs_python"] = round(result["chromium_dashboard_s"] / result["python_pyarrow_s"], 2)
-    print(f"ventas, {ROWS:,} rows, medians of {runs}: pyarrow client {result['python_pyarrow_s']} s; "
-          f"Chromium JS client (receive + decode) {result['chromium_js_client_s']} s "
-          f"({result['js_client_vs_python']}x); dashboard (+ chart and table) {result['chromium_dashboard_s']} s "
-          f"({result['dashboard_vs_python']}x)")
+    print(
+        f"ventas, {ROWS:,} rows, medians of {runs}: pyarrow client {result['python_pyarrow_s']} s; "
+        f"Chromium JS client (receive + decode) {result['chromium_js_client_s']} s "
+        f"({result['js_client_vs_python']}x); dashboard (+ chart and table) {result['chromium_dashboard_s']} s "
+        f"({result['dashboard_vs_python']}x)"
+    )
     save("browser_decode", result)
 
 

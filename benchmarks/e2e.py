@@ -67,8 +67,9 @@ class Result:
 GATEWAY_DEFAULTS = {"session_cache_seconds": 5, "timeouts": {"query_seconds": 60, "connect_seconds": 10}}
 
 
-def deployment(root: Path, certs_dir: Path, datasets: dict[str, object], batch_rows: int, **gateway: object
-               ) -> Deployment:
+def deployment(
+    root: Path, certs_dir: Path, datasets: dict[str, object], batch_rows: int, **gateway: object
+) -> Deployment:
     """Control plane, gateway and one connector of tenant acme serving ``datasets``, with
     the CA in ``certs_dir``; everything started is stopped again if a step fails."""
     dep = Deployment(root)
@@ -122,8 +123,9 @@ async def _saeta_run(url: str, session: str) -> Run:
 class SaetaTarget(Target):
     def __init__(self, root: Path, certs_dir: Path, parquet: Path, relay: str, batch_rows: int) -> None:
         self.name = f"saeta ({relay} relay)"
-        self.dep = deployment(root, certs_dir, {"bench": {"type": "parquet", "path": str(parquet)}}, batch_rows,
-                              relay=relay)
+        self.dep = deployment(
+            root, certs_dir, {"bench": {"type": "parquet", "path": str(parquet)}}, batch_rows, relay=relay
+        )
         self.gateway, self.connector = self.dep.procs[1], self.dep.procs[2]
         try:
             self.session = self.dep.session("acme", ttl=3600)
@@ -151,7 +153,8 @@ class FlightTarget(Target):
         log = open(log_path, "ab")  # noqa: SIM115 (the child keeps it)
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "benchmarks" / "flight_server.py"), str(port), str(certs_dir), str(parquet)],
-            stdout=log, stderr=subprocess.STDOUT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         log.close()
         try:

@@ -58,8 +58,9 @@ async def _read_slowly(url: str, session: str, mb_per_s: float, limit: int | Non
                 await asyncio.sleep(ahead)
 
 
-def slow_reader(root: Path, certs_dir: Path, parquet: Path, table_mb: float, target_mb: float,
-                mb_per_s: float, batch_rows: int) -> SlowReader:
+def slow_reader(
+    root: Path, certs_dir: Path, parquet: Path, table_mb: float, target_mb: float, mb_per_s: float, batch_rows: int
+) -> SlowReader:
     copies = max(1, math.ceil(target_mb / table_mb))
     dep = deployment(root, certs_dir, {"big": {"type": "parquet", "path": [str(parquet)] * copies}}, batch_rows)
     try:
@@ -86,8 +87,12 @@ def slow_reader(root: Path, certs_dir: Path, parquet: Path, table_mb: float, tar
         sampler.join()
     finally:
         dep.stop()
-    return SlowReader(received / 1e6, seconds, (peak["gateway"] - base["gateway"]) / MiB,
-                      (peak["connector"] - base["connector"]) / MiB)
+    return SlowReader(
+        received / 1e6,
+        seconds,
+        (peak["gateway"] - base["gateway"]) / MiB,
+        (peak["connector"] - base["connector"]) / MiB,
+    )
 
 
 @dataclass
@@ -112,8 +117,13 @@ async def _one(url: str, session: str, started: float, retries: list[int]) -> tu
                 table = await client.query("small")
             return table.num_rows, time.perf_counter() - started
         except (SocketClosed, ConnectionClosed, TimeoutError) as exc:
-            code = exc.close_code if isinstance(exc, SocketClosed) else exc.rcvd.code if (
-                isinstance(exc, ConnectionClosed) and exc.rcvd is not None) else None
+            code = (
+                exc.close_code
+                if isinstance(exc, SocketClosed)
+                else exc.rcvd.code
+                if (isinstance(exc, ConnectionClosed) and exc.rcvd is not None)
+                else None
+            )
             if not isinstance(exc, TimeoutError) and code != 1013:
                 raise
             retries.append(1)
@@ -121,10 +131,9 @@ async def _one(url: str, session: str, started: float, retries: list[int]) -> tu
     raise TimeoutError("gave up after 10 attempts")
 
 
-async def _many(
-    dep: Deployment, sessions: int
-) -> tuple[float, list[tuple[int, float] | BaseException], float, int]:
+async def _many(dep: Deployment, sessions: int) -> tuple[float, list[tuple[int, float] | BaseException], float, int]:
     async with httpx.AsyncClient(timeout=30) as http:
+
         async def issue() -> str:
             answer = await http.post(f"{dep.cp_url}/api/sessions", json={"tenant": "acme", "user_id": "load"})
             return str(answer.json()["session_id"])
@@ -150,9 +159,13 @@ def many_sessions(root: Path, certs_dir: Path, parquet_small: Path, sessions: in
     rows_each = ok[0][0] if ok else 0
     times = sorted(1000 * r[1] for r in ok)
     return ManySessions(
-        sessions, rows_each, single, sum(r[0] for r in ok) / wall,
+        sessions,
+        rows_each,
+        single,
+        sum(r[0] for r in ok) / wall,
         statistics.median(times) if times else math.nan,
         times[min(len(times) - 1, int(0.99 * len(times)))] if times else math.nan,
-        len(results) - len(ok), retries,
+        len(results) - len(ok),
+        retries,
         dict(Counter(f"{type(r).__name__}: {r}"[:120] for r in results if not isinstance(r, tuple))),
     )

@@ -84,8 +84,12 @@ def browser_leg(dep: Deployment, n: int) -> list[float]:
 
 def summary(delays: list[float]) -> dict[str, float]:
     ms = sorted(d * 1000 for d in delays)
-    return {"count": len(ms), "p50_ms": round(statistics.median(ms), 2),
-            "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 2), "max_ms": round(ms[-1], 2)}
+    return {
+        "count": len(ms),
+        "p50_ms": round(statistics.median(ms), 2),
+        "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 2),
+        "max_ms": round(ms[-1], 2),
+    }
 
 
 def main() -> None:
@@ -99,18 +103,23 @@ def main() -> None:
         try:
             dep.start_control_plane(redis_url=redis.url, gateway_url=f"http://127.0.0.1:{dep.http_port}")
             dep.start_gateway(redis_url=redis.url, session_cache_seconds=60)
-            dep.start_gateway(name="gateway2", http_port=second, grpc_port=free_port(),
-                              redis_url=redis.url, session_cache_seconds=60)
+            dep.start_gateway(
+                name="gateway2", http_port=second, grpc_port=free_port(), redis_url=redis.url, session_cache_seconds=60
+            )
             sockets = summary(asyncio.run(measure(dep, [dep.ws_url, f"ws://127.0.0.1:{second}"], n)))
             browser = summary(browser_leg(dep, n))
         finally:
             dep.stop()
             redis.stop()
     result = {"revocations": n, "sockets": sockets, "browser": browser}
-    print(f"revocation delay, revoke call sent -> 4003 received by a socket ({n} sessions x 2 gateways): "
-          f"p50 {sockets['p50_ms']} ms, p95 {sockets['p95_ms']} ms, max {sockets['max_ms']} ms")
-    print(f"revocation delay, revoke call sent -> dashboard in Chromium shows revoked ({n} sessions): "
-          f"p50 {browser['p50_ms']} ms, p95 {browser['p95_ms']} ms, max {browser['max_ms']} ms")
+    print(
+        f"revocation delay, revoke call sent -> 4003 received by a socket ({n} sessions x 2 gateways): "
+        f"p50 {sockets['p50_ms']} ms, p95 {sockets['p95_ms']} ms, max {sockets['max_ms']} ms"
+    )
+    print(
+        f"revocation delay, revoke call sent -> dashboard in Chromium shows revoked ({n} sessions): "
+        f"p50 {browser['p50_ms']} ms, p95 {browser['p95_ms']} ms, max {browser['max_ms']} ms"
+    )
     save("revocation_delay", result)
 
 

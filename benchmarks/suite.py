@@ -59,8 +59,19 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                 target.stop()
         for result in (flight, rust, python):
             assert all(run.rows == args.rows for run in result.runs), (result.name, result.runs)
-        slow = load.slow_reader(root / "slow", cert_dir, parquet, ipc_mb, args.slow_reader_mb,
-                                args.slow_reader_mb_per_s, workload.BATCH_ROWS) if args.slow_reader_mb else None
+        slow = (
+            load.slow_reader(
+                root / "slow",
+                cert_dir,
+                parquet,
+                ipc_mb,
+                args.slow_reader_mb,
+                args.slow_reader_mb_per_s,
+                workload.BATCH_ROWS,
+            )
+            if args.slow_reader_mb
+            else None
+        )
         many = None
         if args.sessions:
             small = root / "data" / "small.parquet"
@@ -75,29 +86,43 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             (python, f"gateway {python.cpu_per_gb('gateway'):.2f}, connector {python.cpu_per_gb('connector'):.2f}"),
         )
     ]
-    print(f"\n{args.rows:,} rows x 8 columns, {ipc_mb:.0f} MB as Arrow IPC, batches of {workload.BATCH_ROWS:,} rows;"
-          f" medians of {args.runs} interleaved runs; malloc: {malloc}\n")
+    print(
+        f"\n{args.rows:,} rows x 8 columns, {ipc_mb:.0f} MB as Arrow IPC, batches of {workload.BATCH_ROWS:,} rows;"
+        f" medians of {args.runs} interleaved runs; malloc: {malloc}\n"
+    )
     print(f"{'path':<30} {'MB/s':>7} {'M rows/s':>9} {'vs Flight':>9} {'1st batch ms':>13}  CPU-s per GB")
     for name, mbs, rps, ratio, ttfb, cpu in rows:
         print(f"{name:<30} {mbs:>7.0f} {rps / 1e6:>9.2f} {ratio:>9.2f} {ttfb:>13.1f}  {cpu}")
     gw_ratio = rust.cpu_per_gb("gateway") / python.cpu_per_gb("gateway")
     print(f"\ngateway CPU per GB, Rust relay / Python twin: {gw_ratio:.2f}")
     if slow:
-        print(f"slow reader: {slow.mb_read:.0f} MB at {slow.mb_read / slow.seconds:.1f} MB/s; RSS growth over idle:"
-              f" gateway {slow.gateway_rss_growth_mib:.1f} MiB, connector {slow.connector_rss_growth_mib:.1f} MiB")
+        print(
+            f"slow reader: {slow.mb_read:.0f} MB at {slow.mb_read / slow.seconds:.1f} MB/s; RSS growth over idle:"
+            f" gateway {slow.gateway_rss_growth_mib:.1f} MiB, connector {slow.connector_rss_growth_mib:.1f} MiB"
+        )
     if many:
         scale = many.aggregate_rows_per_s / many.single_rows_per_s
-        print(f"{many.sessions} sessions x {many.rows_each:,} rows at once: aggregate"
-              f" {many.aggregate_rows_per_s / 1e6:.2f} M rows/s = {scale:.2f} x one session alone"
-              f" ({many.single_rows_per_s / 1e6:.2f} M rows/s); completion p50 {many.p50_ms:.0f} ms,"
-              f" p99 {many.p99_ms:.0f} ms (p99/p50 {many.p99_ms / many.p50_ms:.2f}); retries {many.retries};"
-              f" errors {many.errors} {many.error_kinds or ''}")
+        print(
+            f"{many.sessions} sessions x {many.rows_each:,} rows at once: aggregate"
+            f" {many.aggregate_rows_per_s / 1e6:.2f} M rows/s = {scale:.2f} x one session alone"
+            f" ({many.single_rows_per_s / 1e6:.2f} M rows/s); completion p50 {many.p50_ms:.0f} ms,"
+            f" p99 {many.p99_ms:.0f} ms (p99/p50 {many.p99_ms / many.p50_ms:.2f}); retries {many.retries};"
+            f" errors {many.errors} {many.error_kinds or ''}"
+        )
     result: dict[str, object] = {
-        "rows": args.rows, "ipc_mb": round(ipc_mb, 1), "runs": args.runs, "malloc": malloc,
+        "rows": args.rows,
+        "ipc_mb": round(ipc_mb, 1),
+        "runs": args.runs,
+        "malloc": malloc,
         "results": [
-            {"name": r.name, "mb_per_s": round(r.mb_per_s, 1), "rows_per_s": round(r.rows_per_s),
-             "vs_flight": round(r.mb_per_s / flight.mb_per_s, 3), "first_batch_ms": round(r.first_batch_ms, 2),
-             "cpu_s_per_gb": {k: round(r.cpu_per_gb(k), 3) for k in r.processes}}
+            {
+                "name": r.name,
+                "mb_per_s": round(r.mb_per_s, 1),
+                "rows_per_s": round(r.rows_per_s),
+                "vs_flight": round(r.mb_per_s / flight.mb_per_s, 3),
+                "first_batch_ms": round(r.first_batch_ms, 2),
+                "cpu_s_per_gb": {k: round(r.cpu_per_gb(k), 3) for k in r.processes},
+            }
             for r in (flight, rust, python)
         ],
         "gateway_cpu_rust_vs_python": round(gw_ratio, 3),

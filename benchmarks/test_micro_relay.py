@@ -21,8 +21,9 @@ if "rust" in relay.available():
 def tunnel_message(target: int) -> bytes:
     """An ArrowChunk holding whole record batch messages, about ``target`` bytes."""
     rows = max(1, target // 40)
-    batch = pa.record_batch({"a": pa.array(range(rows), pa.int64()), "b": pa.array([0.5] * rows),
-                             "c": pa.array(range(rows), pa.int32())})
+    batch = pa.record_batch(
+        {"a": pa.array(range(rows), pa.int64()), "b": pa.array([0.5] * rows), "c": pa.array(range(rows), pa.int32())}
+    )
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, batch.schema) as writer:
         writer.write_batch(batch)
@@ -45,12 +46,13 @@ def test_locate_payload(benchmark: Any, impl: str, message: bytes) -> None:
 @pytest.mark.parametrize("impl", list(IMPLS))
 def test_scan_ipc(benchmark: Any, impl: str, message: bytes) -> None:
     start, length = IMPLS[impl].locate_payload(message)
-    payload = message[start:start + length]
+    payload = message[start : start + length]
     benchmark(IMPLS[impl].scan_ipc, payload)
 
 
 @pytest.mark.parametrize("impl", list(IMPLS))
-def test_relay_chunk(benchmark: Any, impl: str, message: bytes) -> None:
-    frame, rows, _ = benchmark(IMPLS[impl].relay_chunk, 7, message)
+def test_relay_parts(benchmark: Any, impl: str, message: bytes) -> None:
+    header, _, length, rows = benchmark(IMPLS[impl].relay_parts, 7, message)
     assert rows > 0
-    assert len(frame) > 8
+    assert len(header) == 8
+    assert length > 0

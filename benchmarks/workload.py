@@ -21,16 +21,18 @@ def table(rows: int, seed: int = 11) -> pa.Table:
     category = pc.take(labels, pc.cast(pc.floor(pc.multiply(r[0], 50)), pa.int32()))
     digits = pc.cast(pc.floor(pc.multiply(r[1], 1e9)), pa.int64()).cast(pa.string())
     note = pc.binary_join_element_wise("nota ", digits, "")
-    return pa.table({
-        "id": ids,
-        "ts": ts,
-        "a": pc.multiply(r[1], 1000.0),
-        "b": pc.multiply(r[2], 1e6),
-        "c": pc.subtract(r[3], 0.5),
-        "category": category,
-        "note": note,
-        "qty": pc.cast(pc.floor(pc.multiply(r[2], 100)), pa.int32()),
-    })
+    return pa.table(
+        {
+            "id": ids,
+            "ts": ts,
+            "a": pc.multiply(r[1], 1000.0),
+            "b": pc.multiply(r[2], 1e6),
+            "c": pc.subtract(r[3], 0.5),
+            "category": category,
+            "note": note,
+            "qty": pc.cast(pc.floor(pc.multiply(r[2], 100)), pa.int32()),
+        }
+    )
 
 
 def write(path: Path, rows: int) -> pa.Table:

@@ -61,8 +61,12 @@ def test_issue_without_ca_names_the_fix(tmp_path: Path) -> None:
 
 
 def test_seed_script_still_works(tmp_path: Path) -> None:
-    subprocess.run([str(ROOT / "certs/generate_certs.sh"), "all", "acme"], check=True, capture_output=True,
-                   env={"CERTS_DIR": str(tmp_path), "SAETA": str(ROOT / ".venv/bin/saeta"), "PATH": "/usr/bin:/bin"})
+    subprocess.run(
+        [str(ROOT / "certs/generate_certs.sh"), "all", "acme"],
+        check=True,
+        capture_output=True,
+        env={"CERTS_DIR": str(tmp_path), "SAETA": str(ROOT / ".venv/bin/saeta"), "PATH": "/usr/bin:/bin"},
+    )
     assert (tmp_path / "clients/acme/client.crt").is_file()
     assert (tmp_path / "server.key").is_file()
 

@@ -29,7 +29,10 @@ def test_gateway_defaults_and_cert_autodetection(tmp_path: Path) -> None:
 def test_connector_seed_keys_and_relative_paths(tmp_path: Path) -> None:
     certs.init_ca(tmp_path / "certs")
     certs.issue_client(tmp_path / "certs", "t1")
-    cfg = load_connector_config(write(tmp_path, """
+    cfg = load_connector_config(
+        write(
+            tmp_path,
+            """
 gateway: {grpc_uri: "gw:50051", transport_mode: grpc}
 mtls: {ca_cert: certs/ca.crt, client_cert: certs/clients/t1/client.crt, client_key: certs/clients/t1/client.key}
 tenant: {id: t1}
@@ -37,7 +40,9 @@ performance: {max_chunk_size: 100, reconnect_delay: 2}
 logging: {level: debug}
 datasets:
   v: {type: csv, path: data/*.csv, options: {delimiter: ";"}}
-"""))
+""",
+        )
+    )
     assert (cfg.max_chunk_size, cfg.reconnect_delay, cfg.logging.level) == (100, 2.0, "DEBUG")
     assert cfg.datasets["v"].paths == (str(tmp_path.resolve() / "data/*.csv"),)
 
@@ -75,26 +80,48 @@ def test_gateway_browser_and_revocation_keys(tmp_path: Path) -> None:
     assert cfg.crl == (tmp_path / "certs" / "crl.pem").resolve()
     assert (cfg.redis_url, cfg.allowed_origins, cfg.revocation_stale_seconds) == (None, (), 10.0)
     assert (cfg.handshake_seconds, cfg.ping_interval_seconds, cfg.ping_timeout_seconds) == (10.0, 20.0, 20.0)
-    cfg = load_gateway_config(write(tmp_path, {
-        **base, "redis_url": "redis://r:6379/0", "allowed_origins": ["https://app.example.com"],
-        "revocation": {"stale_seconds": 3}, "websocket": {"handshake_seconds": 2}, "tls": {"crl": "revoked.pem"},
-    }))
+    cfg = load_gateway_config(
+        write(
+            tmp_path,
+            {
+                **base,
+                "redis_url": "redis://r:6379/0",
+                "allowed_origins": ["https://app.example.com"],
+                "revocation": {"stale_seconds": 3},
+                "websocket": {"handshake_seconds": 2},
+                "tls": {"crl": "revoked.pem"},
+            },
+        )
+    )
     assert (cfg.redis_url, cfg.allowed_origins, cfg.revocation_stale_seconds, cfg.handshake_seconds) == (
-        "redis://r:6379/0", ("https://app.example.com",), 3.0, 2.0)
+        "redis://r:6379/0",
+        ("https://app.example.com",),
+        3.0,
+        2.0,
+    )
     assert cfg.crl == (tmp_path / "revoked.pem").resolve()
-    for bad, key in [({"redis_url": "http://r"}, "redis_url"),
-                     ({"allowed_origins": ["https://app.example.com/"]}, "allowed_origins[0]"),
-                     ({"allowed_origins": ["app.example.com"]}, "allowed_origins[0]"),
-                     ({"websocket": {"ping_timeout_seconds": 0}}, "websocket.ping_timeout_seconds"),
-                     ({"revocation": {"stale": 3}}, "revocation.stale")]:
+    for bad, key in [
+        ({"redis_url": "http://r"}, "redis_url"),
+        ({"allowed_origins": ["https://app.example.com/"]}, "allowed_origins[0]"),
+        ({"allowed_origins": ["app.example.com"]}, "allowed_origins[0]"),
+        ({"websocket": {"ping_timeout_seconds": 0}}, "websocket.ping_timeout_seconds"),
+        ({"revocation": {"stale": 3}}, "revocation.stale"),
+    ]:
         with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
             load_gateway_config(write(tmp_path, {**base, **bad}))
 
 
 def test_control_plane_redis_and_gateway_url(tmp_path: Path) -> None:
-    cfg = load_control_plane_config(write(tmp_path, {
-        "tableros_secret_key": SECRET, "redis_url": "redis://r/1", "gateway_url": "https://gw.example.com/",
-    }))
+    cfg = load_control_plane_config(
+        write(
+            tmp_path,
+            {
+                "tableros_secret_key": SECRET,
+                "redis_url": "redis://r/1",
+                "gateway_url": "https://gw.example.com/",
+            },
+        )
+    )
     assert (cfg.redis_url, cfg.gateway_url) == ("redis://r/1", "https://gw.example.com")
     with pytest.raises(ConfigError, match="gateway_url"):
         load_control_plane_config(write(tmp_path, {"tableros_secret_key": SECRET, "gateway_url": "gw:8081"}))

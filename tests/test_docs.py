@@ -47,15 +47,26 @@ def read_keys(load: Callable[[Path], Any], path: Path, monkeypatch: pytest.Monke
     return {k for k in seen if not any(other.startswith(k + ".") for other in seen)}  # leaves, not sections
 
 
-@pytest.mark.parametrize(("title", "loader", "body"), [
-    ("Gateway", load_gateway_config, {"tableros_secret_key": "s" * 40, "control_plane_url": "http://cp"}),
-    ("Control plane", load_control_plane_config, {"tableros_secret_key": "s" * 40}),
-    ("Connector", load_connector_config, {
-        "gateway": {"grpc_uri": "gw:1"}, "tenant": {"id": "t1"},
-        "mtls": {"ca_cert": "certs/ca.crt", "client_cert": "certs/clients/t1/client.crt",
-                 "client_key": "certs/clients/t1/client.key"},
-    }),
-])
+@pytest.mark.parametrize(
+    ("title", "loader", "body"),
+    [
+        ("Gateway", load_gateway_config, {"tableros_secret_key": "s" * 40, "control_plane_url": "http://cp"}),
+        ("Control plane", load_control_plane_config, {"tableros_secret_key": "s" * 40}),
+        (
+            "Connector",
+            load_connector_config,
+            {
+                "gateway": {"grpc_uri": "gw:1"},
+                "tenant": {"id": "t1"},
+                "mtls": {
+                    "ca_cert": "certs/ca.crt",
+                    "client_cert": "certs/clients/t1/client.crt",
+                    "client_key": "certs/clients/t1/client.key",
+                },
+            },
+        ),
+    ],
+)
 def test_every_config_key_is_documented(
     title: str, loader: Callable[[Path], Any], body: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -71,10 +82,18 @@ def test_every_config_key_is_documented(
 def test_error_codes_are_documented_and_known_to_the_js_client() -> None:
     protocol = (ROOT / "docs" / "protocol.md").read_text()
     client = (ROOT / "web" / "src" / "protocol.js").read_text()
-    browser_codes = {cls.code for cls in (
-        errors.BadRequest, errors.DatasetNotFound, errors.ConnectorOffline, errors.QueryFailed,
-        errors.QueryTimeout, errors.QueryCancelled, errors.TooManyQueries,
-    )} | {"INTERNAL"}
+    browser_codes = {
+        cls.code
+        for cls in (
+            errors.BadRequest,
+            errors.DatasetNotFound,
+            errors.ConnectorOffline,
+            errors.QueryFailed,
+            errors.QueryTimeout,
+            errors.QueryCancelled,
+            errors.TooManyQueries,
+        )
+    } | {"INTERNAL"}
     for code in browser_codes:
         assert f"| {code} |" in protocol, code
         assert f"  {code}: " in client, code

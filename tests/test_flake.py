@@ -9,10 +9,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_flake_parses_and_declares_the_toolchain() -> None:
-    parsed = subprocess.run(["nix-instantiate", "--parse", str(ROOT / "flake.nix")],
-                            capture_output=True, text=True, check=True).stdout
-    for name in ("devShells", "packages", "python311", "maturin", "nodejs_20", "redis", "chromium",
-                 "postgresql_15", "maturinBuildHook"):
+    parsed = subprocess.run(
+        ["nix-instantiate", "--parse", str(ROOT / "flake.nix")], capture_output=True, text=True, check=True
+    ).stdout
+    for name in (
+        "devShells",
+        "packages",
+        "python311",
+        "maturin",
+        "nodejs_20",
+        "redis",
+        "chromium",
+        "postgresql_15",
+        "maturinBuildHook",
+    ):
         assert name in parsed, name
 
 

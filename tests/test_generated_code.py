@@ -10,8 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_generated_code_is_current(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, str(ROOT / "scripts/gen_protos.py"), str(tmp_path)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts/gen_protos.py"), str(tmp_path)], check=True, capture_output=True
+    )
     committed = ROOT / "python/saeta/v1"
     fresh = tmp_path / "saeta/v1"
     names = sorted(p.name for p in fresh.iterdir())

@@ -39,8 +39,16 @@ class CountingApp:
 @pytest.fixture
 def control_plane(tmp_path: Path) -> tuple[ControlPlane, CountingApp]:
     cfg = ControlPlaneConfig(
-        file=tmp_path / "cp.yaml", host="127.0.0.1", port=0, database=tmp_path / "cp.sqlite3", secret_key=SECRET,
-        admin_token=None, redis_url=None, gateway_url=None, max_session_seconds=86400, logging=LoggingConfig(),
+        file=tmp_path / "cp.yaml",
+        host="127.0.0.1",
+        port=0,
+        database=tmp_path / "cp.sqlite3",
+        secret_key=SECRET,
+        admin_token=None,
+        redis_url=None,
+        gateway_url=None,
+        max_session_seconds=86400,
+        logging=LoggingConfig(),
     )
     cp = ControlPlane(cfg, SessionStore(cfg.database))
     return cp, CountingApp(cp.app())
@@ -92,8 +100,9 @@ def test_unknown_and_revoked_sessions(control_plane: tuple[ControlPlane, Countin
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
         async with httpx.AsyncClient(transport=transport, base_url="http://cp") as http:
             validator = SessionValidator(SECRET, "http://cp", InProcessRevocations(), http, cache_seconds=0)
-            results = await asyncio.gather(validator.validate(unknown), validator.validate(unknown),
-                                           return_exceptions=True)
+            results = await asyncio.gather(
+                validator.validate(unknown), validator.validate(unknown), return_exceptions=True
+            )
             assert all(isinstance(r, Unauthorized) and not isinstance(r, SessionRevoked) for r in results)
             await http.post(f"/api/sessions/{token}/revoke")
             with pytest.raises(SessionRevoked):

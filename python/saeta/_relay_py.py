@@ -225,12 +225,12 @@ def make_frame(stream_id: int, flags: int, payload: Buffer) -> bytes:
     return b"".join((struct.pack("<II", stream_id, flags), payload))
 
 
-def relay_chunk(stream_id: int, message: Buffer) -> tuple[bytes, int, int]:
-    """Locate, check and frame one raw ArrowChunk: (browser frame, rows, payload bytes)."""
+def relay_parts(stream_id: int, message: Buffer) -> tuple[bytes, int, int, int]:
+    """Locate and check one raw ArrowChunk: (frame header, payload offset, payload length,
+    rows). The caller sends the header and a view of the message: no copy here."""
     offset, length = locate_payload(message)
-    payload = memoryview(message)[offset : offset + length]
-    scan = _scan_partition_chunk(payload)
-    return make_frame(stream_id, 0, payload), scan[4], length
+    scan = _scan_partition_chunk(memoryview(message)[offset : offset + length])
+    return struct.pack("<II", stream_id, 0), offset, length, scan[4]
 
 
 _WS = b" \t\n\r"

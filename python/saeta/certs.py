@@ -96,9 +96,15 @@ def _builder(
         .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=not ca, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=not ca, key_cert_sign=ca,
-                crl_sign=ca, encipher_only=False, decipher_only=False,
+                digital_signature=not ca,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=not ca,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -118,9 +124,7 @@ def _leaf(
     builder = (
         _builder(subject, ca_cert.subject, key, days, ca=False)
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
     )
     if san is not None:
         builder = builder.add_extension(san, critical=False)
@@ -156,7 +160,11 @@ def init_ca(
             entries.append(entry)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, (server_names or ("localhost",))[0])])
     cert, key = _leaf(
-        ca_cert, ca_key, subject, ExtendedKeyUsageOID.SERVER_AUTH, days,
+        ca_cert,
+        ca_key,
+        subject,
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        days,
         x509.SubjectAlternativeName(entries),
     )
     return _save(IssuedFiles(directory / "server.crt", directory / "server.key"), cert, key)
@@ -166,9 +174,7 @@ def issue_client(directory: Path, tenant_id: str, *, days: int = LEAF_DAYS) -> I
     """Writes DIR/clients/TENANT/client.crt and client.key: CN = tenant id, clientAuth
     usage, a fresh random serial. Raises CertificateError for an invalid tenant id."""
     if not is_tenant_id(tenant_id):
-        raise CertificateError(
-            f"invalid tenant id {tenant_id!r}: 1-64 of A-Z a-z 0-9 . _ - (not starting with . _ -)"
-        )
+        raise CertificateError(f"invalid tenant id {tenant_id!r}: 1-64 of A-Z a-z 0-9 . _ - (not starting with . _ -)")
     ca_cert, ca_key = _load_ca(directory)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, tenant_id)])
     cert, key = _leaf(ca_cert, ca_key, subject, ExtendedKeyUsageOID.CLIENT_AUTH, days)
@@ -181,11 +187,13 @@ def issue_client(directory: Path, tenant_id: str, *, days: int = LEAF_DAYS) -> I
 def _log_issued(directory: Path, tenant_id: str, cert: x509.Certificate) -> None:
     """Appends to DIR/issued.jsonl, so that revoking a tenant revokes every certificate it
     was ever issued, not only the one in clients/TENANT/ now."""
-    line = json.dumps({
-        "serial": format(cert.serial_number, "x"),
-        "tenant": tenant_id,
-        "not_after": cert.not_valid_after_utc.isoformat(),
-    })
+    line = json.dumps(
+        {
+            "serial": format(cert.serial_number, "x"),
+            "tenant": tenant_id,
+            "not_after": cert.not_valid_after_utc.isoformat(),
+        }
+    )
     with open(directory / ISSUED_LOG, "a", encoding="utf-8") as log_file:
         log_file.write(line + "\n")
 

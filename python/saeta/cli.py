@@ -159,8 +159,13 @@ def _admin_token(args: argparse.Namespace) -> str | None:
 
 def _session_issue(args: argparse.Namespace) -> int:
     datasets: Any = "*" if args.datasets in (None, "*") else [d for d in args.datasets.split(",") if d]
-    body = {"tenant": args.tenant, "user_id": args.user, "cuenta_id": args.cuenta or "",
-            "datasets": datasets, "ttl_seconds": args.ttl}
+    body = {
+        "tenant": args.tenant,
+        "user_id": args.user,
+        "cuenta_id": args.cuenta or "",
+        "datasets": datasets,
+        "ttl_seconds": args.ttl,
+    }
     result = _admin_request(f"{args.control_plane.rstrip('/')}/api/sessions", _admin_token(args), "POST", body)
     expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(result["expires_at"]))
     print(f"session for {args.user} on tenant {args.tenant}, expires {expires}:", file=sys.stderr)
@@ -206,8 +211,10 @@ def _query(args: argparse.Namespace) -> int:
             writer.close()
             sink.close()
         elapsed = time.perf_counter() - started
-        print(f"{args.dataset}: {rows:,} rows, {batches} batches, {nbytes / 1e6:.1f} MB in {elapsed:.2f}s "
-              f"({rows / elapsed:,.0f} rows/s, {nbytes / 1e6 / elapsed:.1f} MB/s)")
+        print(
+            f"{args.dataset}: {rows:,} rows, {batches} batches, {nbytes / 1e6:.1f} MB in {elapsed:.2f}s "
+            f"({rows / elapsed:,.0f} rows/s, {nbytes / 1e6 / elapsed:.1f} MB/s)"
+        )
         return 0
 
     return asyncio.run(main())

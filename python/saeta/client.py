@@ -151,8 +151,12 @@ class AsyncClient:
         return datasets
 
     async def stream(
-        self, dataset: str, columns: builtins.list[str] | None = None, limit: int | None = None,
-        query_id: str | None = None, schema_out: builtins.list[pa.Schema] | None = None,
+        self,
+        dataset: str,
+        columns: builtins.list[str] | None = None,
+        limit: int | None = None,
+        query_id: str | None = None,
+        schema_out: builtins.list[pa.Schema] | None = None,
     ) -> AsyncIterator[pa.RecordBatch]:
         """Record batches as they arrive. Breaking out of the loop cancels the query.
         Raises ServerError (with the protocol's code) or SocketClosed."""

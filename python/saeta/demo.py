@@ -60,34 +60,66 @@ def prepare(
         "globex": state / "connector-globex.yml",
     }
     with_redis = {"redis_url": redis_url} if redis_url else {}
-    _write(cfg["control-plane"], json.dumps({
-        "host": "127.0.0.1", "port": cp_port, "database": "control-plane.sqlite3",
-        "tableros_secret_key": secret, "gateway_url": f"http://127.0.0.1:{http_port}", **with_redis,
-    }, indent=2), private=True)
-    _write(cfg["gateway"], json.dumps({
-        "host": "127.0.0.1", "http_port": http_port, "grpc_port": grpc_port,
-        "tableros_secret_key": secret,
-        "control_plane_url": f"http://127.0.0.1:{cp_port}",
-        "tls": {"ca_cert": "certs/ca.crt", "server_cert": "certs/server.crt", "server_key": "certs/server.key"},
-        **with_redis,
-    }, indent=2), private=True)
+    _write(
+        cfg["control-plane"],
+        json.dumps(
+            {
+                "host": "127.0.0.1",
+                "port": cp_port,
+                "database": "control-plane.sqlite3",
+                "tableros_secret_key": secret,
+                "gateway_url": f"http://127.0.0.1:{http_port}",
+                **with_redis,
+            },
+            indent=2,
+        ),
+        private=True,
+    )
+    _write(
+        cfg["gateway"],
+        json.dumps(
+            {
+                "host": "127.0.0.1",
+                "http_port": http_port,
+                "grpc_port": grpc_port,
+                "tableros_secret_key": secret,
+                "control_plane_url": f"http://127.0.0.1:{cp_port}",
+                "tls": {"ca_cert": "certs/ca.crt", "server_cert": "certs/server.crt", "server_key": "certs/server.key"},
+                **with_redis,
+            },
+            indent=2,
+        ),
+        private=True,
+    )
     datasets = {
         "acme": {"ventas": {"type": "parquet", "path": "data/ventas/*.parquet"}},
         "globex": {
-            "inventario": {"type": "csv", "path": "data/globex/inventario.csv",
-                           "options": {"column_types": {"actualizado": "date32"}}},
+            "inventario": {
+                "type": "csv",
+                "path": "data/globex/inventario.csv",
+                "options": {"column_types": {"actualizado": "date32"}},
+            },
             "clientes": {"type": "json", "path": "data/globex/clientes.json"},
         },
     }
     for tenant in TENANTS:
-        _write(cfg[tenant], json.dumps({
-            "gateway": {"grpc_uri": f"127.0.0.1:{grpc_port}", "server_name": "localhost"},
-            "mtls": {"ca_cert": "certs/ca.crt", "client_cert": f"certs/clients/{tenant}/client.crt",
-                     "client_key": f"certs/clients/{tenant}/client.key"},
-            "tenant": {"id": tenant},
-            "performance": {"max_chunk_size": 16384, "reconnect_delay": 1},
-            "datasets": datasets[tenant],
-        }, indent=2))
+        _write(
+            cfg[tenant],
+            json.dumps(
+                {
+                    "gateway": {"grpc_uri": f"127.0.0.1:{grpc_port}", "server_name": "localhost"},
+                    "mtls": {
+                        "ca_cert": "certs/ca.crt",
+                        "client_cert": f"certs/clients/{tenant}/client.crt",
+                        "client_key": f"certs/clients/{tenant}/client.key",
+                    },
+                    "tenant": {"id": tenant},
+                    "performance": {"max_chunk_size": 16384, "reconnect_delay": 1},
+                    "datasets": datasets[tenant],
+                },
+                indent=2,
+            ),
+        )
     return cfg
 
 
@@ -151,8 +183,24 @@ def run(state: Path, http_port: int, grpc_port: int, cp_port: int, ventas_rows: 
     specs: list[tuple[str, list[str]]] = []
     if redis_server:
         (state / "redis").mkdir(exist_ok=True)
-        specs.append(("redis", [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", str(state / "redis")]))
+        specs.append(
+            (
+                "redis",
+                [
+                    redis_server,
+                    "--port",
+                    str(redis_port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(state / "redis"),
+                ],
+            )
+        )
     specs += [
         ("control-plane", [*cmd, "control-plane", "--config", str(cfg["control-plane"])]),
         ("gateway", [*cmd, "gateway", "--config", str(cfg["gateway"])]),
@@ -176,10 +224,14 @@ def run(state: Path, http_port: int, grpc_port: int, cp_port: int, ventas_rows: 
         wait_ready(http_port, 2, procs, time.monotonic() + 60)
         answer = issue_session(cp_port, "acme", "demo-user", 8 * 3600)
         session = answer["session_id"]
-        revocation = (f"Redis on :{redis_port}: revocations reach every socket at once" if redis_url
-                      else "in process (no redis-server)")
+        revocation = (
+            f"Redis on :{redis_port}: revocations reach every socket at once"
+            if redis_url
+            else "in process (no redis-server)"
+        )
         redis_flag = f" --redis-url {redis_url}" if redis_url else ""
-        print(f"""
+        print(
+            f"""
 saeta demo is running (state: {state}, logs: {logs}/)
 
   control plane  http://127.0.0.1:{cp_port}
@@ -200,7 +252,9 @@ Revoke a connector's certificate (its tunnel is cut at once):
 
 More sessions:  saeta session issue --control-plane http://127.0.0.1:{cp_port} --tenant globex --user ana
 Ctrl-C stops everything.
-""", flush=True)
+""",
+            flush=True,
+        )
         while True:
             for p in procs:
                 if p.poll() is not None:

@@ -32,10 +32,17 @@ def ventas(rows: int, seed: int = 7, start: int = 0) -> pa.Table:
     cantidad = pc.cast(pc.add(pc.floor(pc.multiply(r3, spread)), 1), pa.int32())
     precio = pc.round(pc.add(pc.multiply(r2, 990), 10), 2)
     total = pc.round(pc.multiply(precio, pc.cast(cantidad, pa.float64())), 2)
-    return pa.table({
-        "id": ids, "fecha": fecha, "region": region, "producto": producto,
-        "cantidad": cantidad, "precio": precio, "total": total,
-    })
+    return pa.table(
+        {
+            "id": ids,
+            "fecha": fecha,
+            "region": region,
+            "producto": producto,
+            "cantidad": cantidad,
+            "precio": precio,
+            "total": total,
+        }
+    )
 
 
 def write_ventas(folder: Path, files: int, rows_per_file: int) -> None:
@@ -54,6 +61,8 @@ def write_globex(folder: Path) -> None:
     (folder / "inventario.csv").write_text("\n".join(lines) + "\n")
     import json
 
-    clientes = [{"id": i, "nombre": f"Cliente {i}", "pais": ["PE", "EC", "CO"][i % 3], "activo": i % 4 != 0}
-                for i in range(1000)]
+    clientes = [
+        {"id": i, "nombre": f"Cliente {i}", "pais": ["PE", "EC", "CO"][i % 3], "activo": i % 4 != 0}
+        for i in range(1000)
+    ]
     (folder / "clientes.json").write_text(json.dumps(clientes, indent=1))

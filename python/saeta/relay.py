@@ -8,8 +8,9 @@ same functions with the same contracts:
 - ``scan_ipc(data) -> ScanTuple`` of whole encapsulated Arrow IPC messages;
 - ``check_schema_message(data)``: exactly one schema message;
 - ``make_frame(stream_id, flags, payload) -> bytes``: the browser frame;
-- ``relay_chunk(stream_id, message) -> (frame, rows, payload_len)``: all of the above in
-  one call per tunnel message, the gateway's hot path.
+- ``relay_parts(stream_id, message) -> (header, offset, length, rows)``: locate and check
+  in one call per tunnel message, the gateway's hot path; the gateway sends ``header``
+  and a view of ``message[offset:offset + length]``, so no relayed byte is copied.
 
 Each raises ``saeta.errors.RelayError`` with a stable code on bad input.
 """

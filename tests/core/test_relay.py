@@ -76,8 +76,13 @@ class RelaySuite:
     def test_scan_counts_messages_and_rows(self) -> None:
         data = ipc(SCHEMA, batch(10), batch(7)) + relay.EOS
         assert relay.IpcScan(*self.impl.scan_ipc(data)) == relay.IpcScan(
-            messages=3, schemas=1, dictionary_batches=0, record_batches=2, rows=17,
-            body_bytes=relay.scan(ipc(batch(10), batch(7))).body_bytes, eos=True,
+            messages=3,
+            schemas=1,
+            dictionary_batches=0,
+            record_batches=2,
+            rows=17,
+            body_bytes=relay.scan(ipc(batch(10), batch(7))).body_bytes,
+            eos=True,
         )
 
     def test_scan_dictionary_stream(self) -> None:
@@ -136,35 +141,35 @@ class RelaySuite:
         except RelayError as exc:
             return ("error", exc.code)
 
-    # --- check_schema_message / relay_chunk / make_frame
+    # --- check_schema_message / relay_parts / make_frame
 
     def test_schema_message_checks(self) -> None:
         self.impl.check_schema_message(SCHEMA.serialize().to_pybytes())
         for bad in (ipc(batch(1)), ipc(SCHEMA, SCHEMA), ipc(SCHEMA) + relay.EOS, b""):
             assert self.code_of(self.impl.check_schema_message, bad) == "IPC_SEQUENCE_INVALID"
 
-    def test_relay_chunk_frames_payload(self) -> None:
+    def test_relay_parts_locates_payload(self) -> None:
         data = ipc(batch(10), batch(5, 10))
-        frame, rows, length = self.impl.relay_chunk(7, encode_arrow_chunk([data]))
-        assert frame[:8] == struct.pack("<II", 7, 0)
-        assert frame[8:] == data
+        message = encode_arrow_chunk([data])
+        header, offset, length, rows = self.impl.relay_parts(7, message)
+        assert header == struct.pack("<II", 7, 0)
+        assert message[offset : offset + length] == data
         assert (rows, length) == (15, len(data))
 
     def test_relayed_frames_concatenate_to_valid_stream(self) -> None:
         batches = [batch(i * 3 + 1, i * 100) for i in range(4)]
         stream = bytearray(SCHEMA.serialize().to_pybytes())
         for b in batches:
-            frame, _, _ = self.impl.relay_chunk(1, encode_arrow_chunk([ipc(b)]))
-            stream += frame[8:]
+            message = encode_arrow_chunk([ipc(b)])
+            _, offset, length, _ = self.impl.relay_parts(1, message)
+            stream += message[offset : offset + length]
         stream += relay.EOS
         table = pa.ipc.open_stream(bytes(stream)).read_all()
         assert table.equals(pa.Table.from_batches(batches))
 
-    @pytest.mark.parametrize(
-        "payload", [ipc(SCHEMA, batch(1)), ipc(batch(1)) + relay.EOS, b"", b"\x01\x02"]
-    )
-    def test_relay_chunk_refuses_out_of_place_messages(self, payload: bytes) -> None:
-        code = self.code_of(self.impl.relay_chunk, 1, encode_arrow_chunk([payload]))
+    @pytest.mark.parametrize("payload", [ipc(SCHEMA, batch(1)), ipc(batch(1)) + relay.EOS, b"", b"\x01\x02"])
+    def test_relay_parts_refuses_out_of_place_messages(self, payload: bytes) -> None:
+        code = self.code_of(self.impl.relay_parts, 1, encode_arrow_chunk([payload]))
         assert code in ("IPC_SEQUENCE_INVALID", "IPC_FRAMING_INVALID")
 
     @given(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1), st.binary(max_size=100))

@@ -8,11 +8,15 @@ def test_messages_round_trip() -> None:
         assert rs.decode(rs.encode(msg)) == msg
 
 
-@given(st.binary(max_size=300) | st.text(max_size=300) | st.builds(
-    lambda sid, exp: f'{{"kind":"session","sid":{sid},"expires_at":{exp}}}',
-    st.sampled_from(['""', '"a"', '"\\n"', "1", "null", '"' + "x" * 200 + '"']),
-    st.sampled_from(["0", "-5", "1.5", "true", '"9"', "4102444800", str(2**50)]),
-))
+@given(
+    st.binary(max_size=300)
+    | st.text(max_size=300)
+    | st.builds(
+        lambda sid, exp: f'{{"kind":"session","sid":{sid},"expires_at":{exp}}}',
+        st.sampled_from(['""', '"a"', '"\\n"', "1", "null", '"' + "x" * 200 + '"']),
+        st.sampled_from(["0", "-5", "1.5", "true", '"9"', "4102444800", str(2**50)]),
+    )
+)
 def test_any_input_is_refused_or_decodes_to_valid_fields(data: bytes | str) -> None:
     msg = rs.decode(data)  # never raises, whatever arrives on the channel
     if isinstance(msg, rs.SessionRevokedMessage):
@@ -22,8 +26,14 @@ def test_any_input_is_refused_or_decodes_to_valid_fields(data: bytes | str) -> N
 
 
 def test_invalid_fields_are_refused() -> None:
-    for bad in ('{"kind":"session","sid":"","expires_at":1}', '{"kind":"session","sid":"a","expires_at":true}',
-                '{"kind":"session","sid":"a\\n","expires_at":5}', '{"kind":"other"}', "[]", "x" * 70000):
+    for bad in (
+        '{"kind":"session","sid":"","expires_at":1}',
+        '{"kind":"session","sid":"a","expires_at":true}',
+        '{"kind":"session","sid":"a\\n","expires_at":5}',
+        '{"kind":"other"}',
+        "[]",
+        "x" * 70000,
+    ):
         assert rs.decode(bad) is None
 
 

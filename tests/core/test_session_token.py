@@ -25,12 +25,23 @@ def test_round_trip() -> None:
     "token",
     [
         issue_session("another-secret-of-at-least-thirty-two-chars", "s", "u", NOW, 60),  # other key
-        jwt.encode({"sid": "s", "sub": "u", "iat": NOW, "nbf": NOW, "exp": NOW + 60, "aud": SESSION_AUDIENCE},
-                   SECRET, algorithm="HS256"),  # no kid
-        jwt.encode({"sid": "s", "sub": "u", "iat": NOW, "nbf": NOW, "exp": NOW + 60, "aud": "other"},
-                   SECRET, algorithm="HS256", headers={"kid": key_id(SECRET)}),  # audience
-        jwt.encode({"sid": "s", "sub": "u", "iat": NOW, "nbf": NOW, "exp": NOW + 60, "aud": SESSION_AUDIENCE},
-                   None, algorithm="none", headers={"kid": key_id(SECRET)}),  # alg none
+        jwt.encode(
+            {"sid": "s", "sub": "u", "iat": NOW, "nbf": NOW, "exp": NOW + 60, "aud": SESSION_AUDIENCE},
+            SECRET,
+            algorithm="HS256",
+        ),  # no kid
+        jwt.encode(
+            {"sid": "s", "sub": "u", "iat": NOW, "nbf": NOW, "exp": NOW + 60, "aud": "other"},
+            SECRET,
+            algorithm="HS256",
+            headers={"kid": key_id(SECRET)},
+        ),  # audience
+        jwt.encode(
+            {"sid": "s", "sub": "u", "iat": NOW, "nbf": NOW, "exp": NOW + 60, "aud": SESSION_AUDIENCE},
+            None,
+            algorithm="none",
+            headers={"kid": key_id(SECRET)},
+        ),  # alg none
         issue_service_token(SECRET, NOW),  # a service token is not a session
         "not.a.token",
         "",

@@ -101,42 +101,62 @@ class Deployment:
         return path
 
     def start_control_plane(self, **extra: Any) -> Proc:
-        cfg = self.write("cp.yaml", {
-            "port": self.cp_port, "database": "cp.sqlite3", "tableros_secret_key": SECRET, **extra,
-        })
+        cfg = self.write(
+            "cp.yaml",
+            {
+                "port": self.cp_port,
+                "database": "cp.sqlite3",
+                "tableros_secret_key": SECRET,
+                **extra,
+            },
+        )
         proc = self.spawn("control-plane", "control-plane", "--config", str(cfg))
         wait_for(lambda: self._ok(f"{self.cp_url}/healthz"), 30, "control plane")
         return proc
 
-    def start_gateway(self, name: str = "gateway", http_port: int | None = None, grpc_port: int | None = None,
-                      **extra: Any) -> Proc:
+    def start_gateway(
+        self, name: str = "gateway", http_port: int | None = None, grpc_port: int | None = None, **extra: Any
+    ) -> Proc:
         http_port = http_port or self.http_port
-        cfg = self.write(f"{name}.yaml", {
-            "host": "127.0.0.1", "http_port": http_port, "grpc_port": grpc_port or self.grpc_port,
-            "tableros_secret_key": SECRET, "control_plane_url": self.cp_url,
-            "session_cache_seconds": 1, "heartbeat_seconds": 2,
-            "timeouts": {"query_seconds": 20, "connect_seconds": 5},
-            "tls": {"ca_cert": "certs/ca.crt", "server_cert": "certs/server.crt", "server_key": "certs/server.key"},
-            **extra,
-        })
+        cfg = self.write(
+            f"{name}.yaml",
+            {
+                "host": "127.0.0.1",
+                "http_port": http_port,
+                "grpc_port": grpc_port or self.grpc_port,
+                "tableros_secret_key": SECRET,
+                "control_plane_url": self.cp_url,
+                "session_cache_seconds": 1,
+                "heartbeat_seconds": 2,
+                "timeouts": {"query_seconds": 20, "connect_seconds": 5},
+                "tls": {"ca_cert": "certs/ca.crt", "server_cert": "certs/server.crt", "server_key": "certs/server.key"},
+                **extra,
+            },
+        )
         proc = self.spawn(name, "gateway", "--config", str(cfg))
         wait_for(lambda: self._ok(f"http://127.0.0.1:{http_port}/readyz"), 30, name)
         return proc
 
-    def connector_config(self, tenant: str, datasets: dict[str, Any], cert_tenant: str | None = None,
-                         ca: Path | None = None, **perf: Any) -> Path:
+    def connector_config(
+        self, tenant: str, datasets: dict[str, Any], cert_tenant: str | None = None, ca: Path | None = None, **perf: Any
+    ) -> Path:
         who = cert_tenant or tenant
         if not (self.certs / "clients" / who / "client.crt").exists():
             certs.issue_client(self.certs, who)
-        return self.write(f"connector-{tenant}.yml", {
-            "gateway": {"grpc_uri": f"127.0.0.1:{self.grpc_port}", "server_name": "localhost"},
-            "mtls": {"ca_cert": str(ca or self.certs / "ca.crt"),
-                     "client_cert": f"certs/clients/{who}/client.crt",
-                     "client_key": f"certs/clients/{who}/client.key"},
-            "tenant": {"id": tenant},
-            "performance": {"max_chunk_size": 4096, "reconnect_delay": 0.2, "max_reconnect_delay": 1, **perf},
-            "datasets": datasets,
-        })
+        return self.write(
+            f"connector-{tenant}.yml",
+            {
+                "gateway": {"grpc_uri": f"127.0.0.1:{self.grpc_port}", "server_name": "localhost"},
+                "mtls": {
+                    "ca_cert": str(ca or self.certs / "ca.crt"),
+                    "client_cert": f"certs/clients/{who}/client.crt",
+                    "client_key": f"certs/clients/{who}/client.key",
+                },
+                "tenant": {"id": tenant},
+                "performance": {"max_chunk_size": 4096, "reconnect_delay": 0.2, "max_reconnect_delay": 1, **perf},
+                "datasets": datasets,
+            },
+        )
 
     def start_connector(self, tenant: str, datasets: dict[str, Any], **perf: Any) -> Proc:
         cfg = self.connector_config(tenant, datasets, **perf)

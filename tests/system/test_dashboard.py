@@ -73,8 +73,7 @@ def _write_data(root: Path) -> tuple[dict[str, Any], pa.Table]:
 @pytest.fixture
 def site(deployment: Deployment, redis_server: RedisServer) -> tuple[Deployment, pa.Table]:
     datasets, expected = _write_data(deployment.root)
-    deployment.start_control_plane(redis_url=redis_server.url,
-                                   gateway_url=f"http://127.0.0.1:{deployment.http_port}")
+    deployment.start_control_plane(redis_url=redis_server.url, gateway_url=f"http://127.0.0.1:{deployment.http_port}")
     # Cached checks last a minute: only the Redis push can revoke within the tests' bounds.
     deployment.start_gateway(redis_url=redis_server.url, session_cache_seconds=60)
     deployment.start_connector("acme", datasets)
@@ -309,14 +308,14 @@ def test_gateway_restart_reconnects_the_page(
     page.evaluate("() => window.saeta.connection.addEventListener('statechange', (e) => recordState(e.detail))")
     dep.procs[1].stop()  # SIGTERM: sockets close with 1001, "reconnect"
     dep.start_gateway(redis_url=redis_server.url, session_cache_seconds=60)
-    page.wait_for_function("() => window.saeta.connection.state === 'open' && document.body.dataset.state === 'open'",
-                           timeout=60_000)
+    page.wait_for_function(
+        "() => window.saeta.connection.state === 'open' && document.body.dataset.state === 'open'", timeout=60_000
+    )
     assert states[0] == "reconnecting" and states[-1] == "open", states
     wait_for(lambda: dep.connectors() == 1, 60, "the connector back on the new gateway")
     panel = _run(page, 0, "ventas")
     _done(panel)
     assert panel.get_attribute("data-rows") == str(expected.num_rows)
-
 
 
 def test_changing_axes_redraws_from_the_rows_already_received(site: tuple[Deployment, pa.Table], page: Any) -> None:

@@ -75,8 +75,7 @@ def test_every_source_type_arrives_complete_and_equal(running: Deployment) -> No
 
 def test_raw_stream_concatenates_to_one_valid_ipc_stream(running: Deployment) -> None:
     async def main() -> None:
-        async with connect(f"{running.ws_url}/stream/{running.session('acme')}", compression=None,
-                           max_size=None) as ws:
+        async with connect(f"{running.ws_url}/stream/{running.session('acme')}", compression=None, max_size=None) as ws:
             await ws.send(json.dumps({"action": "query", "id": "a", "dataset": "ventas", "columns": ["id", "total"]}))
             info = json.loads(await ws.recv())
             assert info["type"] == "info" and info["partitions"] == 3 and info["total_records"] == 60_000
@@ -125,8 +124,9 @@ def big(deployment: Deployment) -> tuple[Deployment, Proc]:
     data = deployment.root / "data"
     data.mkdir()
     pq.write_table(ventas(BIG_ROWS), data / "big.parquet")
-    connector = deployment.start_connector("acme", {"big": {"type": "parquet", "path": "data/big.parquet"}},
-                                           chunk_bytes=64 * 1024)
+    connector = deployment.start_connector(
+        "acme", {"big": {"type": "parquet", "path": "data/big.parquet"}}, chunk_bytes=64 * 1024
+    )
     return deployment, connector
 
 
@@ -134,8 +134,9 @@ def test_cancel_stops_the_query_down_to_the_connector(big: tuple[Deployment, Pro
     deployment, connector = big
 
     async def main() -> None:
-        async with connect(f"{deployment.ws_url}/stream/{deployment.session('acme')}", compression=None,
-                           max_size=None) as ws:
+        async with connect(
+            f"{deployment.ws_url}/stream/{deployment.session('acme')}", compression=None, max_size=None
+        ) as ws:
             await ws.send(json.dumps({"action": "query", "id": "c", "dataset": "big"}))
             info = json.loads(await ws.recv())
             assert info["type"] == "info"
@@ -156,8 +157,11 @@ def test_cancel_stops_the_query_down_to_the_connector(big: tuple[Deployment, Pro
 
     asyncio.run(main())
     # The connector stopped reading its source (it learned of the cancel one way or the other).
-    wait_for(lambda: "cancelled; source closed" in connector.text() or "ended the data call" in connector.text(),
-             10, "the connector to stop the cancelled transfer")
+    wait_for(
+        lambda: "cancelled; source closed" in connector.text() or "ended the data call" in connector.text(),
+        10,
+        "the connector to stop the cancelled transfer",
+    )
 
 
 def test_cross_tenant_and_permissions_look_like_missing_datasets(running: Deployment) -> None:
@@ -210,10 +214,14 @@ def test_revoked_session_is_closed(running: Deployment) -> None:
 def test_bad_browser_messages(running: Deployment) -> None:
     async def main() -> None:
         async with connect(f"{running.ws_url}/stream/{running.session('acme')}", compression=None) as ws:
-            for bad, rid in [("{nope", None), ('{"action":"drop"}', None), ("[]", None),
-                             ('{"action":"query","id":"x","dataset":"csv","limit":-1}', "x"),
-                             ('{"action":"query","id":"y","dataset":"csv","columns":["nope"]}', "y"),
-                             ("[" * 10000 + "]" * 10000, None)]:
+            for bad, rid in [
+                ("{nope", None),
+                ('{"action":"drop"}', None),
+                ("[]", None),
+                ('{"action":"query","id":"x","dataset":"csv","limit":-1}', "x"),
+                ('{"action":"query","id":"y","dataset":"csv","columns":["nope"]}', "y"),
+                ("[" * 10000 + "]" * 10000, None),
+            ]:
                 await ws.send(bad)
                 reply = json.loads(await ws.recv())
                 assert (reply["type"], reply["code"], reply["id"]) == ("error", "BAD_REQUEST", rid), bad[:40]
@@ -260,8 +268,12 @@ def test_connector_reconnects_after_gateway_restart(deployment: Deployment) -> N
 
 
 def _connector_test(deployment: Deployment, cfg: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "saeta", "connector", "test", "--config", str(cfg)],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "saeta", "connector", "test", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_connector_refused_for_wrong_cn_or_ca(deployment: Deployment, tmp_path: Path) -> None:
@@ -295,8 +307,9 @@ def test_client_without_certificate_is_refused(deployment: Deployment) -> None:
     deployment.start_control_plane()
     deployment.start_gateway()
     creds = grpc.ssl_channel_credentials(root_certificates=(deployment.certs / "ca.crt").read_bytes())
-    with grpc.secure_channel(f"127.0.0.1:{deployment.grpc_port}", creds,
-                             options=[("grpc.ssl_target_name_override", "localhost")]) as channel:
+    with grpc.secure_channel(
+        f"127.0.0.1:{deployment.grpc_port}", creds, options=[("grpc.ssl_target_name_override", "localhost")]
+    ) as channel:
         with pytest.raises(grpc.FutureTimeoutError):
             grpc.channel_ready_future(channel).result(timeout=3)
     assert deployment.connectors() == 0

@@ -38,6 +38,8 @@ def test_saeta_keeps_within_half_of_its_reference_ratio_to_flight(tmp_path: Path
     for result in (flight, saeta):
         assert all(run.rows == ROWS for run in result.runs)
     ratio = saeta.mb_per_s / flight.mb_per_s
-    print(f"saeta {saeta.mb_per_s:.0f} MB/s, Flight {flight.mb_per_s:.0f} MB/s: ratio {ratio:.2f} "
-          f"(reference {reference}, floor {reference / 2:.2f})")
+    print(
+        f"saeta {saeta.mb_per_s:.0f} MB/s, Flight {flight.mb_per_s:.0f} MB/s: ratio {ratio:.2f} "
+        f"(reference {reference}, floor {reference / 2:.2f})"
+    )
     assert ratio >= reference / 2, f"hot path regression: {ratio:.2f} x Flight, floor {reference / 2:.2f}"

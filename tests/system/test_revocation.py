@@ -37,6 +37,7 @@ def _datasets(root: Path) -> dict[str, object]:
 
 async def _closed_code(ws: ClientConnection, within: float) -> int | None:
     """Reads until the gateway closes the socket; its close code."""
+
     async def drain() -> None:
         try:
             while True:
@@ -63,16 +64,20 @@ async def _open_code(url: str, within: float = 10) -> int | None:
 @pytest.fixture
 def redis_deployment(deployment: Deployment, redis_server: RedisServer) -> Deployment:
     deployment.start_control_plane(redis_url=redis_server.url)
-    deployment.start_gateway(redis_url=redis_server.url, session_cache_seconds=CACHE,
-                             revocation={"stale_seconds": 2})
+    deployment.start_gateway(redis_url=redis_server.url, session_cache_seconds=CACHE, revocation={"stale_seconds": 2})
     return deployment
 
 
 def test_revocation_reaches_every_gateway_and_sticks(redis_deployment: Deployment, redis_server: RedisServer) -> None:
     dep = redis_deployment
     second_http = free_port()
-    dep.start_gateway(name="gateway2", http_port=second_http, grpc_port=free_port(),
-                      redis_url=redis_server.url, session_cache_seconds=CACHE)
+    dep.start_gateway(
+        name="gateway2",
+        http_port=second_http,
+        grpc_port=free_port(),
+        redis_url=redis_server.url,
+        session_cache_seconds=CACHE,
+    )
     token = dep.session("acme")
     urls = [f"{dep.ws_url}/stream/{token}", f"ws://127.0.0.1:{second_http}/stream/{token}"]
 
@@ -142,7 +147,9 @@ def _sid_of(token: str) -> str:
 def _revoke_cert(dep: Deployment, target: str, *extra: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "saeta", "certs", "revoke", target, "--dir", str(dep.certs), *extra],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return done.stdout
 
@@ -178,10 +185,15 @@ def test_certificate_revocation_pushed_through_redis(deployment: Deployment, red
     dep = deployment
     dep.start_control_plane(redis_url=redis_server.url)
     # This gateway cannot see the CA folder's CRL (another machine): only Redis can tell it.
-    dep.start_gateway(redis_url=redis_server.url, tls={
-        "ca_cert": "certs/ca.crt", "server_cert": "certs/server.crt", "server_key": "certs/server.key",
-        "crl": str(dep.root / "elsewhere" / "crl.pem"),
-    })
+    dep.start_gateway(
+        redis_url=redis_server.url,
+        tls={
+            "ca_cert": "certs/ca.crt",
+            "server_cert": "certs/server.crt",
+            "server_key": "certs/server.key",
+            "crl": str(dep.root / "elsewhere" / "crl.pem"),
+        },
+    )
     dep.start_connector("acme", _datasets(dep.root))
     out = _revoke_cert(dep, "acme", "--redis-url", redis_server.url)
     assert "pushed to every gateway" in out

@@ -23,8 +23,9 @@ pytestmark = pytest.mark.system
 @pytest.fixture
 def gateway(deployment: Deployment) -> Deployment:
     deployment.start_control_plane()
-    deployment.start_gateway(websocket={"handshake_seconds": 1, "ping_interval_seconds": 0.5,
-                                        "ping_timeout_seconds": 1})
+    deployment.start_gateway(
+        websocket={"handshake_seconds": 1, "ping_interval_seconds": 0.5, "ping_timeout_seconds": 1}
+    )
     return deployment
 
 
@@ -32,8 +33,9 @@ def _handshake_status(dep: Deployment, origin: str | None) -> int:
     async def main() -> int:
         headers = {"Origin": origin} if origin else {}
         try:
-            async with connect(f"{dep.ws_url}/stream/{dep.session('acme')}", compression=None,
-                               additional_headers=headers, origin=None):
+            async with connect(
+                f"{dep.ws_url}/stream/{dep.session('acme')}", compression=None, additional_headers=headers, origin=None
+            ):
                 return 101
         except InvalidStatus as exc:
             return exc.response.status_code
@@ -45,8 +47,12 @@ def test_origin_allowlist_defaults_to_the_gateways_own_origin(gateway: Deploymen
     own = f"http://127.0.0.1:{gateway.http_port}"
     assert _handshake_status(gateway, own) == 101
     assert _handshake_status(gateway, None) == 101  # not a browser
-    for foreign in ("http://evil.example", f"http://127.0.0.1:{gateway.http_port + 1}", "null",
-                    f"https://127.0.0.1:{gateway.http_port}"):
+    for foreign in (
+        "http://evil.example",
+        f"http://127.0.0.1:{gateway.http_port + 1}",
+        "null",
+        f"https://127.0.0.1:{gateway.http_port}",
+    ):
         assert _handshake_status(gateway, foreign) == 403, foreign
     assert "socket refused code=ORIGIN_REFUSED" in gateway.procs[1].text()
 
@@ -83,11 +89,13 @@ def test_connection_that_sends_no_request_is_closed(gateway: Deployment) -> None
 def test_peer_that_stops_answering_pings_is_closed(gateway: Deployment) -> None:
     key = base64.b64encode(os.urandom(16)).decode()
     with socket.create_connection(("127.0.0.1", gateway.http_port)) as sock:
-        sock.sendall((
-            f"GET /stream/{gateway.session('acme')} HTTP/1.1\r\nHost: 127.0.0.1:{gateway.http_port}\r\n"
-            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
-        ).encode())
+        sock.sendall(
+            (
+                f"GET /stream/{gateway.session('acme')} HTTP/1.1\r\nHost: 127.0.0.1:{gateway.http_port}\r\n"
+                f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
         sock.settimeout(10)
         assert sock.recv(4096).startswith(b"HTTP/1.1 101")
         # A half-open peer: it reads (pings arrive) but never answers them.

@@ -22,29 +22,45 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_installed_wheel_serves_the_dashboard(deployment: Deployment, tmp_path: Path) -> None:
     subprocess.run(
         [str(Path(sys.executable).parent / "maturin"), "build", "--release", "-q", "-o", str(tmp_path / "dist")],
-        cwd=ROOT, check=True, capture_output=True,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     (wheel,) = (tmp_path / "dist").glob("saeta-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for asset in ("index.html", "dashboard.js", "dashboard.css", "saeta-client.js"):
         assert f"saeta/gateway/static/{asset}" in names
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
     env = {**os.environ, "PYTHONPATH": str(site)}
-    where = subprocess.run([sys.executable, "-c", "import saeta; print(saeta.__file__)"],
-                           env=env, check=True, capture_output=True, text=True).stdout
+    where = subprocess.run(
+        [sys.executable, "-c", "import saeta; print(saeta.__file__)"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert where.startswith(str(site)), where  # the wheel's saeta, not the source tree's
 
     deployment.start_control_plane()
-    cfg = deployment.write("gateway-wheel.yaml", {
-        "host": "127.0.0.1", "http_port": deployment.http_port, "grpc_port": deployment.grpc_port,
-        "tableros_secret_key": "system-test-secret-0123456789abcdefghijklmnop",
-        "control_plane_url": deployment.cp_url,
-    })
+    cfg = deployment.write(
+        "gateway-wheel.yaml",
+        {
+            "host": "127.0.0.1",
+            "http_port": deployment.http_port,
+            "grpc_port": deployment.grpc_port,
+            "tableros_secret_key": "system-test-secret-0123456789abcdefghijklmnop",
+            "control_plane_url": deployment.cp_url,
+        },
+    )
     log = open(deployment.root / "gateway-wheel.log", "ab")  # noqa: SIM115 (the child keeps it)
-    gateway = subprocess.Popen([sys.executable, "-m", "saeta", "gateway", "--config", str(cfg)],
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    gateway = subprocess.Popen(
+        [sys.executable, "-m", "saeta", "gateway", "--config", str(cfg)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     log.close()
     try:
         base = f"http://127.0.0.1:{deployment.http_port}"

@@ -50,8 +50,11 @@ async def check(cfg: ConnectorConfig) -> list[CheckResult]:
             schema = await asyncio.to_thread(source.schema)
             plan = await asyncio.to_thread(source.plan, None, None)
             rows = "unknown rows" if plan.total_records is None else f"{plan.total_records} rows"
-            results.append(CheckResult(f"dataset {name}", True,
-                                       f"{ds.type}, {len(plan.partitions)} file(s), {len(schema)} columns, {rows}"))
+            results.append(
+                CheckResult(
+                    f"dataset {name}", True, f"{ds.type}, {len(plan.partitions)} file(s), {len(schema)} columns, {rows}"
+                )
+            )
             sources[name] = source
         except SaetaError as err:
             results.append(CheckResult(f"dataset {name}", False, str(err)))

@@ -74,9 +74,7 @@ def _parse_ticket(ticket: str) -> tuple[str, int, tuple[str, ...] | None]:
         raise BadRequest("malformed ticket") from None
     if obj.get("v") != 1 or not isinstance(dataset, str) or not isinstance(partition, int):
         raise BadRequest("malformed ticket")
-    if columns is not None and not (
-        isinstance(columns, list) and all(isinstance(c, str) for c in columns)
-    ):
+    if columns is not None and not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
         raise BadRequest("malformed ticket")
     return dataset, partition, tuple(columns) if columns is not None else None
 
@@ -106,9 +104,7 @@ class Tunnel:
     def __init__(self, cfg: ConnectorConfig, sources: Mapping[str, Source]) -> None:
         self.cfg = cfg
         self.sources = sources
-        self.channel = grpc.aio.secure_channel(
-            cfg.grpc_uri, channel_credentials(cfg), options=channel_options(cfg)
-        )
+        self.channel = grpc.aio.secure_channel(cfg.grpc_uri, channel_credentials(cfg), options=channel_options(cfg))
         self._control = self.channel.stream_stream(
             _CONTROL_METHOD,
             request_serializer=pb.ConnectorMessage.SerializeToString,
@@ -138,13 +134,17 @@ class Tunnel:
         """Dials, registers and waits for the answer (within performance.connect_timeout).
         Raises TunnelRefused with the reason on any failure."""
         self._call = self._control(self._outgoing())
-        self.send(pb.ConnectorMessage(register=pb.RegisterRequest(
-            tenant_id=self.cfg.tenant_id,
-            version=__version__,
-            datasets=sorted(self.sources),
-            protocol_version=PROTOCOL_VERSION,
-            probe=probe,
-        )))
+        self.send(
+            pb.ConnectorMessage(
+                register=pb.RegisterRequest(
+                    tenant_id=self.cfg.tenant_id,
+                    version=__version__,
+                    datasets=sorted(self.sources),
+                    protocol_version=PROTOCOL_VERSION,
+                    probe=probe,
+                )
+            )
+        )
         try:
             first = await asyncio.wait_for(self._call.read(), self.cfg.connect_timeout)
         except TimeoutError:
@@ -235,15 +235,21 @@ class Tunnel:
         except SaetaError as err:
             self._error(req.request_id, err)
             return
-        self.send(pb.ConnectorMessage(flight_info=pb.FlightInfoResponse(
-            request_id=req.request_id,
-            schema=plan.schema.serialize().to_pybytes(),
-            partitions=[
-                pb.Partition(ticket=_ticket(dataset, p.index, columns), records=-1 if p.records is None else p.records)
-                for p in plan.partitions
-            ],
-            total_records=-1 if plan.total_records is None else plan.total_records,
-        )))
+        self.send(
+            pb.ConnectorMessage(
+                flight_info=pb.FlightInfoResponse(
+                    request_id=req.request_id,
+                    schema=plan.schema.serialize().to_pybytes(),
+                    partitions=[
+                        pb.Partition(
+                            ticket=_ticket(dataset, p.index, columns), records=-1 if p.records is None else p.records
+                        )
+                        for p in plan.partitions
+                    ],
+                    total_records=-1 if plan.total_records is None else plan.total_records,
+                )
+            )
+        )
 
     async def _do_get(self, req: pb.DoGetRequest) -> None:
         async with self._reads:
@@ -270,7 +276,11 @@ class Tunnel:
             await call
             log.info(
                 "query %s partition %d: %d rows, %d bytes in %.3fs",
-                req.request_id, partition, rows, nbytes, time.perf_counter() - started,
+                req.request_id,
+                partition,
+                rows,
+                nbytes,
+                time.perf_counter() - started,
             )
         except SaetaError as err:
             # Tell the gateway why first; the cancel below then ends the data call.
@@ -297,7 +307,10 @@ async def run_forever(cfg: ConnectorConfig, sources: Mapping[str, Source], stop:
             await tunnel.register()
             log.info(
                 "registered with %s as tenant %s (tunnel %s, %d datasets)",
-                cfg.grpc_uri, cfg.tenant_id, tunnel.tunnel_id, len(sources),
+                cfg.grpc_uri,
+                cfg.tenant_id,
+                tunnel.tunnel_id,
+                len(sources),
             )
             backoff.reset()
             serve = asyncio.create_task(tunnel.serve())

@@ -69,12 +69,15 @@ class ControlPlane:
             await self.redis.aclose()
 
     def app(self) -> Starlette:
-        return Starlette(lifespan=self.lifespan, routes=[
-            Route("/healthz", self.healthz),
-            Route("/api/sessions", self.create, methods=["POST"]),
-            Route("/api/sessions/{session_id}", self.lookup, methods=["GET"]),
-            Route("/api/sessions/{session_id}/revoke", self.revoke, methods=["POST"]),
-        ])
+        return Starlette(
+            lifespan=self.lifespan,
+            routes=[
+                Route("/healthz", self.healthz),
+                Route("/api/sessions", self.create, methods=["POST"]),
+                Route("/api/sessions/{session_id}", self.lookup, methods=["GET"]),
+                Route("/api/sessions/{session_id}/revoke", self.revoke, methods=["POST"]),
+            ],
+        )
 
     async def healthz(self, request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -157,13 +160,15 @@ class ControlPlane:
             return _error(404, "SESSION_NOT_FOUND", "unknown or expired session")
         if row.revoked_at is not None:
             return _error(410, "SESSION_REVOKED", "session revoked")
-        return JSONResponse({
-            "user_id": row.user_id,
-            "cuenta_id": row.cuenta_id,
-            "edge_id": row.edge_id,
-            "permisos": row.permisos,
-            "expires_at": row.expires_at,
-        })
+        return JSONResponse(
+            {
+                "user_id": row.user_id,
+                "cuenta_id": row.cuenta_id,
+                "edge_id": row.edge_id,
+                "permisos": row.permisos,
+                "expires_at": row.expires_at,
+            }
+        )
 
     async def revoke(self, request: Request) -> Response:
         if (refusal := self._admin_refusal(request)) is not None:

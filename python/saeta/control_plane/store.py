@@ -51,8 +51,7 @@ class SessionStore:
     def get(self, sid: str) -> SessionRow | None:
         with self._lock:
             r = self._db.execute(
-                "SELECT sid, user_id, cuenta_id, edge_id, permisos, expires_at, revoked_at"
-                " FROM sessions WHERE sid = ?",
+                "SELECT sid, user_id, cuenta_id, edge_id, permisos, expires_at, revoked_at FROM sessions WHERE sid = ?",
                 (sid,),
             ).fetchone()
         if r is None:

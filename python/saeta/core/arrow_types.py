@@ -7,12 +7,26 @@ import re
 import pyarrow as pa
 
 _SIMPLE = {
-    "bool": pa.bool_(), "boolean": pa.bool_(),
-    "int8": pa.int8(), "int16": pa.int16(), "int32": pa.int32(), "int64": pa.int64(),
-    "uint8": pa.uint8(), "uint16": pa.uint16(), "uint32": pa.uint32(), "uint64": pa.uint64(),
-    "float32": pa.float32(), "float": pa.float32(), "float64": pa.float64(), "double": pa.float64(),
-    "string": pa.string(), "utf8": pa.string(), "large_string": pa.large_string(),
-    "binary": pa.binary(), "date32": pa.date32(), "date": pa.date32(),
+    "bool": pa.bool_(),
+    "boolean": pa.bool_(),
+    "int8": pa.int8(),
+    "int16": pa.int16(),
+    "int32": pa.int32(),
+    "int64": pa.int64(),
+    "uint8": pa.uint8(),
+    "uint16": pa.uint16(),
+    "uint32": pa.uint32(),
+    "uint64": pa.uint64(),
+    "float32": pa.float32(),
+    "float": pa.float32(),
+    "float64": pa.float64(),
+    "double": pa.float64(),
+    "string": pa.string(),
+    "utf8": pa.string(),
+    "large_string": pa.large_string(),
+    "binary": pa.binary(),
+    "date32": pa.date32(),
+    "date": pa.date32(),
 }
 _TIMESTAMP = re.compile(r"timestamp\[(s|ms|us|ns)(?:,\s*tz=([A-Za-z0-9_+\-/:]+))?\]")
 _DECIMAL = re.compile(r"decimal(?:128)?\((\d{1,2}),\s*(-?\d{1,2})\)")

@@ -103,9 +103,7 @@ def parse_client_message(text: str | bytes) -> ClientAction:
             raise RequestError("'columns' names a column twice", qid)
         columns = tuple(columns)
     limit = obj.get("limit")
-    if limit is not None and (
-        not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_LIMIT
-    ):
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_LIMIT):
         raise RequestError("'limit' must be a non-negative integer", qid)
     return RunQuery(qid, dataset, columns, limit)
 

@@ -72,7 +72,7 @@ def decode_key_entry(key: bytes | str, value: bytes | str | None) -> SessionRevo
     value_text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
     if not key_text.startswith(SESSION_KEY_PREFIX) or value_text is None:
         return None
-    sid = key_text[len(SESSION_KEY_PREFIX):]
+    sid = key_text[len(SESSION_KEY_PREFIX) :]
     try:
         expires_at = int(value_text)
     except ValueError:

@@ -33,6 +33,7 @@ from saeta.gateway.registry import ConnectorRegistry
 from saeta.gateway.revocation import InProcessRevocations, RedisRevocations, Revocations
 from saeta.gateway.sessions import SessionValidator
 from saeta.gateway.tunnel_server import TunnelService, server_credentials, server_options
+from saeta.gateway.ws_protocol import PartsWebSocketProtocol
 
 log = logging.getLogger("saeta.gateway")
 
@@ -162,7 +163,10 @@ class Gateway:
     async def _refuse(self, ws: WebSocket, code: int, reason: str, token: str, err: SaetaError | None = None) -> None:
         log.info(
             "socket refused code=%s close=%d session=%s: %s",
-            err.code if err else "SESSION_REVOKED", code, fingerprint(token), err.message if err else reason,
+            err.code if err else "SESSION_REVOKED",
+            code,
+            fingerprint(token),
+            err.message if err else reason,
         )
         # Accept first so the browser sees our close code, not a bare HTTP 403.
         await ws.accept()
@@ -182,25 +186,30 @@ class Gateway:
             raise SaetaError(f"cannot listen for tunnels on {address}", code="LISTEN_FAILED")
         await grpc_server.start()
         self.grpc_ready = True
-        http_server = _Server(uvicorn.Config(
-            self.app(),
-            host=self.cfg.host,
-            port=self.cfg.http_port,
-            http=deadline_protocol(self.cfg.handshake_seconds),
-            ws="websockets-sansio",
-            ws_max_size=bp.MAX_TEXT_FRAME_BYTES,
-            ws_per_message_deflate=False,
-            ws_ping_interval=self.cfg.ping_interval_seconds,
-            ws_ping_timeout=self.cfg.ping_timeout_seconds,
-            access_log=False,  # paths carry session ids, which never reach a log
-            log_config=None,
-            lifespan="off",
-            timeout_graceful_shutdown=10,
-        ))
+        http_server = _Server(
+            uvicorn.Config(
+                self.app(),
+                host=self.cfg.host,
+                port=self.cfg.http_port,
+                http=deadline_protocol(self.cfg.handshake_seconds),
+                ws=PartsWebSocketProtocol,
+                ws_max_size=bp.MAX_TEXT_FRAME_BYTES,
+                ws_per_message_deflate=False,
+                ws_ping_interval=self.cfg.ping_interval_seconds,
+                ws_ping_timeout=self.cfg.ping_timeout_seconds,
+                access_log=False,  # paths carry session ids, which never reach a log
+                log_config=None,
+                lifespan="off",
+                timeout_graceful_shutdown=10,
+            )
+        )
         http_task = asyncio.create_task(http_server.serve())
         log.info(
             "gateway listening http=%s:%d grpc=%s relay=%s",
-            self.cfg.host, self.cfg.http_port, address, self.relay.IMPLEMENTATION,
+            self.cfg.host,
+            self.cfg.http_port,
+            address,
+            self.relay.IMPLEMENTATION,
         )
         stop_task = asyncio.create_task(stop.wait())
         await asyncio.wait({http_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from types import ModuleType
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -29,6 +30,7 @@ from saeta.gateway.data_calls import DataCalls
 from saeta.gateway.query import QueryContext, run_query
 from saeta.gateway.registry import ConnectorRegistry
 from saeta.gateway.sessions import SessionValidator
+from saeta.gateway.ws_protocol import EXTENSION, Buffer
 
 log = logging.getLogger("saeta.gateway.browser")
 
@@ -54,6 +56,10 @@ class BrowserSocket:
         self._send_lock = asyncio.Lock()
         self._next_stream = 0
         self.closed = False
+        extension = ws.scope.get("extensions", {}).get(EXTENSION)
+        self._write_parts: Callable[[Sequence[Buffer]], Awaitable[None]] | None = (
+            extension["send"] if extension else None
+        )
 
     async def send_text(self, text: str) -> None:
         async with self._send_lock:
@@ -62,6 +68,15 @@ class BrowserSocket:
     async def send_bytes(self, data: bytes) -> None:
         async with self._send_lock:
             await self.ws.send_bytes(data)
+
+    async def send_parts(self, parts: Sequence[Buffer]) -> None:
+        """One binary message made of ``parts``, written without joining them when the
+        server offers the send_parts extension (ours does), else joined and sent."""
+        async with self._send_lock:
+            if self._write_parts is not None:
+                await self._write_parts(parts)
+            else:
+                await self.ws.send_bytes(b"".join(parts))
 
     async def close(self, code: int, reason: str) -> None:
         if self.closed:
@@ -113,8 +128,12 @@ class BrowserSocket:
         elif action.id in self.queries:
             await self.send_text(bp.error_frame(action.id, "BAD_REQUEST", "a query with this id is running"))
         elif len(self.queries) >= self.cfg.max_queries_per_socket:
-            await self.send_text(bp.error_frame_for(action.id, TooManyQueries(
-                f"at most {self.cfg.max_queries_per_socket} queries at once on one socket")))
+            await self.send_text(
+                bp.error_frame_for(
+                    action.id,
+                    TooManyQueries(f"at most {self.cfg.max_queries_per_socket} queries at once on one socket"),
+                )
+            )
         else:
             self.queries[action.id] = asyncio.create_task(self._query(action))
 
@@ -132,7 +151,9 @@ class BrowserSocket:
                 raise DatasetNotFound(f"no dataset {q.dataset!r}")
             link = self.registry.route(self.session.tenant, q.dataset)
             self._next_stream = (self._next_stream + 1) % 2**32 or 1
-            ctx = QueryContext(link, self.calls, self.relay, self.cfg.query_seconds, self.send_text, self.send_bytes)
+            ctx = QueryContext(
+                link, self.calls, self.relay, self.cfg.query_seconds, self.send_text, self.send_bytes, self.send_parts
+            )
             await run_query(q, self._next_stream, ctx)
         except SaetaError as err:
             log.info(

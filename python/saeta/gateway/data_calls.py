@@ -18,9 +18,7 @@ class PendingCall:
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
     # Set by the query side: None = answer OK, a string = abort the call with CANCELLED.
-    finished: asyncio.Future[str | None] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    finished: asyncio.Future[str | None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     def finish(self, abort_reason: str | None = None) -> None:
         if not self.finished.done():

@@ -1,6 +1,7 @@
 """One browser query: FlightInfo from the tenant's connector, then each partition's
 DoGet call relayed frame by frame to the socket as one Arrow IPC stream (the schema
-first, the end-of-stream marker last), then the ``end`` frame."""
+first, the end-of-stream marker last), then the ``end`` frame. A relayed payload is sent
+as a view of the tunnel message it arrived in, never copied."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -20,6 +21,7 @@ from saeta.core.tunnel_codec import DATA_TAG
 from saeta.errors import ConnectorOffline, QueryFailed, QueryTimeout, RelayError, SaetaError
 from saeta.gateway.data_calls import DataCalls
 from saeta.gateway.registry import ConnectorLink
+from saeta.gateway.ws_protocol import Buffer
 from saeta.relay import EOS
 from saeta.v1 import tunnel_pb2 as pb
 
@@ -38,6 +40,7 @@ class QueryContext:
     timeout: float
     send_text: Callable[[str], Awaitable[None]]
     send_bytes: Callable[[bytes], Awaitable[None]]
+    send_parts: Callable[[Sequence[Buffer]], Awaitable[None]]
 
 
 def schema_fields(schema_ipc: bytes) -> list[dict[str, str]]:
@@ -99,10 +102,16 @@ async def _fetch_partition(
     pending = ctx.calls.expect(link.tenant)
     abort: str | None = "query stopped"
     try:
-        link.send(pb.GatewayMessage(do_get=pb.DoGetRequest(
-            ticket=ticket, request_id=request_id, call_id=pending.call_id,
-            limit=-1 if limit is None else limit,
-        )))
+        link.send(
+            pb.GatewayMessage(
+                do_get=pb.DoGetRequest(
+                    ticket=ticket,
+                    request_id=request_id,
+                    call_id=pending.call_id,
+                    limit=-1 if limit is None else limit,
+                )
+            )
+        )
         arrived = asyncio.ensure_future(pending.arrived)
         waiters: set[asyncio.Future[Any]] = {arrived, errors}
         done, _ = await asyncio.wait(waiters, timeout=ctx.timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -129,7 +138,7 @@ async def _fetch_partition(
                     abort = None
                     return rows, nbytes
             try:
-                frame, n, length = ctx.relay.relay_chunk(stream_id, raw)
+                header, offset, length, n = ctx.relay.relay_parts(stream_id, raw)
             except RelayError as exc:
                 log.warning("refused connector data code=%s tenant=%s: %s", exc.code, link.tenant, exc.message)
                 abort = "invalid Arrow data"
@@ -139,7 +148,7 @@ async def _fetch_partition(
                 abort = "more rows than asked"
                 raise QueryFailed("the connector sent more rows than the limit")
             nbytes += length
-            await ctx.send_bytes(frame)
+            await ctx.send_parts((header, memoryview(raw)[offset : offset + length]))
     finally:
         ctx.calls.drop(pending)
         pending.finish(abort)

@@ -71,16 +71,25 @@ class ConnectorLink:
             self.outbox.put_nowait(pb.GatewayMessage(heartbeat=msg.heartbeat))
 
     async def get_flight_info(
-        self, request_id: str, dataset: str, columns: tuple[str, ...] | None, limit: int | None,
+        self,
+        request_id: str,
+        dataset: str,
+        columns: tuple[str, ...] | None,
+        limit: int | None,
         seconds: float,
     ) -> pb.FlightInfoResponse:
         fut: asyncio.Future[pb.FlightInfoResponse] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = fut
         try:
-            self.send(pb.GatewayMessage(get_flight_info=pb.GetFlightInfoRequest(
-                path=[dataset], request_id=request_id,
-                query=pb.Query(columns=columns or (), limit=-1 if limit is None else limit),
-            )))
+            self.send(
+                pb.GatewayMessage(
+                    get_flight_info=pb.GetFlightInfoRequest(
+                        path=[dataset],
+                        request_id=request_id,
+                        query=pb.Query(columns=columns or (), limit=-1 if limit is None else limit),
+                    )
+                )
+            )
             return await asyncio.wait_for(fut, seconds)
         except TimeoutError:
             raise QueryTimeout(f"the connector did not describe the dataset within {seconds:g}s") from None

@@ -218,7 +218,7 @@ class RedisRevocations:
         keys = [key async for key in self._redis.scan_iter(match=f"{rs.SESSION_KEY_PREFIX}*", count=SCAN_COUNT)]
         entries: list[rs.SessionRevokedMessage] = []
         for start in range(0, len(keys), SCAN_COUNT):
-            chunk = keys[start:start + SCAN_COUNT]
+            chunk = keys[start : start + SCAN_COUNT]
             for key, value in zip(chunk, await self._redis.mget(chunk), strict=True):
                 entry = rs.decode_key_entry(key, value)
                 if entry is not None:

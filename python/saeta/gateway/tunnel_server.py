@@ -54,24 +54,29 @@ class TunnelService:
             if link.cert_serial in revoked:
                 log.warning(
                     "tunnel cut code=CERT_REVOKED tenant=%s tunnel=%s serial=%x",
-                    link.tenant, link.tunnel_id, link.cert_serial,
+                    link.tenant,
+                    link.tunnel_id,
+                    link.cert_serial,
                 )
                 link.close(REVOKED_REASON)
 
     def handlers(self) -> grpc.GenericRpcHandler:
-        return grpc.method_handlers_generic_handler("saeta.v1.Tunnel", {
-            "Control": grpc.stream_stream_rpc_method_handler(
-                self.control,
-                request_deserializer=pb.ConnectorMessage.FromString,
-                response_serializer=pb.GatewayMessage.SerializeToString,
-            ),
-            # Raw bytes in: the relay slices the Arrow payload out without parsing.
-            "DoGet": grpc.stream_unary_rpc_method_handler(
-                self.do_get,
-                request_deserializer=None,
-                response_serializer=pb.DoGetSummary.SerializeToString,
-            ),
-        })
+        return grpc.method_handlers_generic_handler(
+            "saeta.v1.Tunnel",
+            {
+                "Control": grpc.stream_stream_rpc_method_handler(
+                    self.control,
+                    request_deserializer=pb.ConnectorMessage.FromString,
+                    response_serializer=pb.GatewayMessage.SerializeToString,
+                ),
+                # Raw bytes in: the relay slices the Arrow payload out without parsing.
+                "DoGet": grpc.stream_unary_rpc_method_handler(
+                    self.do_get,
+                    request_deserializer=None,
+                    response_serializer=pb.DoGetSummary.SerializeToString,
+                ),
+            },
+        )
 
     async def _registration(
         self, requests: AsyncIterator[pb.ConnectorMessage], context: grpc.aio.ServicerContext
@@ -123,9 +128,13 @@ class TunnelService:
         link = ConnectorLink(
             tenant=reg.tenant_id, datasets=frozenset(reg.datasets), version=reg.version[:64], cert_serial=serial
         )
-        welcome = pb.GatewayMessage(registered=pb.RegisterResponse(
-            status="ok", session_id=link.tunnel_id, heartbeat_seconds=self.cfg.heartbeat_seconds,
-        ))
+        welcome = pb.GatewayMessage(
+            registered=pb.RegisterResponse(
+                status="ok",
+                session_id=link.tunnel_id,
+                heartbeat_seconds=self.cfg.heartbeat_seconds,
+            )
+        )
         if reg.probe:
             log.info("tunnel probe ok tenant=%s peer=%s", link.tenant, context.peer())
             yield welcome
@@ -133,7 +142,11 @@ class TunnelService:
         self.registry.add(link)
         log.info(
             "connector registered tenant=%s tunnel=%s version=%s datasets=%d peer=%s",
-            link.tenant, link.tunnel_id, link.version, len(link.datasets), context.peer(),
+            link.tenant,
+            link.tunnel_id,
+            link.version,
+            len(link.datasets),
+            context.peer(),
         )
         reader = asyncio.create_task(self._read_loop(link, requests))
         try:

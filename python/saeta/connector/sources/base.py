@@ -32,9 +32,7 @@ class Source(Protocol):
         """Schema and partitions for a query. Raises BadRequest for an unknown column,
         SourceError when the data cannot be opened."""
 
-    def read(
-        self, partition: int, columns: tuple[str, ...] | None, limit: int | None
-    ) -> Iterator[pa.RecordBatch]:
+    def read(self, partition: int, columns: tuple[str, ...] | None, limit: int | None) -> Iterator[pa.RecordBatch]:
         """The partition's batches, at most ``limit`` rows in all, each with the planned
         schema. Blocking: the caller runs it in a thread. Closing the iterator closes
         the files it opened."""

@@ -32,16 +32,23 @@ MAX_JSON_DEPTH = 64
 # A JSON array is loaded whole to be converted; beyond this, JSON Lines is the way.
 MAX_JSON_ARRAY_BYTES = 1024 * 1024 * 1024
 
-_CSV_OPTIONS = {"delimiter", "quote_char", "header", "column_names", "column_types",
-                "null_values", "timestamp_formats", "encoding", "skip_rows"}
+_CSV_OPTIONS = {
+    "delimiter",
+    "quote_char",
+    "header",
+    "column_names",
+    "column_types",
+    "null_values",
+    "timestamp_formats",
+    "encoding",
+    "skip_rows",
+}
 _JSON_OPTIONS = {"column_types"}
 _PARQUET_OPTIONS: set[str] = set()
 
 
 def _plain(schema: pa.Schema) -> pa.Schema:
-    fields = [
-        f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in schema
-    ]
+    fields = [f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in schema]
     return pa.schema(fields, metadata=schema.metadata)
 
 
@@ -123,9 +130,7 @@ class FileSource:
             raise SourceError(f"dataset {self.name}: JSON array file larger than 1 GiB; use JSON Lines")
         lines = relay.load().json_array_to_lines(Path(path).read_bytes(), MAX_JSON_DEPTH)
         types = _column_types(self.name, self.cfg.options)
-        parse = pajson.ParseOptions(
-            explicit_schema=pa.schema(list(types.items())) if types else None
-        )
+        parse = pajson.ParseOptions(explicit_schema=pa.schema(list(types.items())) if types else None)
         return pajson.read_json(io.BytesIO(lines), parse_options=parse)
 
     def _dataset(self, path: str, schema: pa.Schema | None) -> ds.Dataset:
@@ -188,9 +193,7 @@ class FileSource:
                 total = min(total, limit)
         return QueryPlan(schema, tuple(partitions), total)
 
-    def read(
-        self, partition: int, columns: tuple[str, ...] | None, limit: int | None
-    ) -> Iterator[pa.RecordBatch]:
+    def read(self, partition: int, columns: tuple[str, ...] | None, limit: int | None) -> Iterator[pa.RecordBatch]:
         schema = self._projected(columns)
         files = self.files()
         if not 0 <= partition < len(files):
@@ -212,7 +215,6 @@ class FileSource:
                 yield batch
         except (OSError, pa.ArrowException, ValueError) as exc:
             raise SourceError(f"dataset {self.name}: reading {Path(files[partition]).name} failed: {exc}") from None
-
 
     def _batches(self, path: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
         """The file's batches of ``schema``'s columns. For a Parquet file that holds all of
