@@ -13,6 +13,7 @@ IMPLEMENTATION = "python"
 Buffer = bytes | bytearray | memoryview
 
 _DATA_FIELD = 1
+_END_FIELD, _END_RECORDS_FIELD = 2, 3
 _CONTINUATION = 0xFFFFFFFF
 _SCHEMA, _DICTIONARY_BATCH, _RECORD_BATCH = 1, 2, 3
 _MIN_VERSION, _MAX_VERSION = 3, 4
@@ -80,8 +81,8 @@ def locate_payload(message: Buffer) -> tuple[int, int]:
             pos += length
         else:
             raise _tunnel("unsupported wire type")
-        if field == _DATA_FIELD and wire != 2:
-            raise _tunnel("data field has the wrong wire type")
+        if (field == _DATA_FIELD and wire != 2) or (field in (_END_FIELD, _END_RECORDS_FIELD) and wire != 0):
+            raise _tunnel("a known field has the wrong wire type")
     return found if found is not None else (len(buf), 0)
 
 
@@ -225,12 +226,12 @@ def make_frame(stream_id: int, flags: int, payload: Buffer) -> bytes:
     return b"".join((struct.pack("<II", stream_id, flags), payload))
 
 
-def relay_parts(stream_id: int, message: Buffer) -> tuple[bytes, int, int, int]:
-    """Locate and check one raw ArrowChunk: (frame header, payload offset, payload length,
-    rows). The caller sends the header and a view of the message: no copy here."""
+def check_chunk(message: Buffer) -> tuple[int, int, int]:
+    """Locate and check one raw ArrowChunk: (payload offset, payload length, rows). The
+    caller sends a view of the message: no copy here."""
     offset, length = locate_payload(message)
     scan = _scan_partition_chunk(memoryview(message)[offset : offset + length])
-    return struct.pack("<II", stream_id, 0), offset, length, scan[4]
+    return offset, length, scan[4]
 
 
 _WS = b" \t\n\r"

@@ -299,3 +299,14 @@ def client_cert_problem(pem: bytes) -> str | None:
     if ExtendedKeyUsageOID.CLIENT_AUTH not in usages:
         return "client certificate lacks the clientAuth usage"
     return None
+
+
+def der_identity(der: bytes) -> tuple[str | None, int | None]:
+    """(CN, serial) of a DER certificate; CN is None unless there is exactly one."""
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError:
+        return None, None
+    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    cn = cns[0].value if len(cns) == 1 else None
+    return (cn if isinstance(cn, str) else None), cert.serial_number

@@ -272,6 +272,7 @@ class GatewayConfig:
     host: str
     http_port: int
     grpc_port: int
+    data_port: int | None
     query_seconds: float
     connect_seconds: float
     secret_key: str
@@ -318,6 +319,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     host = root.string("host", "0.0.0.0")
     http_port = root.integer("http_port", 8081, 0, 65535)
     grpc_port = root.integer("grpc_port", 50051, 0, 65535)
+    data_port = root.integer("data_port", None, 1, 65535)
     root.string("transport_mode", "grpc", ("grpc",))
     timeouts = root.section("timeouts")
     query_seconds = timeouts.number("query_seconds", 60.0, 0.1, 86400)
@@ -362,6 +364,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
         host=host,
         http_port=http_port,
         grpc_port=grpc_port,
+        data_port=data_port,
         query_seconds=query_seconds,
         connect_seconds=connect_seconds,
         secret_key=secret,

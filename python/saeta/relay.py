@@ -8,15 +8,19 @@ same functions with the same contracts:
 - ``scan_ipc(data) -> ScanTuple`` of whole encapsulated Arrow IPC messages;
 - ``check_schema_message(data)``: exactly one schema message;
 - ``make_frame(stream_id, flags, payload) -> bytes``: the browser frame;
-- ``relay_parts(stream_id, message) -> (header, offset, length, rows)``: locate and check
-  in one call per tunnel message, the gateway's hot path; the gateway sends ``header``
-  and a view of ``message[offset:offset + length]``, so no relayed byte is copied.
+- ``check_chunk(message) -> (offset, length, rows)``: locate and check in one call per
+  tunnel message, the gateway's hot path with grpcio; the gateway sends a view of
+  ``message[offset:offset + length]``, so no relayed byte is copied.
+
+The extension also holds the data plane (``DataServer``): DoGet served from Rust, each
+message located and checked there (see saeta.gateway.data_plane).
 
 Each raises ``saeta.errors.RelayError`` with a stable code on bad input.
 """
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Literal
@@ -44,6 +48,11 @@ class IpcScan:
     rows: int
     body_bytes: int
     eos: bool
+
+
+def frame_header(stream_id: int, flags: int = 0) -> bytes:
+    """The browser frame's 8-byte header (stream id, flags; little-endian u32 each)."""
+    return struct.pack("<II", stream_id, flags)
 
 
 def available() -> list[str]:

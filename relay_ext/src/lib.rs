@@ -2,6 +2,8 @@
 //! Rust modules (tunnel, ipc, frame) tested by `cargo test`; only bytes and plain values
 //! cross this boundary. Import it through `saeta.relay`, never directly.
 
+pub mod data_plane;
+mod data_py;
 pub mod error;
 pub mod frame;
 pub mod ipc;
@@ -13,7 +15,7 @@ use pyo3::types::PyBytes;
 
 pyo3::import_exception!(saeta.errors, RelayError);
 
-fn to_py(err: error::RelayError) -> PyErr {
+pub(crate) fn to_py(err: error::RelayError) -> PyErr {
     RelayError::new_err((err.code(), err.message().to_string()))
 }
 
@@ -52,14 +54,13 @@ fn make_frame<'py>(py: Python<'py>, stream_id: u32, flags: u32, payload: &[u8]) 
 }
 
 /// The gateway's one call per tunnel message: locate the payload of a raw ArrowChunk and
-/// check it is whole record batches. Returns (frame header, payload offset, payload
-/// length, rows); the gateway sends the header and a view of the message, so the payload
-/// is never copied here.
+/// check it is whole record batches. Returns (payload offset, payload length, rows); the
+/// gateway sends a view of the message, so the payload is never copied.
 #[pyfunction]
-fn relay_parts<'py>(py: Python<'py>, stream_id: u32, message: &[u8]) -> PyResult<(Bound<'py, PyBytes>, usize, usize, u64)> {
+fn check_chunk(message: &[u8]) -> PyResult<(usize, usize, u64)> {
     let (offset, len) = tunnel::locate_payload(message).map_err(to_py)?;
     let scan = ipc::scan_partition_chunk(&message[offset..offset + len]).map_err(to_py)?;
-    Ok((PyBytes::new(py, &frame::header(stream_id, 0)), offset, len, scan.rows))
+    Ok((offset, len, scan.rows))
 }
 
 /// A top-level JSON array of objects as JSON Lines (one object per line). The scan runs
@@ -76,8 +77,11 @@ fn _relay(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan_ipc, m)?)?;
     m.add_function(wrap_pyfunction!(check_schema_message, m)?)?;
     m.add_function(wrap_pyfunction!(make_frame, m)?)?;
-    m.add_function(wrap_pyfunction!(relay_parts, m)?)?;
+    m.add_function(wrap_pyfunction!(check_chunk, m)?)?;
     m.add_function(wrap_pyfunction!(json_array_to_lines, m)?)?;
+    m.add_class::<data_py::DataServer>()?;
+    m.add_class::<data_py::DataCall>()?;
+    m.add_class::<data_py::Payload>()?;
     m.add("IMPLEMENTATION", "rust")?;
     Ok(())
 }

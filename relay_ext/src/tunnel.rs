@@ -34,14 +34,41 @@ pub fn read_varint(buf: &[u8], mut pos: usize) -> Result<(u64, usize), RelayErro
     Err(bad("varint longer than 10 bytes"))
 }
 
+/// Field numbers of `ArrowChunk.end` and `ArrowChunk.end_records`.
+pub const END_FIELD: u64 = 2;
+pub const END_RECORDS_FIELD: u64 = 3;
+
+/// The fields of one ArrowChunk the gateway acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkFields {
+    /// `(offset, length)` of `data`; a message without it has an empty payload at its end.
+    pub data: (usize, usize),
+    pub end: bool,
+    pub end_records: i64,
+}
+
+impl ChunkFields {
+    /// The end marker (`end` set, no data) and the row count it announces.
+    pub fn end_marker(&self) -> Option<i64> {
+        (self.end && self.data.1 == 0).then_some(self.end_records)
+    }
+}
+
 /// Walks the whole message and returns `(offset, length)` of the `data` field.
 ///
 /// The message must be well-formed to its last byte; unknown fields are skipped (a newer
 /// connector may add some), `data` may appear at most once, and a message without it has
 /// an empty payload at its end.
 pub fn locate_payload(msg: &[u8]) -> Result<(usize, usize), RelayError> {
+    read_chunk(msg).map(|c| c.data)
+}
+
+/// Walks the whole message like `locate_payload`, also reading `end` and `end_records`
+/// (varints; the last occurrence wins, as in protobuf).
+pub fn read_chunk(msg: &[u8]) -> Result<ChunkFields, RelayError> {
     let mut pos = 0usize;
     let mut found: Option<(usize, usize)> = None;
+    let (mut end, mut end_records) = (false, 0i64);
     while pos < msg.len() {
         let (key, next) = read_varint(msg, pos)?;
         pos = next;
@@ -52,7 +79,13 @@ pub fn locate_payload(msg: &[u8]) -> Result<(usize, usize), RelayError> {
         }
         match wire {
             WIRE_VARINT => {
-                pos = read_varint(msg, pos)?.1;
+                let (value, next) = read_varint(msg, pos)?;
+                pos = next;
+                if field == END_FIELD {
+                    end = value != 0;
+                } else if field == END_RECORDS_FIELD {
+                    end_records = value as i64; // protobuf int64: two's complement
+                }
             }
             WIRE_I64 | WIRE_I32 => {
                 let width = if wire == WIRE_I64 { 8 } else { 4 };
@@ -79,11 +112,13 @@ pub fn locate_payload(msg: &[u8]) -> Result<(usize, usize), RelayError> {
             }
             _ => return Err(bad("unsupported wire type")),
         }
-        if field == DATA_FIELD && wire != WIRE_LEN {
-            return Err(bad("data field has the wrong wire type"));
+        if (field == DATA_FIELD && wire != WIRE_LEN)
+            || ((field == END_FIELD || field == END_RECORDS_FIELD) && wire != WIRE_VARINT)
+        {
+            return Err(bad("a known field has the wrong wire type"));
         }
     }
-    Ok(found.unwrap_or((msg.len(), 0)))
+    Ok(ChunkFields { data: found.unwrap_or((msg.len(), 0)), end, end_records })
 }
 
 #[cfg(test)]
@@ -98,8 +133,8 @@ mod tests {
 
     #[test]
     fn skips_unknown_fields() {
-        // field 2 varint 150, then data "x", then field 3 fixed32
-        let msg = [0x10, 0x96, 0x01, 0x0a, 0x01, b'x', 0x1d, 1, 2, 3, 4];
+        // field 4 varint 150, then data "x", then field 5 fixed32
+        let msg = [0x20, 0x96, 0x01, 0x0a, 0x01, b'x', 0x2d, 1, 2, 3, 4];
         assert_eq!(locate_payload(&msg), Ok((5, 1)));
     }
 
@@ -115,6 +150,20 @@ mod tests {
         assert!(locate_payload(&[0x08, 0x01]).is_err());
         assert!(locate_payload(&[0x0b]).is_err());
         assert!(locate_payload(&[0x80]).is_err());
+    }
+
+    #[test]
+    fn reads_the_end_marker() {
+        // end = true, end_records = 300
+        let marker = [0x10, 0x01, 0x18, 0xac, 0x02];
+        let fields = read_chunk(&marker).unwrap();
+        assert_eq!(fields.end_marker(), Some(300));
+        assert_eq!(read_chunk(&[0x0a, 0x01, b'x', 0x10, 0x01]).unwrap().end_marker(), None);
+        assert_eq!(read_chunk(&[0x0a, 0x01, b'x']).unwrap().end_marker(), None);
+        // end_records = -1 (ten-byte varint)
+        let neg = [0x10, 0x01, 0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+        assert_eq!(read_chunk(&neg).unwrap().end_marker(), Some(-1));
+        assert!(read_chunk(&[0x12, 0x00]).is_err());
     }
 
     #[test]

@@ -141,18 +141,17 @@ class RelaySuite:
         except RelayError as exc:
             return ("error", exc.code)
 
-    # --- check_schema_message / relay_parts / make_frame
+    # --- check_schema_message / check_chunk / make_frame
 
     def test_schema_message_checks(self) -> None:
         self.impl.check_schema_message(SCHEMA.serialize().to_pybytes())
         for bad in (ipc(batch(1)), ipc(SCHEMA, SCHEMA), ipc(SCHEMA) + relay.EOS, b""):
             assert self.code_of(self.impl.check_schema_message, bad) == "IPC_SEQUENCE_INVALID"
 
-    def test_relay_parts_locates_payload(self) -> None:
+    def test_check_chunk_locates_payload(self) -> None:
         data = ipc(batch(10), batch(5, 10))
         message = encode_arrow_chunk([data])
-        header, offset, length, rows = self.impl.relay_parts(7, message)
-        assert header == struct.pack("<II", 7, 0)
+        offset, length, rows = self.impl.check_chunk(message)
         assert message[offset : offset + length] == data
         assert (rows, length) == (15, len(data))
 
@@ -161,15 +160,15 @@ class RelaySuite:
         stream = bytearray(SCHEMA.serialize().to_pybytes())
         for b in batches:
             message = encode_arrow_chunk([ipc(b)])
-            _, offset, length, _ = self.impl.relay_parts(1, message)
+            offset, length, _ = self.impl.check_chunk(message)
             stream += message[offset : offset + length]
         stream += relay.EOS
         table = pa.ipc.open_stream(bytes(stream)).read_all()
         assert table.equals(pa.Table.from_batches(batches))
 
     @pytest.mark.parametrize("payload", [ipc(SCHEMA, batch(1)), ipc(batch(1)) + relay.EOS, b"", b"\x01\x02"])
-    def test_relay_parts_refuses_out_of_place_messages(self, payload: bytes) -> None:
-        code = self.code_of(self.impl.relay_parts, 1, encode_arrow_chunk([payload]))
+    def test_check_chunk_refuses_out_of_place_messages(self, payload: bytes) -> None:
+        code = self.code_of(self.impl.check_chunk, encode_arrow_chunk([payload]))
         assert code in ("IPC_SEQUENCE_INVALID", "IPC_FRAMING_INVALID")
 
     @given(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1), st.binary(max_size=100))

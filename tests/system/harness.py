@@ -69,6 +69,7 @@ class Deployment:
     root: Path
     http_port: int = field(default_factory=free_port)
     grpc_port: int = field(default_factory=free_port)
+    data_port: int = field(default_factory=free_port)
     cp_port: int = field(default_factory=free_port)
     procs: list[Proc] = field(default_factory=list)
 
@@ -117,13 +118,18 @@ class Deployment:
     def start_gateway(
         self, name: str = "gateway", http_port: int | None = None, grpc_port: int | None = None, **extra: Any
     ) -> Proc:
+        """A gateway process; the first one's ports by default. Its data plane listens on
+        data_port (a fresh port for other gateways); pass data_port=None to leave DoGet on
+        the tunnel channel."""
         http_port = http_port or self.http_port
+        data_port = extra.pop("data_port", self.data_port if grpc_port is None else free_port())
         cfg = self.write(
             f"{name}.yaml",
             {
                 "host": "127.0.0.1",
                 "http_port": http_port,
                 "grpc_port": grpc_port or self.grpc_port,
+                **({"data_port": data_port} if data_port is not None else {}),
                 "tableros_secret_key": SECRET,
                 "control_plane_url": self.cp_url,
                 "session_cache_seconds": 1,

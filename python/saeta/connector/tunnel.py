@@ -20,6 +20,7 @@ from saeta.config import ConnectorConfig
 from saeta.connector.chunks import chunk_messages
 from saeta.connector.sources.base import Source
 from saeta.core.backoff import Backoff
+from saeta.core.grpc_target import with_port
 from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS
 from saeta.errors import BadRequest, DatasetNotFound, SaetaError, TunnelRefused
 from saeta.v1 import tunnel_pb2 as pb
@@ -113,6 +114,8 @@ class Tunnel:
         self._doget = self.channel.stream_unary(
             _DOGET_METHOD, request_serializer=None, response_deserializer=pb.DoGetSummary.FromString
         )
+        # The gateway's data plane, when it announces one at registration.
+        self.data_channel: grpc.aio.Channel | None = None
         self._outbox: asyncio.Queue[pb.ConnectorMessage | None] = asyncio.Queue()
         # Partitions read at once; the rest wait their turn, so a burst of queries never
         # becomes a thread per query starving the event loop (and its heartbeats). A wait
@@ -158,6 +161,14 @@ class Tunnel:
         self.tunnel_id = first.registered.session_id
         self.heartbeat_seconds = max(1, first.registered.heartbeat_seconds or 10)
         registered: pb.RegisterResponse = first.registered
+        if registered.data_port and not probe:
+            target = with_port(self.cfg.grpc_uri, registered.data_port)
+            self.data_channel = grpc.aio.secure_channel(
+                target, channel_credentials(self.cfg), options=channel_options(self.cfg)
+            )
+            self._doget = self.data_channel.stream_unary(
+                _DOGET_METHOD, request_serializer=None, response_deserializer=pb.DoGetSummary.FromString
+            )
         return registered
 
     async def serve(self) -> None:
@@ -186,6 +197,8 @@ class Tunnel:
         if self._call is not None:
             self._call.cancel()
         await self.channel.close(grace=None)
+        if self.data_channel is not None:
+            await self.data_channel.close(grace=None)
 
     async def _heartbeats(self) -> None:
         while True:

@@ -28,6 +28,7 @@ from saeta.errors import ControlPlaneUnavailable, SaetaError, SessionRevoked, Un
 from saeta.gateway.browser import CLOSE_TRY_AGAIN_LATER, BrowserSocket
 from saeta.gateway.crl import CrlWatcher
 from saeta.gateway.data_calls import DataCalls
+from saeta.gateway.data_plane import RustDataPlane
 from saeta.gateway.http_protocol import deadline_protocol
 from saeta.gateway.registry import ConnectorRegistry
 from saeta.gateway.revocation import InProcessRevocations, RedisRevocations, Revocations
@@ -75,8 +76,13 @@ class Gateway:
         self.revocations.subscribe(self._on_revoked)
         self.grpc_ready = False
         self.tunnels = TunnelService(
-            cfg, self.registry, self.calls, CrlWatcher(cfg.crl, cfg.ca_cert.read_bytes(), self._on_crl_change)
+            cfg,
+            self.registry,
+            self.calls,
+            CrlWatcher(cfg.crl, cfg.ca_cert.read_bytes(), self._on_crl_change),
+            self.relay,
         )
+        self.data_plane: RustDataPlane | None = None
         self.revocations.subscribe_crl(self.tunnels.crl.accept_pushed)
 
     def _on_crl_change(self, revoked: frozenset[int]) -> None:
@@ -185,6 +191,7 @@ class Gateway:
         if grpc_server.add_secure_port(address, server_credentials(self.cfg)) == 0:
             raise SaetaError(f"cannot listen for tunnels on {address}", code="LISTEN_FAILED")
         await grpc_server.start()
+        self._start_data_plane()
         self.grpc_ready = True
         http_server = _Server(
             uvicorn.Config(
@@ -205,10 +212,11 @@ class Gateway:
         )
         http_task = asyncio.create_task(http_server.serve())
         log.info(
-            "gateway listening http=%s:%d grpc=%s relay=%s",
+            "gateway listening http=%s:%d grpc=%s data=%s relay=%s",
             self.cfg.host,
             self.cfg.http_port,
             address,
+            self.tunnels.data_port or "grpc",
             self.relay.IMPLEMENTATION,
         )
         stop_task = asyncio.create_task(stop.wait())
@@ -220,6 +228,8 @@ class Gateway:
         http_server.should_exit = True
         self.registry.close_all("gateway shutting down")
         await grpc_server.stop(grace=5)
+        if self.data_plane is not None:
+            self.data_plane.close()
         with contextlib.suppress(asyncio.CancelledError):
             await http_task
         stop_task.cancel()
@@ -229,6 +239,18 @@ class Gateway:
         if http_task.done() and not http_task.cancelled() and http_task.exception():
             raise SaetaError("the HTTP server failed to start", code="LISTEN_FAILED")
         log.info("gateway stopped")
+
+    def _start_data_plane(self) -> None:
+        """DoGet from Rust on data_port, when configured and the Rust relay is in use."""
+        if self.cfg.data_port is None:
+            return
+        if self.relay.IMPLEMENTATION != "rust":
+            log.warning("data_port %d unused: the Python relay serves DoGet on grpc_port", self.cfg.data_port)
+            return
+        plane = RustDataPlane(self.cfg, self.tunnels, self.relay)
+        plane.start(self.cfg.data_port)
+        self.data_plane = plane
+        self.tunnels.data_port = plane.port
 
 
 def _revocations(cfg: GatewayConfig) -> Revocations:

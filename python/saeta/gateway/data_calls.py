@@ -1,6 +1,15 @@
-"""DoGet calls expected from connectors: the query side creates one (with a random call
-id sent in DoGetRequest), the tunnel server hands the arriving call's message iterator
-over, and the query side reads it and says when the call may end."""
+"""DoGet calls expected from connectors, and what the query side reads from them.
+
+The query side creates a PendingCall (with a random call id sent in DoGetRequest); the
+tunnel side (grpcio's DoGet handler, or the Rust data plane) checks the arriving call and
+hands over a DataStream; the query side reads pieces from it and says when the call may
+end. Both tunnel sides yield the same pieces, already located and checked:
+
+- ``Chunk``: whole record batches, ``payload`` a bytes-like view that is sent as is;
+- ``End``: the connector's end marker with the rows it announces.
+
+``next_piece`` raises RelayError on invalid data and CallBroken when the call ends
+without its end marker."""
 
 from __future__ import annotations
 
@@ -8,15 +17,38 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Protocol
+
+from saeta.core.tunnel_codec import DATA_TAG
+from saeta.v1 import tunnel_pb2 as pb
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    payload: Any  # bytes-like: a memoryview of a grpcio message, or a Rust Payload
+    rows: int
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    records: int
+
+
+class CallBroken(Exception):
+    """The data call ended before its end marker; the message says how, if known."""
+
+
+class DataStream(Protocol):
+    async def next_piece(self) -> Chunk | End: ...
 
 
 @dataclass(eq=False)
 class PendingCall:
     call_id: str
     tenant: str
-    arrived: asyncio.Future[AsyncIterator[bytes]] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    arrived: asyncio.Future[DataStream] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     # Set by the query side: None = answer OK, a string = abort the call with CANCELLED.
     finished: asyncio.Future[str | None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
@@ -40,3 +72,37 @@ class DataCalls:
 
     def drop(self, call: PendingCall) -> None:
         self._pending.pop(call.call_id, None)
+
+
+def end_marker(raw: bytes) -> int | None:
+    """The end_records of an end-marker message, or None if ``raw`` is not one."""
+    if raw[:1] == DATA_TAG:
+        return None
+    try:
+        msg = pb.ArrowChunk.FromString(raw)
+    except Exception:  # a malformed message is the relay's to refuse, with its code
+        return None
+    return msg.end_records if msg.end and not msg.data else None
+
+
+class GrpcDataStream:
+    """A DoGet call served by grpcio: raw messages, located and checked by the relay."""
+
+    def __init__(self, messages: AsyncIterator[bytes], relay: ModuleType) -> None:
+        self._messages = messages
+        self._relay = relay
+
+    async def next_piece(self) -> Chunk | End:
+        try:
+            raw = await anext(self._messages)
+        except StopAsyncIteration:
+            raise CallBroken("the connector closed the data call") from None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # grpc's errors when the call breaks
+            raise CallBroken(f"the data call broke: {type(exc).__name__}") from None
+        records = end_marker(raw)
+        if records is not None:
+            return End(records)
+        offset, length, rows = self._relay.check_chunk(raw)
+        return Chunk(memoryview(raw)[offset : offset + length], rows, length)

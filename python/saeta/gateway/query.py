@@ -9,23 +9,23 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
 from saeta.core import browser_protocol as bp
-from saeta.core.tunnel_codec import DATA_TAG
 from saeta.errors import ConnectorOffline, QueryFailed, QueryTimeout, RelayError, SaetaError
-from saeta.gateway.data_calls import DataCalls
+from saeta.gateway.data_calls import CallBroken, DataCalls, DataStream, End
 from saeta.gateway.registry import ConnectorLink
 from saeta.gateway.ws_protocol import Buffer
-from saeta.relay import EOS
+from saeta.relay import EOS, frame_header
 from saeta.v1 import tunnel_pb2 as pb
 
 log = logging.getLogger("saeta.gateway.query")
+T = TypeVar("T")
 
 # How long to wait, after a data call ends without its end marker, for the connector's
 # QueryError explaining why (it is sent on the Control call just before the cancel).
@@ -48,7 +48,7 @@ def schema_fields(schema_ipc: bytes) -> list[dict[str, str]]:
     return [{"name": f.name, "type": str(f.type)} for f in schema]
 
 
-async def _first(aw: Awaitable[bytes], seconds: float) -> bytes:
+async def _within(aw: Awaitable[T], seconds: float) -> T:
     try:
         return await asyncio.wait_for(aw, seconds)
     except TimeoutError:
@@ -101,6 +101,7 @@ async def _fetch_partition(
     link = ctx.link
     pending = ctx.calls.expect(link.tenant)
     abort: str | None = "query stopped"
+    header = frame_header(stream_id)
     try:
         link.send(
             pb.GatewayMessage(
@@ -121,46 +122,31 @@ async def _fetch_partition(
         if not done:
             arrived.cancel()
             raise QueryTimeout(f"the connector did not open the data call within {ctx.timeout:g}s")
-        messages: AsyncIterator[bytes] = arrived.result()
+        stream: DataStream = arrived.result()
         rows = nbytes = 0
         while True:
             try:
-                raw = await _first(anext(messages), ctx.timeout)
-            except QueryTimeout:
-                raise
-            except Exception:  # ended (StopAsyncIteration) or broke before its end marker
+                piece = await _within(stream.next_piece(), ctx.timeout)
+            except CallBroken:
                 raise await _why_cut(errors) from None
-            if raw[:1] != DATA_TAG:
-                end = _end_marker(raw)
-                if end is not None:
-                    if end != rows:
-                        raise QueryFailed(f"the connector announced {end} rows but sent {rows}")
-                    abort = None
-                    return rows, nbytes
-            try:
-                header, offset, length, n = ctx.relay.relay_parts(stream_id, raw)
             except RelayError as exc:
                 log.warning("refused connector data code=%s tenant=%s: %s", exc.code, link.tenant, exc.message)
                 abort = "invalid Arrow data"
                 raise QueryFailed(f"the connector sent invalid Arrow data ({exc.code})") from None
-            rows += n
+            if isinstance(piece, End):
+                if piece.records != rows:
+                    raise QueryFailed(f"the connector announced {piece.records} rows but sent {rows}")
+                abort = None
+                return rows, nbytes
+            rows += piece.rows
             if limit is not None and rows > limit:
                 abort = "more rows than asked"
                 raise QueryFailed("the connector sent more rows than the limit")
-            nbytes += length
-            await ctx.send_parts((header, memoryview(raw)[offset : offset + length]))
+            nbytes += piece.length
+            await ctx.send_parts((header, piece.payload))
     finally:
         ctx.calls.drop(pending)
         pending.finish(abort)
-
-
-def _end_marker(raw: bytes) -> int | None:
-    """The end_records of an end-marker message, or None if ``raw`` is not one."""
-    try:
-        msg = pb.ArrowChunk.FromString(raw)
-    except Exception:  # a malformed message is the relay's to refuse, with its code
-        return None
-    return msg.end_records if msg.end and not msg.data else None
 
 
 async def _why_cut(errors: asyncio.Future[SaetaError]) -> SaetaError:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from types import ModuleType
 from typing import Any
 
 import grpc
@@ -18,7 +19,7 @@ from saeta.core.names import is_dataset_name, is_tenant_id
 from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS, KEEPALIVE_TIME_MS
 from saeta.errors import QueryFailed
 from saeta.gateway.crl import CrlWatcher
-from saeta.gateway.data_calls import DataCalls
+from saeta.gateway.data_calls import DataCalls, GrpcDataStream, PendingCall
 from saeta.gateway.registry import ConnectorLink, ConnectorRegistry
 from saeta.v1 import tunnel_pb2 as pb
 
@@ -41,9 +42,28 @@ def _refusal(tenant: str | None, code: str, detail: str, peer: str) -> None:
     log.warning("tunnel refused code=%s tenant=%s peer=%s: %s", code, tenant or "-", peer, detail)
 
 
+class DataCallRefused(Exception):
+    """A DoGet that must not serve any query: the gRPC status name and its message."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
 class TunnelService:
-    def __init__(self, cfg: GatewayConfig, registry: ConnectorRegistry, calls: DataCalls, crl: CrlWatcher) -> None:
+    def __init__(
+        self,
+        cfg: GatewayConfig,
+        registry: ConnectorRegistry,
+        calls: DataCalls,
+        crl: CrlWatcher,
+        relay: ModuleType,
+    ) -> None:
         self.cfg = cfg
+        self.relay = relay
+        # Told to connectors at registration once the Rust data plane listens; 0 = DoGet
+        # on the tunnel's own channel (grpcio).
+        self.data_port = 0
         self.registry = registry
         self.calls = calls
         self.crl = crl
@@ -133,6 +153,7 @@ class TunnelService:
                 status="ok",
                 session_id=link.tunnel_id,
                 heartbeat_seconds=self.cfg.heartbeat_seconds,
+                data_port=self.data_port,
             )
         )
         if reg.probe:
@@ -182,25 +203,34 @@ class TunnelService:
             log.exception("tunnel read loop failed tenant=%s", link.tenant)
             link.close(f"tunnel read failed: {type(exc).__name__}")
 
-    async def do_get(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> pb.DoGetSummary:
-        cn, pem = _peer_identity(context)
-        if pem is not None and self.crl.is_revoked(certificate_serial(pem)):
-            _refusal(cn, "CERT_REVOKED", "DoGet with a revoked certificate", context.peer())
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "CERT_REVOKED: the client certificate is revoked")
-        metadata = dict(context.invocation_metadata() or ())
-        call_id = metadata.get(CALL_ID_KEY)
+    def claim_data_call(self, cn: str | None, serial: int | None, call_id: object, peer: str) -> PendingCall:
+        """The pending call a DoGet from ``cn`` may serve, claimed; else DataCallRefused.
+        Shared by grpcio's DoGet and the Rust data plane."""
+        if serial is not None and self.crl.is_revoked(serial):
+            _refusal(cn, "CERT_REVOKED", "DoGet with a revoked certificate", peer)
+            raise DataCallRefused("PERMISSION_DENIED", "CERT_REVOKED: the client certificate is revoked")
         pending = self.calls.claim(call_id) if isinstance(call_id, str) else None
         if pending is None:
-            _refusal(cn, "UNKNOWN_CALL", "DoGet with an unknown call id", context.peer())
-            await context.abort(grpc.StatusCode.NOT_FOUND, "no such data call")
-        assert pending is not None
+            _refusal(cn, "UNKNOWN_CALL", "DoGet with an unknown call id", peer)
+            raise DataCallRefused("NOT_FOUND", "no such data call")
         if pending.tenant != cn:
             # Another tenant's connector guessed or stole a call id: refuse, and fail the
             # query it aimed at rather than leave it waiting.
-            _refusal(cn, "CALL_TENANT_MISMATCH", "DoGet for another tenant's query", context.peer())
+            _refusal(cn, "CALL_TENANT_MISMATCH", "DoGet for another tenant's query", peer)
             pending.arrived.set_exception(QueryFailed("the data call was refused"))
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "no such data call")
-        pending.arrived.set_result(requests)
+            raise DataCallRefused("PERMISSION_DENIED", "no such data call")
+        return pending
+
+    async def do_get(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> pb.DoGetSummary:
+        cn, pem = _peer_identity(context)
+        call_id = dict(context.invocation_metadata() or ()).get(CALL_ID_KEY)
+        serial = certificate_serial(pem) if pem is not None else None
+        try:
+            pending = self.claim_data_call(cn, serial, call_id, context.peer())
+        except DataCallRefused as refused:
+            await context.abort(getattr(grpc.StatusCode, refused.status), refused.message)
+            raise  # abort() raises; this line is for the type checker
+        pending.arrived.set_result(GrpcDataStream(requests, self.relay))
         abort_reason = await pending.finished
         if abort_reason is not None:
             await context.abort(grpc.StatusCode.CANCELLED, abort_reason)

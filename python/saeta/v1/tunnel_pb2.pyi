@@ -242,22 +242,28 @@ class RegisterResponse(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     SESSION_ID_FIELD_NUMBER: _builtins.int
     HEARTBEAT_SECONDS_FIELD_NUMBER: _builtins.int
+    DATA_PORT_FIELD_NUMBER: _builtins.int
     status: _builtins.str
     """"ok" """
     session_id: _builtins.str
     """identifies this tunnel in both sides' logs"""
     heartbeat_seconds: _builtins.int
     """how often the connector must send a Heartbeat"""
+    data_port: _builtins.int
+    """When non-zero, DoGet calls go to this port of the same host (the gateway's data
+    plane, served by its Rust extension), with the same certificates; 0 = this channel.
+    """
     def __init__(
         self,
         *,
         status: _builtins.str = ...,
         session_id: _builtins.str = ...,
         heartbeat_seconds: _builtins.int = ...,
+        data_port: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["heartbeat_seconds", b"heartbeat_seconds", "session_id", b"session_id", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data_port", b"data_port", "heartbeat_seconds", b"heartbeat_seconds", "session_id", b"session_id", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

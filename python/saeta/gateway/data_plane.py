@@ -1,0 +1,130 @@
+"""The data plane: connectors' DoGet calls served by the Rust extension on ``data_port``.
+
+Rust terminates mTLS (rustls, the gateway's CA), reads each call's messages, locates and
+checks the Arrow payload off the GIL and queues them, at most ``QUEUE_DEPTH`` per call
+(then it stops reading that call: backpressure down to the connector). Python decides
+what Python decided before: each arriving call goes through the same checks as grpcio's
+DoGet (revoked certificate, call id, tenant), and the query side reads the same pieces.
+
+Rust wakes the event loop through one descriptor (``loop.add_reader``); no Rust thread
+ever takes the GIL."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from types import ModuleType
+from typing import Any
+
+from saeta.certs import der_identity
+from saeta.config import GatewayConfig
+from saeta.core.tunnel_keepalive import KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS
+from saeta.errors import SaetaError
+from saeta.gateway.data_calls import CallBroken, Chunk, End
+from saeta.gateway.tunnel_server import DataCallRefused, TunnelService
+
+log = logging.getLogger("saeta.gateway.data")
+
+QUEUE_DEPTH = 4  # messages per call (about 1 MiB each with the connector's default)
+KIND_CHUNK, KIND_END, KIND_CLOSED = 0, 1, 2
+
+
+class RustDataStream:
+    """An accepted call's pieces, taken from the extension as they arrive."""
+
+    def __init__(self, call: Any) -> None:
+        self._call = call
+        self._waiter: asyncio.Future[None] | None = None
+
+    def wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def next_piece(self) -> Chunk | End:
+        while (item := self._call.take()) is None:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        kind, value, number = item
+        if kind == KIND_CHUNK:
+            return Chunk(memoryview(value), number, len(value))
+        if kind == KIND_END:
+            return End(number)
+        raise CallBroken(value or "the connector closed the data call")
+
+    def finish(self, abort_reason: str | None) -> None:
+        self._call.finish(abort_reason)
+
+
+class RustDataPlane:
+    def __init__(self, cfg: GatewayConfig, tunnels: TunnelService, native: ModuleType) -> None:
+        self.cfg = cfg
+        self.tunnels = tunnels
+        self._native = native
+        self._server: Any = None
+        self._streams: dict[int, RustDataStream] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.port) if self._server is not None else 0
+
+    def start(self, port: int) -> None:
+        try:
+            self._server = self._native.DataServer(
+                self.cfg.host,
+                port,
+                self.cfg.server_cert.read_bytes(),
+                self.cfg.server_key.read_bytes(),
+                self.cfg.ca_cert.read_bytes(),
+                max_message_bytes=self.cfg.max_message_bytes,
+                queue_depth=QUEUE_DEPTH,
+                keepalive_seconds=KEEPALIVE_TIME_MS / 1000,
+                keepalive_timeout_seconds=KEEPALIVE_TIMEOUT_MS / 1000,
+                handshake_seconds=self.cfg.connect_seconds,
+            )
+        except OSError as exc:
+            raise SaetaError(
+                f"cannot listen for data calls on {self.cfg.host}:{port}: {exc}", code="LISTEN_FAILED"
+            ) from None
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self._server.wake_fd(), self._on_wake)
+
+    def close(self) -> None:
+        if self._server is None:
+            return
+        if self._loop is not None:
+            self._loop.remove_reader(self._server.wake_fd())
+        self._server.close(1.0)
+        self._server = None
+        self._streams.clear()
+
+    def _on_wake(self) -> None:
+        arrivals, ready = self._server.poll()
+        for call in arrivals:
+            self._arrive(call)
+        for key in ready:
+            stream = self._streams.get(key)
+            if stream is not None:
+                stream.wake()
+
+    def _arrive(self, call: Any) -> None:
+        cn, serial = der_identity(call.peer_cert)
+        try:
+            pending = self.tunnels.claim_data_call(cn, serial, call.call_id, call.peer)
+        except DataCallRefused as refused:
+            call.reject(refused.status, refused.message)
+            return
+        stream = RustDataStream(call)
+        key = call.key
+        self._streams[key] = stream
+
+        def finished(done: asyncio.Future[str | None]) -> None:
+            self._streams.pop(key, None)
+            stream.finish(None if done.cancelled() else done.result())
+
+        call.accept()
+        pending.finished.add_done_callback(finished)
+        pending.arrived.set_result(stream)

@@ -1,0 +1,212 @@
+//! One DoGet call as both sides see it: the server task reading the connector's messages
+//! and the Python query relaying them. The queue is bounded by `space` (a permit per
+//! queued chunk, returned when Python takes it), so a slow browser stops the reads.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use tokio::sync::{Notify, Semaphore};
+use tonic::Code;
+
+use crate::error::RelayError;
+use crate::{ipc, tunnel};
+
+/// What the call has for Python, in order.
+#[derive(Debug)]
+pub enum Item {
+    /// Whole record batches: `message[offset..offset + len]` is the Arrow payload.
+    Chunk { message: Bytes, offset: usize, len: usize, rows: u64 },
+    /// The end marker, with the row count the connector announces.
+    End { records: i64 },
+    /// The message failed its checks; nothing more is read from this call.
+    Invalid(RelayError),
+    /// The call ended: `None` when the connector closed its side, else why it broke.
+    Closed(Option<String>),
+}
+
+/// Sorts one raw ArrowChunk message into an item, checking it on the way.
+pub fn classify(message: Bytes) -> Item {
+    let fields = match tunnel::read_chunk(&message) {
+        Ok(f) => f,
+        Err(e) => return Item::Invalid(e),
+    };
+    if let Some(records) = fields.end_marker() {
+        return Item::End { records };
+    }
+    let (offset, len) = fields.data;
+    match ipc::scan_partition_chunk(&message[offset..offset + len]) {
+        Ok(scan) => Item::Chunk { message, offset, len, rows: scan.rows },
+        Err(e) => Item::Invalid(e),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Pending,
+    Accepted,
+    Rejected(Code, String),
+}
+
+struct State {
+    queue: VecDeque<Item>,
+    decision: Decision,
+    /// Set by Python: `Some(None)` = answer OK, `Some(Some(reason))` = CANCELLED.
+    finished: Option<Option<String>>,
+    /// The call is on the hub's ready list and Python has not yet emptied its queue.
+    announced: bool,
+}
+
+pub struct Call {
+    pub key: u64,
+    pub call_id: String,
+    pub peer_cert: Vec<u8>,
+    /// The remote address, as grpc writes it ("ipv4:127.0.0.1:5000"), for logs.
+    pub peer: String,
+    state: Mutex<State>,
+    space: Semaphore,
+    changed: Notify,
+}
+
+impl Call {
+    pub fn new(key: u64, call_id: String, peer_cert: Vec<u8>, peer: String, depth: usize) -> Self {
+        Call {
+            key,
+            call_id,
+            peer_cert,
+            peer,
+            state: Mutex::new(State { queue: VecDeque::new(), decision: Decision::Pending, finished: None, announced: false }),
+            space: Semaphore::new(depth.max(1)),
+            changed: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    // --- the Python side
+
+    pub fn decide(&self, decision: Decision) {
+        let mut st = self.lock();
+        if st.decision == Decision::Pending {
+            st.decision = decision;
+        }
+        drop(st);
+        self.changed.notify_one();
+    }
+
+    pub fn finish(&self, abort_reason: Option<String>) {
+        let mut st = self.lock();
+        if st.finished.is_none() {
+            st.finished = Some(abort_reason);
+        }
+        drop(st);
+        self.changed.notify_one();
+    }
+
+    /// The next item, or None when the queue is empty (the call is then announced again
+    /// with its next item).
+    pub fn take(&self) -> Option<Item> {
+        let mut st = self.lock();
+        let item = st.queue.pop_front();
+        match &item {
+            None => st.announced = false,
+            Some(Item::Chunk { .. }) => self.space.add_permits(1),
+            Some(_) => {}
+        }
+        item
+    }
+
+    // --- the server side
+
+    pub fn decision(&self) -> Decision {
+        self.lock().decision.clone()
+    }
+
+    pub fn finished(&self) -> Option<Option<String>> {
+        self.lock().finished.clone()
+    }
+
+    /// Queues `item`; true when the call must be announced to Python.
+    pub fn push(&self, item: Item) -> bool {
+        let mut st = self.lock();
+        st.queue.push_back(item);
+        !std::mem::replace(&mut st.announced, true)
+    }
+
+    /// Runs `fut` until it completes or Python finishes the call (`Err(reason)`).
+    pub async fn until_finished<T>(&self, fut: impl Future<Output = T>) -> Result<T, Option<String>> {
+        tokio::pin!(fut);
+        loop {
+            if let Some(reason) = self.finished() {
+                return Err(reason);
+            }
+            tokio::select! {
+                value = &mut fut => return Ok(value),
+                () = self.changed.notified() => {}
+            }
+        }
+    }
+
+    /// Waits for Python's accept or reject (or an early finish). A decision taken wins
+    /// over a finish that came after it (Python rejects, then drops the call).
+    pub async fn decided(&self) -> Result<Decision, Option<String>> {
+        loop {
+            let d = self.decision();
+            if d != Decision::Pending {
+                return Ok(d);
+            }
+            if let Some(reason) = self.finished() {
+                return Err(reason);
+            }
+            self.changed.notified().await;
+        }
+    }
+
+    /// Waits for a queue slot for one more chunk.
+    pub async fn room(&self) {
+        if let Ok(permit) = self.space.acquire().await {
+            permit.forget();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn end_marker(records: u8) -> Bytes {
+        Bytes::from(vec![0x10, 0x01, 0x18, records])
+    }
+
+    #[test]
+    fn classifies_end_and_garbage() {
+        assert!(matches!(classify(end_marker(5)), Item::End { records: 5 }));
+        assert!(matches!(classify(Bytes::from_static(&[0x0a, 0x02, 1, 2])), Item::Invalid(_)));
+        assert!(matches!(classify(Bytes::from_static(&[0x80])), Item::Invalid(_)));
+    }
+
+    #[test]
+    fn announces_once_until_drained() {
+        let call = Call::new(1, "c".into(), vec![], String::new(), 2);
+        assert!(call.push(Item::End { records: 0 }));
+        assert!(!call.push(Item::Closed(None)));
+        assert!(call.take().is_some());
+        assert!(call.take().is_some());
+        assert!(call.take().is_none());
+        assert!(call.push(Item::Closed(None)));
+    }
+
+    #[test]
+    fn first_decision_and_finish_win() {
+        let call = Call::new(1, "c".into(), vec![], String::new(), 2);
+        call.decide(Decision::Accepted);
+        call.decide(Decision::Rejected(Code::NotFound, "x".into()));
+        assert_eq!(call.decision(), Decision::Accepted);
+        call.finish(Some("stop".into()));
+        call.finish(None);
+        assert_eq!(call.finished(), Some(Some("stop".into())));
+    }
+}
