@@ -121,10 +121,17 @@ async def _saeta_run(url: str, session: str) -> Run:
 
 
 class SaetaTarget(Target):
-    def __init__(self, root: Path, certs_dir: Path, parquet: Path, relay: str, batch_rows: int) -> None:
-        self.name = f"saeta ({relay} relay)"
+    """saeta with the given relay; with the Rust relay, DoGet goes to the data plane
+    (data_port) unless ``data_plane`` is False."""
+
+    def __init__(
+        self, root: Path, certs_dir: Path, parquet: Path, relay: str, batch_rows: int, data_plane: bool = True
+    ) -> None:
+        uses_plane = data_plane and relay == "rust"
+        self.name = f"saeta ({relay} relay{', data plane' if uses_plane else ', grpcio DoGet'})"
+        extra: dict[str, object] = {} if uses_plane else {"data_port": None}
         self.dep = deployment(
-            root, certs_dir, {"bench": {"type": "parquet", "path": str(parquet)}}, batch_rows, relay=relay
+            root, certs_dir, {"bench": {"type": "parquet", "path": str(parquet)}}, batch_rows, relay=relay, **extra
         )
         self.gateway, self.connector = self.dep.procs[1], self.dep.procs[2]
         try:

@@ -52,12 +52,15 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         try:
             targets.append(e2e.FlightTarget(root, cert_dir, parquet))
             targets.append(e2e.SaetaTarget(root / "rust", cert_dir, parquet, "rust", workload.BATCH_ROWS))
+            targets.append(
+                e2e.SaetaTarget(root / "rust-grpcio", cert_dir, parquet, "rust", workload.BATCH_ROWS, data_plane=False)
+            )
             targets.append(e2e.SaetaTarget(root / "python", cert_dir, parquet, "python", workload.BATCH_ROWS))
-            flight, rust, python = e2e.interleaved(targets, args.runs, volume)
+            flight, rust, rust_grpcio, python = e2e.interleaved(targets, args.runs, volume)
         finally:
             for target in targets:
                 target.stop()
-        for result in (flight, rust, python):
+        for result in (flight, rust, rust_grpcio, python):
             assert all(run.rows == args.rows for run in result.runs), (result.name, result.runs)
         slow = (
             load.slow_reader(
@@ -82,19 +85,21 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         (r.name, r.mb_per_s, r.rows_per_s, r.mb_per_s / flight.mb_per_s, r.first_batch_ms, cpu)
         for r, cpu in (
             (flight, f"server {flight.cpu_per_gb('server'):.2f}"),
-            (rust, f"gateway {rust.cpu_per_gb('gateway'):.2f}, connector {rust.cpu_per_gb('connector'):.2f}"),
-            (python, f"gateway {python.cpu_per_gb('gateway'):.2f}, connector {python.cpu_per_gb('connector'):.2f}"),
+            *(
+                (r, f"gateway {r.cpu_per_gb('gateway'):.2f}, connector {r.cpu_per_gb('connector'):.2f}")
+                for r in (rust, rust_grpcio, python)
+            ),
         )
     ]
     print(
         f"\n{args.rows:,} rows x 8 columns, {ipc_mb:.0f} MB as Arrow IPC, batches of {workload.BATCH_ROWS:,} rows;"
         f" medians of {args.runs} interleaved runs; malloc: {malloc}\n"
     )
-    print(f"{'path':<30} {'MB/s':>7} {'M rows/s':>9} {'vs Flight':>9} {'1st batch ms':>13}  CPU-s per GB")
+    print(f"{'path':<38} {'MB/s':>7} {'M rows/s':>9} {'vs Flight':>9} {'1st batch ms':>13}  CPU-s per GB")
     for name, mbs, rps, ratio, ttfb, cpu in rows:
-        print(f"{name:<30} {mbs:>7.0f} {rps / 1e6:>9.2f} {ratio:>9.2f} {ttfb:>13.1f}  {cpu}")
+        print(f"{name:<38} {mbs:>7.0f} {rps / 1e6:>9.2f} {ratio:>9.2f} {ttfb:>13.1f}  {cpu}")
     gw_ratio = rust.cpu_per_gb("gateway") / python.cpu_per_gb("gateway")
-    print(f"\ngateway CPU per GB, Rust relay / Python twin: {gw_ratio:.2f}")
+    print(f"\ngateway CPU per GB, Rust (data plane) / Python twin: {gw_ratio:.2f}")
     if slow:
         print(
             f"slow reader: {slow.mb_read:.0f} MB at {slow.mb_read / slow.seconds:.1f} MB/s; RSS growth over idle:"
@@ -123,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                 "first_batch_ms": round(r.first_batch_ms, 2),
                 "cpu_s_per_gb": {k: round(r.cpu_per_gb(k), 3) for k in r.processes},
             }
-            for r in (flight, rust, python)
+            for r in (flight, rust, rust_grpcio, python)
         ],
         "gateway_cpu_rust_vs_python": round(gw_ratio, 3),
         "slow_reader": vars(slow) if slow else None,
