@@ -115,12 +115,12 @@ def test_two_queries_at_once_on_one_socket(running: Deployment) -> None:
 BIG_ROWS = 400_000
 
 
-@pytest.fixture
-def big(deployment: Deployment) -> tuple[Deployment, Proc]:
+@pytest.fixture(params=["data-plane", "grpcio"])
+def big(deployment: Deployment, request: pytest.FixtureRequest) -> tuple[Deployment, Proc]:
     """One connector serving a dataset large enough to be mid-stream when we act, sent in
-    small tunnel messages."""
+    small tunnel messages; DoGet on the data plane or on grpcio."""
     deployment.start_control_plane()
-    deployment.start_gateway()
+    deployment.start_gateway(**({"data_port": None} if request.param == "grpcio" else {}))
     data = deployment.root / "data"
     data.mkdir()
     pq.write_table(ventas(BIG_ROWS), data / "big.parquet")

@@ -1,0 +1,262 @@
+"""DoGet calls from connectors that misbehave, against both tunnel sides: the Rust data
+plane (data_port) and grpcio's DoGet on grpc_port. A test-owned connector speaks the real
+tunnel protocol with real certificates, and then does what an attacker would."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import grpc
+import grpc.aio
+import pyarrow as pa
+import pytest
+from saeta import certs
+from saeta.client import AsyncClient, ServerError
+from saeta.core.tunnel_codec import encode_arrow_chunk
+from saeta.v1 import tunnel_pb2 as pb
+
+from tests.system.harness import Deployment, http_json, wait_for
+
+pytestmark = pytest.mark.system
+
+DOGET = "/saeta.v1.Tunnel/DoGet"
+SCHEMA = pa.schema([("x", pa.int64())])
+PLANES = ["data-plane", "grpcio"]
+
+
+def credentials(dep: Deployment, tenant: str | None) -> grpc.ChannelCredentials:
+    root = (dep.certs / "ca.crt").read_bytes()
+    if tenant is None:
+        return grpc.ssl_channel_credentials(root_certificates=root)
+    if not (dep.certs / "clients" / tenant / "client.crt").exists():
+        certs.issue_client(dep.certs, tenant)
+    client = dep.certs / "clients" / tenant
+    return grpc.ssl_channel_credentials(
+        root_certificates=root,
+        private_key=(client / "client.key").read_bytes(),
+        certificate_chain=(client / "client.crt").read_bytes(),
+    )
+
+
+def channel(dep: Deployment, port: int, tenant: str | None) -> grpc.aio.Channel:
+    return grpc.aio.secure_channel(
+        f"127.0.0.1:{port}", credentials(dep, tenant), options=[("grpc.ssl_target_name_override", "localhost")]
+    )
+
+
+async def doget(dep: Deployment, port: int, tenant: str | None, call_id: str | None, messages: list[bytes]) -> Any:
+    """Runs one DoGet; returns the response or the grpc error."""
+
+    async def requests() -> AsyncIterator[bytes]:
+        for message in messages:
+            yield message
+
+    async with channel(dep, port, tenant) as ch:
+        call = ch.stream_unary(DOGET, request_serializer=None, response_deserializer=None)
+        metadata = (("saeta-call-id", call_id),) if call_id is not None else ()
+        try:
+            return await asyncio.wait_for(call(requests(), metadata=metadata), 20)
+        except grpc.aio.AioRpcError as exc:
+            return exc
+
+
+@pytest.fixture(params=PLANES)
+def gateway(deployment: Deployment, request: pytest.FixtureRequest) -> Iterator[tuple[Deployment, int]]:
+    """A gateway and the port its DoGet calls go to."""
+    deployment.start_control_plane()
+    if request.param == "grpcio":
+        deployment.start_gateway(data_port=None)
+        yield deployment, deployment.grpc_port
+    else:
+        deployment.start_gateway()
+        yield deployment, deployment.data_port
+
+
+class HostileConnector:
+    """Registers as ``tenant`` over Control, answers FlightInfo with one partition, and on
+    each DoGetRequest calls ``on_do_get(call_id)``."""
+
+    def __init__(self, dep: Deployment, tenant: str) -> None:
+        self.dep, self.tenant = dep, tenant
+        self.outbox: asyncio.Queue[pb.ConnectorMessage] = asyncio.Queue()
+        self.do_gets: asyncio.Queue[pb.DoGetRequest] = asyncio.Queue()
+        self.data_port = 0
+
+    async def run(self, ready: asyncio.Event) -> None:
+        async with channel(self.dep, self.dep.grpc_port, self.tenant) as ch:
+            control = ch.stream_stream(
+                "/saeta.v1.Tunnel/Control",
+                request_serializer=pb.ConnectorMessage.SerializeToString,
+                response_deserializer=pb.GatewayMessage.FromString,
+            )
+
+            async def outgoing() -> AsyncIterator[pb.ConnectorMessage]:
+                yield pb.ConnectorMessage(
+                    register=pb.RegisterRequest(tenant_id=self.tenant, datasets=["d"], protocol_version=1)
+                )
+                while True:
+                    yield await self.outbox.get()
+
+            call = control(outgoing())
+            async for msg in call:
+                kind = msg.WhichOneof("msg")
+                if kind == "registered":
+                    self.data_port = msg.registered.data_port
+                    ready.set()
+                elif kind == "get_flight_info":
+                    await self.outbox.put(
+                        pb.ConnectorMessage(
+                            flight_info=pb.FlightInfoResponse(
+                                request_id=msg.get_flight_info.request_id,
+                                schema=SCHEMA.serialize().to_pybytes(),
+                                partitions=[pb.Partition(ticket="t", records=-1)],
+                                total_records=-1,
+                            )
+                        )
+                    )
+                elif kind == "do_get":
+                    await self.do_gets.put(msg.do_get)
+                elif kind == "heartbeat":
+                    await self.outbox.put(pb.ConnectorMessage(heartbeat=pb.Heartbeat()))
+
+
+async def query_with(dep: Deployment, act: Any) -> tuple[ServerError | None, Any]:
+    """Starts a hostile acme connector, runs a browser query on it, and lets ``act`` play
+    the connector's part of the DoGet; returns the browser's error and act's result."""
+    hostile = HostileConnector(dep, "acme")
+    ready = asyncio.Event()
+    runner = asyncio.create_task(hostile.run(ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 20)
+        async with await AsyncClient.connect(dep.ws_url, dep.session("acme")) as client:
+            query = asyncio.create_task(client.query("d"))
+            request = await asyncio.wait_for(hostile.do_gets.get(), 20)
+            port = hostile.data_port or dep.grpc_port
+            outcome = await act(port, request)
+            try:
+                await asyncio.wait_for(query, 20)
+            except ServerError as err:
+                return err, outcome
+            return None, outcome
+    finally:
+        runner.cancel()
+
+
+def test_unknown_or_missing_call_id_is_not_found(gateway: tuple[Deployment, int]) -> None:
+    dep, port = gateway
+    for call_id in ("0" * 32, None, "x" * 500):
+        err = asyncio.run(doget(dep, port, "acme", call_id, [b""]))
+        assert isinstance(err, grpc.aio.AioRpcError), call_id
+        assert err.code() == grpc.StatusCode.NOT_FOUND, (call_id, err)
+    if port == dep.grpc_port:  # grpcio logs each refusal; the data plane refuses over-long ids itself
+        wait_for(lambda: "code=UNKNOWN_CALL" in dep.procs[1].text(), 10, "the refusal in the log")
+
+
+def test_a_call_id_used_by_another_tenant_is_refused_and_fails_the_query(gateway: tuple[Deployment, int]) -> None:
+    dep, _ = gateway
+
+    async def steal(port: int, request: pb.DoGetRequest) -> Any:
+        return await doget(dep, port, "globex", request.call_id, [b""])
+
+    err, stolen = asyncio.run(query_with(dep, steal))
+    assert isinstance(stolen, grpc.aio.AioRpcError)
+    assert stolen.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert err is not None and err.code == "QUERY_FAILED"
+    assert "code=CALL_TENANT_MISMATCH tenant=globex" in dep.procs[1].text()
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        (b"\xff\xff\xff\xff\x10\x00\x00\x00" + b"\0" * 8, "IPC_FRAMING_INVALID"),
+        (b"\x01\x02\x03", "IPC_FRAMING_INVALID"),
+        (SCHEMA.serialize().to_pybytes(), "IPC_SEQUENCE_INVALID"),
+    ],
+)
+def test_invalid_arrow_never_reaches_the_browser(gateway: tuple[Deployment, int], payload: bytes, code: str) -> None:
+    dep, _ = gateway
+
+    async def send_garbage(port: int, request: pb.DoGetRequest) -> Any:
+        return await doget(dep, port, "acme", request.call_id, [encode_arrow_chunk([payload])])
+
+    err, answer = asyncio.run(query_with(dep, send_garbage))
+    assert err is not None and err.code == "QUERY_FAILED"
+    assert code in err.message
+    assert isinstance(answer, grpc.aio.AioRpcError) and answer.code() == grpc.StatusCode.CANCELLED
+
+
+def test_a_well_behaved_call_is_relayed(gateway: tuple[Deployment, int]) -> None:
+    dep, _ = gateway
+    batch = pa.record_batch([pa.array(range(10), pa.int64())], schema=SCHEMA)
+
+    async def serve(port: int, request: pb.DoGetRequest) -> Any:
+        data = encode_arrow_chunk([batch.serialize()])
+        end = pb.ArrowChunk(end=True, end_records=10).SerializeToString()
+        return await doget(dep, port, "acme", request.call_id, [data, end])
+
+    hostile = HostileConnector(dep, "acme")
+
+    async def main() -> tuple[pa.Table, Any]:
+        ready = asyncio.Event()
+        runner = asyncio.create_task(hostile.run(ready))
+        try:
+            await asyncio.wait_for(ready.wait(), 20)
+            async with await AsyncClient.connect(dep.ws_url, dep.session("acme")) as client:
+                query = asyncio.create_task(client.query("d"))
+                request = await asyncio.wait_for(hostile.do_gets.get(), 20)
+                answer = await serve(hostile.data_port or dep.grpc_port, request)
+                return await asyncio.wait_for(query, 20), answer
+        finally:
+            runner.cancel()
+
+    table, answer = asyncio.run(main())
+    assert table.column("x").to_pylist() == list(range(10))
+    assert answer == b""  # DoGetSummary with default fields
+
+
+def test_data_plane_refuses_clients_without_a_certificate_and_other_methods(deployment: Deployment) -> None:
+    deployment.start_control_plane()
+    deployment.start_gateway()
+    err = asyncio.run(doget(deployment, deployment.data_port, None, "0" * 32, [b""]))
+    assert isinstance(err, grpc.aio.AioRpcError) and err.code() == grpc.StatusCode.UNAVAILABLE
+
+    async def control() -> grpc.aio.AioRpcError:
+        async with channel(deployment, deployment.data_port, "acme") as ch:
+            call = ch.unary_unary("/saeta.v1.Tunnel/Control", request_serializer=None, response_deserializer=None)
+            with pytest.raises(grpc.aio.AioRpcError) as exc:
+                await call(b"")
+            return exc.value
+
+    assert asyncio.run(control()).code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_data_plane_refuses_a_revoked_certificate(deployment: Deployment) -> None:
+    deployment.start_control_plane()
+    deployment.start_gateway()
+    certs.issue_client(deployment.certs, "acme")
+    certs.revoke(deployment.certs, "acme")
+    url = f"http://127.0.0.1:{deployment.http_port}/readyz"
+    wait_for(lambda: http_json(url)["revoked_certificates"] >= 1, 10, "the gateway to load the CRL")
+    err = asyncio.run(doget(deployment, deployment.data_port, "acme", "0" * 32, [b""]))
+    assert isinstance(err, grpc.aio.AioRpcError)
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "CERT_REVOKED" in (err.details() or "")
+
+
+def test_registration_announces_the_data_port(deployment: Deployment) -> None:
+    deployment.start_control_plane()
+    deployment.start_gateway()
+    hostile = HostileConnector(deployment, "acme")
+
+    async def main() -> int:
+        ready = asyncio.Event()
+        runner = asyncio.create_task(hostile.run(ready))
+        try:
+            await asyncio.wait_for(ready.wait(), 20)
+            return hostile.data_port
+        finally:
+            runner.cancel()
+
+    assert asyncio.run(main()) == deployment.data_port
