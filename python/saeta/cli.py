@@ -225,7 +225,8 @@ def _demo(args: argparse.Namespace) -> int:
 
     state = Path(args.state_dir) if args.state_dir else demo.default_state_dir()
     redis_port = None if args.no_redis else args.redis_port
-    return demo.run(state, args.http_port, args.grpc_port, args.control_plane_port, args.ventas_rows, redis_port)
+    ports = demo.Ports(args.http_port, args.grpc_port, args.data_port, args.control_plane_port)
+    return demo.run(state, ports, args.ventas_rows, redis_port)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -296,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--state-dir")
     c.add_argument("--http-port", type=int, default=8081)
     c.add_argument("--grpc-port", type=int, default=50051)
+    c.add_argument(
+        "--data-port", type=int, default=50052, help="the gateway's data plane for query data (0: on the tunnel port)"
+    )
     c.add_argument("--control-plane-port", type=int, default=8090)
     c.add_argument("--ventas-rows", type=int, default=2_000_000)
     c.add_argument("--redis-port", type=int, default=6380, help="port of the demo's own redis-server")

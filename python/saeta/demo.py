@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from saeta import certs, demo_data
@@ -32,9 +33,15 @@ def _write(path: Path, text: str, private: bool = False) -> None:
         path.chmod(0o600)
 
 
-def prepare(
-    state: Path, http_port: int, grpc_port: int, cp_port: int, ventas_rows: int, redis_url: str | None = None
-) -> dict[str, Path]:
+@dataclass(frozen=True)
+class Ports:
+    http: int
+    grpc: int
+    data: int  # 0: DoGet on the tunnel port
+    control_plane: int
+
+
+def prepare(state: Path, ports: Ports, ventas_rows: int, redis_url: str | None = None) -> dict[str, Path]:
     """Creates (once) certs, data and config files under ``state``; returns the configs."""
     state.mkdir(parents=True, exist_ok=True)
     cert_dir = state / "certs"
@@ -65,10 +72,10 @@ def prepare(
         json.dumps(
             {
                 "host": "127.0.0.1",
-                "port": cp_port,
+                "port": ports.control_plane,
                 "database": "control-plane.sqlite3",
                 "tableros_secret_key": secret,
-                "gateway_url": f"http://127.0.0.1:{http_port}",
+                "gateway_url": f"http://127.0.0.1:{ports.http}",
                 **with_redis,
             },
             indent=2,
@@ -80,10 +87,11 @@ def prepare(
         json.dumps(
             {
                 "host": "127.0.0.1",
-                "http_port": http_port,
-                "grpc_port": grpc_port,
+                "http_port": ports.http,
+                "grpc_port": ports.grpc,
+                **({"data_port": ports.data} if ports.data else {}),
                 "tableros_secret_key": secret,
-                "control_plane_url": f"http://127.0.0.1:{cp_port}",
+                "control_plane_url": f"http://127.0.0.1:{ports.control_plane}",
                 "tls": {"ca_cert": "certs/ca.crt", "server_cert": "certs/server.crt", "server_key": "certs/server.key"},
                 **with_redis,
             },
@@ -107,7 +115,7 @@ def prepare(
             cfg[tenant],
             json.dumps(
                 {
-                    "gateway": {"grpc_uri": f"127.0.0.1:{grpc_port}", "server_name": "localhost"},
+                    "gateway": {"grpc_uri": f"127.0.0.1:{ports.grpc}", "server_name": "localhost"},
                     "mtls": {
                         "ca_cert": "certs/ca.crt",
                         "client_cert": f"certs/clients/{tenant}/client.crt",
@@ -171,12 +179,12 @@ def issue_session(cp_port: int, tenant: str, user: str, ttl: int) -> dict[str, s
         return answer
 
 
-def run(state: Path, http_port: int, grpc_port: int, cp_port: int, ventas_rows: int, redis_port: int | None) -> int:
+def run(state: Path, ports: Ports, ventas_rows: int, redis_port: int | None) -> int:
     redis_server = shutil.which("redis-server") if redis_port else None
     if redis_port and redis_server is None:
         print("demo: redis-server is not installed (make setup installs it); revocations stay in one process")
     redis_url = f"redis://127.0.0.1:{redis_port}/0" if redis_server else None
-    cfg = prepare(state, http_port, grpc_port, cp_port, ventas_rows, redis_url)
+    cfg = prepare(state, ports, ventas_rows, redis_url)
     logs = state / "logs"
     logs.mkdir(exist_ok=True)
     cmd = [sys.executable, "-m", "saeta"]
@@ -221,8 +229,8 @@ def run(state: Path, http_port: int, grpc_port: int, cp_port: int, ventas_rows: 
             procs.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
             if name == "redis" and redis_port:
                 wait_redis(redis_port, procs[-1], time.monotonic() + 20)
-        wait_ready(http_port, 2, procs, time.monotonic() + 60)
-        answer = issue_session(cp_port, "acme", "demo-user", 8 * 3600)
+        wait_ready(ports.http, 2, procs, time.monotonic() + 60)
+        answer = issue_session(ports.control_plane, "acme", "demo-user", 8 * 3600)
         session = answer["session_id"]
         revocation = (
             f"Redis on :{redis_port}: revocations reach every socket at once"
@@ -230,12 +238,13 @@ def run(state: Path, http_port: int, grpc_port: int, cp_port: int, ventas_rows: 
             else "in process (no redis-server)"
         )
         redis_flag = f" --redis-url {redis_url}" if redis_url else ""
+        data_ports = f", query data on :{ports.data}" if ports.data else ""
         print(
             f"""
 saeta demo is running (state: {state}, logs: {logs}/)
 
-  control plane  http://127.0.0.1:{cp_port}
-  gateway        http://127.0.0.1:{http_port}/ (dashboard)   tunnels on :{grpc_port} (mTLS)
+  control plane  http://127.0.0.1:{ports.control_plane}
+  gateway        http://127.0.0.1:{ports.http}/ (dashboard)   tunnels on :{ports.grpc}{data_ports} (mTLS)
   connectors     acme (ventas: {ventas_rows:,} rows, parquet)  globex (inventario csv, clientes json)
   revocation     {revocation}
 
@@ -243,14 +252,14 @@ Open the dashboard (tenant acme, session valid 8 hours): the ventas chart fills 
   {answer["dashboard_url"]}&dataset=ventas
 
 Or stream ventas to this terminal:
-  saeta query ventas --gateway ws://127.0.0.1:{http_port} --session {session}
+  saeta query ventas --gateway ws://127.0.0.1:{ports.http} --session {session}
 
 Revoke the session (the open dashboard shows it at once):
-  saeta session revoke {session} --control-plane http://127.0.0.1:{cp_port}
+  saeta session revoke {session} --control-plane http://127.0.0.1:{ports.control_plane}
 Revoke a connector's certificate (its tunnel is cut at once):
   saeta certs revoke globex --dir {state / "certs"}{redis_flag}
 
-More sessions:  saeta session issue --control-plane http://127.0.0.1:{cp_port} --tenant globex --user ana
+More sessions:  saeta session issue --control-plane http://127.0.0.1:{ports.control_plane} --tenant globex --user ana
 Ctrl-C stops everything.
 """,
             flush=True,
