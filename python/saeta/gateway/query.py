@@ -49,8 +49,10 @@ def schema_fields(schema_ipc: bytes) -> list[dict[str, str]]:
 
 
 async def _within(aw: Awaitable[T], seconds: float) -> T:
+    # asyncio.timeout, not wait_for: no task per awaited piece (wait_for wraps each in one).
     try:
-        return await asyncio.wait_for(aw, seconds)
+        async with asyncio.timeout(seconds):
+            return await aw
     except TimeoutError:
         raise QueryTimeout(f"the connector sent nothing for {seconds:g}s") from None
 
