@@ -282,6 +282,8 @@ def test_connector_refused_for_wrong_cn_or_ca(deployment: Deployment, tmp_path: 
     ok = _connector_test(deployment, deployment.connector_config("acme", {}))
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "connector test: passed" in ok.stdout
+    assert f"ok   data port: port {deployment.data_port} answers" in ok.stdout
+    wait_for(lambda: "data call probe tenant=acme" in gateway.text(), 10, "the probe in the gateway's log")
 
     mismatch = _connector_test(deployment, deployment.connector_config("acme", {}, cert_tenant="globex"))
     assert mismatch.returncode != 0

@@ -63,6 +63,9 @@ async def check(cfg: ConnectorConfig) -> list[CheckResult]:
         reg = await tunnel.register(probe=True)
         detail = f"registered with {cfg.grpc_uri} as {cfg.tenant_id} (tunnel {reg.session_id})"
         results.append(CheckResult("gateway", True, detail))
+        if reg.data_port:
+            problem = await tunnel.probe_data_port(reg.data_port)
+            results.append(CheckResult("data port", problem is None, problem or f"port {reg.data_port} answers"))
     except SaetaError as err:
         results.append(CheckResult("gateway", False, err.message))
     finally:

@@ -21,13 +21,13 @@ from saeta.connector.chunks import chunk_messages
 from saeta.connector.sources.base import Source
 from saeta.core.backoff import Backoff
 from saeta.core.grpc_target import with_port
+from saeta.core.tunnel_codec import CALL_ID_KEY, PROBE_CALL_ID
 from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS
-from saeta.errors import BadRequest, DatasetNotFound, SaetaError, TunnelRefused
+from saeta.errors import BadRequest, DatasetNotFound, QueryFailed, SaetaError, TunnelRefused
 from saeta.v1 import tunnel_pb2 as pb
 
 log = logging.getLogger("saeta.connector")
 
-CALL_ID_KEY = "saeta-call-id"
 PROTOCOL_VERSION = 1
 MAX_TICKET_CHARS = 64 * 1024
 _DOGET_METHOD = "/saeta.v1.Tunnel/DoGet"
@@ -192,6 +192,31 @@ class Tunnel:
                 for task in tasks:
                     task.cancel()
 
+    async def probe_data_port(self, port: int) -> str | None:
+        """`connector test`: a DoGet with the probe call id on the announced data port.
+        None when the gateway answered (NOT_FOUND), else what went wrong."""
+        target = with_port(self.cfg.grpc_uri, port)
+        async with grpc.aio.secure_channel(
+            target, channel_credentials(self.cfg), options=channel_options(self.cfg)
+        ) as ch:
+            call = ch.stream_unary(_DOGET_METHOD, request_serializer=None, response_deserializer=None)
+
+            async def nothing() -> AsyncIterator[bytes]:
+                return
+                yield
+
+            try:
+                await asyncio.wait_for(
+                    call(nothing(), metadata=((CALL_ID_KEY, PROBE_CALL_ID),)), self.cfg.connect_timeout
+                )
+            except TimeoutError:
+                return f"{target}: no answer within {self.cfg.connect_timeout:g}s"
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() == grpc.StatusCode.NOT_FOUND:
+                    return None
+                return f"{target}: {describe_rpc_error(exc)}"
+        return f"{target}: answered a probe as if it were a data call"
+
     async def close(self) -> None:
         self._outbox.put_nowait(None)
         if self._call is not None:
@@ -301,6 +326,13 @@ class Tunnel:
             call.cancel()
         except grpc.aio.AioRpcError as exc:
             log.info("query %s: the gateway ended the data call (%s)", req.request_id, describe_rpc_error(exc))
+            if exc.code() == grpc.StatusCode.UNAVAILABLE and self.data_channel is not None:
+                # Most likely the data port is not reachable from here: say so at once
+                # rather than let the query wait for its timeout.
+                self._error(
+                    req.request_id,
+                    QueryFailed(f"the connector cannot send to the gateway's data port: {describe_rpc_error(exc)}"),
+                )
         except asyncio.CancelledError:
             call.cancel()
             log.info("query %s cancelled; source closed", req.request_id)

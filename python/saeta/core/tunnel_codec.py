@@ -6,6 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 DATA_TAG = b"\x0a"  # field 1, wire type 2 (length-delimited)
+# DoGet metadata naming the call (DoGetRequest.call_id), and the id `connector test`
+# sends to check the data port: always refused with NOT_FOUND, logged as a probe.
+CALL_ID_KEY = "saeta-call-id"
+PROBE_CALL_ID = "probe"
 
 
 def _varint(value: int) -> bytes:

@@ -16,6 +16,7 @@ import grpc.aio
 from saeta.certs import certificate_serial, client_cert_problem
 from saeta.config import GatewayConfig
 from saeta.core.names import is_dataset_name, is_tenant_id
+from saeta.core.tunnel_codec import CALL_ID_KEY, PROBE_CALL_ID
 from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS, KEEPALIVE_TIME_MS
 from saeta.errors import QueryFailed
 from saeta.gateway.crl import CrlWatcher
@@ -25,7 +26,6 @@ from saeta.v1 import tunnel_pb2 as pb
 
 log = logging.getLogger("saeta.gateway.tunnel")
 
-CALL_ID_KEY = "saeta-call-id"
 REVOKED_REASON = "certificate revoked"
 MAX_DATASETS = 10_000
 
@@ -209,6 +209,9 @@ class TunnelService:
         if serial is not None and self.crl.is_revoked(serial):
             _refusal(cn, "CERT_REVOKED", "DoGet with a revoked certificate", peer)
             raise DataCallRefused("PERMISSION_DENIED", "CERT_REVOKED: the client certificate is revoked")
+        if call_id == PROBE_CALL_ID:
+            log.info("data call probe tenant=%s peer=%s", cn or "-", peer)
+            raise DataCallRefused("NOT_FOUND", "probe: this port serves data calls")
         pending = self.calls.claim(call_id) if isinstance(call_id, str) else None
         if pending is None:
             _refusal(cn, "UNKNOWN_CALL", "DoGet with an unknown call id", peer)
