@@ -25,7 +25,7 @@ from saeta.gateway.tunnel_server import DataCallRefused, TunnelService
 
 log = logging.getLogger("saeta.gateway.data")
 
-QUEUE_DEPTH = 4  # messages per call (about 1 MiB each with the connector's default)
+QUEUE_DEPTH = 2  # messages per call (1 MiB each with the connector's default), beside h2's 4 MiB window
 KIND_CHUNK, KIND_END, KIND_CLOSED = 0, 1, 2
 
 
