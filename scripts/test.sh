@@ -7,10 +7,11 @@ export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== ruff"
 ruff check python tests benchmarks scripts
+ruff format --check python tests benchmarks scripts
 echo "== mypy --strict"
 mypy
-echo "== cargo clippy + cargo test"
-(cd relay_ext && cargo clippy -q --all-targets -- -D warnings && cargo test -q 2>&1 | grep -E "^test result|FAILED|panicked" )
+echo "== cargo fmt + clippy + test"
+(cd relay_ext && cargo fmt --check && cargo clippy -q --all-targets -- -D warnings && cargo test -q 2>&1 | grep -E "^test result|FAILED|panicked" )
 [ "${1:-}" = "--lint-only" ] && exit 0
 echo "== web: node --test"
 (cd web && npm test --silent 2>&1 | grep -E "^# (tests|pass|fail)" )

@@ -53,9 +53,8 @@ impl DataServer {
         max_streams_per_connection: u32,
         threads: usize,
     ) -> PyResult<Self> {
-        let seconds = |s: f64| {
-            Duration::try_from_secs_f64(s).map_err(|_| PyValueError::new_err(format!("not a duration: {s}")))
-        };
+        let seconds =
+            |s: f64| Duration::try_from_secs_f64(s).map_err(|_| PyValueError::new_err(format!("not a duration: {s}")));
         let settings = Settings {
             host,
             port,

@@ -35,14 +35,12 @@ fn bad(msg: &str) -> RelayError {
 
 fn u16_at(b: &[u8], pos: usize) -> Result<u16, RelayError> {
     let s = b.get(pos..pos.checked_add(2).ok_or_else(|| bad("offset overflow"))?);
-    s.map(|s| u16::from_le_bytes([s[0], s[1]]))
-        .ok_or_else(|| bad("flatbuffer offset out of bounds"))
+    s.map(|s| u16::from_le_bytes([s[0], s[1]])).ok_or_else(|| bad("flatbuffer offset out of bounds"))
 }
 
 fn u32_at(b: &[u8], pos: usize) -> Result<u32, RelayError> {
     let s = b.get(pos..pos.checked_add(4).ok_or_else(|| bad("offset overflow"))?);
-    s.map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-        .ok_or_else(|| bad("flatbuffer offset out of bounds"))
+    s.map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]])).ok_or_else(|| bad("flatbuffer offset out of bounds"))
 }
 
 fn i64_at(b: &[u8], pos: usize) -> Result<i64, RelayError> {

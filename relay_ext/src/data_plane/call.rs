@@ -76,7 +76,12 @@ impl Call {
             call_id,
             peer_cert,
             peer,
-            state: Mutex::new(State { queue: VecDeque::new(), decision: Decision::Pending, finished: None, announced: false }),
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                decision: Decision::Pending,
+                finished: None,
+                announced: false,
+            }),
             space: Semaphore::new(depth.max(1)),
             changed: Notify::new(),
         }

@@ -71,9 +71,7 @@ impl DataPlane {
             .ok_or_else(|| io_err(format!("no address for {}", s.host)))?;
         let incoming = {
             let _guard = runtime.enter();
-            TcpIncoming::bind(addr)?
-                .with_nodelay(Some(true))
-                .with_keepalive(Some(s.keepalive))
+            TcpIncoming::bind(addr)?.with_nodelay(Some(true)).with_keepalive(Some(s.keepalive))
         };
         let addr = incoming.local_addr()?;
         let tls = ServerTlsConfig::new()

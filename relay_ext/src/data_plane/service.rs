@@ -95,17 +95,16 @@ async fn serve_call(hub: Arc<Hub>, request: Request<Streaming<Bytes>>) -> Result
         Some(Ok(id)) if !id.is_empty() && id.len() <= MAX_CALL_ID_LEN => id.to_string(),
         _ => return Err(Status::not_found("no such data call")),
     };
-    let peer_cert = request
-        .peer_certs()
-        .and_then(|certs| certs.first().map(|c| c.as_ref().to_vec()))
-        .unwrap_or_default();
+    let peer_cert =
+        request.peer_certs().and_then(|certs| certs.first().map(|c| c.as_ref().to_vec())).unwrap_or_default();
     let peer = match request.remote_addr() {
         Some(std::net::SocketAddr::V4(a)) => format!("ipv4:{a}"),
         Some(std::net::SocketAddr::V6(a)) => format!("ipv6:{a}"),
         None => "unknown".to_string(),
     };
     let mut stream = request.into_inner();
-    let call: Arc<Call> = hub.arrive(call_id, peer_cert, peer).ok_or_else(|| Status::unavailable("gateway shutting down"))?;
+    let call: Arc<Call> =
+        hub.arrive(call_id, peer_cert, peer).ok_or_else(|| Status::unavailable("gateway shutting down"))?;
     let _departure = Departure(&hub, call.key);
     match call.decided().await {
         Err(reason) => return ended(reason),
