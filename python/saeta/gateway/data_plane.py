@@ -104,7 +104,11 @@ class RustDataPlane:
     def _on_wake(self) -> None:
         arrivals, ready = self._server.poll()
         for call in arrivals:
-            self._arrive(call)
+            try:
+                self._arrive(call)
+            except Exception:  # one bad call must not cost the others their wake-ups
+                log.exception("data call %s could not be handed over", call.key)
+                call.reject("UNAVAILABLE", "the gateway could not take the call")
         for key in ready:
             stream = self._streams.get(key)
             if stream is not None:
