@@ -17,7 +17,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from saeta import certs, demo_data
+from saeta import certs, demo_data, redis_bus
 
 TENANTS = ("acme", "globex")
 
@@ -189,26 +189,9 @@ def run(state: Path, ports: Ports, ventas_rows: int, redis_port: int | None) -> 
     logs.mkdir(exist_ok=True)
     cmd = [sys.executable, "-m", "saeta"]
     specs: list[tuple[str, list[str]]] = []
-    if redis_server:
+    if redis_server and redis_port:
         (state / "redis").mkdir(exist_ok=True)
-        specs.append(
-            (
-                "redis",
-                [
-                    redis_server,
-                    "--port",
-                    str(redis_port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(state / "redis"),
-                ],
-            )
-        )
+        specs.append(("redis", redis_bus.local_server_args(redis_server, redis_port, state / "redis")))
     specs += [
         ("control-plane", [*cmd, "control-plane", "--config", str(cfg["control-plane"])]),
         ("gateway", [*cmd, "gateway", "--config", str(cfg["gateway"])]),

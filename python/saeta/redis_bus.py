@@ -3,9 +3,18 @@ plane, ``saeta certs revoke`` and the gateways."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import redis.asyncio as aioredis
 
 from saeta.core import revocation_state as rs
+
+
+def local_server_args(binary: str, port: int, data_dir: Path) -> list[str]:
+    """argv of a throwaway redis-server on loopback (the demo's and the tests'): no
+    persistence, protected mode on."""
+    return [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", str(data_dir), "--protected-mode", "yes"]  # fmt: skip
 
 
 def connect(url: str, timeout_seconds: float = 5.0) -> aioredis.Redis:

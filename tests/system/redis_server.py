@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import redis
+from saeta.redis_bus import local_server_args
 
 from tests.system.harness import free_port, wait_for
 
@@ -34,21 +35,7 @@ class RedisServer:
         self.root.mkdir(parents=True, exist_ok=True)
         log = open(self.root / "redis.log", "ab")  # noqa: SIM115 (the child keeps it)
         self.proc = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.root),
-                "--protected-mode",
-                "yes",
-            ],
+            local_server_args(self.binary, self.port, self.root),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
