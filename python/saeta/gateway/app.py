@@ -32,11 +32,12 @@ from saeta.gateway.data_plane import RustDataPlane
 from saeta.gateway.http_protocol import deadline_protocol
 from saeta.gateway.registry import ConnectorRegistry
 from saeta.gateway.revocation import InProcessRevocations, RedisRevocations, Revocations
-from saeta.gateway.sessions import SessionValidator
+from saeta.gateway.sessions import MAX_CALLS_IN_FLIGHT, SessionValidator
 from saeta.gateway.tunnel_server import TunnelService, server_credentials, server_options
 from saeta.gateway.ws_protocol import PartsWebSocketProtocol
 
 log = logging.getLogger("saeta.gateway")
+CONTROL_PLANE_LIMITS = httpx.Limits(max_connections=MAX_CALLS_IN_FLIGHT, max_keepalive_connections=MAX_CALLS_IN_FLIGHT)
 
 STATIC_DIR = resources.files("saeta.gateway") / "static"
 # The dashboard's page: no inline script, no third-party origin, never framed, and the
@@ -68,7 +69,7 @@ class Gateway:
         self.registry = ConnectorRegistry()
         self.calls = DataCalls()
         self.revocations = revocations or _revocations(cfg)
-        self.http = httpx.AsyncClient(timeout=cfg.connect_seconds)
+        self.http = httpx.AsyncClient(timeout=cfg.connect_seconds, limits=CONTROL_PLANE_LIMITS)
         self.sessions = SessionValidator(
             cfg.secret_key, cfg.control_plane_url, self.revocations, self.http, cfg.session_cache_seconds
         )
