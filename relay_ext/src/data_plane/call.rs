@@ -155,6 +155,16 @@ impl Call {
         }
     }
 
+    /// Waits for Python to finish the call; its abort reason, if any.
+    pub async fn wait_finished(&self) -> Option<String> {
+        loop {
+            if let Some(reason) = self.finished() {
+                return reason;
+            }
+            self.changed.notified().await;
+        }
+    }
+
     /// Waits for Python's accept or reject (or an early finish). A decision taken wins
     /// over a finish that came after it (Python rejects, then drops the call).
     pub async fn decided(&self) -> Result<Decision, Option<String>> {

@@ -9,7 +9,7 @@ use bytes::{Buf, Bytes};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::{http, BoxFuture, Service};
 use tonic::server::{Grpc, NamedService};
-use tonic::{Code, Request, Response, Status, Streaming};
+use tonic::{Request, Response, Status, Streaming};
 
 use super::call::{classify, Call, Decision, Item};
 use super::hub::Hub;
@@ -132,10 +132,7 @@ async fn serve_call(hub: Arc<Hub>, request: Request<Streaming<Bytes>>) -> Result
             break;
         }
     }
-    match call.until_finished(std::future::pending::<()>()).await {
-        Err(reason) => ended(reason),
-        Ok(()) => Err(Status::new(Code::Internal, "unreachable")),
-    }
+    ended(call.wait_finished().await)
 }
 
 impl<B> Service<http::Request<B>> for DataService
