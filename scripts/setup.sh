@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 # System packages the tests and the demo need (none of them is fetched any other way).
 # nix-bin: tests parse flake.nix offline; redis-server: revocation across gateways;
 # chromium (+ a font): the dashboard's browser tests, driven by Playwright, which never
-# downloads a browser of its own.
-SYSTEM_PACKAGES=(ca-certificates nix-bin redis-server chromium fonts-liberation)
+# downloads a browser of its own; postgresql: the PostgreSQL sources' tests (a throwaway
+# cluster per test session, never the system one).
+SYSTEM_PACKAGES=(ca-certificates nix-bin redis-server chromium fonts-liberation postgresql)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -6,6 +6,8 @@ docs/configuration.md."""
 from __future__ import annotations
 
 import os
+import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,16 +161,32 @@ def _logging(root: _Section) -> LoggingConfig:
 
 # --------------------------------------------------------------------------- connector
 
-SourceType = Literal["csv", "json", "parquet"]
-SOURCE_TYPES: tuple[SourceType, ...] = ("csv", "json", "parquet")
+SourceType = Literal["csv", "json", "parquet", "postgresql"]
+SOURCE_TYPES: tuple[SourceType, ...] = ("csv", "json", "parquet", "postgresql")
+FILE_TYPES = ("csv", "json", "parquet")
+_SQL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}")
+
+
+@dataclass(frozen=True)
+class SqlDataset:
+    """A database dataset: a table, or a query with named parameters (``:name``)."""
+
+    uri: str  # without the password
+    password_env: str | None
+    password_file: Path | None
+    table: tuple[str, ...] | None  # (schema, name) or (name,)
+    query: str | None
+    parameters: Mapping[str, str | int | float | bool | None]
+    columns: tuple[str, ...] | None  # the columns exposed at all; None = every column
 
 
 @dataclass(frozen=True)
 class DatasetConfig:
     name: str
     type: SourceType
-    paths: tuple[str, ...]  # absolute paths or globs
+    paths: tuple[str, ...]  # absolute paths or globs; empty for a database
     options: Mapping[str, Any] = field(default_factory=dict)
+    sql: SqlDataset | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +216,10 @@ def _dataset(root: _Section, name: str, value: Any) -> DatasetConfig:
         raise root.fail(f"datasets.{name}", "expected a mapping with type and path")
     sec = _Section(root.file, value, f"datasets.{name}.")
     kind = sec.string("type", choices=SOURCE_TYPES)
+    if kind not in FILE_TYPES:
+        sql = _sql_dataset(root, sec)
+        sec.check_unknown()
+        return DatasetConfig(name=name, type=kind, paths=(), sql=sql)
     raw_paths = sec.str_list("path")
     if not raw_paths:
         raise sec.fail("path", "expected at least one path or glob")
@@ -205,6 +227,45 @@ def _dataset(root: _Section, name: str, value: Any) -> DatasetConfig:
     options = sec.section("options").data
     sec.check_unknown()
     return DatasetConfig(name=name, type=kind, paths=paths, options=dict(options))
+
+
+def _sql_dataset(root: _Section, sec: _Section) -> SqlDataset:
+    uri = sec.string("uri")
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+        raise sec.fail("uri", "expected postgresql://user@host[:port]/database")
+    if parts.password is not None:
+        raise sec.fail("uri", "the password must not be in the URI: use password_env or password_file")
+    password_env = sec.string("password_env", None)
+    password_file_value = sec.string("password_file", None)
+    password_file = resolve(root.file, password_file_value) if password_file_value is not None else None
+    table_value = sec.string("table", None)
+    query = sec.string("query", None)
+    if (table_value is None) == (query is None):
+        raise sec.fail("table", "give exactly one of table and query")
+    table = None
+    if table_value is not None:
+        table = tuple(table_value.split("."))
+        if len(table) > 2 or not all(_SQL_NAME.fullmatch(p) for p in table):
+            raise sec.fail("table", "expected name or schema.name (letters, digits, _ and $)")
+    if query is not None and len(query) > 100_000:
+        raise sec.fail("query", "longer than 100,000 characters")
+    params = sec.section("parameters").data
+    for key, val in params.items():
+        if not (isinstance(key, str) and _SQL_NAME.fullmatch(key)):
+            raise sec.fail(f"parameters.{key}", "parameter names are letters, digits and _")
+        if not (val is None or isinstance(val, str | int | float | bool)):
+            raise sec.fail(f"parameters.{key}", "expected a string, number, boolean or null")
+    columns = sec.str_list("columns", None)
+    return SqlDataset(
+        uri=uri,
+        password_env=password_env,
+        password_file=password_file,
+        table=table,
+        query=query,
+        parameters=dict(params),
+        columns=tuple(columns) if columns is not None else None,
+    )
 
 
 def load_connector_config(path: str | os.PathLike[str]) -> ConnectorConfig:

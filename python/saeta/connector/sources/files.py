@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from saeta import relay
 from saeta.config import DatasetConfig
-from saeta.connector.sources.base import Partition, QueryPlan
+from saeta.connector.sources.base import Partition, QueryPlan, Source
 from saeta.core.arrow_types import parse_type
 from saeta.errors import BadRequest, SourceError
 
@@ -245,6 +245,10 @@ class FileSource:
         yield from dataset.scanner(columns=names, batch_size=self.batch_rows).to_batches()
 
 
-def open_source(cfg: DatasetConfig, batch_rows: int) -> FileSource:
+def open_source(cfg: DatasetConfig, batch_rows: int) -> Source:
     """The source for one dataset of the connector's config."""
+    if cfg.sql is not None:
+        from saeta.connector.sources.postgres import PostgresSource
+
+        return PostgresSource(cfg, batch_rows)
     return FileSource(cfg, batch_rows)

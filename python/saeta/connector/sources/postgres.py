@@ -1,0 +1,220 @@
+"""PostgreSQL datasets through the ADBC PostgreSQL driver (libpq, binary COPY to Arrow).
+
+A dataset is a table or a query with named parameters (``:name``, bound by the driver,
+never written into the SQL). Projection and limit wrap it: ``SELECT "a", "b" FROM (<base>)
+AS q LIMIT $n``, with identifiers checked against the dataset's schema and quoted. The
+password comes from an environment variable or a file and never reaches a log or an
+error message. Types the browser has no use for in their PostgreSQL form are sent as
+text: uuid, json/jsonb, interval (docs/sources.md)."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from saeta.config import DatasetConfig, SqlDataset
+from saeta.connector.sources.base import Partition, QueryPlan
+from saeta.errors import BadRequest, SourceError
+
+_PARAM = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def bind_named(query: str, parameters: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """``:name`` placeholders to ``$n`` (``::type`` casts are left alone), and the values in
+    order. Raises ValueError for a placeholder without a value."""
+    order: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in parameters:
+            raise ValueError(f"no value for parameter :{name}")
+        if name not in order:
+            order.append(name)
+        return f"${order.index(name) + 1}"
+
+    return _PARAM.sub(number, query), tuple(parameters[n] for n in order)
+
+
+def _text_type(field: pa.Field) -> pa.DataType:
+    t = field.type
+    if isinstance(t, pa.BaseExtensionType) or t == pa.month_day_nano_interval():
+        return pa.string()
+    if pa.types.is_list(t):
+        return pa.list_(_text_type(t.value_field))
+    return t
+
+
+class PostgresSource:
+    def __init__(self, cfg: DatasetConfig, batch_rows: int) -> None:
+        assert cfg.sql is not None
+        self.name = cfg.name
+        self.sql: SqlDataset = cfg.sql
+        self.batch_rows = batch_rows
+        self._schema: pa.Schema | None = None
+        self._lock = threading.Lock()
+
+    # --- connection
+
+    def _password(self) -> str | None:
+        if self.sql.password_env is not None:
+            value = os.environ.get(self.sql.password_env)
+            if value is None:
+                raise SourceError(f"dataset {self.name}: environment variable {self.sql.password_env} is not set")
+            return value
+        if self.sql.password_file is not None:
+            try:
+                return self.sql.password_file.read_text().rstrip("\r\n")
+            except OSError as exc:
+                raise SourceError(f"dataset {self.name}: cannot read the password file: {exc.strerror}") from None
+        return None
+
+    def _connect(self) -> Any:
+        import adbc_driver_postgresql.dbapi as pg  # type: ignore[import-untyped]
+
+        parts = urllib.parse.urlsplit(self.sql.uri)
+        password = self._password()
+        netloc = parts.netloc
+        if password is not None:
+            user, _, host = netloc.rpartition("@")
+            netloc = f"{user}:{urllib.parse.quote(password, safe='')}@{host}"
+        uri = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+        try:
+            return pg.connect(uri)
+        except Exception as exc:
+            raise SourceError(f"dataset {self.name}: cannot connect: {_scrub(exc, password)}") from None
+
+    def _base(self) -> tuple[str, tuple[Any, ...]]:
+        if self.sql.table is not None:
+            # Identifiers from the config, validated and quoted; values are always bound.
+            return "SELECT * FROM " + ".".join(quote_ident(p) for p in self.sql.table), ()  # noqa: S608
+        assert self.sql.query is not None
+        try:
+            return bind_named(self.sql.query, dict(self.sql.parameters))
+        except ValueError as exc:
+            raise SourceError(f"dataset {self.name}: {exc}") from None
+
+    def _sql(self, columns: tuple[str, ...] | None, limit: int | None) -> tuple[str, tuple[Any, ...]]:
+        base, params = self._base()
+        names = columns if columns is not None else tuple(self.schema().names)
+        select = ", ".join(quote_ident(c) for c in names)
+        sql = f"SELECT {select} FROM ({base}) AS saeta_q"  # noqa: S608 (quoted names checked against the schema)
+        if limit is not None:
+            sql += f" LIMIT ${len(params) + 1}"
+            params = (*params, limit)
+        return sql, params
+
+    # --- the Source protocol
+
+    def schema(self) -> pa.Schema:
+        with self._lock:
+            if self._schema is None:
+                base, params = self._base()
+                raw = self._fetch_schema(f"SELECT * FROM ({base}) AS saeta_q LIMIT 0", params)  # noqa: S608
+                fields = [pa.field(f.name, _text_type(f)) for f in raw]
+                if self.sql.columns is not None:
+                    missing = [c for c in self.sql.columns if c not in raw.names]
+                    if missing:
+                        raise SourceError(f"dataset {self.name}: configured columns not found: {', '.join(missing)}")
+                    fields = [f for f in fields if f.name in self.sql.columns]
+                self._schema = pa.schema(fields)
+            return self._schema
+
+    def _fetch_schema(self, sql: str, params: tuple[Any, ...]) -> pa.Schema:
+        conn = self._connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, params or None)
+                schema: pa.Schema = cur.fetch_arrow_table().schema
+                return schema
+        except SourceError:
+            raise
+        except Exception as exc:
+            raise SourceError(f"dataset {self.name}: {_scrub(exc, None)}") from None
+        finally:
+            conn.close()
+
+    def plan(self, columns: tuple[str, ...] | None, limit: int | None) -> QueryPlan:
+        schema = self.schema()
+        if columns is not None:
+            unknown = [c for c in columns if c not in schema.names]
+            if unknown:
+                raise BadRequest(f"unknown column {unknown[0]!r} in dataset {self.name!r}")
+            schema = pa.schema([schema.field(c) for c in columns])
+        return QueryPlan(schema, (Partition(0, None),), None)
+
+    def read(self, partition: int, columns: tuple[str, ...] | None, limit: int | None) -> Iterator[pa.RecordBatch]:
+        if partition != 0:
+            raise BadRequest(f"dataset {self.name} has one partition")
+        target = self.plan(columns, limit).schema
+        sql, params = self._sql(tuple(target.names), limit)
+        conn = self._connect()
+        try:
+            with conn.cursor() as cur:
+                try:
+                    cur.execute(sql, params or None)
+                    reader = cur.fetch_record_batch()
+                    for batch in reader:
+                        if batch.num_rows == 0:
+                            continue
+                        columns_cast = [
+                            arr.cast(f.type) if not arr.type.equals(f.type) else arr
+                            for arr, f in zip(_storage(batch), target, strict=True)
+                        ]
+                        out = pa.RecordBatch.from_arrays(columns_cast, schema=target)
+                        for start in range(0, out.num_rows, self.batch_rows):
+                            yield out.slice(start, self.batch_rows)
+                except (pa.ArrowException, ValueError) as exc:
+                    raise SourceError(f"dataset {self.name}: {exc}") from None
+                except Exception as exc:
+                    if isinstance(exc, SourceError | BadRequest):
+                        raise
+                    raise SourceError(f"dataset {self.name}: {_scrub(exc, None)}") from None
+        finally:
+            conn.close()
+
+
+def _storage(batch: pa.RecordBatch) -> list[pa.Array]:
+    """The batch's columns with extension types and intervals turned into text."""
+    out = []
+    for arr in batch.columns:
+        out.append(_as_text(arr))
+    return out
+
+
+def _as_text(arr: pa.Array) -> pa.Array:
+    t = arr.type
+    if isinstance(t, pa.BaseExtensionType):
+        name = t.extension_name
+        storage = arr.storage
+        if name == "arrow.uuid":
+            values = [None if v is None else str(v) for v in arr.to_pylist()]
+            return pa.array(values, pa.string())
+        return storage.cast(pa.string())
+    if t == pa.month_day_nano_interval():
+        values = [None if v is None else f"{v.months} months {v.days} days {v.nanoseconds / 1e9:g} seconds"
+                  for v in arr.to_pylist()]  # fmt: skip
+        return pa.array(values, pa.string())
+    if pa.types.is_list(t) and (
+        isinstance(t.value_type, pa.BaseExtensionType) or t.value_type == pa.month_day_nano_interval()
+    ):
+        flat = _as_text(arr.flatten())
+        return pa.ListArray.from_arrays(arr.offsets, flat, mask=arr.is_null())
+    return arr
+
+
+def _scrub(exc: BaseException, password: str | None) -> str:
+    """The driver's message, first line, without the password (libpq may echo a URI)."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if password:
+        text = text.replace(password, "***").replace(urllib.parse.quote(password, safe=""), "***")
+    return re.sub(r"(postgres(?:ql)?://[^:@/\s]+):[^@\s]*@", r"\1:***@", text)[:500]

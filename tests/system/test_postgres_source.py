@@ -1,0 +1,131 @@
+"""The PostgreSQL source against a real server (a throwaway cluster of Debian's
+PostgreSQL): types that bite, NULLs, projection and limit, named parameters, injection
+attempts, and a wrong password whose message carries no secret."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from saeta.config import DatasetConfig, SqlDataset
+from saeta.connector.sources import open_source
+from saeta.connector.sources.postgres import bind_named
+from saeta.errors import BadRequest, SourceError
+
+from tests.system.postgres_server import PASSWORD, PostgresServer
+
+pytestmark = pytest.mark.system
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    server.start()
+    try:
+        server.execute(
+            "CREATE TABLE ventas (id int8 PRIMARY KEY, precio numeric(12,2), momento timestamptz, dia date,"
+            " espera interval, ref uuid, datos jsonb, notas json, etiquetas text[], blob bytea, texto text)",
+            "INSERT INTO ventas VALUES (1, 12.34, '2024-01-02 03:04:05+01', '2024-01-02', '1 day 2 hours',"
+            " 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": 1}', '[1, 2]', '{uno,NULL,\"ñ\"}', '\\x0102',"
+            " 'ñandú € 𝄞'), (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+            "INSERT INTO ventas (id, texto) SELECT g, 'fila ' || g FROM generate_series(3, 20000) AS g",
+            'CREATE TABLE "Raro ""x""" (a int4)',
+            'INSERT INTO "Raro ""x""" VALUES (7)',
+        )
+        yield server
+    finally:
+        server.stop()
+
+
+def dataset(pg: PostgresServer, monkeypatch: pytest.MonkeyPatch, **sql: object) -> DatasetConfig:
+    monkeypatch.setenv("SAETA_TEST_PG_PASSWORD", PASSWORD)
+    spec = SqlDataset(
+        uri=pg.uri,
+        password_env="SAETA_TEST_PG_PASSWORD",
+        password_file=None,
+        table=sql.get("table"),  # type: ignore[arg-type]
+        query=sql.get("query"),  # type: ignore[arg-type]
+        parameters=sql.get("parameters", {}),  # type: ignore[arg-type]
+        columns=sql.get("columns"),  # type: ignore[arg-type]
+    )
+    return DatasetConfig(name="d", type="postgresql", paths=(), sql=spec)
+
+
+def read_all(cfg: DatasetConfig, columns: tuple[str, ...] | None = None, limit: int | None = None) -> pa.Table:
+    source = open_source(cfg, 4096)
+    plan = source.plan(columns, limit)
+    batches = list(source.read(0, columns, limit))
+    assert all(b.schema.equals(plan.schema) for b in batches)
+    return pa.Table.from_batches(batches, schema=plan.schema)
+
+
+def test_types_that_bite_arrive_as_plain_arrow(pg: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    table = read_all(dataset(pg, monkeypatch, table=("ventas",)), limit=2)
+    types = {f.name: f.type for f in table.schema}
+    assert types["id"] == pa.int64()
+    assert types["precio"] == pa.string()  # numeric keeps every digit, as text
+    assert pa.types.is_timestamp(types["momento"]) and types["momento"].tz is not None
+    assert types["dia"] == pa.date32()
+    assert types["ref"] == pa.string() and types["datos"] == pa.string() and types["espera"] == pa.string()
+    assert types["etiquetas"] == pa.list_(pa.string()) and types["blob"] == pa.binary()
+    first, second = table.to_pylist()
+    assert first["precio"] == "12.34"
+    assert first["ref"] == "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+    assert json.loads(first["datos"]) == {"a": 1} and json.loads(first["notas"]) == [1, 2]
+    assert first["etiquetas"] == ["uno", None, "ñ"]
+    assert first["blob"] == b"\x01\x02" and first["texto"] == "ñandú € 𝄞"
+    assert first["espera"] == "0 months 1 days 7200 seconds"
+    assert first["momento"].isoformat() == "2024-01-02T02:04:05+00:00"
+    assert all(v is None for k, v in second.items() if k != "id")
+
+
+def test_projection_limit_and_batches(pg: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = dataset(pg, monkeypatch, table=("public", "ventas"))
+    whole = read_all(cfg, ("texto", "id"))
+    assert whole.num_rows == 20_000 and whole.column_names == ["texto", "id"]
+    assert read_all(cfg, ("id",), limit=10).column("id").to_pylist() == list(range(1, 11))
+    assert read_all(cfg, ("id",), limit=0).num_rows == 0
+    with pytest.raises(BadRequest):
+        open_source(cfg, 4096).plan(("no_such",), None)
+
+
+def test_quoted_identifiers_and_exposed_columns(pg: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert read_all(dataset(pg, monkeypatch, table=('Raro "x"',))).to_pylist() == [{"a": 7}]
+    narrow = dataset(pg, monkeypatch, table=("ventas",), columns=("id", "texto"))
+    assert open_source(narrow, 4096).schema().names == ["id", "texto"]
+    with pytest.raises(BadRequest):
+        open_source(narrow, 4096).plan(("precio",), None)
+
+
+def test_named_parameters_are_bound_never_spliced(pg: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    query = "SELECT id, texto FROM ventas WHERE texto = :t OR id = :n::int8"
+    got = read_all(dataset(pg, monkeypatch, query=query, parameters={"t": "fila 5", "n": 7}))
+    assert sorted(got.column("id").to_pylist()) == [5, 7]
+    hostile = {"t": "x' OR '1'='1", "n": 0}
+    assert read_all(dataset(pg, monkeypatch, query=query, parameters=hostile)).num_rows == 0
+    drop = {"t": "'; DROP TABLE ventas; --", "n": 0}
+    assert read_all(dataset(pg, monkeypatch, query=query, parameters=drop)).num_rows == 0
+    assert read_all(dataset(pg, monkeypatch, table=("ventas",)), ("id",)).num_rows == 20_000
+
+
+def test_bind_named_keeps_casts_and_reuses_numbers() -> None:
+    sql, values = bind_named("SELECT :a::text, :b, :a", {"a": 1, "b": "x"})
+    assert sql == "SELECT $1::text, $2, $1" and values == (1, "x")
+    with pytest.raises(ValueError, match=":c"):
+        bind_named("SELECT :c", {})
+
+
+def test_wrong_password_fails_without_the_secret(
+    pg: PostgresServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cfg = dataset(pg, monkeypatch, table=("ventas",))
+    monkeypatch.setenv("SAETA_TEST_PG_PASSWORD", "wrong-Secret-123")
+    with pytest.raises(SourceError) as err:
+        open_source(cfg, 4096).schema()
+    assert "wrong-Secret-123" not in str(err.value) and "cannot connect" in str(err.value)
+    monkeypatch.delenv("SAETA_TEST_PG_PASSWORD")
+    with pytest.raises(SourceError, match="SAETA_TEST_PG_PASSWORD is not set"):
+        open_source(cfg, 4096).schema()
