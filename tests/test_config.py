@@ -125,3 +125,54 @@ def test_control_plane_redis_and_gateway_url(tmp_path: Path) -> None:
     assert (cfg.redis_url, cfg.gateway_url) == ("redis://r/1", "https://gw.example.com")
     with pytest.raises(ConfigError, match="gateway_url"):
         load_control_plane_config(write(tmp_path, {"tableros_secret_key": SECRET, "gateway_url": "gw:8081"}))
+
+
+CONNECTOR_HEAD = """
+gateway: {grpc_uri: "gw:50051"}
+mtls: {ca_cert: certs/ca.crt, client_cert: certs/clients/t1/client.crt, client_key: certs/clients/t1/client.key}
+tenant: {id: t1}
+"""
+
+
+PG_DATASETS = """
+datasets:
+  t: {type: postgresql, uri: "postgresql://u@db:5432/ventas", password_env: PGPASS, table: public.pedidos,
+      columns: [id, total]}
+  q: {type: postgresql, uri: "postgres://u@db/ventas", password_file: secrets/pg.pass,
+      query: "SELECT * FROM p WHERE r = :r", parameters: {r: norte}}
+"""
+
+
+def test_postgresql_dataset_keys(tmp_path: Path) -> None:
+    certs.init_ca(tmp_path / "certs")
+    certs.issue_client(tmp_path / "certs", "t1")
+    text = "".join([CONNECTOR_HEAD, PG_DATASETS])
+    cfg = load_connector_config(write(tmp_path, text))
+    t, q = cfg.datasets["t"].sql, cfg.datasets["q"].sql
+    assert t is not None and q is not None
+    assert (t.table, t.columns, t.password_env, t.query) == (("public", "pedidos"), ("id", "total"), "PGPASS", None)
+    assert q.password_file == (tmp_path / "secrets/pg.pass").resolve()
+    assert dict(q.parameters) == {"r": "norte"}
+    assert cfg.datasets["t"].paths == ()
+
+
+@pytest.mark.parametrize(
+    ("dataset", "key"),
+    [
+        ({"uri": "postgresql://u:pw@db/x", "table": "t"}, "the password must not be in the URI"),
+        ({"uri": "mysql://u@db/x", "table": "t"}, "datasets.d.uri"),
+        ({"uri": "postgresql://u@db/x"}, "exactly one of table and query"),
+        ({"uri": "postgresql://u@db/x", "table": "t", "query": "SELECT 1"}, "exactly one of table and query"),
+        ({"uri": "postgresql://u@db/x", "table": "a.b.c"}, "datasets.d.table"),
+        ({"uri": "postgresql://u@db/x", "table": 't"; DROP TABLE x; --'}, "datasets.d.table"),
+        ({"uri": "postgresql://u@db/x", "query": "SELECT :a", "parameters": {"a": [1]}}, "parameters.a"),
+        ({"uri": "postgresql://u@db/x", "table": "t", "path": "x.csv"}, "path: unknown key"),
+    ],
+)
+def test_postgresql_dataset_errors(tmp_path: Path, dataset: dict[str, Any], key: str) -> None:
+    certs.init_ca(tmp_path / "certs")
+    certs.issue_client(tmp_path / "certs", "t1")
+    text = CONNECTOR_HEAD + "datasets:\n  d: " + json.dumps({"type": "postgresql", **dataset}) + "\n"
+    with pytest.raises(ConfigError) as err:
+        load_connector_config(write(tmp_path, text))
+    assert key in err.value.message

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from saeta.client import Client, ServerError
 from saeta.config import DatasetConfig, SqlDataset
 from saeta.connector.sources import open_source
 from saeta.connector.sources.postgres import bind_named
 from saeta.errors import BadRequest, SourceError
 
+from tests.system.harness import Deployment, free_port
 from tests.system.postgres_server import PASSWORD, PostgresServer
 
 pytestmark = pytest.mark.system
@@ -129,3 +131,36 @@ def test_wrong_password_fails_without_the_secret(
     monkeypatch.delenv("SAETA_TEST_PG_PASSWORD")
     with pytest.raises(SourceError, match="SAETA_TEST_PG_PASSWORD is not set"):
         open_source(cfg, 4096).schema()
+
+
+def test_streams_through_the_gateway_with_projection_and_limit(pg: PostgresServer, deployment: Deployment) -> None:
+    deployment.start_control_plane()
+    gateway = deployment.start_gateway()
+    secret = deployment.root / "pg.pass"
+    secret.write_text(PASSWORD + "\n")
+    base = {"type": "postgresql", "uri": pg.uri, "password_file": str(secret)}
+    connector = deployment.start_connector(
+        "acme",
+        {
+            "ventas": {**base, "table": "ventas"},
+            "filas": {
+                **base,
+                "query": "SELECT id, texto FROM ventas WHERE id > :desde",
+                "parameters": {"desde": 19_990},
+            },
+            "caido": {**base, "uri": pg.uri.replace(str(pg.port), str(free_port())), "table": "ventas"},
+        },
+    )
+    with Client.connect(deployment.ws_url, deployment.session("acme")) as client:
+        got = client.query("ventas", columns=["texto", "id"], limit=15_000)
+        assert got.column_names == ["texto", "id"] and got.num_rows == 15_000
+        assert got.column("id").to_pylist()[:3] == [1, 2, 3]
+        assert client.query("filas").column("id").to_pylist() == list(range(19_991, 20_001))
+        with pytest.raises(ServerError) as err:
+            client.query("caido")
+        assert err.value.code == "QUERY_FAILED"
+        assert PASSWORD not in str(err.value)
+        # The connector stays registered after the failure.
+        assert client.query("ventas", columns=["id"], limit=1).num_rows == 1
+    for proc in (gateway, connector):
+        assert PASSWORD not in proc.text()
