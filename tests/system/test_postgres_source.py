@@ -4,6 +4,7 @@ attempts, and a wrong password whose message carries no secret."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import pyarrow as pa
 import pytest
 from saeta.client import Client, ServerError
 from saeta.config import DatasetConfig, SqlDataset
-from saeta.connector.sources import open_source
+from saeta.connector.sources import Source, open_source
 from saeta.connector.sources.postgres import bind_named
 from saeta.errors import BadRequest, SourceError
 
@@ -34,7 +35,7 @@ def pg() -> Iterator[PostgresServer]:
             "INSERT INTO ventas VALUES (1, 12.34, '2024-01-02 03:04:05+01', '2024-01-02', '1 day 2 hours',"
             " 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": 1}', '[1, 2]', '{uno,NULL,\"ñ\"}', '\\x0102',"
             " 'ñandú € 𝄞'), (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
-            f"INSERT INTO ventas (id, texto) SELECT g, 'fila ' || g FROM generate_series(3, {ROWS}) AS g",
+            f"INSERT INTO ventas (id, texto) SELECT g, 'fila ' || g FROM generate_series(3, {ROWS}) AS g",  # noqa: S608
             'CREATE TABLE "Raro ""x""" (a int4)',
             'INSERT INTO "Raro ""x""" VALUES (7)',
         )
@@ -57,10 +58,19 @@ def dataset(pg: PostgresServer, monkeypatch: pytest.MonkeyPatch, **sql: object) 
     return DatasetConfig(name="d", type="postgresql", paths=(), sql=spec)
 
 
-def read_all(cfg: DatasetConfig, columns: tuple[str, ...] | None = None, limit: int | None = None) -> pa.Table:
+@contextlib.contextmanager
+def opened(cfg: DatasetConfig) -> Iterator[Source]:
     source = open_source(cfg, 4096)
-    plan = source.plan(columns, limit)
-    batches = list(source.read(0, columns, limit))
+    try:
+        yield source
+    finally:
+        source.close()
+
+
+def read_all(cfg: DatasetConfig, columns: tuple[str, ...] | None = None, limit: int | None = None) -> pa.Table:
+    with opened(cfg) as source:
+        plan = source.plan(columns, limit)
+        batches = list(source.read(0, columns, limit))
     assert all(b.schema.equals(plan.schema) for b in batches)
     return pa.Table.from_batches(batches, schema=plan.schema)
 
@@ -91,16 +101,17 @@ def test_projection_limit_and_batches(pg: PostgresServer, monkeypatch: pytest.Mo
     assert whole.num_rows == ROWS and whole.column_names == ["texto", "id"]
     assert read_all(cfg, ("id",), limit=10).column("id").to_pylist() == list(range(1, 11))
     assert read_all(cfg, ("id",), limit=0).num_rows == 0
-    with pytest.raises(BadRequest):
-        open_source(cfg, 4096).plan(("no_such",), None)
+    with pytest.raises(BadRequest), opened(cfg) as source:
+        source.plan(("no_such",), None)
 
 
 def test_quoted_identifiers_and_exposed_columns(pg: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> None:
     assert read_all(dataset(pg, monkeypatch, table=('Raro "x"',))).to_pylist() == [{"a": 7}]
     narrow = dataset(pg, monkeypatch, table=("ventas",), columns=("id", "texto"))
-    assert open_source(narrow, 4096).schema().names == ["id", "texto"]
-    with pytest.raises(BadRequest):
-        open_source(narrow, 4096).plan(("precio",), None)
+    with opened(narrow) as source:
+        assert source.schema().names == ["id", "texto"]
+        with pytest.raises(BadRequest):
+            source.plan(("precio",), None)
 
 
 def test_named_parameters_are_bound_never_spliced(pg: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -126,12 +137,12 @@ def test_wrong_password_fails_without_the_secret(
 ) -> None:
     cfg = dataset(pg, monkeypatch, table=("ventas",))
     monkeypatch.setenv("SAETA_TEST_PG_PASSWORD", "wrong-Secret-123")
-    with pytest.raises(SourceError) as err:
-        open_source(cfg, 4096).schema()
+    with pytest.raises(SourceError) as err, opened(cfg) as source:
+        source.schema()
     assert "wrong-Secret-123" not in str(err.value) and "cannot connect" in str(err.value)
     monkeypatch.delenv("SAETA_TEST_PG_PASSWORD")
-    with pytest.raises(SourceError, match="SAETA_TEST_PG_PASSWORD is not set"):
-        open_source(cfg, 4096).schema()
+    with pytest.raises(SourceError, match="SAETA_TEST_PG_PASSWORD is not set"), opened(cfg) as source:
+        source.schema()
 
 
 def test_streams_through_the_gateway_with_projection_and_limit(pg: PostgresServer, deployment: Deployment) -> None:

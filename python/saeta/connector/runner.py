@@ -28,7 +28,11 @@ async def run(cfg: ConnectorConfig) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info("connector starting tenant=%s gateway=%s datasets=%s", cfg.tenant_id, cfg.grpc_uri, ",".join(sources))
-    await run_forever(cfg, sources, stop)
+    try:
+        await run_forever(cfg, sources, stop)
+    finally:
+        for source in sources.values():
+            source.close()
     log.info("connector stopped")
 
 
@@ -70,4 +74,6 @@ async def check(cfg: ConnectorConfig) -> list[CheckResult]:
         results.append(CheckResult("gateway", False, err.message))
     finally:
         await tunnel.close()
+        for source in sources.values():
+            source.close()
     return results

@@ -36,3 +36,6 @@ class Source(Protocol):
         """The partition's batches, at most ``limit`` rows in all, each with the planned
         schema. Blocking: the caller runs it in a thread. Closing the iterator closes
         the files it opened."""
+
+    def close(self) -> None:
+        """Releases what the source keeps between queries (database connections)."""

@@ -219,6 +219,9 @@ class FileSource:
         except (OSError, pa.ArrowException, ValueError) as exc:
             raise SourceError(f"dataset {self.name}: reading {Path(files[partition]).name} failed: {exc}") from None
 
+    def close(self) -> None:
+        """Nothing is kept between queries: files are opened per read."""
+
     def _batches(self, path: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
         """The file's batches of ``schema``'s columns. For a Parquet file that holds all of
         them, the first row group comes through the file's own reader, which yields its

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from saeta.config import DatasetConfig, SqlDataset
 from saeta.connector.sources.base import Partition, QueryPlan
+from saeta.connector.sources.db_pool import ConnectionPool
 from saeta.errors import BadRequest, SourceError
 
 _PARAM = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
@@ -62,6 +63,7 @@ class PostgresSource:
         self.batch_rows = batch_rows
         self._schema: pa.Schema | None = None
         self._lock = threading.Lock()
+        self._pool = ConnectionPool(cfg.name, self._connect)
 
     # --- connection
 
@@ -89,7 +91,9 @@ class PostgresSource:
             netloc = f"{user}:{urllib.parse.quote(password, safe='')}@{host}"
         uri = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
         try:
-            return pg.connect(uri)
+            # Autocommit: a kept connection must not sit idle in a transaction, holding a
+            # snapshot and table locks at the customer's database between queries.
+            return pg.connect(uri, autocommit=True)
         except Exception as exc:
             raise SourceError(f"dataset {self.name}: cannot connect: {_scrub(exc, password)}") from None
 
@@ -115,6 +119,9 @@ class PostgresSource:
 
     # --- the Source protocol
 
+    def close(self) -> None:
+        self._pool.close()
+
     def schema(self) -> pa.Schema:
         with self._lock:
             if self._schema is None:
@@ -130,18 +137,14 @@ class PostgresSource:
             return self._schema
 
     def _fetch_schema(self, sql: str, params: tuple[Any, ...]) -> pa.Schema:
-        conn = self._connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql, params or None)
-                schema: pa.Schema = cur.fetch_arrow_table().schema
-                return schema
-        except SourceError:
-            raise
-        except Exception as exc:
-            raise SourceError(f"dataset {self.name}: {_scrub(exc, None)}") from None
-        finally:
-            conn.close()
+        with self._pool.connection() as conn:
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(sql, params or None)
+                    schema: pa.Schema = cur.fetch_arrow_table().schema
+                    return schema
+            except Exception as exc:
+                raise SourceError(f"dataset {self.name}: {_scrub(exc, None)}") from None
 
     def plan(self, columns: tuple[str, ...] | None, limit: int | None) -> QueryPlan:
         schema = self.schema()
@@ -157,30 +160,26 @@ class PostgresSource:
             raise BadRequest(f"dataset {self.name} has one partition")
         target = self.plan(columns, limit).schema
         sql, params = self._sql(tuple(target.names), limit)
-        conn = self._connect()
-        try:
-            with conn.cursor() as cur:
-                try:
-                    cur.execute(sql, params or None)
-                    reader = cur.fetch_record_batch()
-                    for batch in reader:
-                        if batch.num_rows == 0:
-                            continue
-                        columns_cast = [
-                            arr.cast(f.type) if not arr.type.equals(f.type) else arr
-                            for arr, f in zip(_storage(batch), target, strict=True)
-                        ]
-                        out = pa.RecordBatch.from_arrays(columns_cast, schema=target)
-                        for start in range(0, out.num_rows, self.batch_rows):
-                            yield out.slice(start, self.batch_rows)
-                except (pa.ArrowException, ValueError) as exc:
-                    raise SourceError(f"dataset {self.name}: {exc}") from None
-                except Exception as exc:
-                    if isinstance(exc, SourceError | BadRequest):
-                        raise
-                    raise SourceError(f"dataset {self.name}: {_scrub(exc, None)}") from None
-        finally:
-            conn.close()
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            try:
+                cur.execute(sql, params or None)
+                reader = cur.fetch_record_batch()
+                for batch in reader:
+                    if batch.num_rows == 0:
+                        continue
+                    columns_cast = [
+                        arr.cast(f.type) if not arr.type.equals(f.type) else arr
+                        for arr, f in zip(_storage(batch), target, strict=True)
+                    ]
+                    out = pa.RecordBatch.from_arrays(columns_cast, schema=target)
+                    for start in range(0, out.num_rows, self.batch_rows):
+                        yield out.slice(start, self.batch_rows)
+            except (pa.ArrowException, ValueError) as exc:
+                raise SourceError(f"dataset {self.name}: {exc}") from None
+            except Exception as exc:
+                if isinstance(exc, SourceError | BadRequest):
+                    raise
+                raise SourceError(f"dataset {self.name}: {_scrub(exc, None)}") from None
 
 
 def _storage(batch: pa.RecordBatch) -> list[pa.Array]:
