@@ -22,4 +22,5 @@ bench: setup
 	$(PY) -m pytest benchmarks/test_micro_relay.py --benchmark-only -q -p no:cacheprovider \
 		--benchmark-columns=median,ops --benchmark-sort=name --benchmark-json=benchmarks/results/micro.json
 	$(PY) benchmarks/revocation_delay.py
+	$(PY) benchmarks/postgres.py
 	$(PY) benchmarks/browser_decode.py
