@@ -21,12 +21,18 @@ def open_sources(cfg: ConnectorConfig) -> dict[str, Source]:
 
 
 async def run(cfg: ConnectorConfig) -> None:
-    """Serves until SIGTERM or SIGINT, then closes the tunnel and returns."""
-    sources = open_sources(cfg)
+    """`connector run` (and the systemd unit): serves until SIGTERM or SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    await serve(cfg, stop)
+
+
+async def serve(cfg: ConnectorConfig, stop: asyncio.Event) -> None:
+    """The one runner of every way the connector runs (terminal, systemd, Windows
+    service): serves until ``stop`` is set, then closes the tunnel and its sources."""
+    sources = open_sources(cfg)
     log.info("connector starting tenant=%s gateway=%s datasets=%s", cfg.tenant_id, cfg.grpc_uri, ",".join(sources))
     try:
         await run_forever(cfg, sources, stop)
