@@ -234,6 +234,24 @@ def check_chunk(message: Buffer) -> tuple[int, int, int]:
     return offset, length, scan[4]
 
 
+def uuid_text(data: Buffer) -> tuple[bytes, bytes]:
+    """(text, offsets) buffers of a string column with the canonical text of each 16-byte
+    UUID in ``data``."""
+    raw = bytes(data)
+    if len(raw) % 16:
+        raise ValueError("not whole 16-byte UUIDs, or too many")
+    n = len(raw) // 16
+    if n * 36 > 2**31 - 1:
+        raise ValueError("not whole 16-byte UUIDs, or too many")
+    hexed = raw.hex()
+    parts = []
+    for i in range(n):
+        h = hexed[i * 32 : (i + 1) * 32]
+        parts.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    offsets = struct.pack(f"<{n + 1}i", *range(0, 36 * (n + 1), 36))
+    return "".join(parts).encode("ascii"), offsets
+
+
 _WS = b" \t\n\r"
 
 

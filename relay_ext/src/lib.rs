@@ -9,6 +9,7 @@ pub mod frame;
 pub mod ipc;
 pub mod json_array;
 pub mod tunnel;
+pub mod uuid_column;
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -71,6 +72,16 @@ fn json_array_to_lines<'py>(py: Python<'py>, data: &[u8], max_depth: usize) -> P
     Ok(PyBytes::new(py, &lines))
 }
 
+/// (text, offsets) buffers of a string column with the canonical text of each 16-byte UUID
+/// in `data`; written without the GIL.
+#[pyfunction]
+fn uuid_text<'py>(py: Python<'py>, data: &[u8]) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    let (text, offsets) = py
+        .detach(|| uuid_column::to_text(data))
+        .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("not whole 16-byte UUIDs, or too many"))?;
+    Ok((PyBytes::new(py, &text), PyBytes::new(py, &offsets)))
+}
+
 #[pymodule]
 fn _relay(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(locate_payload, m)?)?;
@@ -79,6 +90,7 @@ fn _relay(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(make_frame, m)?)?;
     m.add_function(wrap_pyfunction!(check_chunk, m)?)?;
     m.add_function(wrap_pyfunction!(json_array_to_lines, m)?)?;
+    m.add_function(wrap_pyfunction!(uuid_text, m)?)?;
     m.add_class::<data_py::DataServer>()?;
     m.add_class::<data_py::DataCall>()?;
     m.add_class::<data_py::Payload>()?;

@@ -4,6 +4,7 @@ against the Rust extension by subclassing; hypothesis checks both agree on any i
 from __future__ import annotations
 
 import struct
+import uuid
 from types import ModuleType
 
 import pyarrow as pa
@@ -237,4 +238,27 @@ class TestPythonJsonArray(JsonArraySuite):
 
 @pytest.mark.skipif("rust" not in relay.available(), reason="the Rust extension is not built")
 class TestRustJsonArray(JsonArraySuite):
+    impl = relay.load("rust")
+
+
+class UuidTextSuite:
+    impl: ModuleType = _relay_py
+
+    @given(st.lists(st.uuids(), max_size=40))
+    def test_canonical_text(self, uuids: list[uuid.UUID]) -> None:
+        text, offsets = self.impl.uuid_text(b"".join(u.bytes for u in uuids))
+        got = pa.StringArray.from_buffers(len(uuids), pa.py_buffer(offsets), pa.py_buffer(text))
+        assert got.to_pylist() == [str(u) for u in uuids]
+
+    def test_refuses_partial_uuids(self) -> None:
+        with pytest.raises(ValueError, match="16-byte"):
+            self.impl.uuid_text(b"\0" * 17)
+
+
+class TestPythonUuidText(UuidTextSuite):
+    impl = _relay_py
+
+
+@pytest.mark.skipif("rust" not in relay.available(), reason="the Rust extension is not built")
+class TestRustUuidText(UuidTextSuite):
     impl = relay.load("rust")
