@@ -252,6 +252,28 @@ def uuid_text(data: Buffer) -> tuple[bytes, bytes]:
     return "".join(parts).encode("ascii"), offsets
 
 
+def _iso_seconds(nanos: int) -> str:
+    sign = "-" if nanos < 0 else ""
+    whole, frac = divmod(abs(nanos), 1_000_000_000)
+    return f"{sign}{whole}" if frac == 0 else f"{sign}{whole}." + f"{frac:09d}".rstrip("0")
+
+
+def interval_text(data: Buffer) -> tuple[bytes, bytes]:
+    """(text, offsets) buffers of a string column with each month-day-nano interval in
+    ``data`` (months i32, days i32, nanoseconds i64) as ISO 8601 duration text."""
+    raw = bytes(data)
+    if len(raw) % 16:
+        raise ValueError("not whole 16-byte intervals, or too many")
+    text = bytearray()
+    ends = [0]
+    for months, days, nanos in struct.iter_unpack("<iiq", raw):
+        text += f"P{months}M{days}DT{_iso_seconds(nanos)}S".encode("ascii")
+        ends.append(len(text))
+    if len(text) > 2**31 - 1:
+        raise ValueError("not whole 16-byte intervals, or too many")
+    return bytes(text), struct.pack(f"<{len(ends)}i", *ends)
+
+
 _WS = b" \t\n\r"
 
 

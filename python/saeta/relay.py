@@ -9,7 +9,8 @@ same functions with the same contracts:
 - ``check_schema_message(data)``: exactly one schema message;
 - ``make_frame(stream_id, flags, payload) -> bytes``: the browser frame;
 - ``uuid_text(data) -> (text, offsets)``: a column of 16-byte UUIDs as the buffers of a
-  string column (the connector's PostgreSQL source);
+  string column (the connector's PostgreSQL source); ``interval_text`` the same for
+  month-day-nano intervals, as ISO 8601 durations;
 - ``check_chunk(message) -> (offset, length, rows)``: locate and check in one call per
   tunnel message, the gateway's hot path with grpcio; the gateway sends a view of
   ``message[offset:offset + length]``, so no relayed byte is copied.

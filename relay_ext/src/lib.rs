@@ -6,6 +6,7 @@ pub mod data_plane;
 mod data_py;
 pub mod error;
 pub mod frame;
+pub mod interval_column;
 pub mod ipc;
 pub mod json_array;
 pub mod tunnel;
@@ -82,6 +83,16 @@ fn uuid_text<'py>(py: Python<'py>, data: &[u8]) -> PyResult<(Bound<'py, PyBytes>
     Ok((PyBytes::new(py, &text), PyBytes::new(py, &offsets)))
 }
 
+/// (text, offsets) buffers of a string column with each month-day-nano interval in `data`
+/// as ISO 8601 duration text; written without the GIL.
+#[pyfunction]
+fn interval_text<'py>(py: Python<'py>, data: &[u8]) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    let (text, offsets) = py
+        .detach(|| interval_column::to_text(data))
+        .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("not whole 16-byte intervals, or too many"))?;
+    Ok((PyBytes::new(py, &text), PyBytes::new(py, &offsets)))
+}
+
 #[pymodule]
 fn _relay(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(locate_payload, m)?)?;
@@ -91,6 +102,7 @@ fn _relay(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_chunk, m)?)?;
     m.add_function(wrap_pyfunction!(json_array_to_lines, m)?)?;
     m.add_function(wrap_pyfunction!(uuid_text, m)?)?;
+    m.add_function(wrap_pyfunction!(interval_text, m)?)?;
     m.add_class::<data_py::DataServer>()?;
     m.add_class::<data_py::DataCall>()?;
     m.add_class::<data_py::Payload>()?;

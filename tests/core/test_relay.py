@@ -262,3 +262,35 @@ class TestPythonUuidText(UuidTextSuite):
 @pytest.mark.skipif("rust" not in relay.available(), reason="the Rust extension is not built")
 class TestRustUuidText(UuidTextSuite):
     impl = relay.load("rust")
+
+
+class IntervalTextSuite:
+    impl: ModuleType = _relay_py
+
+    @given(st.lists(st.tuples(st.integers(-(2**31), 2**31 - 1), st.integers(-(2**31), 2**31 - 1),
+                              st.integers(-(2**63), 2**63 - 1)), max_size=30))  # fmt: skip
+    def test_agrees_with_twin_and_reads_back(self, values: list[tuple[int, int, int]]) -> None:
+        data = b"".join(struct.pack("<iiq", *v) for v in values)
+        text, offsets = self.impl.interval_text(data)
+        assert (text, offsets) == _relay_py.interval_text(data)
+        got = pa.StringArray.from_buffers(len(values), pa.py_buffer(offsets), pa.py_buffer(text)).to_pylist()
+        for (months, days, nanos), iso in zip(values, got, strict=True):
+            m, rest = iso.removeprefix("P").split("M", 1)
+            d, secs = rest.split("DT", 1)
+            assert (int(m), int(d)) == (months, days)
+            whole, _, frac = secs.removesuffix("S").lstrip("-").partition(".")
+            assert (int(whole) * 10**9 + int(frac.ljust(9, "0") or 0)) * (-1 if nanos < 0 else 1) == nanos
+
+    def test_examples(self) -> None:
+        data = struct.pack("<iiq", 0, 1, 7_200 * 10**9) + struct.pack("<iiq", 14, -3, -1_500_000_000)
+        text, _ = self.impl.interval_text(data)
+        assert text == b"P0M1DT7200SP14M-3DT-1.5S"
+
+
+class TestPythonIntervalText(IntervalTextSuite):
+    impl = _relay_py
+
+
+@pytest.mark.skipif("rust" not in relay.available(), reason="the Rust extension is not built")
+class TestRustIntervalText(IntervalTextSuite):
+    impl = relay.load("rust")

@@ -6,8 +6,8 @@ AS q LIMIT n``, with identifiers checked against the dataset's schema and quoted
 limit an integer. The
 password comes from an environment variable or a file and never reaches a log or an
 error message. Types the browser has no use for in their PostgreSQL form are sent as
-text: numeric, uuid (converted per column by the relay extension), json/jsonb, interval
-(docs/sources.md)."""
+text: numeric, uuid and interval (both converted a column at a time by the relay
+extension), json/jsonb (docs/sources.md)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import os
 import re
 import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -203,12 +203,10 @@ def _as_text(arr: pa.Array) -> pa.Array:
         name = t.extension_name
         storage = arr.storage
         if name == "arrow.uuid":
-            return _uuid_strings(storage)
+            return _column_text(storage, relay.load().uuid_text)
         return storage.cast(pa.string())
     if t == pa.month_day_nano_interval():
-        values = [None if v is None else f"{v.months} months {v.days} days {v.nanoseconds / 1e9:g} seconds"
-                  for v in arr.to_pylist()]  # fmt: skip
-        return pa.array(values, pa.string())
+        return _column_text(arr, relay.load().interval_text)
     if pa.types.is_list(t) and (
         isinstance(t.value_type, pa.BaseExtensionType) or t.value_type == pa.month_day_nano_interval()
     ):
@@ -217,20 +215,15 @@ def _as_text(arr: pa.Array) -> pa.Array:
     return arr
 
 
-def _uuid_strings(storage: pa.FixedSizeBinaryArray) -> pa.Array:
-    """A fixed_size_binary(16) column as canonical UUID text, converted in one call for
-    the whole column (the relay extension; its Python twin elsewhere)."""
-    end = storage.offset + len(storage)
-    data = storage.buffers()[1]
+def _column_text(arr: pa.Array, convert: Callable[[bytes], tuple[bytes, bytes]]) -> pa.Array:
+    """A column of 16-byte values (uuid; month-day-nano interval) as a string column,
+    converted in one call for the whole column by the relay extension (or its twin)."""
+    end = arr.offset + len(arr)
+    data = arr.buffers()[1]
     raw = data.slice(0, end * 16).to_pybytes() if data is not None else b""  # one memcpy, 16 B a row
-    text, offsets = relay.load().uuid_text(raw)
+    text, offsets = convert(raw)
     return pa.StringArray.from_buffers(
-        len(storage),
-        pa.py_buffer(offsets),
-        pa.py_buffer(text),
-        storage.buffers()[0],
-        storage.null_count,
-        storage.offset,
+        len(arr), pa.py_buffer(offsets), pa.py_buffer(text), arr.buffers()[0], arr.null_count, arr.offset
     )
 
 
