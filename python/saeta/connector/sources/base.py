@@ -8,6 +8,8 @@ from typing import Protocol
 
 import pyarrow as pa
 
+from saeta.errors import BadRequest
+
 
 @dataclass(frozen=True)
 class Partition:
@@ -20,6 +22,16 @@ class QueryPlan:
     schema: pa.Schema  # already projected to the query's columns
     partitions: tuple[Partition, ...]
     total_records: int | None
+
+
+def project(schema: pa.Schema, columns: tuple[str, ...] | None, dataset: str) -> pa.Schema:
+    """``schema`` cut to ``columns`` in their order; BadRequest names an unknown one."""
+    if columns is None:
+        return schema
+    missing = [c for c in columns if c not in schema.names]
+    if missing:
+        raise BadRequest(f"dataset {dataset} has no column {missing[0]!r}")
+    return pa.schema([schema.field(c) for c in columns])
 
 
 class Source(Protocol):

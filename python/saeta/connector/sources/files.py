@@ -24,9 +24,9 @@ import pyarrow.parquet as pq
 
 from saeta import relay
 from saeta.config import DatasetConfig
-from saeta.connector.sources.base import Partition, QueryPlan, Source
+from saeta.connector.sources.base import Partition, QueryPlan, Source, project
 from saeta.core.arrow_types import parse_type
-from saeta.errors import BadRequest, SourceError
+from saeta.errors import SourceError
 
 MAX_JSON_DEPTH = 64
 # A JSON array is loaded whole to be converted; beyond this, JSON Lines is the way.
@@ -159,15 +159,6 @@ class FileSource:
             self._schema = _plain(inferred)
         return self._schema
 
-    def _projected(self, columns: tuple[str, ...] | None) -> pa.Schema:
-        schema = self.schema()
-        if columns is None:
-            return schema
-        missing = [c for c in columns if c not in schema.names]
-        if missing:
-            raise BadRequest(f"dataset {self.name} has no column {missing[0]!r}")
-        return pa.schema([schema.field(c) for c in columns])
-
     def _parquet_rows(self, path: str) -> int:
         """A Parquet file's row count from its footer, remembered while the file's size and
         mtime stay the same (a burst of queries would otherwise reread every footer)."""
@@ -184,7 +175,7 @@ class FileSource:
         return rows
 
     def plan(self, columns: tuple[str, ...] | None, limit: int | None) -> QueryPlan:
-        schema = self._projected(columns)
+        schema = project(self.schema(), columns, self.name)
         partitions = []
         for i, path in enumerate(self.files()):
             records = self._parquet_rows(path) if self.cfg.type == "parquet" else None
@@ -197,7 +188,7 @@ class FileSource:
         return QueryPlan(schema, tuple(partitions), total)
 
     def read(self, partition: int, columns: tuple[str, ...] | None, limit: int | None) -> Iterator[pa.RecordBatch]:
-        schema = self._projected(columns)
+        schema = project(self.schema(), columns, self.name)
         files = self.files()
         if not 0 <= partition < len(files):
             raise SourceError(f"dataset {self.name}: partition {partition} no longer exists")

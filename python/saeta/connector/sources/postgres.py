@@ -3,9 +3,8 @@
 A dataset is a table or a query with named parameters (``:name``, bound by the driver,
 never written into the SQL). Projection and limit wrap it: ``SELECT "a", "b" FROM (<base>)
 AS q LIMIT n``, with identifiers checked against the dataset's schema and quoted, and the
-limit an integer. The
-password comes from an environment variable or a file and never reaches a log or an
-error message. Types the browser has no use for in their PostgreSQL form are sent as
+limit an integer. The password comes from an environment variable or a file and never
+reaches a log or an error message. Types the browser has no use for in their PostgreSQL form are sent as
 text: numeric, uuid and interval (both converted a column at a time by the relay
 extension), json/jsonb (docs/sources.md)."""
 
@@ -22,10 +21,11 @@ import pyarrow as pa
 
 from saeta import relay
 from saeta.config import DatasetConfig, SqlDataset
-from saeta.connector.sources.base import Partition, QueryPlan
+from saeta.connector.sources.base import Partition, QueryPlan, project
 from saeta.connector.sources.db_pool import ConnectionPool
 from saeta.errors import BadRequest, SourceError
 
+_RELAY = relay.load()
 _PARAM = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -49,12 +49,16 @@ def bind_named(query: str, parameters: dict[str, Any]) -> tuple[str, tuple[Any, 
     return _PARAM.sub(number, query), tuple(parameters[n] for n in order)
 
 
-def _text_type(field: pa.Field) -> pa.DataType:
-    t = field.type
-    if isinstance(t, pa.BaseExtensionType) or t == pa.month_day_nano_interval():
+def _sent_as_text(t: pa.DataType) -> bool:
+    """The driver's extension types (numeric, uuid, json) and intervals."""
+    return isinstance(t, pa.BaseExtensionType) or t == pa.month_day_nano_interval()
+
+
+def _text_type(t: pa.DataType) -> pa.DataType:
+    if _sent_as_text(t):
         return pa.string()
     if pa.types.is_list(t):
-        return pa.list_(_text_type(t.value_field))
+        return pa.list_(_text_type(t.value_type))
     return t
 
 
@@ -134,7 +138,7 @@ class PostgresSource:
             if self._schema is None:
                 base, params = self._base()
                 raw = self._fetch_schema(f"SELECT * FROM ({base}) AS saeta_q LIMIT 0", params)  # noqa: S608
-                fields = [pa.field(f.name, _text_type(f)) for f in raw]
+                fields = [pa.field(f.name, _text_type(f.type)) for f in raw]
                 if self.sql.columns is not None:
                     missing = [c for c in self.sql.columns if c not in raw.names]
                     if missing:
@@ -154,13 +158,7 @@ class PostgresSource:
                 raise SourceError(f"dataset {self.name}: {_scrub(exc, None)}") from None
 
     def plan(self, columns: tuple[str, ...] | None, limit: int | None) -> QueryPlan:
-        schema = self.schema()
-        if columns is not None:
-            unknown = [c for c in columns if c not in schema.names]
-            if unknown:
-                raise BadRequest(f"unknown column {unknown[0]!r} in dataset {self.name!r}")
-            schema = pa.schema([schema.field(c) for c in columns])
-        return QueryPlan(schema, (Partition(0, None),), None)
+        return QueryPlan(project(self.schema(), columns, self.name), (Partition(0, None),), None)
 
     def read(self, partition: int, columns: tuple[str, ...] | None, limit: int | None) -> Iterator[pa.RecordBatch]:
         if partition != 0:
@@ -170,48 +168,28 @@ class PostgresSource:
         with self._pool.connection() as conn, conn.cursor() as cur:
             try:
                 cur.execute(sql, params or None)
-                reader = cur.fetch_record_batch()
-                for batch in reader:
+                for batch in cur.fetch_record_batch():
                     if batch.num_rows == 0:
                         continue
-                    columns_cast = [
-                        arr.cast(f.type) if not arr.type.equals(f.type) else arr
-                        for arr, f in zip(_storage(batch), target, strict=True)
-                    ]
-                    out = pa.RecordBatch.from_arrays(columns_cast, schema=target)
+                    arrays = [_as_text(arr) for arr in batch.columns]
+                    out = pa.RecordBatch.from_arrays(arrays, schema=target)
                     for start in range(0, out.num_rows, self.batch_rows):
                         yield out.slice(start, self.batch_rows)
-            except (pa.ArrowException, ValueError) as exc:
-                raise SourceError(f"dataset {self.name}: {exc}") from None
-            except Exception as exc:
-                if isinstance(exc, SourceError | BadRequest):
-                    raise
+            except Exception as exc:  # driver, Arrow and conversion errors alike
                 raise SourceError(f"dataset {self.name}: {_scrub(exc, None)}") from None
 
 
-def _storage(batch: pa.RecordBatch) -> list[pa.Array]:
-    """The batch's columns with extension types and intervals turned into text."""
-    out = []
-    for arr in batch.columns:
-        out.append(_as_text(arr))
-    return out
-
-
 def _as_text(arr: pa.Array) -> pa.Array:
+    """``arr`` with the driver's extension types and intervals turned into text."""
     t = arr.type
     if isinstance(t, pa.BaseExtensionType):
-        name = t.extension_name
-        storage = arr.storage
-        if name == "arrow.uuid":
-            return _column_text(storage, relay.load().uuid_text)
-        return storage.cast(pa.string())
+        if t.extension_name == "arrow.uuid":
+            return _column_text(arr.storage, _RELAY.uuid_text)
+        return arr.storage.cast(pa.string())  # numeric, json: text already
     if t == pa.month_day_nano_interval():
-        return _column_text(arr, relay.load().interval_text)
-    if pa.types.is_list(t) and (
-        isinstance(t.value_type, pa.BaseExtensionType) or t.value_type == pa.month_day_nano_interval()
-    ):
-        flat = _as_text(arr.flatten())
-        return pa.ListArray.from_arrays(arr.offsets, flat, mask=arr.is_null())
+        return _column_text(arr, _RELAY.interval_text)
+    if pa.types.is_list(t) and _sent_as_text(t.value_type):
+        return pa.ListArray.from_arrays(arr.offsets, _as_text(arr.flatten()), mask=arr.is_null())
     return arr
 
 
