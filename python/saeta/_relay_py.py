@@ -5,6 +5,7 @@ where the extension cannot be built. Keep it line for line with relay_ext/src/."
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 from saeta.errors import RelayError
 
@@ -234,44 +235,42 @@ def check_chunk(message: Buffer) -> tuple[int, int, int]:
     return offset, length, scan[4]
 
 
-def uuid_text(data: Buffer) -> tuple[bytes, bytes]:
-    """(text, offsets) buffers of a string column with the canonical text of each 16-byte
-    UUID in ``data``."""
+def _text_column(data: Buffer, write: Callable[[bytes], str]) -> tuple[bytes, bytes]:
+    """(text, offsets) buffers of a string column: ``write`` of each 16-byte value."""
     raw = bytes(data)
     if len(raw) % 16:
-        raise ValueError("not whole 16-byte UUIDs, or too many")
-    n = len(raw) // 16
-    if n * 36 > 2**31 - 1:
-        raise ValueError("not whole 16-byte UUIDs, or too many")
-    hexed = raw.hex()
-    parts = []
-    for i in range(n):
-        h = hexed[i * 32 : (i + 1) * 32]
-        parts.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
-    offsets = struct.pack(f"<{n + 1}i", *range(0, 36 * (n + 1), 36))
-    return "".join(parts).encode("ascii"), offsets
+        raise ValueError("not whole 16-byte values, or too many")
+    text = bytearray()
+    ends = [0]
+    for i in range(0, len(raw), 16):
+        text += write(raw[i : i + 16]).encode("ascii")
+        ends.append(len(text))
+    if len(text) > 2**31 - 1:
+        raise ValueError("not whole 16-byte values, or too many")
+    return bytes(text), struct.pack(f"<{len(ends)}i", *ends)
 
 
-def _iso_seconds(nanos: int) -> str:
-    sign = "-" if nanos < 0 else ""
+def _uuid(value: bytes) -> str:
+    h = value.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _interval(value: bytes) -> str:
+    months, days, nanos = struct.unpack("<iiq", value)
     whole, frac = divmod(abs(nanos), 1_000_000_000)
-    return f"{sign}{whole}" if frac == 0 else f"{sign}{whole}." + f"{frac:09d}".rstrip("0")
+    seconds = f"{whole}" if frac == 0 else f"{whole}." + f"{frac:09d}".rstrip("0")
+    return f"P{months}M{days}DT{'-' if nanos < 0 else ''}{seconds}S"
+
+
+def uuid_text(data: Buffer) -> tuple[bytes, bytes]:
+    """Each 16-byte UUID in ``data`` as canonical text: the buffers of a string column."""
+    return _text_column(data, _uuid)
 
 
 def interval_text(data: Buffer) -> tuple[bytes, bytes]:
-    """(text, offsets) buffers of a string column with each month-day-nano interval in
-    ``data`` (months i32, days i32, nanoseconds i64) as ISO 8601 duration text."""
-    raw = bytes(data)
-    if len(raw) % 16:
-        raise ValueError("not whole 16-byte intervals, or too many")
-    text = bytearray()
-    ends = [0]
-    for months, days, nanos in struct.iter_unpack("<iiq", raw):
-        text += f"P{months}M{days}DT{_iso_seconds(nanos)}S".encode("ascii")
-        ends.append(len(text))
-    if len(text) > 2**31 - 1:
-        raise ValueError("not whole 16-byte intervals, or too many")
-    return bytes(text), struct.pack(f"<{len(ends)}i", *ends)
+    """Each month-day-nano interval in ``data`` (months i32, days i32, nanoseconds i64) as
+    ISO 8601 duration text: the buffers of a string column."""
+    return _text_column(data, _interval)
 
 
 _WS = b" \t\n\r"

@@ -6,11 +6,10 @@ pub mod data_plane;
 mod data_py;
 pub mod error;
 pub mod frame;
-pub mod interval_column;
 pub mod ipc;
 pub mod json_array;
+pub mod text_column;
 pub mod tunnel;
-pub mod uuid_column;
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -73,24 +72,27 @@ fn json_array_to_lines<'py>(py: Python<'py>, data: &[u8], max_depth: usize) -> P
     Ok(PyBytes::new(py, &lines))
 }
 
-/// (text, offsets) buffers of a string column with the canonical text of each 16-byte UUID
-/// in `data`; written without the GIL.
-#[pyfunction]
-fn uuid_text<'py>(py: Python<'py>, data: &[u8]) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+type TextBuffers<'py> = (Bound<'py, PyBytes>, Bound<'py, PyBytes>);
+
+/// The (text, offsets) buffers of a string column, written without the GIL.
+fn text_buffers<'py>(py: Python<'py>, data: &[u8], write: fn(&[u8], &mut Vec<u8>)) -> PyResult<TextBuffers<'py>> {
     let (text, offsets) = py
-        .detach(|| uuid_column::to_text(data))
-        .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("not whole 16-byte UUIDs, or too many"))?;
+        .detach(|| text_column::to_text(data, write))
+        .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("not whole 16-byte values, or too many"))?;
     Ok((PyBytes::new(py, &text), PyBytes::new(py, &offsets)))
 }
 
-/// (text, offsets) buffers of a string column with each month-day-nano interval in `data`
-/// as ISO 8601 duration text; written without the GIL.
+/// Each 16-byte UUID in `data` as canonical text: the buffers of a string column.
 #[pyfunction]
-fn interval_text<'py>(py: Python<'py>, data: &[u8]) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
-    let (text, offsets) = py
-        .detach(|| interval_column::to_text(data))
-        .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("not whole 16-byte intervals, or too many"))?;
-    Ok((PyBytes::new(py, &text), PyBytes::new(py, &offsets)))
+fn uuid_text<'py>(py: Python<'py>, data: &[u8]) -> PyResult<TextBuffers<'py>> {
+    text_buffers(py, data, text_column::write_uuid)
+}
+
+/// Each month-day-nano interval in `data` as ISO 8601 duration text: the buffers of a
+/// string column.
+#[pyfunction]
+fn interval_text<'py>(py: Python<'py>, data: &[u8]) -> PyResult<TextBuffers<'py>> {
+    text_buffers(py, data, text_column::write_interval)
 }
 
 #[pymodule]

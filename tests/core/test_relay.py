@@ -241,35 +241,23 @@ class TestRustJsonArray(JsonArraySuite):
     impl = relay.load("rust")
 
 
-class UuidTextSuite:
+class TextColumnSuite:
     impl: ModuleType = _relay_py
 
     @given(st.lists(st.uuids(), max_size=40))
-    def test_canonical_text(self, uuids: list[uuid.UUID]) -> None:
+    def test_canonical_uuid_text(self, uuids: list[uuid.UUID]) -> None:
         text, offsets = self.impl.uuid_text(b"".join(u.bytes for u in uuids))
         got = pa.StringArray.from_buffers(len(uuids), pa.py_buffer(offsets), pa.py_buffer(text))
         assert got.to_pylist() == [str(u) for u in uuids]
 
-    def test_refuses_partial_uuids(self) -> None:
+    @pytest.mark.parametrize("fn", ["uuid_text", "interval_text"])
+    def test_refuses_partial_values(self, fn: str) -> None:
         with pytest.raises(ValueError, match="16-byte"):
-            self.impl.uuid_text(b"\0" * 17)
-
-
-class TestPythonUuidText(UuidTextSuite):
-    impl = _relay_py
-
-
-@pytest.mark.skipif("rust" not in relay.available(), reason="the Rust extension is not built")
-class TestRustUuidText(UuidTextSuite):
-    impl = relay.load("rust")
-
-
-class IntervalTextSuite:
-    impl: ModuleType = _relay_py
+            getattr(self.impl, fn)(b"\0" * 17)
 
     @given(st.lists(st.tuples(st.integers(-(2**31), 2**31 - 1), st.integers(-(2**31), 2**31 - 1),
                               st.integers(-(2**63), 2**63 - 1)), max_size=30))  # fmt: skip
-    def test_agrees_with_twin_and_reads_back(self, values: list[tuple[int, int, int]]) -> None:
+    def test_intervals_agree_with_twin_and_read_back(self, values: list[tuple[int, int, int]]) -> None:
         data = b"".join(struct.pack("<iiq", *v) for v in values)
         text, offsets = self.impl.interval_text(data)
         assert (text, offsets) == _relay_py.interval_text(data)
@@ -281,16 +269,16 @@ class IntervalTextSuite:
             whole, _, frac = secs.removesuffix("S").lstrip("-").partition(".")
             assert (int(whole) * 10**9 + int(frac.ljust(9, "0") or 0)) * (-1 if nanos < 0 else 1) == nanos
 
-    def test_examples(self) -> None:
+    def test_interval_examples(self) -> None:
         data = struct.pack("<iiq", 0, 1, 7_200 * 10**9) + struct.pack("<iiq", 14, -3, -1_500_000_000)
         text, _ = self.impl.interval_text(data)
         assert text == b"P0M1DT7200SP14M-3DT-1.5S"
 
 
-class TestPythonIntervalText(IntervalTextSuite):
+class TestPythonTextColumn(TextColumnSuite):
     impl = _relay_py
 
 
 @pytest.mark.skipif("rust" not in relay.available(), reason="the Rust extension is not built")
-class TestRustIntervalText(IntervalTextSuite):
+class TestRustTextColumn(TextColumnSuite):
     impl = relay.load("rust")
