@@ -18,7 +18,6 @@ _END_FIELD, _END_RECORDS_FIELD = 2, 3
 _CONTINUATION = 0xFFFFFFFF
 _SCHEMA, _DICTIONARY_BATCH, _RECORD_BATCH = 1, 2, 3
 _MIN_VERSION, _MAX_VERSION = 3, 4
-_HEADER_LEN = 8
 _u8 = struct.Struct("<B")
 _u16 = struct.Struct("<H")
 _i16 = struct.Struct("<h")
@@ -220,11 +219,6 @@ def check_schema_message(data: Buffer) -> None:
     messages, schemas, _, _, _, _, eos = scan_ipc(data)
     if messages != 1 or schemas != 1 or eos:
         raise _sequence("expected exactly one schema message")
-
-
-def make_frame(stream_id: int, flags: int, payload: Buffer) -> bytes:
-    """8-byte header + payload, as one new bytes object."""
-    return b"".join((struct.pack("<II", stream_id, flags), payload))
 
 
 def check_chunk(message: Buffer) -> tuple[int, int, int]:

@@ -7,7 +7,6 @@ same functions with the same contracts:
 - ``locate_payload(message) -> (offset, length)`` of ArrowChunk.data in a raw message;
 - ``scan_ipc(data) -> ScanTuple`` of whole encapsulated Arrow IPC messages;
 - ``check_schema_message(data)``: exactly one schema message;
-- ``make_frame(stream_id, flags, payload) -> bytes``: the browser frame;
 - ``uuid_text(data) -> (text, offsets)``: a column of 16-byte UUIDs as the buffers of a
   string column (the connector's PostgreSQL source); ``interval_text`` the same for
   month-day-nano intervals, as ISO 8601 durations;
@@ -37,7 +36,6 @@ except ImportError:  # the extension is not built: the twin serves alone
 
 RelayName = Literal["rust", "python", "auto"]
 EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"
-HEADER_LEN = 8
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,10 @@
 //! `saeta._relay`: registers the relay functions with Python. The logic lives in plain
-//! Rust modules (tunnel, ipc, frame) tested by `cargo test`; only bytes and plain values
+//! Rust modules (tunnel, ipc, text_column, data_plane) tested by `cargo test`; only bytes and plain values
 //! cross this boundary. Import it through `saeta.relay`, never directly.
 
 pub mod data_plane;
 mod data_py;
 pub mod error;
-pub mod frame;
 pub mod ipc;
 pub mod json_array;
 pub mod text_column;
@@ -44,19 +43,6 @@ fn check_schema_message(data: &[u8]) -> PyResult<()> {
     ipc::check_schema_message(data).map_err(to_py)
 }
 
-/// 8-byte header + payload, as one new bytes object (the schema and end-of-stream
-/// frames: small, so the zero fill of `new_with` costs nothing worth an unsafe block).
-#[pyfunction]
-fn make_frame<'py>(py: Python<'py>, stream_id: u32, flags: u32, payload: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-    PyBytes::new_with(py, frame::HEADER_LEN + payload.len(), |out| {
-        frame::write_frame(out, stream_id, flags, payload);
-        Ok(())
-    })
-}
-
-/// The gateway's one call per tunnel message: locate the payload of a raw ArrowChunk and
-/// check it is whole record batches. Returns (payload offset, payload length, rows); the
-/// gateway sends a view of the message, so the payload is never copied.
 #[pyfunction]
 fn check_chunk(message: &[u8]) -> PyResult<(usize, usize, u64)> {
     let (offset, len) = tunnel::locate_payload(message).map_err(to_py)?;
@@ -100,7 +86,6 @@ fn _relay(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(locate_payload, m)?)?;
     m.add_function(wrap_pyfunction!(scan_ipc, m)?)?;
     m.add_function(wrap_pyfunction!(check_schema_message, m)?)?;
-    m.add_function(wrap_pyfunction!(make_frame, m)?)?;
     m.add_function(wrap_pyfunction!(check_chunk, m)?)?;
     m.add_function(wrap_pyfunction!(json_array_to_lines, m)?)?;
     m.add_function(wrap_pyfunction!(uuid_text, m)?)?;

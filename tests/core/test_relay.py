@@ -142,7 +142,7 @@ class RelaySuite:
         except RelayError as exc:
             return ("error", exc.code)
 
-    # --- check_schema_message / check_chunk / make_frame
+    # --- check_schema_message / check_chunk; the frame header
 
     def test_schema_message_checks(self) -> None:
         self.impl.check_schema_message(SCHEMA.serialize().to_pybytes())
@@ -172,10 +172,6 @@ class RelaySuite:
         code = self.code_of(self.impl.check_chunk, encode_arrow_chunk([payload]))
         assert code in ("IPC_SEQUENCE_INVALID", "IPC_FRAMING_INVALID")
 
-    @given(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1), st.binary(max_size=100))
-    def test_make_frame(self, stream: int, flags: int, payload: bytes) -> None:
-        assert self.impl.make_frame(stream, flags, payload) == struct.pack("<II", stream, flags) + payload
-
 
 class TestPythonRelay(RelaySuite):
     impl = _relay_py
@@ -184,6 +180,11 @@ class TestPythonRelay(RelaySuite):
 @pytest.mark.skipif("rust" not in relay.available(), reason="the Rust extension is not built")
 class TestRustRelay(RelaySuite):
     impl = relay.load("rust")
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
+def test_frame_header(stream: int, flags: int) -> None:
+    assert relay.frame_header(stream, flags) == struct.pack("<II", stream, flags)
 
 
 def test_rust_extension_is_built_here() -> None:

@@ -65,10 +65,6 @@ class BrowserSocket:
         async with self._send_lock:
             await self.ws.send_text(text)
 
-    async def send_bytes(self, data: bytes) -> None:
-        async with self._send_lock:
-            await self.ws.send_bytes(data)
-
     async def send_parts(self, parts: Sequence[Buffer]) -> None:
         """One binary message made of ``parts``, written without joining them when the
         server offers the send_parts extension (ours does), else joined and sent."""
@@ -151,9 +147,7 @@ class BrowserSocket:
                 raise DatasetNotFound(f"no dataset {q.dataset!r}")
             link = self.registry.route(self.session.tenant, q.dataset)
             self._next_stream = (self._next_stream + 1) % 2**32 or 1
-            ctx = QueryContext(
-                link, self.calls, self.relay, self.cfg.query_seconds, self.send_text, self.send_bytes, self.send_parts
-            )
+            ctx = QueryContext(link, self.calls, self.relay, self.cfg.query_seconds, self.send_text, self.send_parts)
             await run_query(q, self._next_stream, ctx)
         except SaetaError as err:
             log.info(

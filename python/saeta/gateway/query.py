@@ -39,7 +39,6 @@ class QueryContext:
     relay: ModuleType
     timeout: float
     send_text: Callable[[str], Awaitable[None]]
-    send_bytes: Callable[[bytes], Awaitable[None]]
     send_parts: Callable[[Sequence[Buffer]], Awaitable[None]]
 
 
@@ -72,16 +71,17 @@ async def run_query(q: bp.RunQuery, stream_id: int, ctx: QueryContext) -> None:
             raise QueryFailed(f"the connector sent an invalid schema: {exc}") from None
         total = info.total_records if info.total_records >= 0 else None
         await ctx.send_text(bp.info_frame(q.id, stream_id, fields, len(info.partitions), total))
-        await ctx.send_bytes(ctx.relay.make_frame(stream_id, 0, info.schema))
+        header = frame_header(stream_id)
+        await ctx.send_parts((header, info.schema))
         rows, nbytes = 0, len(info.schema)
         for part in info.partitions:
             remaining = None if q.limit is None else q.limit - rows
             if remaining == 0:
                 break
-            got_rows, got_bytes = await _fetch_partition(ctx, request_id, part.ticket, remaining, stream_id, errors)
+            got_rows, got_bytes = await _fetch_partition(ctx, request_id, part.ticket, remaining, header, errors)
             rows += got_rows
             nbytes += got_bytes
-        await ctx.send_bytes(ctx.relay.make_frame(stream_id, 0, EOS))
+        await ctx.send_parts((header, EOS))
         nbytes += len(EOS)
         await ctx.send_text(bp.end_frame(q.id, rows, nbytes))
         log.info("query done tenant=%s dataset=%s rows=%d bytes=%d", link.tenant, q.dataset, rows, nbytes)
@@ -97,13 +97,13 @@ async def _fetch_partition(
     request_id: str,
     ticket: str,
     limit: int | None,
-    stream_id: int,
+    header: bytes,
     errors: asyncio.Future[SaetaError],
 ) -> tuple[int, int]:
+    """Relays one partition's data call, each payload behind the stream's frame ``header``."""
     link = ctx.link
     pending = ctx.calls.expect(link.tenant)
     abort: str | None = "query stopped"
-    header = frame_header(stream_id)
     try:
         link.send(
             pb.GatewayMessage(
