@@ -55,6 +55,18 @@ def channel_options(cfg: ConnectorConfig) -> list[tuple[str, Any]]:
     return options
 
 
+def dial(cfg: ConnectorConfig, target: str) -> grpc.aio.Channel:
+    """A channel to ``target`` with the connector's certificates and options."""
+    return grpc.aio.secure_channel(target, channel_credentials(cfg), options=channel_options(cfg))
+
+
+def doget_method(channel: grpc.aio.Channel) -> grpc.aio.StreamUnaryMultiCallable:
+    """DoGet on ``channel``: raw ArrowChunk messages out (hand-encoded), the summary back."""
+    return channel.stream_unary(
+        _DOGET_METHOD, request_serializer=None, response_deserializer=pb.DoGetSummary.FromString
+    )
+
+
 def describe_rpc_error(exc: grpc.aio.AioRpcError) -> str:
     """One line for logs and `connector test`: the status and the gateway's reason."""
     details = exc.details() or ""
@@ -105,15 +117,13 @@ class Tunnel:
     def __init__(self, cfg: ConnectorConfig, sources: Mapping[str, Source]) -> None:
         self.cfg = cfg
         self.sources = sources
-        self.channel = grpc.aio.secure_channel(cfg.grpc_uri, channel_credentials(cfg), options=channel_options(cfg))
+        self.channel = dial(cfg, cfg.grpc_uri)
         self._control = self.channel.stream_stream(
             _CONTROL_METHOD,
             request_serializer=pb.ConnectorMessage.SerializeToString,
             response_deserializer=pb.GatewayMessage.FromString,
         )
-        self._doget = self.channel.stream_unary(
-            _DOGET_METHOD, request_serializer=None, response_deserializer=pb.DoGetSummary.FromString
-        )
+        self._doget = doget_method(self.channel)
         # The gateway's data plane, when it announces one at registration.
         self.data_channel: grpc.aio.Channel | None = None
         self._outbox: asyncio.Queue[pb.ConnectorMessage | None] = asyncio.Queue()
@@ -162,13 +172,8 @@ class Tunnel:
         self.heartbeat_seconds = max(1, first.registered.heartbeat_seconds or 10)
         registered: pb.RegisterResponse = first.registered
         if registered.data_port and not probe:
-            target = with_port(self.cfg.grpc_uri, registered.data_port)
-            self.data_channel = grpc.aio.secure_channel(
-                target, channel_credentials(self.cfg), options=channel_options(self.cfg)
-            )
-            self._doget = self.data_channel.stream_unary(
-                _DOGET_METHOD, request_serializer=None, response_deserializer=pb.DoGetSummary.FromString
-            )
+            self.data_channel = dial(self.cfg, with_port(self.cfg.grpc_uri, registered.data_port))
+            self._doget = doget_method(self.data_channel)
         return registered
 
     async def serve(self) -> None:
@@ -196,10 +201,8 @@ class Tunnel:
         """`connector test`: a DoGet with the probe call id on the announced data port.
         None when the gateway answered (NOT_FOUND), else what went wrong."""
         target = with_port(self.cfg.grpc_uri, port)
-        async with grpc.aio.secure_channel(
-            target, channel_credentials(self.cfg), options=channel_options(self.cfg)
-        ) as ch:
-            call = ch.stream_unary(_DOGET_METHOD, request_serializer=None, response_deserializer=None)
+        async with dial(self.cfg, target) as ch:
+            call = doget_method(ch)
 
             async def nothing() -> AsyncIterator[bytes]:
                 return
