@@ -19,7 +19,7 @@ import adbc_driver_postgresql.dbapi as pg  # type: ignore[import-untyped]  # noq
 from saeta import certs  # noqa: E402
 from saeta.client import Client  # noqa: E402
 
-from benchmarks.e2e import GATEWAY_DEFAULTS  # noqa: E402
+from benchmarks.e2e import deployment  # noqa: E402
 from benchmarks.report import save  # noqa: E402
 from tests.system.harness import Deployment  # noqa: E402
 from tests.system.postgres_server import PASSWORD, PostgresServer  # noqa: E402
@@ -65,15 +65,15 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     server = PostgresServer()
     server.start()
     with tempfile.TemporaryDirectory(prefix="saeta-pg-bench-") as tmp:
-        dep = Deployment(Path(tmp))
+        root = Path(tmp)
+        dep: Deployment | None = None
         try:
             fill(server, args.rows)
-            certs.init_ca(dep.certs)
-            (dep.root / "pg.pass").write_text(PASSWORD + "\n")
-            dep.start_control_plane()
-            dep.start_gateway(**GATEWAY_DEFAULTS)
-            dataset = {"type": "postgresql", "uri": server.uri, "password_file": "pg.pass", "table": "ventas"}
-            dep.start_connector("acme", {"ventas": dataset}, max_chunk_size=16384)
+            certs.init_ca(root / "certs")
+            certs.issue_client(root / "certs", "acme")
+            (root / "pg.pass").write_text(PASSWORD + "\n")
+            pg_dataset = {"type": "postgresql", "uri": server.uri, "password_file": str(root / "pg.pass")}
+            dep = deployment(root / "saeta", root / "certs", {"ventas": {**pg_dataset, "table": "ventas"}}, 16384)
             session = dep.session("acme", ttl=3600)
             through_saeta(dep, session, 1000)  # warm-up
             base_runs, saeta_runs = [], []
@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                 assert rows == limit
                 saeta_runs.append(seconds)
         finally:
-            dep.stop()
+            if dep is not None:
+                dep.stop()
             server.stop()
     base_s, saeta_s = statistics.median(base_runs), statistics.median(saeta_runs)
     print(
