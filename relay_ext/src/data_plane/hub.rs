@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use super::call::{Call, Item};
@@ -21,7 +21,7 @@ pub struct Hub {
     news: Mutex<News>,
     live: Mutex<HashMap<u64, Weak<Call>>>,
     next_key: AtomicU64,
-    closed: std::sync::atomic::AtomicBool,
+    closed: AtomicBool,
 }
 
 impl Hub {
@@ -32,7 +32,7 @@ impl Hub {
             news: Mutex::new(News::default()),
             live: Mutex::new(HashMap::new()),
             next_key: AtomicU64::new(1),
-            closed: std::sync::atomic::AtomicBool::new(false),
+            closed: AtomicBool::new(false),
         })
     }
 

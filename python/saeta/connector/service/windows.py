@@ -60,9 +60,7 @@ def handle(action: str, config_path: str) -> list[str]:
     """install (auto start, the config path kept in the service's registry options),
     start, stop or remove, through pywin32's command line."""
     name = ConnectorService._svc_name_
-    argv = ["saeta", {"install": "install", "start": "start", "stop": "stop", "remove": "remove"}[action]]
-    if action == "install":
-        argv[1:1] = ["--startup", "auto"]
+    argv = ["saeta", "--startup", "auto", action] if action == "install" else ["saeta", action]
     win32serviceutil.HandleCommandLine(ConnectorService, argv=argv)
     if action == "install":
         win32serviceutil.SetServiceCustomOption(name, CONFIG_OPTION, config_path)
