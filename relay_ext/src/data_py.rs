@@ -17,10 +17,10 @@ use crate::data_plane::call::{Call, Decision, Item};
 use crate::data_plane::hub::Hub;
 use crate::data_plane::{DataPlane, Settings};
 
-/// Item kinds returned by `DataCall.take`.
-const KIND_CHUNK: u8 = 0;
-const KIND_END: u8 = 1;
-const KIND_CLOSED: u8 = 2;
+/// Item kinds returned by `DataCall.take`, exported to Python under these names.
+pub const KIND_CHUNK: u8 = 0;
+pub const KIND_END: u8 = 1;
+pub const KIND_CLOSED: u8 = 2;
 
 #[pyclass(module = "saeta._relay", frozen)]
 pub struct DataServer {

@@ -93,6 +93,9 @@ fn _relay(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<data_py::DataServer>()?;
     m.add_class::<data_py::DataCall>()?;
     m.add_class::<data_py::Payload>()?;
+    m.add("KIND_CHUNK", data_py::KIND_CHUNK)?;
+    m.add("KIND_END", data_py::KIND_END)?;
+    m.add("KIND_CLOSED", data_py::KIND_CLOSED)?;
     m.add("IMPLEMENTATION", "rust")?;
     Ok(())
 }

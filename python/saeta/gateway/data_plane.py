@@ -26,14 +26,14 @@ from saeta.gateway.tunnel_server import DataCallRefused, TunnelService
 log = logging.getLogger("saeta.gateway.data")
 
 QUEUE_DEPTH = 2  # messages per call (1 MiB each with the connector's default), beside h2's 4 MiB window
-KIND_CHUNK, KIND_END, KIND_CLOSED = 0, 1, 2
 
 
 class RustDataStream:
     """An accepted call's pieces, taken from the extension as they arrive."""
 
-    def __init__(self, call: Any) -> None:
+    def __init__(self, call: Any, native: ModuleType) -> None:
         self._call = call
+        self._chunk, self._end = native.KIND_CHUNK, native.KIND_END
         self._waiter: asyncio.Future[None] | None = None
 
     def wake(self) -> None:
@@ -48,9 +48,9 @@ class RustDataStream:
             finally:
                 self._waiter = None
         kind, value, number = item
-        if kind == KIND_CHUNK:
+        if kind == self._chunk:
             return Chunk(memoryview(value), number, len(value))
-        if kind == KIND_END:
+        if kind == self._end:
             return End(number)
         raise CallBroken(value or "the connector closed the data call")
 
@@ -121,7 +121,7 @@ class RustDataPlane:
         except DataCallRefused as refused:
             call.reject(refused.status, refused.message)
             return
-        stream = RustDataStream(call)
+        stream = RustDataStream(call, self._native)
         key = call.key
         self._streams[key] = stream
 
