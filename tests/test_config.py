@@ -150,7 +150,12 @@ def test_postgresql_dataset_keys(tmp_path: Path) -> None:
     cfg = load_connector_config(write(tmp_path, text))
     t, q = cfg.datasets["t"].sql, cfg.datasets["q"].sql
     assert t is not None and q is not None
-    assert (t.table, t.columns, t.password_env, t.query) == (("public", "pedidos"), ("id", "total"), "PGPASS", None)
+    assert (t.table, cfg.datasets["t"].columns, t.password_env, t.query) == (
+        ("public", "pedidos"),
+        ("id", "total"),
+        "PGPASS",
+        None,
+    )
     assert q.password_file == (tmp_path / "secrets/pg.pass").resolve()
     assert dict(q.parameters) == {"r": "norte"}
     assert cfg.datasets["t"].paths == ()

@@ -18,7 +18,7 @@ import builtins
 import itertools
 import json
 import struct
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from saeta.errors import SaetaError
+
+# A query's filter: [column, op, value] conditions, e.g. [["total", ">", 100]].
+Filter = Sequence[Sequence[Any]]
 
 MAX_FRAME_BYTES = 256 * 1024 * 1024
 
@@ -157,8 +160,13 @@ class AsyncClient:
         limit: int | None = None,
         query_id: str | None = None,
         schema_out: builtins.list[pa.Schema] | None = None,
+        *,
+        filter: Filter | None = None,
+        ordered: bool = False,
     ) -> AsyncIterator[pa.RecordBatch]:
         """Record batches as they arrive. Breaking out of the loop cancels the query.
+        ``filter`` is a list of ``[column, op, value]`` (docs/protocol.md, "Filters");
+        ``ordered`` asks for the partitions one after the other, in order.
         Raises ServerError (with the protocol's code) or SocketClosed."""
         qid = query_id or f"q{next(self._ids)}"
         q = self._queries[qid] = _Query()
@@ -167,6 +175,10 @@ class AsyncClient:
             request["columns"] = columns
         if limit is not None:
             request["limit"] = limit
+        if filter:
+            request["filter"] = [list(c) for c in filter]
+        if ordered:
+            request["ordered"] = True
         finished = False
         try:
             await self._send(request)
@@ -198,12 +210,23 @@ class AsyncClient:
                 self._by_stream.pop(q.info.stream, None)
 
     async def query(
-        self, dataset: str, columns: builtins.list[str] | None = None, limit: int | None = None
+        self,
+        dataset: str,
+        columns: builtins.list[str] | None = None,
+        limit: int | None = None,
+        *,
+        filter: Filter | None = None,
+        ordered: bool = False,
     ) -> pa.Table:
         """The whole result as one table (with the query's schema even when empty)."""
         qid = f"q{next(self._ids)}"
         schemas: builtins.list[pa.Schema] = []
-        batches = [b async for b in self.stream(dataset, columns, limit, query_id=qid, schema_out=schemas)]
+        batches = [
+            b
+            async for b in self.stream(
+                dataset, columns, limit, query_id=qid, schema_out=schemas, filter=filter, ordered=ordered
+            )
+        ]
         return pa.Table.from_batches(batches, schema=schemas[0] if schemas else None)
 
 
@@ -237,13 +260,27 @@ class Client:
     def list(self) -> builtins.list[dict[str, Any]]:
         return self._loop.run_until_complete(self._inner.list())
 
-    def query(self, dataset: str, columns: builtins.list[str] | None = None, limit: int | None = None) -> pa.Table:
-        return self._loop.run_until_complete(self._inner.query(dataset, columns, limit))
+    def query(
+        self,
+        dataset: str,
+        columns: builtins.list[str] | None = None,
+        limit: int | None = None,
+        *,
+        filter: Filter | None = None,
+        ordered: bool = False,
+    ) -> pa.Table:
+        return self._loop.run_until_complete(self._inner.query(dataset, columns, limit, filter=filter, ordered=ordered))
 
     def stream(
-        self, dataset: str, columns: builtins.list[str] | None = None, limit: int | None = None
+        self,
+        dataset: str,
+        columns: builtins.list[str] | None = None,
+        limit: int | None = None,
+        *,
+        filter: Filter | None = None,
+        ordered: bool = False,
     ) -> Iterator[pa.RecordBatch]:
-        agen = aiter(self._inner.stream(dataset, columns, limit))
+        agen = aiter(self._inner.stream(dataset, columns, limit, filter=filter, ordered=ordered))
         assert isinstance(agen, AsyncGenerator)
         try:
             while True:

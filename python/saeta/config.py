@@ -177,7 +177,6 @@ class SqlDataset:
     table: tuple[str, ...] | None  # (schema, name) or (name,)
     query: str | None
     parameters: Mapping[str, str | int | float | bool | None]
-    columns: tuple[str, ...] | None  # the columns exposed at all; None = every column
 
 
 @dataclass(frozen=True)
@@ -187,6 +186,7 @@ class DatasetConfig:
     paths: tuple[str, ...]  # absolute paths or globs; empty for a database
     options: Mapping[str, Any] = field(default_factory=dict)
     sql: SqlDataset | None = None
+    columns: tuple[str, ...] | None = None  # the columns exposed at all; None = every column
 
 
 @dataclass(frozen=True)
@@ -216,17 +216,21 @@ def _dataset(root: _Section, name: str, value: Any) -> DatasetConfig:
         raise root.fail(f"datasets.{name}", "expected a mapping with type and path")
     sec = _Section(root.file, value, f"datasets.{name}.")
     kind = sec.string("type", choices=SOURCE_TYPES)
+    columns_list = sec.str_list("columns", None)
+    columns = tuple(columns_list) if columns_list is not None else None
+    if columns is not None and (not columns or len(set(columns)) != len(columns)):
+        raise sec.fail("columns", "expected a non-empty list of distinct column names")
     if kind not in FILE_TYPES:
         sql = _sql_dataset(root, sec)
         sec.check_unknown()
-        return DatasetConfig(name=name, type=kind, paths=(), sql=sql)
+        return DatasetConfig(name=name, type=kind, paths=(), sql=sql, columns=columns)
     raw_paths = sec.str_list("path")
     if not raw_paths:
         raise sec.fail("path", "expected at least one path or glob")
     paths = tuple(str(resolve(root.file, p)) for p in raw_paths)
     options = sec.section("options").data
     sec.check_unknown()
-    return DatasetConfig(name=name, type=kind, paths=paths, options=dict(options))
+    return DatasetConfig(name=name, type=kind, paths=paths, options=dict(options), columns=columns)
 
 
 def _sql_dataset(root: _Section, sec: _Section) -> SqlDataset:
@@ -256,7 +260,6 @@ def _sql_dataset(root: _Section, sec: _Section) -> SqlDataset:
             raise sec.fail(f"parameters.{key}", "parameter names are letters, digits and _")
         if not (val is None or isinstance(val, str | int | float | bool)):
             raise sec.fail(f"parameters.{key}", "expected a string, number, boolean or null")
-    columns = sec.str_list("columns", None)
     return SqlDataset(
         uri=uri,
         password_env=password_env,
@@ -264,7 +267,6 @@ def _sql_dataset(root: _Section, sec: _Section) -> SqlDataset:
         table=table,
         query=query,
         parameters=dict(params),
-        columns=tuple(columns) if columns is not None else None,
     )
 
 
@@ -352,6 +354,7 @@ class GatewayConfig:
     heartbeat_seconds: int
     max_message_bytes: int
     max_queries_per_socket: int
+    max_partitions_in_flight: int
     relay: RelayChoice
     logging: LoggingConfig
 
@@ -416,6 +419,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     limits = root.section("limits")
     max_message_bytes = limits.integer("max_message_bytes", 16 * 1024 * 1024, 64 * 1024, 2**31 - 1)
     max_queries = limits.integer("max_queries_per_socket", 16, 1, 10_000)
+    max_partitions = limits.integer("max_partitions_in_flight", 4, 1, 64)
     limits.check_unknown()
     relay = root.string("relay", "auto", ("auto", "rust", "python"))
     logging_cfg = _logging(root)
@@ -444,6 +448,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
         heartbeat_seconds=heartbeat_seconds,
         max_message_bytes=max_message_bytes,
         max_queries_per_socket=max_queries,
+        max_partitions_in_flight=max_partitions,
         relay=relay,
         logging=logging_cfg,
     )

@@ -19,6 +19,7 @@ from saeta import __version__
 from saeta.config import ConnectorConfig
 from saeta.connector.chunks import chunk_messages
 from saeta.connector.sources.base import Source
+from saeta.core import filter_codec
 from saeta.core.backoff import Backoff
 from saeta.core.grpc_target import with_port
 from saeta.core.tunnel_codec import CALL_ID_KEY, PROBE_CALL_ID
@@ -272,7 +273,8 @@ class Tunnel:
             source = self._source(dataset)
             columns = tuple(req.query.columns) or None
             limit = req.query.limit if req.query.limit >= 0 else None
-            plan = await asyncio.to_thread(source.plan, columns, limit)
+            conditions = filter_codec.from_proto(req.query.filter)
+            plan = await asyncio.to_thread(source.plan, columns, limit, conditions)
         except SaetaError as err:
             self._error(req.request_id, err)
             return
@@ -305,7 +307,7 @@ class Tunnel:
             dataset, partition, columns = _parse_ticket(req.ticket)
             source = self._source(dataset)
             limit = req.limit if req.limit >= 0 else None
-            batches = source.read(partition, columns, limit)
+            batches = source.read(partition, columns, limit, filter_codec.from_proto(req.filter))
             reader = _BlockingReader(chunk_messages(batches, self.cfg.chunk_bytes))
             while (item := await reader.next()) is not None:
                 message, n = item

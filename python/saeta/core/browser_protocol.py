@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from saeta.core.filters import Condition, parse_filter
 from saeta.errors import BadRequest, SaetaError
 
 PROTOCOL_VERSION = 1
@@ -38,6 +39,8 @@ class RunQuery:
     dataset: str
     columns: tuple[str, ...] | None
     limit: int | None
+    filter: tuple[Condition, ...] = ()
+    ordered: bool = False  # partitions one after the other, in order (else several at once)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,10 @@ def _string(obj: dict[str, Any], key: str, max_chars: int, rid: str | None) -> s
     return value
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _request_id(obj: dict[str, Any]) -> str | None:
     value = obj.get("id")
     if isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS:
@@ -77,7 +84,7 @@ def parse_client_message(text: str | bytes) -> ClientAction:
     if len(text) > MAX_TEXT_FRAME_BYTES:
         raise RequestError(f"message larger than {MAX_TEXT_FRAME_BYTES} bytes")
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):
         raise RequestError("message is not valid JSON") from None
     if not isinstance(obj, dict):
@@ -105,7 +112,16 @@ def parse_client_message(text: str | bytes) -> ClientAction:
     limit = obj.get("limit")
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_LIMIT):
         raise RequestError("'limit' must be a non-negative integer", qid)
-    return RunQuery(qid, dataset, columns, limit)
+    conditions: tuple[Condition, ...] = ()
+    if obj.get("filter") is not None:
+        try:
+            conditions = parse_filter(obj["filter"])
+        except BadRequest as exc:
+            raise RequestError(exc.message, qid) from None
+    ordered = obj.get("ordered", False)
+    if not isinstance(ordered, bool):
+        raise RequestError("'ordered' must be true or false", qid)
+    return RunQuery(qid, dataset, columns, limit, conditions, ordered)
 
 
 def _dumps(obj: dict[str, Any]) -> str:

@@ -147,7 +147,15 @@ class BrowserSocket:
                 raise DatasetNotFound(f"no dataset {q.dataset!r}")
             link = self.registry.route(self.session.tenant, q.dataset)
             self._next_stream = (self._next_stream + 1) % 2**32 or 1
-            ctx = QueryContext(link, self.calls, self.relay, self.cfg.query_seconds, self.send_text, self.send_parts)
+            ctx = QueryContext(
+                link,
+                self.calls,
+                self.relay,
+                self.cfg.query_seconds,
+                self.send_text,
+                self.send_parts,
+                self.cfg.max_partitions_in_flight,
+            )
             await run_query(q, self._next_stream, ctx)
         except SaetaError as err:
             log.info(

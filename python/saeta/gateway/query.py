@@ -1,7 +1,8 @@
-"""One browser query: FlightInfo from the tenant's connector, then each partition's
-DoGet call relayed frame by frame to the socket as one Arrow IPC stream (the schema
-first, the end-of-stream marker last), then the ``end`` frame. A relayed payload is sent
-as a view of the tunnel message it arrived in, never copied."""
+"""One browser query: FlightInfo from the tenant's connector, then its partitions' DoGet
+calls relayed frame by frame to the socket as one Arrow IPC stream (the schema first,
+the end-of-stream marker last), then the ``end`` frame. Partitions run several at once
+(their frames interleave) unless the query has a limit or asks for order. A relayed
+payload is sent as a view of the tunnel message it arrived in, never copied."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 from saeta.core import browser_protocol as bp
+from saeta.core import filter_codec
+from saeta.core.filters import Condition
 from saeta.errors import ConnectorOffline, QueryFailed, QueryTimeout, RelayError, SaetaError
 from saeta.gateway.data_calls import CallBroken, DataCalls, DataStream, End
 from saeta.gateway.registry import ConnectorLink
@@ -40,6 +43,7 @@ class QueryContext:
     timeout: float
     send_text: Callable[[str], Awaitable[None]]
     send_parts: Callable[[Sequence[Buffer]], Awaitable[None]]
+    partitions_in_flight: int = 1
 
 
 def schema_fields(schema_ipc: bytes) -> list[dict[str, str]]:
@@ -63,7 +67,7 @@ async def run_query(q: bp.RunQuery, stream_id: int, ctx: QueryContext) -> None:
     link = ctx.link
     errors = link.watch_errors(request_id)
     try:
-        info = await link.get_flight_info(request_id, q.dataset, q.columns, q.limit, ctx.timeout)
+        info = await link.get_flight_info(request_id, q.dataset, q.columns, q.limit, ctx.timeout, q.filter)
         try:
             ctx.relay.check_schema_message(info.schema)
             fields = schema_fields(info.schema)
@@ -73,14 +77,12 @@ async def run_query(q: bp.RunQuery, stream_id: int, ctx: QueryContext) -> None:
         await ctx.send_text(bp.info_frame(q.id, stream_id, fields, len(info.partitions), total))
         header = frame_header(stream_id)
         await ctx.send_parts((header, info.schema))
-        rows, nbytes = 0, len(info.schema)
-        for part in info.partitions:
-            remaining = None if q.limit is None else q.limit - rows
-            if remaining == 0:
-                break
-            got_rows, got_bytes = await _fetch_partition(ctx, request_id, part.ticket, remaining, header, errors)
-            rows += got_rows
-            nbytes += got_bytes
+        tickets = [part.ticket for part in info.partitions]
+        if q.limit is None and not q.ordered:
+            rows, nbytes = await _fetch_concurrently(ctx, request_id, tickets, q.filter, header, errors)
+        else:
+            rows, nbytes = await _fetch_in_order(ctx, request_id, tickets, q.limit, q.filter, header, errors)
+        nbytes += len(info.schema)
         await ctx.send_parts((header, EOS))
         nbytes += len(EOS)
         await ctx.send_text(bp.end_frame(q.id, rows, nbytes))
@@ -92,11 +94,65 @@ async def run_query(q: bp.RunQuery, stream_id: int, ctx: QueryContext) -> None:
         link.unwatch(request_id)
 
 
+async def _fetch_in_order(
+    ctx: QueryContext,
+    request_id: str,
+    tickets: Sequence[str],
+    limit: int | None,
+    conditions: Sequence[Condition],
+    header: bytes,
+    errors: asyncio.Future[SaetaError],
+) -> tuple[int, int]:
+    """An ordered query, or one with a limit: one partition after the other, each asked
+    for the rows still wanted, so the sources stop as soon as the limit is reached."""
+    rows = nbytes = 0
+    for ticket in tickets:
+        if rows == limit:
+            break
+        remaining = None if limit is None else limit - rows
+        got_rows, got_bytes = await _fetch_partition(ctx, request_id, ticket, remaining, conditions, header, errors)
+        rows += got_rows
+        nbytes += got_bytes
+    return rows, nbytes
+
+
+async def _fetch_concurrently(
+    ctx: QueryContext,
+    request_id: str,
+    tickets: Sequence[str],
+    conditions: Sequence[Condition],
+    header: bytes,
+    errors: asyncio.Future[SaetaError],
+) -> tuple[int, int]:
+    """A query without a limit: up to ``ctx.partitions_in_flight`` partitions at once,
+    their frames interleaved on the socket (each frame holds whole IPC messages of one
+    schema, so the stream stays valid). The first failure stops the others."""
+    queue = iter(tickets)
+    totals = [0, 0]
+
+    async def worker() -> None:
+        for ticket in queue:
+            got_rows, got_bytes = await _fetch_partition(ctx, request_id, ticket, None, conditions, header, errors)
+            totals[0] += got_rows
+            totals[1] += got_bytes
+
+    workers = [asyncio.ensure_future(worker()) for _ in range(min(ctx.partitions_in_flight, len(tickets)))]
+    try:
+        for done in asyncio.as_completed(workers):
+            await done
+    finally:
+        for w in workers:
+            w.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+    return totals[0], totals[1]
+
+
 async def _fetch_partition(
     ctx: QueryContext,
     request_id: str,
     ticket: str,
     limit: int | None,
+    conditions: Sequence[Condition],
     header: bytes,
     errors: asyncio.Future[SaetaError],
 ) -> tuple[int, int]:
@@ -112,6 +168,7 @@ async def _fetch_partition(
                     request_id=request_id,
                     call_id=pending.call_id,
                     limit=-1 if limit is None else limit,
+                    filter=filter_codec.to_proto(conditions),
                 )
             )
         )

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from saeta.core import filter_codec
+from saeta.core.filters import Condition
 from saeta.errors import (
     ConnectorOffline,
     DatasetNotFound,
@@ -77,6 +80,7 @@ class ConnectorLink:
         columns: tuple[str, ...] | None,
         limit: int | None,
         seconds: float,
+        conditions: Sequence[Condition] = (),
     ) -> pb.FlightInfoResponse:
         fut: asyncio.Future[pb.FlightInfoResponse] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = fut
@@ -86,7 +90,11 @@ class ConnectorLink:
                     get_flight_info=pb.GetFlightInfoRequest(
                         path=[dataset],
                         request_id=request_id,
-                        query=pb.Query(columns=columns or (), limit=-1 if limit is None else limit),
+                        query=pb.Query(
+                            columns=columns or (),
+                            limit=-1 if limit is None else limit,
+                            filter=filter_codec.to_proto(conditions),
+                        ),
                     )
                 )
             )

@@ -275,25 +275,95 @@ class Query(_message.Message):
 
     COLUMNS_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
+    FILTER_FIELD_NUMBER: _builtins.int
     limit: _builtins.int
     """-1 = no limit"""
     @_builtins.property
     def columns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """empty = all columns"""
 
+    @_builtins.property
+    def filter(self) -> _containers.RepeatedCompositeFieldContainer[Global___Condition]:
+        """all must hold; checked by the gateway's shape rules"""
+
     def __init__(
         self,
         *,
         columns: _abc.Iterable[_builtins.str] | None = ...,
         limit: _builtins.int = ...,
+        filter: _abc.Iterable[Global___Condition] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "limit", b"limit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "filter", b"filter", "limit", b"limit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Query: _TypeAlias = Query  # noqa: Y015
+
+@_typing.final
+class Condition(_message.Message):
+    """One condition of a query's filter (docs/protocol.md, "Filters"): op is one of
+    = != < <= > >= (one value), in not_in (1-1000 values), is_null not_null (none).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COLUMN_FIELD_NUMBER: _builtins.int
+    OP_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    column: _builtins.str
+    op: _builtins.str
+    @_builtins.property
+    def values(self) -> _containers.RepeatedCompositeFieldContainer[Global___FilterValue]: ...
+    def __init__(
+        self,
+        *,
+        column: _builtins.str = ...,
+        op: _builtins.str = ...,
+        values: _abc.Iterable[Global___FilterValue] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["column", b"column", "op", b"op", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Condition: _TypeAlias = Condition  # noqa: Y015
+
+@_typing.final
+class FilterValue(_message.Message):
+    """A filter value as the client's JSON gave it; the connector converts it to the column's
+    type (a date string for a date column, and so on).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEXT_FIELD_NUMBER: _builtins.int
+    INTEGER_FIELD_NUMBER: _builtins.int
+    NUMBER_FIELD_NUMBER: _builtins.int
+    BOOLEAN_FIELD_NUMBER: _builtins.int
+    text: _builtins.str
+    integer: _builtins.int
+    number: _builtins.float
+    boolean: _builtins.bool
+    def __init__(
+        self,
+        *,
+        text: _builtins.str = ...,
+        integer: _builtins.int = ...,
+        number: _builtins.float = ...,
+        boolean: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["boolean", b"boolean", "integer", b"integer", "number", b"number", "text", b"text", "value", b"value"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["boolean", b"boolean", "integer", b"integer", "number", b"number", "text", b"text", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_value: _TypeAlias = _typing.Literal["text", "integer", "number", "boolean"]  # noqa: Y015
+    _WhichOneofArgType_value: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_value) -> _WhichOneofReturnType_value | None: ...
+
+Global___FilterValue: _TypeAlias = FilterValue  # noqa: Y015
 
 @_typing.final
 class GetFlightInfoRequest(_message.Message):
@@ -332,6 +402,7 @@ class DoGetRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     CALL_ID_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
+    FILTER_FIELD_NUMBER: _builtins.int
     ticket: _builtins.str
     """from FlightInfoResponse.partitions"""
     request_id: _builtins.str
@@ -340,6 +411,10 @@ class DoGetRequest(_message.Message):
     """sent back as "saeta-call-id" metadata on DoGet"""
     limit: _builtins.int
     """rows still wanted by the query, -1 = all"""
+    @_builtins.property
+    def filter(self) -> _containers.RepeatedCompositeFieldContainer[Global___Condition]:
+        """the query's filter, as in its GetFlightInfoRequest"""
+
     def __init__(
         self,
         *,
@@ -347,10 +422,11 @@ class DoGetRequest(_message.Message):
         request_id: _builtins.str = ...,
         call_id: _builtins.str = ...,
         limit: _builtins.int = ...,
+        filter: _abc.Iterable[Global___Condition] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "limit", b"limit", "request_id", b"request_id", "ticket", b"ticket"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "filter", b"filter", "limit", b"limit", "request_id", b"request_id", "ticket", b"ticket"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

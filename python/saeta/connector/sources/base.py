@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import pyarrow as pa
 
-from saeta.errors import BadRequest
+from saeta.core.filters import Condition
+from saeta.errors import BadRequest, SourceError
 
 
 @dataclass(frozen=True)
@@ -34,20 +35,40 @@ def project(schema: pa.Schema, columns: tuple[str, ...] | None, dataset: str) ->
     return pa.schema([schema.field(c) for c in columns])
 
 
+def exposed(schema: pa.Schema, columns: tuple[str, ...] | None, dataset: str) -> pa.Schema:
+    """``schema`` cut to the dataset's configured ``columns`` (the only ones a query can
+    read or filter on); SourceError names a configured column the data does not have."""
+    if columns is None:
+        return schema
+    missing = [c for c in columns if c not in schema.names]
+    if missing:
+        raise SourceError(f"dataset {dataset}: configured columns not found: {', '.join(missing)}")
+    return pa.schema([f for f in schema if f.name in columns], metadata=schema.metadata)
+
+
 class Source(Protocol):
     name: str
 
     def schema(self) -> pa.Schema:
         """The dataset's full schema. Raises SourceError."""
 
-    def plan(self, columns: tuple[str, ...] | None, limit: int | None) -> QueryPlan:
-        """Schema and partitions for a query. Raises BadRequest for an unknown column,
-        SourceError when the data cannot be opened."""
+    def plan(
+        self, columns: tuple[str, ...] | None, limit: int | None, conditions: Sequence[Condition] = ()
+    ) -> QueryPlan:
+        """Schema and partitions for a query. Raises BadRequest for an unknown column or
+        a filter that does not fit the columns (before touching the data), SourceError
+        when the data cannot be opened."""
 
-    def read(self, partition: int, columns: tuple[str, ...] | None, limit: int | None) -> Iterator[pa.RecordBatch]:
-        """The partition's batches, at most ``limit`` rows in all, each with the planned
-        schema. Blocking: the caller runs it in a thread. Closing the iterator closes
-        the files it opened."""
+    def read(
+        self,
+        partition: int,
+        columns: tuple[str, ...] | None,
+        limit: int | None,
+        conditions: Sequence[Condition] = (),
+    ) -> Iterator[pa.RecordBatch]:
+        """The partition's rows that meet every condition, at most ``limit`` in all, in
+        batches of the planned schema. Blocking: the caller runs it in a thread. Closing
+        the iterator closes the files it opened."""
 
     def close(self) -> None:
         """Releases what the source keeps between queries (database connections)."""

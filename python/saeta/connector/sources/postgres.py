@@ -1,12 +1,13 @@
 """PostgreSQL datasets through the ADBC PostgreSQL driver (libpq, binary COPY to Arrow).
 
 A dataset is a table or a query with named parameters (``:name``, bound by the driver,
-never written into the SQL). Projection and limit wrap it: ``SELECT "a", "b" FROM (<base>)
-AS q LIMIT n``, with identifiers checked against the dataset's schema and quoted, and the
-limit an integer. The password comes from an environment variable or a file and never
-reaches a log or an error message. Types the browser has no use for in their PostgreSQL form are sent as
-text: numeric, uuid and interval (both converted a column at a time by the relay
-extension), json/jsonb (docs/sources.md)."""
+never written into the SQL). Projection, filter and limit wrap it (sql_text.py):
+``SELECT "a", "b" FROM (<base>) AS saeta_q WHERE "c" > CAST($1 AS bigint) LIMIT n``,
+with identifiers checked against the dataset's exposed columns and quoted, filter values
+bound, and the limit an integer. The password comes from an environment variable or a
+file and never reaches a log or an error message. Types the browser has no use for in
+their PostgreSQL form are sent as text: numeric, uuid and interval (both converted a
+column at a time by the relay extension), json/jsonb (docs/sources.md)."""
 
 from __future__ import annotations
 
@@ -14,23 +15,21 @@ import os
 import re
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
 
 from saeta import relay
 from saeta.config import DatasetConfig, SqlDataset
-from saeta.connector.sources.base import Partition, QueryPlan, project
+from saeta.connector.sources.base import Partition, QueryPlan, exposed, project
 from saeta.connector.sources.db_pool import ConnectionPool
+from saeta.connector.sources.sql_text import POSTGRESQL
+from saeta.core.filters import Bound, Condition, Kind, bind
 from saeta.errors import BadRequest, SourceError
 
 _RELAY = relay.load()
 _PARAM = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def bind_named(query: str, parameters: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
@@ -47,6 +46,32 @@ def bind_named(query: str, parameters: dict[str, Any]) -> tuple[str, tuple[Any, 
         return f"${order.index(name) + 1}"
 
     return _PARAM.sub(number, query), tuple(parameters[n] for n in order)
+
+
+# How a column can be filtered, by its PostgreSQL type (the driver's field metadata):
+# others (json, interval, money, arrays, bytea, ...) only with is_null / not_null.
+_KINDS = {
+    "int2": Kind.INTEGER,
+    "int4": Kind.INTEGER,
+    "int8": Kind.INTEGER,
+    "float4": Kind.FLOAT,
+    "float8": Kind.FLOAT,
+    "numeric": Kind.DECIMAL,
+    "text": Kind.STRING,
+    "varchar": Kind.STRING,
+    "bpchar": Kind.STRING,
+    "name": Kind.STRING,
+    "bool": Kind.BOOLEAN,
+    "date": Kind.DATE,
+    "timestamp": Kind.TIMESTAMP,
+    "timestamptz": Kind.TIMESTAMP_TZ,
+    "uuid": Kind.UUID,
+}
+
+
+def _kind(f: pa.Field) -> Kind:
+    pg_type = (f.metadata or {}).get(b"POSTGRESQL:type", b"").decode("ascii", "replace")
+    return _KINDS.get(pg_type, Kind.NONE)
 
 
 def _sent_as_text(t: pa.DataType) -> bool:
@@ -68,7 +93,9 @@ class PostgresSource:
         self.name = cfg.name
         self.sql: SqlDataset = cfg.sql
         self.batch_rows = batch_rows
+        self.columns = cfg.columns
         self._schema: pa.Schema | None = None
+        self._kinds: dict[str, Kind] = {}
         self._lock = threading.Lock()
         self._pool = ConnectionPool(cfg.name, self._connect)
 
@@ -107,26 +134,20 @@ class PostgresSource:
     def _base(self) -> tuple[str, tuple[Any, ...]]:
         if self.sql.table is not None:
             # Identifiers from the config, validated and quoted; values are always bound.
-            return "SELECT * FROM " + ".".join(quote_ident(p) for p in self.sql.table), ()  # noqa: S608
+            return "SELECT * FROM " + ".".join(POSTGRESQL.quote(p) for p in self.sql.table), ()  # noqa: S608
         assert self.sql.query is not None
         try:
             return bind_named(self.sql.query, dict(self.sql.parameters))
         except ValueError as exc:
             raise SourceError(f"dataset {self.name}: {exc}") from None
 
-    def _sql(self, columns: tuple[str, ...] | None, limit: int | None) -> tuple[str, tuple[Any, ...]]:
+    def _sql(self, columns: tuple[str, ...], limit: int | None, bound: Sequence[Bound]) -> tuple[str, tuple[Any, ...]]:
         base, params = self._base()
-        names = columns if columns is not None else tuple(self.schema().names)
-        select = ", ".join(quote_ident(c) for c in names)
-        sql = f"SELECT {select} FROM ({base}) AS saeta_q"  # noqa: S608 (quoted names checked against the schema)
-        if limit is not None:
-            # An int rendered by Python, not bound: with any bound parameter the driver
-            # leaves binary COPY for a row path, 1.7x slower (docs/decisions.md). Values from
-            # users (query parameters, filters) are always bound.
-            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
-                raise BadRequest("limit must be a non-negative integer")
-            sql += f" LIMIT {limit:d}"
-        return sql, params
+        # The limit is an int rendered by Python, not bound: with any bound parameter the
+        # driver leaves binary COPY for a row path, 1.7x slower (docs/decisions.md). Values
+        # from users (query parameters, filters) are always bound.
+        sql, values = POSTGRESQL.select(base, columns, bound, limit, lambda n: f"${n}", len(params) + 1)
+        return sql, (*params, *values)
 
     # --- the Source protocol
 
@@ -139,13 +160,13 @@ class PostgresSource:
                 base, params = self._base()
                 raw = self._fetch_schema(f"SELECT * FROM ({base}) AS saeta_q LIMIT 0", params)  # noqa: S608
                 fields = [pa.field(f.name, _text_type(f.type)) for f in raw]
-                if self.sql.columns is not None:
-                    missing = [c for c in self.sql.columns if c not in raw.names]
-                    if missing:
-                        raise SourceError(f"dataset {self.name}: configured columns not found: {', '.join(missing)}")
-                    fields = [f for f in fields if f.name in self.sql.columns]
-                self._schema = pa.schema(fields)
+                self._schema = exposed(pa.schema(fields), self.columns, self.name)
+                self._kinds = {f.name: _kind(f) for f in raw if f.name in self._schema.names}
             return self._schema
+
+    def _bind(self, conditions: Sequence[Condition]) -> tuple[Bound, ...]:
+        self.schema()
+        return bind(conditions, self._kinds, self.name)
 
     def _fetch_schema(self, sql: str, params: tuple[Any, ...]) -> pa.Schema:
         with self._pool.connection() as conn:
@@ -157,14 +178,24 @@ class PostgresSource:
             except Exception as exc:
                 raise SourceError(f"dataset {self.name}: {_scrub(exc, None)}") from None
 
-    def plan(self, columns: tuple[str, ...] | None, limit: int | None) -> QueryPlan:
-        return QueryPlan(project(self.schema(), columns, self.name), (Partition(0, None),), None)
+    def plan(
+        self, columns: tuple[str, ...] | None, limit: int | None, conditions: Sequence[Condition] = ()
+    ) -> QueryPlan:
+        schema = project(self.schema(), columns, self.name)
+        self._bind(conditions)
+        return QueryPlan(schema, (Partition(0, None),), None)
 
-    def read(self, partition: int, columns: tuple[str, ...] | None, limit: int | None) -> Iterator[pa.RecordBatch]:
+    def read(
+        self,
+        partition: int,
+        columns: tuple[str, ...] | None,
+        limit: int | None,
+        conditions: Sequence[Condition] = (),
+    ) -> Iterator[pa.RecordBatch]:
         if partition != 0:
             raise BadRequest(f"dataset {self.name} has one partition")
-        target = self.plan(columns, limit).schema
-        sql, params = self._sql(tuple(target.names), limit)
+        target = project(self.schema(), columns, self.name)
+        sql, params = self._sql(tuple(target.names), limit, self._bind(conditions))
         with self._pool.connection() as conn, conn.cursor() as cur:
             try:
                 cur.execute(sql, params or None)

@@ -1,0 +1,136 @@
+"""The SQL a database source sends: the dataset's base query wrapped in projection, filter
+and limit, for PostgreSQL and SQL Server (T-SQL).
+
+Identifiers are quoted and were checked against the dataset's exposed columns before they
+get here. Filter values are never written into the text: each is a placeholder, bound as
+text by the driver and turned into the column's type by the database with ``CAST`` (one
+way for every driver and both dialects: arrow-odbc binds parameters as text, and the ADBC
+driver would otherwise bind Python types its own way). Only the limit is rendered, as an
+integer Python formatted itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from saeta.core.filters import Bound, BoundValue, Kind
+
+_OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    quote_open: str
+    quote_close: str
+    casts: dict[Kind, str]
+    true_false: tuple[str, str]
+
+    def quote(self, name: str) -> str:
+        return self.quote_open + name.replace(self.quote_close, self.quote_close * 2) + self.quote_close
+
+    def cast_type(self, kind: Kind, value: BoundValue) -> str:
+        if kind is Kind.DECIMAL and self.name == "sqlserver":
+            # T-SQL has no unconstrained decimal: the value's own scale, so it is exact.
+            assert isinstance(value, decimal.Decimal)
+            exponent = value.as_tuple().exponent
+            scale = min(max(-exponent, 0), 37) if isinstance(exponent, int) else 0
+            return f"DECIMAL(38, {scale})"
+        return self.casts[kind]
+
+    def value_text(self, value: BoundValue) -> str:
+        """The text a value is bound as; the database parses it with CAST."""
+        if isinstance(value, bool):
+            return self.true_false[0] if value else self.true_false[1]
+        if isinstance(value, decimal.Decimal):
+            return format(value, "f")
+        if isinstance(value, float):
+            return repr(value)
+        if isinstance(value, dt.date):  # and datetime: ISO 8601, with its offset if any
+            return value.isoformat()
+        if isinstance(value, uuid.UUID | int | str):
+            return str(value)
+        raise TypeError(f"no text form for {type(value).__name__}")
+
+    def select(
+        self,
+        base: str,
+        columns: Sequence[str],
+        bound: Sequence[Bound],
+        limit: int | None,
+        placeholder: Callable[[int], str],
+        first_param: int = 1,
+    ) -> tuple[str, list[str]]:
+        """``SELECT columns FROM (base) WHERE ... [LIMIT]`` and the filter's values as
+        text, in placeholder order; ``placeholder(n)`` writes the n-th (from ``first_param``,
+        after the base query's own parameters)."""
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+            raise ValueError("limit must be a non-negative integer")
+        params: list[str] = []
+
+        def bind(kind: Kind, value: BoundValue) -> str:
+            params.append(self.value_text(value))
+            return f"CAST({placeholder(first_param + len(params) - 1)} AS {self.cast_type(kind, value)})"
+
+        where = []
+        for b in bound:
+            col = self.quote(b.column)
+            if b.op == "is_null":
+                where.append(f"{col} IS NULL")
+            elif b.op == "not_null":
+                where.append(f"{col} IS NOT NULL")
+            elif b.op in ("in", "not_in"):
+                listed = ", ".join(bind(b.kind, v) for v in b.values)
+                where.append(f"{col} {'IN' if b.op == 'in' else 'NOT IN'} ({listed})")
+            else:
+                where.append(f"{col} {_OPS[b.op]} {bind(b.kind, b.values[0])}")
+        select = ", ".join(self.quote(c) for c in columns)
+        top = f"TOP ({limit:d}) " if limit is not None and self.name == "sqlserver" else ""
+        sql = f"SELECT {top}{select} FROM ({base}) AS saeta_q"  # noqa: S608 (quoted, checked names)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        if limit is not None and self.name != "sqlserver":
+            sql += f" LIMIT {limit:d}"
+        return sql, params
+
+
+POSTGRESQL = Dialect(
+    name="postgresql",
+    quote_open='"',
+    quote_close='"',
+    casts={
+        Kind.INTEGER: "bigint",
+        Kind.FLOAT: "double precision",
+        Kind.DECIMAL: "numeric",
+        Kind.STRING: "text",
+        Kind.BOOLEAN: "boolean",
+        Kind.DATE: "date",
+        Kind.TIMESTAMP: "timestamp",
+        Kind.TIMESTAMP_TZ: "timestamptz",
+        Kind.UUID: "uuid",
+    },
+    true_false=("true", "false"),
+)
+
+SQLSERVER = Dialect(
+    name="sqlserver",
+    quote_open="[",
+    quote_close="]",
+    casts={
+        Kind.INTEGER: "BIGINT",
+        Kind.FLOAT: "FLOAT",
+        Kind.STRING: "NVARCHAR(MAX)",
+        Kind.BOOLEAN: "BIT",
+        Kind.DATE: "DATE",
+        Kind.TIMESTAMP: "DATETIME2(7)",
+        Kind.TIMESTAMP_TZ: "DATETIMEOFFSET(7)",
+        Kind.UUID: "UNIQUEIDENTIFIER",
+    },
+    true_false=("1", "0"),
+)
+
+DIALECTS = {d.name: d for d in (POSTGRESQL, SQLSERVER)}
