@@ -8,10 +8,13 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+
+import pyarrow as pa
 
 from tests.system.harness import free_port
 
@@ -62,7 +65,8 @@ class PostgresServer:
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", USER, "--pwfile", str(pwfile),
                   "-A", "scram-sha-256", "-E", "UTF8", "--locale", "C.UTF-8")  # fmt: skip
         pwfile.unlink()
-        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        # Every statement is logged, so tests can tell what reached the database.
+        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c log_statement=all"
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.root / "log"),
                   "-w", "-t", "60", "start")  # fmt: skip
         import adbc_driver_postgresql.dbapi as pg
@@ -79,6 +83,24 @@ class PostgresServer:
     def log(self) -> str:
         path = self.root / "log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def statements(self) -> list[str]:
+        """The statements the server has run so far (log_statement=all), oldest first."""
+        found = []
+        for line in self.log().splitlines():
+            # Simple queries log "statement: SQL"; prepared ones "execute <name>: SQL".
+            match = re.search(r"LOG:  (?:statement|execute [^:]*): (.*)", line)
+            if match:
+                found.append(match.group(1))
+        return found
+
+    def ingest(self, name: str, table: pa.Table) -> None:
+        """Creates table ``name`` from an Arrow table (through the driver's bulk ingest)."""
+        import adbc_driver_postgresql.dbapi as pg
+
+        with pg.connect(self.admin_uri) as conn, conn.cursor() as cur:
+            cur.adbc_ingest(name, table, mode="create")
+            conn.commit()
 
     def execute(self, *statements: str) -> None:
         import adbc_driver_postgresql.dbapi as pg

@@ -8,6 +8,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -15,8 +16,10 @@ from saeta.client import Client, ServerError
 from saeta.config import DatasetConfig, SqlDataset
 from saeta.connector.sources import Source, open_source
 from saeta.connector.sources.postgres import bind_named
+from saeta.core.filters import bind, kinds_of, parse_filter
 from saeta.errors import BadRequest, SourceError
 
+from tests import filter_cases
 from tests.system.harness import Deployment, free_port
 from tests.system.postgres_server import PASSWORD, PostgresServer
 
@@ -39,6 +42,7 @@ def pg() -> Iterator[PostgresServer]:
             'CREATE TABLE "Raro ""x""" (a int4)',
             'INSERT INTO "Raro ""x""" VALUES (7)',
         )
+        server.ingest("filtros", filter_cases.table())
         yield server
     finally:
         server.stop()
@@ -53,9 +57,9 @@ def dataset(pg: PostgresServer, monkeypatch: pytest.MonkeyPatch, **sql: object) 
         table=sql.get("table"),  # type: ignore[arg-type]
         query=sql.get("query"),  # type: ignore[arg-type]
         parameters=sql.get("parameters", {}),  # type: ignore[arg-type]
-        columns=sql.get("columns"),  # type: ignore[arg-type]
     )
-    return DatasetConfig(name="d", type="postgresql", paths=(), sql=spec)
+    columns = sql.get("columns")
+    return DatasetConfig(name="d", type="postgresql", paths=(), sql=spec, columns=columns)  # type: ignore[arg-type]
 
 
 @contextlib.contextmanager
@@ -67,10 +71,16 @@ def opened(cfg: DatasetConfig) -> Iterator[Source]:
         source.close()
 
 
-def read_all(cfg: DatasetConfig, columns: tuple[str, ...] | None = None, limit: int | None = None) -> pa.Table:
+def read_all(
+    cfg: DatasetConfig,
+    columns: tuple[str, ...] | None = None,
+    limit: int | None = None,
+    raw_filter: list[list[Any]] | None = None,
+) -> pa.Table:
+    conditions = parse_filter(raw_filter or [])
     with opened(cfg) as source:
-        plan = source.plan(columns, limit)
-        batches = list(source.read(0, columns, limit))
+        plan = source.plan(columns, limit, conditions)
+        batches = list(source.read(0, columns, limit, conditions))
     assert all(b.schema.equals(plan.schema) for b in batches)
     return pa.Table.from_batches(batches, schema=plan.schema)
 
@@ -176,3 +186,45 @@ def test_streams_through_the_gateway_with_projection_and_limit(pg: PostgresServe
         assert client.query("ventas", columns=["id"], limit=1).num_rows == 1
     for proc in (gateway, connector):
         assert PASSWORD not in proc.text()
+
+
+@pytest.mark.parametrize("raw", filter_cases.FILTERS, ids=[json.dumps(f)[:60] for f in filter_cases.FILTERS])
+def test_filters_match_the_oracle(pg: PostgresServer, monkeypatch: pytest.MonkeyPatch, raw: list[list[Any]]) -> None:
+    t = filter_cases.table()
+    want = filter_cases.expected_ids(t, bind(parse_filter(raw), kinds_of(t.schema), "t"))
+    got = read_all(dataset(pg, monkeypatch, table=("filtros",)), ("id",), raw_filter=raw)
+    assert sorted(got.column("id").to_pylist()) == want
+
+
+def test_filter_with_limit_on_a_million_rows(pg: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = dataset(pg, monkeypatch, table=("ventas",))
+    got = read_all(cfg, ("id", "texto"), limit=5, raw_filter=[["id", ">", 500_000], ["texto", "!=", "fila 500002"]])
+    assert got.column("id").to_pylist() == [500_001, 500_003, 500_004, 500_005, 500_006]
+    sent = [s for s in pg.statements() if "LIMIT 5" in s]
+    assert sent and all('"id" > CAST($1 AS bigint)' in s for s in sent)
+    assert all("500000" not in s.split("DETAIL")[0] for s in sent), "values are bound, never in the SQL text"
+
+
+def test_bad_filters_and_hostile_names_never_reach_the_database(
+    pg: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = dataset(pg, monkeypatch, table=("ventas",), columns=("id", "texto", "precio"))
+    marker = 'id" = 1; DROP TABLE ventas; --'
+    with opened(cfg) as source:
+        source.schema()
+        before = len(pg.statements())
+        for raw, problem in [
+            ([[marker, "=", 1]], "has no column"),
+            ([["dia", "=", "2024-01-02"]], "has no column 'dia'"),  # exists, but not exposed
+            ([["id", "=", "1 OR 1=1"]], "expected an integer"),
+            ([["precio", ">", "1; DROP TABLE ventas"]], "decimal string"),
+            ([["texto", "<", 5]], "expected a string"),
+        ]:
+            conditions = parse_filter(raw)
+            with pytest.raises(BadRequest) as info:
+                source.plan(None, None, conditions)
+            assert problem in info.value.message
+            with pytest.raises(BadRequest):
+                list(source.read(0, None, None, conditions))
+        assert pg.statements()[before:] == []
+    assert read_all(dataset(pg, monkeypatch, table=("ventas",)), ("id",), limit=1).num_rows == 1
