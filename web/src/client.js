@@ -224,7 +224,7 @@ export class Connection extends EventTarget {
     return d.promise;
   }
 
-  /** Starts a query: spec = {dataset, columns?, limit?}. */
+  /** Starts a query: spec = {dataset, columns?, limit?, filter?, ordered?}. */
   query(spec) {
     const id = `${this.prefix}${this.nextQuery++}`;
     const text = queryRequest(id, spec);

@@ -121,6 +121,52 @@ export function parseServerMessage(text) {
   return msg;
 }
 
+/** Filter ops (docs/protocol.md, "Filters"). */
+export const COMPARISON_OPS = ['=', '!=', '<', '<=', '>', '>='];
+export const SET_OPS = ['in', 'not_in'];
+export const NULL_OPS = ['is_null', 'not_null'];
+const MAX_CONDITIONS = 64;
+const MAX_IN_VALUES = 1000;
+
+function isFilterValue(v) {
+  return typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+}
+
+/** A query's filter, checked for shape the way the gateway checks it (the connector then
+ * checks columns and value types against the dataset). Returns it as sent. */
+export function checkFilter(filter) {
+  if (!Array.isArray(filter) || filter.length > MAX_CONDITIONS) {
+    throw new SaetaError('BAD_REQUEST', `filter must be a list of at most ${MAX_CONDITIONS} conditions`);
+  }
+  return filter.map((cond, i) => {
+    const where = `filter[${i}]`;
+    if (!Array.isArray(cond) || cond.length < 2 || cond.length > 3) {
+      throw new SaetaError('BAD_REQUEST', `${where} must be [column, op, value]`);
+    }
+    const [column, op, value] = cond;
+    if (typeof column !== 'string' || column.length === 0) {
+      throw new SaetaError('BAD_REQUEST', `${where}: the column must be a non-empty string`);
+    }
+    if (NULL_OPS.includes(op)) {
+      if (cond.length === 3 && value !== null) throw new SaetaError('BAD_REQUEST', `${where}: ${op} takes no value`);
+      return [column, op];
+    }
+    if (SET_OPS.includes(op)) {
+      if (!Array.isArray(value) || value.length < 1 || value.length > MAX_IN_VALUES || !value.every(isFilterValue)) {
+        throw new SaetaError('BAD_REQUEST', `${where}: ${op} needs a list of 1 to ${MAX_IN_VALUES} values`);
+      }
+      return [column, op, value];
+    }
+    if (!COMPARISON_OPS.includes(op)) {
+      throw new SaetaError('BAD_REQUEST', `${where}: unknown op ${JSON.stringify(op)}`);
+    }
+    if (cond.length !== 3 || !isFilterValue(value)) {
+      throw new SaetaError('BAD_REQUEST', `${where}: ${op} needs a string, number or boolean`);
+    }
+    return [column, op, value];
+  });
+}
+
 /** The `query` request for `spec`, validated the way the gateway will. */
 export function queryRequest(id, spec) {
   if (!spec || typeof spec.dataset !== 'string' || spec.dataset.length === 0) {
@@ -138,6 +184,13 @@ export function queryRequest(id, spec) {
       throw new SaetaError('BAD_REQUEST', 'limit must be a whole number ≥ 0');
     }
     msg.limit = spec.limit;
+  }
+  if (spec.filter != null) {
+    msg.filter = checkFilter(spec.filter);
+  }
+  if (spec.ordered != null) {
+    if (typeof spec.ordered !== 'boolean') throw new SaetaError('BAD_REQUEST', 'ordered must be true or false');
+    if (spec.ordered) msg.ordered = true;
   }
   const text = JSON.stringify(msg);
   if (new TextEncoder().encode(text).length > MAX_TEXT_FRAME_BYTES) {

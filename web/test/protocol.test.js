@@ -47,3 +47,27 @@ test('queryRequest validates before sending', () => {
   assert.throws(() => queryRequest('q', { dataset: 'd', columns: 'a' }), (e) => e.code === 'BAD_REQUEST');
   assert.throws(() => queryRequest('q', { dataset: 'd', columns: ['x'.repeat(70000)] }), (e) => e.code === 'BAD_REQUEST');
 });
+
+test('queryRequest sends filters and ordered, checked for shape', () => {
+  const filter = [['total', '>', 100], ['region', 'in', ['norte', 'sur']], ['nota', 'is_null'], ['x', 'not_null', null]];
+  assert.deepEqual(JSON.parse(queryRequest('q', { dataset: 'd', filter, ordered: true })), {
+    action: 'query', id: 'q', dataset: 'd', ordered: true,
+    filter: [['total', '>', 100], ['region', 'in', ['norte', 'sur']], ['nota', 'is_null'], ['x', 'not_null']],
+  });
+  assert.equal(JSON.parse(queryRequest('q', { dataset: 'd', ordered: false })).ordered, undefined);
+  for (const bad of [
+    'total > 100',
+    [['total', 'like', 'a%']],
+    [['total', '>']],
+    [['total', '>', null]],
+    [['total', '>', Number.NaN]],
+    [['', '=', 1]],
+    [['r', 'in', []]],
+    [['r', 'in', 'norte']],
+    [['r', 'is_null', 1]],
+    Array(65).fill(['a', '=', 1]),
+  ]) {
+    assert.throws(() => queryRequest('q', { dataset: 'd', filter: bad }), (e) => e.code === 'BAD_REQUEST', JSON.stringify(bad));
+  }
+  assert.throws(() => queryRequest('q', { dataset: 'd', ordered: 'yes' }), (e) => e.code === 'BAD_REQUEST');
+});
