@@ -13,6 +13,7 @@
           packages = [
             pkgs.python311 pkgs.rustc pkgs.cargo pkgs.clippy pkgs.maturin
             pkgs.nodejs_20 pkgs.redis pkgs.chromium pkgs.postgresql_15 pkgs.gnumake
+            pkgs.unixODBC pkgs.unixODBCDrivers.psql
           ];
         };
       });

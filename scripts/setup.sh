@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 # nix-bin: tests parse flake.nix offline; redis-server: revocation across gateways;
 # chromium (+ a font): the dashboard's browser tests, driven by Playwright, which never
 # downloads a browser of its own; postgresql: the PostgreSQL sources' tests (a throwaway
-# cluster per test session, never the system one).
-SYSTEM_PACKAGES=(ca-certificates nix-bin redis-server chromium fonts-liberation postgresql)
+# cluster per test session, never the system one); unixodbc + odbc-postgresql: the ODBC
+# source's tests, run against that PostgreSQL through its ODBC driver.
+SYSTEM_PACKAGES=(ca-certificates nix-bin redis-server chromium fonts-liberation postgresql unixodbc odbc-postgresql)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

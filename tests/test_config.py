@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 from saeta import certs
-from saeta.config import load_connector_config, load_control_plane_config, load_gateway_config
+from saeta.config import (
+    KeyRanges,
+    braced,
+    load_connector_config,
+    load_control_plane_config,
+    load_gateway_config,
+    sqlserver_connection_string,
+)
 from saeta.errors import ConfigError
 
 SECRET = "s" * 40
@@ -181,3 +188,147 @@ def test_postgresql_dataset_errors(tmp_path: Path, dataset: dict[str, Any], key:
     with pytest.raises(ConfigError) as err:
         load_connector_config(write(tmp_path, text))
     assert key in err.value.message
+
+
+SQLSERVER_DATASETS = """
+datasets:
+  pedidos:
+    type: sqlserver
+    server: sql01.example.local
+    database: Ventas
+    user: saeta_reader
+    password_env: SAETA_MSSQL_PASSWORD
+    trust_server_certificate: true
+    table: dbo.Pedidos
+    partition_by: {column: Fecha, bounds: ["2024-01-01", "2025-01-01"]}
+  tds:
+    type: sqlserver
+    driver: FreeTDS
+    server: sql02
+    port: 14330
+    database: "odd;db"
+    user: r
+    password_file: secrets/mssql.pass
+    query: "SELECT * FROM dbo.Stock WHERE Almacen = :a"
+    parameters: {a: 3}
+    max_text_size: 65536
+  generic:
+    type: odbc
+    connection_string: "Driver={PostgreSQL Unicode};Server=db;Port=5432;Database=x;"
+    dialect: postgresql
+    user: u
+    password_env: P
+    table: t
+"""
+
+
+def test_sqlserver_and_odbc_dataset_keys(tmp_path: Path) -> None:
+    certs.init_ca(tmp_path / "certs")
+    certs.issue_client(tmp_path / "certs", "t1")
+    cfg = load_connector_config(write(tmp_path, CONNECTOR_HEAD + SQLSERVER_DATASETS))
+    p, t, g = (cfg.datasets[n].sql for n in ("pedidos", "tds", "generic"))
+    assert p is not None and t is not None and g is not None
+    assert p.uri == (
+        "Driver={ODBC Driver 18 for SQL Server};Server=tcp:sql01.example.local,1433;Database=Ventas;"
+        "Encrypt=yes;TrustServerCertificate=yes;"
+    )
+    assert (p.driver, p.dialect, p.user, p.table) == ("odbc", "sqlserver", "saeta_reader", ("dbo", "Pedidos"))
+    assert p.partition_by == KeyRanges("Fecha", ("2024-01-01", "2025-01-01"))
+    assert t.uri == "Driver=FreeTDS;Server=sql02;Port=14330;Database={odd;db};TDS_Version=7.4;Encryption=require;"
+    assert (t.max_text_size, dict(t.parameters)) == (65536, {"a": 3})
+    assert (g.driver, g.dialect, g.uri) == (
+        "odbc",
+        "postgresql",
+        "Driver={PostgreSQL Unicode};Server=db;Port=5432;Database=x;",
+    )
+
+
+def test_connection_string_values_are_braced() -> None:
+    assert braced("plain") == "plain"
+    assert braced("a;b") == "{a;b}"
+    assert braced("x}y{") == "{x}}y{}"
+    assert braced(" padded") == "{ padded}"
+    conn = sqlserver_connection_string("h", 1, "d;PWD=stolen", "ODBC Driver 17 for SQL Server", False, False)
+    assert (
+        conn == "Driver={ODBC Driver 17 for SQL Server};Server=tcp:h,1;Database={d;PWD=stolen};"
+        "Encrypt=no;TrustServerCertificate=no;"
+    )
+
+
+@pytest.mark.parametrize(
+    ("dataset", "key"),
+    [
+        (
+            {"type": "odbc", "connection_string": "Driver=x;PWD=secret;", "dialect": "sqlserver", "table": "t"},
+            "no password here",
+        ),
+        (
+            {"type": "odbc", "connection_string": "Driver=x; password = s", "dialect": "sqlserver", "table": "t"},
+            "no password here",
+        ),
+        ({"type": "odbc", "connection_string": "Driver=x;", "table": "t"}, "datasets.d.dialect"),
+        ({"type": "odbc", "connection_string": "Driver=x;", "dialect": "mysql", "table": "t"}, "datasets.d.dialect"),
+        ({"type": "sqlserver", "server": "s", "database": "d", "table": "t"}, "datasets.d.user"),
+        (
+            {"type": "sqlserver", "server": "s", "database": "d", "user": "u", "table": "t", "encrypt": "no"},
+            "true or false",
+        ),
+        (
+            {
+                "type": "sqlserver",
+                "server": "s",
+                "database": "d",
+                "user": "u",
+                "table": "t",
+                "partition_by": {"column": "c"},
+            },
+            "partition_by.bounds",
+        ),
+        (
+            {
+                "type": "sqlserver",
+                "server": "s",
+                "database": "d",
+                "user": "u",
+                "table": "t",
+                "partition_by": {"column": "c", "bounds": [3, 2]},
+            },
+            "must increase",
+        ),
+        (
+            {
+                "type": "sqlserver",
+                "server": "s",
+                "database": "d",
+                "user": "u",
+                "table": "t",
+                "partition_by": {"column": "c", "bounds": [1, "2"]},
+            },
+            "all numbers or all strings",
+        ),
+        (
+            {
+                "type": "sqlserver",
+                "server": "s",
+                "database": "d",
+                "user": "u",
+                "table": "t",
+                "partition_by": {"column": "c", "bounds": [1], "x": 1},
+            },
+            "partition_by.x: unknown key",
+        ),
+        (
+            {"type": "postgresql", "uri": "postgresql://u@db/x", "table": "t", "max_text_size": 10},
+            "max_text_size: unknown key",
+        ),
+        ({"type": "csv", "path": "x.csv", "columns": []}, "datasets.d.columns"),
+        ({"type": "csv", "path": "x.csv", "columns": ["a", "a"]}, "datasets.d.columns"),
+    ],
+)
+def test_database_dataset_errors(tmp_path: Path, dataset: dict[str, Any], key: str) -> None:
+    certs.init_ca(tmp_path / "certs")
+    certs.issue_client(tmp_path / "certs", "t1")
+    text = CONNECTOR_HEAD + "datasets:\n  d: " + json.dumps(dataset) + "\n"
+    with pytest.raises(ConfigError) as err:
+        load_connector_config(write(tmp_path, text))
+    assert key in err.value.message, err.value.message

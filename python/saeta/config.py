@@ -5,6 +5,7 @@ docs/configuration.md."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import urllib.parse
@@ -75,6 +76,14 @@ class _Section:
         if not isinstance(value, int | float) or isinstance(value, bool) or not lo <= value <= hi:
             raise self.fail(name, f"expected a number from {lo} to {hi}, got {value!r}")
         return float(value)
+
+    def boolean(self, name: str, default: Any = _REQUIRED) -> Any:
+        value = self.raw(name, default)
+        if value is default:
+            return value
+        if not isinstance(value, bool):
+            raise self.fail(name, f"expected true or false, got {type(value).__name__}")
+        return value
 
     def str_list(self, name: str, default: Any = _REQUIRED) -> Any:
         value = self.raw(name, default)
@@ -161,22 +170,39 @@ def _logging(root: _Section) -> LoggingConfig:
 
 # --------------------------------------------------------------------------- connector
 
-SourceType = Literal["csv", "json", "parquet", "postgresql"]
-SOURCE_TYPES: tuple[SourceType, ...] = ("csv", "json", "parquet", "postgresql")
+SourceType = Literal["csv", "json", "parquet", "postgresql", "sqlserver", "odbc"]
+SOURCE_TYPES: tuple[SourceType, ...] = ("csv", "json", "parquet", "postgresql", "sqlserver", "odbc")
 FILE_TYPES = ("csv", "json", "parquet")
+SQL_DIALECTS = ("postgresql", "sqlserver")
+MAX_PARTITION_BOUNDS = 255
+_PASSWORD_KEY = re.compile(r"(?:^|;)\s*(?:pwd|password)\s*=", re.IGNORECASE)
 _SQL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}")
+
+
+@dataclass(frozen=True)
+class KeyRanges:
+    """Partitions of a database dataset by ranges of one column: rows where it is null, below
+    the first bound, between each pair of bounds, and from the last bound up."""
+
+    column: str
+    bounds: tuple[str | int | float, ...]  # increasing; converted to the column's type when used
 
 
 @dataclass(frozen=True)
 class SqlDataset:
     """A database dataset: a table, or a query with named parameters (``:name``)."""
 
-    uri: str  # without the password
+    uri: str  # postgresql: the URI, without the password; ODBC: the connection string, without it
     password_env: str | None
     password_file: Path | None
     table: tuple[str, ...] | None  # (schema, name) or (name,)
     query: str | None
     parameters: Mapping[str, str | int | float | bool | None]
+    driver: Literal["adbc", "odbc"] = "adbc"
+    dialect: str = "postgresql"
+    user: str | None = None  # ODBC: given to the driver apart from the connection string
+    partition_by: KeyRanges | None = None
+    max_text_size: int = 4096  # ODBC: bytes per value of an unbounded text column
 
 
 @dataclass(frozen=True)
@@ -221,7 +247,7 @@ def _dataset(root: _Section, name: str, value: Any) -> DatasetConfig:
     if columns is not None and (not columns or len(set(columns)) != len(columns)):
         raise sec.fail("columns", "expected a non-empty list of distinct column names")
     if kind not in FILE_TYPES:
-        sql = _sql_dataset(root, sec)
+        sql = _sql_dataset(root, sec, kind)
         sec.check_unknown()
         return DatasetConfig(name=name, type=kind, paths=(), sql=sql, columns=columns)
     raw_paths = sec.str_list("path")
@@ -233,13 +259,78 @@ def _dataset(root: _Section, name: str, value: Any) -> DatasetConfig:
     return DatasetConfig(name=name, type=kind, paths=paths, options=dict(options), columns=columns)
 
 
-def _sql_dataset(root: _Section, sec: _Section) -> SqlDataset:
-    uri = sec.string("uri")
-    parts = urllib.parse.urlsplit(uri)
-    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
-        raise sec.fail("uri", "expected postgresql://user@host[:port]/database")
-    if parts.password is not None:
-        raise sec.fail("uri", "the password must not be in the URI: use password_env or password_file")
+def braced(value: str) -> str:
+    """An ODBC connection string attribute value, in braces when it needs them."""
+    if not value or any(c in value for c in ";{}= ") or value != value.strip():
+        return "{" + value.replace("}", "}}") + "}"
+    return value
+
+
+def sqlserver_connection_string(
+    server: str, port: int, database: str, driver: str, encrypt: bool, trust_server_certificate: bool
+) -> str:
+    """The connection string for Microsoft's ODBC Driver 17/18 for SQL Server, or FreeTDS
+    (named in ``driver``), without credentials (they are given to the driver apart)."""
+    if "freetds" in driver.lower():
+        keys = [("Driver", driver), ("Server", server), ("Port", str(port)), ("Database", database)]
+        keys.append(("TDS_Version", "7.4"))
+        keys.append(("Encryption", "require" if encrypt else "request"))
+    else:
+        keys = [("Driver", driver), ("Server", f"tcp:{server},{port}"), ("Database", database)]
+        keys.append(("Encrypt", "yes" if encrypt else "no"))
+        keys.append(("TrustServerCertificate", "yes" if trust_server_certificate else "no"))
+    return "".join(f"{k}={braced(v)};" for k, v in keys)
+
+
+def _sql_location(sec: _Section, kind: str) -> tuple[str, str, str, str | None]:
+    """(driver, dialect, uri or connection string, user) of a database dataset."""
+    if kind == "postgresql":
+        uri = sec.string("uri")
+        parts = urllib.parse.urlsplit(uri)
+        if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+            raise sec.fail("uri", "expected postgresql://user@host[:port]/database")
+        if parts.password is not None:
+            raise sec.fail("uri", "the password must not be in the URI: use password_env or password_file")
+        return "adbc", "postgresql", uri, None
+    if kind == "odbc":
+        conn = sec.string("connection_string")
+        if _PASSWORD_KEY.search(conn):
+            raise sec.fail("connection_string", "no password here: use password_env or password_file")
+        dialect = sec.string("dialect", choices=SQL_DIALECTS)
+        return "odbc", dialect, conn, sec.string("user", None)
+    server = sec.string("server")
+    database = sec.string("database")
+    port = sec.integer("port", 1433, 1, 65535)
+    driver = sec.string("driver", "ODBC Driver 18 for SQL Server")
+    encrypt = sec.boolean("encrypt", True)
+    trust = sec.boolean("trust_server_certificate", False)
+    conn = sqlserver_connection_string(server, port, database, driver, encrypt, trust)
+    return "odbc", "sqlserver", conn, sec.string("user")
+
+
+def _key_ranges(sec: _Section) -> KeyRanges | None:
+    raw = sec.raw("partition_by", None)
+    if raw is None:
+        return None
+    part = _Section(sec.file, raw if isinstance(raw, Mapping) else {}, sec.key("partition_by") + ".")
+    if not isinstance(raw, Mapping):
+        raise sec.fail("partition_by", "expected a mapping with column and bounds")
+    column = part.string("column")
+    bounds = part.raw("bounds")
+    if not isinstance(bounds, list) or not 1 <= len(bounds) <= MAX_PARTITION_BOUNDS:
+        raise part.fail("bounds", f"expected a list of 1 to {MAX_PARTITION_BOUNDS} values")
+    if not all(isinstance(b, str | int | float) and not isinstance(b, bool) for b in bounds):
+        raise part.fail("bounds", "bounds are numbers or strings (dates, times, decimals as strings)")
+    if len({type(b) is str for b in bounds}) > 1:
+        raise part.fail("bounds", "bounds are all numbers or all strings")
+    if any(a >= b for a, b in itertools.pairwise(bounds)):
+        raise part.fail("bounds", "bounds must increase")
+    part.check_unknown()
+    return KeyRanges(column, tuple(bounds))
+
+
+def _sql_dataset(root: _Section, sec: _Section, kind: str) -> SqlDataset:
+    driver, dialect, uri, user = _sql_location(sec, kind)
     password_env = sec.string("password_env", None)
     password_file_value = sec.string("password_file", None)
     password_file = resolve(root.file, password_file_value) if password_file_value is not None else None
@@ -260,6 +351,8 @@ def _sql_dataset(root: _Section, sec: _Section) -> SqlDataset:
             raise sec.fail(f"parameters.{key}", "parameter names are letters, digits and _")
         if not (val is None or isinstance(val, str | int | float | bool)):
             raise sec.fail(f"parameters.{key}", "expected a string, number, boolean or null")
+    partition_by = _key_ranges(sec)
+    max_text_size = sec.integer("max_text_size", 4096, 16, 16 * 1024 * 1024) if driver == "odbc" else 4096
     return SqlDataset(
         uri=uri,
         password_env=password_env,
@@ -267,6 +360,11 @@ def _sql_dataset(root: _Section, sec: _Section) -> SqlDataset:
         table=table,
         query=query,
         parameters=dict(params),
+        driver="odbc" if driver == "odbc" else "adbc",
+        dialect=dialect,
+        user=user,
+        partition_by=partition_by,
+        max_text_size=max_text_size,
     )
 
 

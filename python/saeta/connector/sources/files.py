@@ -276,7 +276,13 @@ class FileSource:
 def open_source(cfg: DatasetConfig, batch_rows: int) -> Source:
     """The source for one dataset of the connector's config."""
     if cfg.sql is not None:
-        from saeta.connector.sources.postgres import PostgresSource
+        from saeta.connector.sources.sql_source import SqlSource
 
-        return PostgresSource(cfg, batch_rows)
+        if cfg.sql.driver == "odbc":
+            from saeta.connector.sources.odbc import OdbcDriver
+
+            return SqlSource(cfg, batch_rows, OdbcDriver(cfg.sql))
+        from saeta.connector.sources.postgres import PostgresDriver
+
+        return SqlSource(cfg, batch_rows, PostgresDriver())
     return FileSource(cfg, batch_rows)

@@ -1,51 +1,37 @@
-"""PostgreSQL datasets through the ADBC PostgreSQL driver (libpq, binary COPY to Arrow).
+"""PostgreSQL through the ADBC PostgreSQL driver (libpq, binary COPY to Arrow): the driver
+half of a PostgreSQL dataset (sql_source.py has the rest).
 
 A dataset is a table or a query with named parameters (``:name``, bound by the driver,
 never written into the SQL). Projection, filter and limit wrap it (sql_text.py):
-``SELECT "a", "b" FROM (<base>) AS saeta_q WHERE "c" > CAST($1 AS bigint) LIMIT n``,
-with identifiers checked against the dataset's exposed columns and quoted, filter values
-bound, and the limit an integer. The password comes from an environment variable or a
-file and never reaches a log or an error message. Types the browser has no use for in
-their PostgreSQL form are sent as text: numeric, uuid and interval (both converted a
-column at a time by the relay extension), json/jsonb (docs/sources.md)."""
+``SELECT "a", "b" FROM (<base>) AS saeta_q WHERE "c" > CAST($1 AS bigint) LIMIT n``. The
+limit is an integer Python rendered, not bound: with any bound parameter the driver leaves
+binary COPY for a row path, 1.7x slower (docs/decisions.md). Types the browser has no use
+for in their PostgreSQL form are sent as text: numeric, uuid and interval (both converted
+a column at a time by the relay extension), json/jsonb (docs/sources.md)."""
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 import urllib.parse
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
 
 from saeta import relay
-from saeta.config import DatasetConfig, SqlDataset
-from saeta.connector.sources.base import Partition, QueryPlan, exposed, project
-from saeta.connector.sources.db_pool import ConnectionPool
+from saeta.config import SqlDataset
+from saeta.connector.sources import sql_source
 from saeta.connector.sources.sql_text import POSTGRESQL
-from saeta.core.filters import Bound, Condition, Kind, bind
-from saeta.errors import BadRequest, SourceError
+from saeta.core.filters import Kind
+from saeta.errors import SourceError
 
 _RELAY = relay.load()
-_PARAM = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def bind_named(query: str, parameters: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
     """``:name`` placeholders to ``$n`` (``::type`` casts are left alone), and the values in
     order. Raises ValueError for a placeholder without a value."""
-    order: list[str] = []
-
-    def number(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in parameters:
-            raise ValueError(f"no value for parameter :{name}")
-        if name not in order:
-            order.append(name)
-        return f"${order.index(name) + 1}"
-
-    return _PARAM.sub(number, query), tuple(parameters[n] for n in order)
+    return sql_source.bind_named(query, parameters, None)
 
 
 # How a column can be filtered, by its PostgreSQL type (the driver's field metadata):
@@ -87,38 +73,16 @@ def _text_type(t: pa.DataType) -> pa.DataType:
     return t
 
 
-class PostgresSource:
-    def __init__(self, cfg: DatasetConfig, batch_rows: int) -> None:
-        assert cfg.sql is not None
-        self.name = cfg.name
-        self.sql: SqlDataset = cfg.sql
-        self.batch_rows = batch_rows
-        self.columns = cfg.columns
-        self._schema: pa.Schema | None = None
-        self._kinds: dict[str, Kind] = {}
-        self._lock = threading.Lock()
-        self._pool = ConnectionPool(cfg.name, self._connect)
+class PostgresDriver:
+    dialect = POSTGRESQL
 
-    # --- connection
+    def placeholder(self, n: int) -> str:
+        return f"${n}"
 
-    def _password(self) -> str | None:
-        if self.sql.password_env is not None:
-            value = os.environ.get(self.sql.password_env)
-            if value is None:
-                raise SourceError(f"dataset {self.name}: environment variable {self.sql.password_env} is not set")
-            return value
-        if self.sql.password_file is not None:
-            try:
-                return self.sql.password_file.read_text().rstrip("\r\n")
-            except OSError as exc:
-                raise SourceError(f"dataset {self.name}: cannot read the password file: {exc.strerror}") from None
-        return None
-
-    def _connect(self) -> Any:
+    def connect(self, sql: SqlDataset, password: str | None) -> Any:
         import adbc_driver_postgresql.dbapi as pg  # type: ignore[import-untyped]
 
-        parts = urllib.parse.urlsplit(self.sql.uri)
-        password = self._password()
+        parts = urllib.parse.urlsplit(sql.uri)
         netloc = parts.netloc
         if password is not None:
             user, _, host = netloc.rpartition("@")
@@ -129,85 +93,33 @@ class PostgresSource:
             # snapshot and table locks at the customer's database between queries.
             return pg.connect(uri, autocommit=True)
         except Exception as exc:
-            raise SourceError(f"dataset {self.name}: cannot connect: {_scrub(exc, password)}") from None
+            raise SourceError(f"cannot connect: {self.scrub(exc, password)}") from None
 
-    def _base(self) -> tuple[str, tuple[Any, ...]]:
-        if self.sql.table is not None:
-            # Identifiers from the config, validated and quoted; values are always bound.
-            return "SELECT * FROM " + ".".join(POSTGRESQL.quote(p) for p in self.sql.table), ()  # noqa: S608
-        assert self.sql.query is not None
-        try:
-            return bind_named(self.sql.query, dict(self.sql.parameters))
-        except ValueError as exc:
-            raise SourceError(f"dataset {self.name}: {exc}") from None
+    def bind_named(self, query: str, parameters: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        return bind_named(query, parameters)
 
-    def _sql(self, columns: tuple[str, ...], limit: int | None, bound: Sequence[Bound]) -> tuple[str, tuple[Any, ...]]:
-        base, params = self._base()
-        # The limit is an int rendered by Python, not bound: with any bound parameter the
-        # driver leaves binary COPY for a row path, 1.7x slower (docs/decisions.md). Values
-        # from users (query parameters, filters) are always bound.
-        sql, values = POSTGRESQL.select(base, columns, bound, limit, lambda n: f"${n}", len(params) + 1)
-        return sql, (*params, *values)
+    def schema(self, conn: Any, sql: str, params: tuple[Any, ...]) -> pa.Schema:
+        with conn.cursor() as cur:
+            cur.execute(sql, params or None)
+            schema: pa.Schema = cur.fetch_arrow_table().schema
+            return schema
 
-    # --- the Source protocol
+    def batches(self, conn: Any, sql: str, params: tuple[Any, ...], batch_rows: int) -> Iterator[pa.RecordBatch]:
+        with conn.cursor() as cur:
+            cur.execute(sql, params or None)
+            yield from cur.fetch_record_batch()
 
-    def close(self) -> None:
-        self._pool.close()
+    def exposed_field(self, raw: pa.Field) -> pa.Field:
+        return pa.field(raw.name, _text_type(raw.type))
 
-    def schema(self) -> pa.Schema:
-        with self._lock:
-            if self._schema is None:
-                base, params = self._base()
-                raw = self._fetch_schema(f"SELECT * FROM ({base}) AS saeta_q LIMIT 0", params)  # noqa: S608
-                fields = [pa.field(f.name, _text_type(f.type)) for f in raw]
-                self._schema = exposed(pa.schema(fields), self.columns, self.name)
-                self._kinds = {f.name: _kind(f) for f in raw if f.name in self._schema.names}
-            return self._schema
+    def kind(self, raw: pa.Field) -> Kind:
+        return _kind(raw)
 
-    def _bind(self, conditions: Sequence[Condition]) -> tuple[Bound, ...]:
-        self.schema()
-        return bind(conditions, self._kinds, self.name)
+    def convert(self, batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
+        return pa.RecordBatch.from_arrays([_as_text(arr) for arr in batch.columns], schema=target)
 
-    def _fetch_schema(self, sql: str, params: tuple[Any, ...]) -> pa.Schema:
-        with self._pool.connection() as conn:
-            try:
-                with conn.cursor() as cur:
-                    cur.execute(sql, params or None)
-                    schema: pa.Schema = cur.fetch_arrow_table().schema
-                    return schema
-            except Exception as exc:
-                raise SourceError(f"dataset {self.name}: {_scrub(exc, None)}") from None
-
-    def plan(
-        self, columns: tuple[str, ...] | None, limit: int | None, conditions: Sequence[Condition] = ()
-    ) -> QueryPlan:
-        schema = project(self.schema(), columns, self.name)
-        self._bind(conditions)
-        return QueryPlan(schema, (Partition(0, None),), None)
-
-    def read(
-        self,
-        partition: int,
-        columns: tuple[str, ...] | None,
-        limit: int | None,
-        conditions: Sequence[Condition] = (),
-    ) -> Iterator[pa.RecordBatch]:
-        if partition != 0:
-            raise BadRequest(f"dataset {self.name} has one partition")
-        target = project(self.schema(), columns, self.name)
-        sql, params = self._sql(tuple(target.names), limit, self._bind(conditions))
-        with self._pool.connection() as conn, conn.cursor() as cur:
-            try:
-                cur.execute(sql, params or None)
-                for batch in cur.fetch_record_batch():
-                    if batch.num_rows == 0:
-                        continue
-                    arrays = [_as_text(arr) for arr in batch.columns]
-                    out = pa.RecordBatch.from_arrays(arrays, schema=target)
-                    for start in range(0, out.num_rows, self.batch_rows):
-                        yield out.slice(start, self.batch_rows)
-            except Exception as exc:  # driver, Arrow and conversion errors alike
-                raise SourceError(f"dataset {self.name}: {_scrub(exc, None)}") from None
+    def scrub(self, exc: BaseException, password: str | None) -> str:
+        return _scrub(exc, password)
 
 
 def _as_text(arr: pa.Array) -> pa.Array:

@@ -56,6 +56,12 @@ class Dialect:
             return str(value)
         raise TypeError(f"no text form for {type(value).__name__}")
 
+    def empty(self, base: str) -> str:
+        """A query returning ``base``'s columns and no row (to learn its schema)."""
+        if self.name == "sqlserver":
+            return f"SELECT TOP (0) * FROM ({base}) AS saeta_q"  # noqa: S608
+        return f"SELECT * FROM ({base}) AS saeta_q LIMIT 0"  # noqa: S608
+
     def select(
         self,
         base: str,

@@ -1,0 +1,214 @@
+"""A database dataset, whatever the driver: the base query (a table, or a query with named
+parameters), the exposed columns and how each can be filtered, partitions by key range,
+and reads wrapped in projection, filter and limit (sql_text.py). A driver (postgres.py:
+ADBC; odbc.py: arrow-odbc) connects, runs one statement, and turns its columns into what
+the browser gets.
+
+Connections are pooled per dataset (db_pool.py); the password is read when one opens and
+never reaches a log or an error message."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from saeta.config import DatasetConfig, SqlDataset
+from saeta.connector.sources.base import Partition, QueryPlan, exposed, project
+from saeta.connector.sources.db_pool import ConnectionPool
+from saeta.connector.sources.sql_text import DIALECTS, Dialect
+from saeta.core.filters import Bound, Condition, Kind, bind, parse_filter
+from saeta.errors import BadRequest, SourceError
+
+_PARAM = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
+
+
+class SqlDriver(Protocol):
+    dialect: Dialect
+
+    def placeholder(self, n: int) -> str:
+        """The n-th (from 1) parameter marker: ``$n`` or ``?``."""
+
+    def connect(self, sql: SqlDataset, password: str | None) -> Any:
+        """A new connection. Raises SourceError with a message free of secrets."""
+
+    def bind_named(self, query: str, parameters: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        """The dataset query with its ``:name`` placeholders turned into markers, and the
+        values in marker order. Raises ValueError for a placeholder without a value."""
+
+    def schema(self, conn: Any, sql: str, params: tuple[Any, ...]) -> pa.Schema:
+        """The result schema of ``sql`` (a query returning no row) as the driver gives it."""
+
+    def batches(self, conn: Any, sql: str, params: tuple[Any, ...], batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """The driver's batches of ``sql``."""
+
+    def exposed_field(self, raw: pa.Field) -> pa.Field:
+        """The field the browser gets for a driver field (types it has no use for as text)."""
+
+    def kind(self, raw: pa.Field) -> Kind:
+        """How a driver field can be filtered."""
+
+    def convert(self, batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
+        """A driver batch as ``target`` (the exposed fields of its columns)."""
+
+    def scrub(self, exc: BaseException, password: str | None) -> str:
+        """The driver's error message, short and without secrets."""
+
+
+def bind_named(query: str, parameters: dict[str, Any], marker: str | None) -> tuple[str, tuple[Any, ...]]:
+    """``:name`` placeholders to ``$n`` (``marker`` None: a name reuses its number) or to
+    ``marker`` (``?``: each use is a new marker, with its value repeated). ``::type`` casts
+    are left alone."""
+    order: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in parameters:
+            raise ValueError(f"no value for parameter :{name}")
+        if marker is not None:
+            order.append(name)
+            return marker
+        if name not in order:
+            order.append(name)
+        return f"${order.index(name) + 1}"
+
+    return _PARAM.sub(number, query), tuple(parameters[n] for n in order)
+
+
+def key_range_conditions(column: str, bounds: Sequence[Any]) -> list[tuple[Condition, ...]]:
+    """One partition's conditions per key range: nulls, below the first bound, between each
+    pair, and from the last bound up."""
+    ranges: list[list[list[Any]]] = [[[column, "is_null"]], [[column, "<", bounds[0]]]]
+    ranges += [[[column, ">=", lo], [column, "<", hi]] for lo, hi in itertools.pairwise(bounds)]
+    ranges.append([[column, ">=", bounds[-1]]])
+    return [parse_filter(r) for r in ranges]
+
+
+class SqlSource:
+    def __init__(self, cfg: DatasetConfig, batch_rows: int, driver: SqlDriver) -> None:
+        assert cfg.sql is not None
+        self.name = cfg.name
+        self.sql: SqlDataset = cfg.sql
+        self.columns = cfg.columns
+        self.batch_rows = batch_rows
+        self.driver = driver
+        self.dialect = DIALECTS[self.sql.dialect]
+        self._schema: pa.Schema | None = None
+        self._kinds: dict[str, Kind] = {}
+        self._partitions: list[tuple[Bound, ...]] = [()]
+        self._lock = threading.Lock()
+        self._pool = ConnectionPool(cfg.name, self._connect)
+
+    # --- connection
+
+    def _password(self) -> str | None:
+        if self.sql.password_env is not None:
+            value = os.environ.get(self.sql.password_env)
+            if value is None:
+                raise SourceError(f"dataset {self.name}: environment variable {self.sql.password_env} is not set")
+            return value
+        if self.sql.password_file is not None:
+            try:
+                return self.sql.password_file.read_text().rstrip("\r\n")
+            except OSError as exc:
+                raise SourceError(f"dataset {self.name}: cannot read the password file: {exc.strerror}") from None
+        return None
+
+    def _connect(self) -> Any:
+        try:
+            return self.driver.connect(self.sql, self._password())
+        except SourceError as err:
+            raise SourceError(f"dataset {self.name}: {err.message}") from None
+
+    def _fail(self, exc: BaseException) -> SourceError:
+        return SourceError(f"dataset {self.name}: {self.driver.scrub(exc, None)}")
+
+    # --- SQL
+
+    def _base(self) -> tuple[str, tuple[Any, ...]]:
+        if self.sql.table is not None:
+            # Identifiers from the config, validated and quoted; values are always bound.
+            return "SELECT * FROM " + ".".join(self.dialect.quote(p) for p in self.sql.table), ()  # noqa: S608
+        assert self.sql.query is not None
+        try:
+            return self.driver.bind_named(self.sql.query, dict(self.sql.parameters))
+        except ValueError as exc:
+            raise SourceError(f"dataset {self.name}: {exc}") from None
+
+    def _sql(self, columns: Sequence[str], limit: int | None, bound: Sequence[Bound]) -> tuple[str, tuple[Any, ...]]:
+        base, params = self._base()
+        sql, values = self.dialect.select(base, columns, bound, limit, self.driver.placeholder, len(params) + 1)
+        return sql, (*params, *values)
+
+    # --- the Source protocol
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def schema(self) -> pa.Schema:
+        with self._lock:
+            if self._schema is None:
+                base, params = self._base()
+                with self._pool.connection() as conn:
+                    try:
+                        raw = self.driver.schema(conn, self.dialect.empty(base), params)
+                    except SourceError:
+                        raise
+                    except Exception as exc:
+                        raise self._fail(exc) from None
+                fields = [self.driver.exposed_field(f) for f in raw]
+                schema = exposed(pa.schema(fields), self.columns, self.name)
+                kinds = {f.name: self.driver.kind(f) for f in raw if f.name in schema.names}
+                self._partitions = self._key_ranges(kinds)
+                self._schema, self._kinds = schema, kinds
+            return self._schema
+
+    def _key_ranges(self, kinds: dict[str, Kind]) -> list[tuple[Bound, ...]]:
+        spec = self.sql.partition_by
+        if spec is None:
+            return [()]
+        try:
+            return [bind(c, kinds, self.name) for c in key_range_conditions(spec.column, spec.bounds)]
+        except BadRequest as exc:
+            raise SourceError(f"dataset {self.name}: partition_by: {exc.message}") from None
+
+    def _bind(self, conditions: Sequence[Condition]) -> tuple[Bound, ...]:
+        self.schema()
+        return bind(conditions, self._kinds, self.name)
+
+    def plan(
+        self, columns: tuple[str, ...] | None, limit: int | None, conditions: Sequence[Condition] = ()
+    ) -> QueryPlan:
+        schema = project(self.schema(), columns, self.name)
+        self._bind(conditions)
+        return QueryPlan(schema, tuple(Partition(i, None) for i in range(len(self._partitions))), None)
+
+    def read(
+        self,
+        partition: int,
+        columns: tuple[str, ...] | None,
+        limit: int | None,
+        conditions: Sequence[Condition] = (),
+    ) -> Iterator[pa.RecordBatch]:
+        target = project(self.schema(), columns, self.name)
+        bound = self._bind(conditions)
+        if not 0 <= partition < len(self._partitions):
+            raise BadRequest(f"dataset {self.name} has no partition {partition}")
+        sql, params = self._sql(target.names, limit, (*bound, *self._partitions[partition]))
+        with self._pool.connection() as conn:
+            try:
+                for batch in self.driver.batches(conn, sql, params, self.batch_rows):
+                    if batch.num_rows == 0:
+                        continue
+                    out = self.driver.convert(batch, target)
+                    for start in range(0, out.num_rows, self.batch_rows):
+                        yield out.slice(start, self.batch_rows)
+            except SourceError:
+                raise
+            except Exception as exc:  # driver, Arrow and conversion errors alike
+                raise self._fail(exc) from None
