@@ -140,9 +140,13 @@ class SqlSource:
         except ValueError as exc:
             raise SourceError(f"dataset {self.name}: {exc}") from None
 
-    def _sql(self, columns: Sequence[str], limit: int | None, bound: Sequence[Bound]) -> tuple[str, tuple[Any, ...]]:
+    def _sql(
+        self, columns: Sequence[str], limit: int | None, bound: Sequence[Bound], partition: Sequence[Bound]
+    ) -> tuple[str, tuple[Any, ...]]:
         base, params = self._base()
-        sql, values = self.dialect.select(base, columns, bound, limit, self.driver.placeholder, len(params) + 1)
+        sql, values = self.dialect.select(
+            base, columns, bound, limit, self.driver.placeholder, len(params) + 1, trusted=partition
+        )
         return sql, (*params, *values)
 
     # --- the Source protocol
@@ -199,7 +203,7 @@ class SqlSource:
         bound = self._bind(conditions)
         if not 0 <= partition < len(self._partitions):
             raise BadRequest(f"dataset {self.name} has no partition {partition}")
-        sql, params = self._sql(target.names, limit, (*bound, *self._partitions[partition]))
+        sql, params = self._sql(target.names, limit, bound, self._partitions[partition])
         with self._pool.connection() as conn:
             try:
                 for batch in self.driver.batches(conn, sql, params, self.batch_rows):
