@@ -1,12 +1,20 @@
-"""A million-row PostgreSQL table streamed by saeta (connector → gateway → WebSocket →
-pyarrow), against the same query fetched in-process by the ADBC driver (binary COPY
-decoded straight into Arrow, no network hop of ours): the baseline, measured in the same
-run. Usage: python benchmarks/postgres.py [--rows N] [--runs N]"""
+"""A million-row PostgreSQL table streamed by saeta (connector -> gateway -> WebSocket ->
+pyarrow) with projection, filter and limit, against baselines measured in the same run:
+
+- COPY (SELECT ... WHERE <literal values> LIMIT n) TO STDOUT (FORMAT binary) decoded into
+  Arrow in-process: the ADBC driver runs a query without parameters exactly so, and
+  decodes the binary COPY stream with nanoarrow;
+- the same COPY through psql into /dev/null: the server's side alone, no decoding.
+
+saeta binds the filter's values (never writes them into SQL), which puts the driver on its
+prepared-statement path; the unfiltered query (projection and limit only) shows the COPY
+path through saeta. Usage: python benchmarks/postgres.py [--rows N] [--runs N]"""
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +34,8 @@ from tests.system.postgres_server import PASSWORD, PostgresServer  # noqa: E402
 
 COLUMNS = ("id", "momento", "cantidad", "precio", "total", "producto")
 QUERY_LIMIT = 800_000
+FILTER = [["cantidad", ">", 0], ["precio", "<", 95.0]]  # keeps about 89% of the rows
+FILTER_SQL = "cantidad > 0 AND precio < 95.0"
 
 
 def fill(server: PostgresServer, rows: int) -> None:
@@ -40,19 +50,38 @@ def fill(server: PostgresServer, rows: int) -> None:
     )
 
 
-def baseline(server: PostgresServer, limit: int) -> tuple[int, float]:
-    select = ", ".join(COLUMNS)
+def _select(limit: int, filtered: bool) -> str:
+    where = f" WHERE {FILTER_SQL}" if filtered else ""
+    return f"SELECT {', '.join(COLUMNS)} FROM ventas{where} LIMIT {limit:d}"  # noqa: S608 (constants)
+
+
+def baseline(server: PostgresServer, limit: int, filtered: bool = True) -> tuple[int, float]:
+    """Binary COPY decoded into Arrow in-process (ADBC's path for a query without parameters)."""
     with pg.connect(server.admin_uri, autocommit=True) as conn, conn.cursor() as cur:
         start = time.perf_counter()
-        cur.execute(f"SELECT {select} FROM ventas LIMIT {limit}")  # noqa: S608 (constants)
+        cur.execute(_select(limit, filtered))
         table = cur.fetch_arrow_table()
         return table.num_rows, time.perf_counter() - start
 
 
-def through_saeta(dep: Deployment, session: str, limit: int) -> tuple[int, float]:
+def copy_only(server: PostgresServer, limit: int) -> float:
+    """The same COPY through psql into /dev/null: what the server alone takes."""
+    psql = server.bin / "psql"
+    sql = f"COPY ({_select(limit, True)}) TO STDOUT (FORMAT binary)"
+    start = time.perf_counter()
+    subprocess.run(
+        [str(psql), server.admin_uri, "-X", "-q", "-c", sql],
+        stdout=subprocess.DEVNULL,
+        check=True,
+        timeout=300,
+    )
+    return time.perf_counter() - start
+
+
+def through_saeta(dep: Deployment, session: str, limit: int, filtered: bool = True) -> tuple[int, float]:
     with Client.connect(dep.ws_url, session) as client:
         start = time.perf_counter()
-        table = client.query("ventas", columns=list(COLUMNS), limit=limit)
+        table = client.query("ventas", columns=list(COLUMNS), limit=limit, filter=FILTER if filtered else None)
         return table.num_rows, time.perf_counter() - start
 
 
@@ -76,34 +105,45 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             dep = deployment(root / "saeta", root / "certs", {"ventas": {**pg_dataset, "table": "ventas"}}, 16384)
             session = dep.session("acme", ttl=3600)
             through_saeta(dep, session, 1000)  # warm-up
-            base_runs, saeta_runs = [], []
-            for _ in range(args.runs):  # interleaved, so drift hits both alike
+            runs: dict[str, list[float]] = {"copy_arrow": [], "copy_psql": [], "saeta_filter": [], "saeta_plain": []}
+            for _ in range(args.runs):  # interleaved, so drift hits all alike
                 rows, seconds = baseline(server, limit)
                 assert rows == limit
-                base_runs.append(seconds)
+                runs["copy_arrow"].append(seconds)
+                runs["copy_psql"].append(copy_only(server, limit))
                 rows, seconds = through_saeta(dep, session, limit)
                 assert rows == limit
-                saeta_runs.append(seconds)
+                runs["saeta_filter"].append(seconds)
+                rows, seconds = through_saeta(dep, session, limit, filtered=False)
+                assert rows == limit
+                runs["saeta_plain"].append(seconds)
         finally:
             if dep is not None:
                 dep.stop()
             server.stop()
-    base_s, saeta_s = statistics.median(base_runs), statistics.median(saeta_runs)
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    base = med["copy_arrow"]
+    labels = {
+        "copy_arrow": "COPY ... (FORMAT binary) -> Arrow in-process (baseline)",
+        "copy_psql": "COPY ... (FORMAT binary) via psql to /dev/null",
+        "saeta_filter": "saeta, projection + filter + limit",
+        "saeta_plain": "saeta, projection + limit (no filter)",
+    }
     print(
-        f"\nPostgreSQL, {args.rows:,}-row table, {len(COLUMNS)} of 8 columns, limit {limit:,};"
-        f" medians of {args.runs}:\n"
-        f"  ADBC in-process (binary COPY -> Arrow), baseline  {limit / base_s / 1e6:6.2f} M rows/s\n"
-        f"  saeta (connector -> gateway -> WebSocket -> pyarrow) {limit / saeta_s / 1e6:6.2f} M rows/s"
-        f"  = {base_s / saeta_s:.2f} x the baseline"
+        f"\nPostgreSQL, {args.rows:,}-row table, {len(COLUMNS)} of 8 columns, filter {FILTER_SQL},"
+        f" limit {limit:,}; medians of {args.runs}:"
     )
+    for key, label in labels.items():
+        print(f"  {label:58s} {limit / med[key] / 1e6:6.2f} M rows/s  {base / med[key]:5.2f} x baseline")
     result: dict[str, object] = {
         "rows": args.rows,
         "limit": limit,
         "columns": list(COLUMNS),
+        "filter": FILTER,
         "runs": args.runs,
-        "baseline_rows_per_s": round(limit / base_s),
-        "saeta_rows_per_s": round(limit / saeta_s),
-        "saeta_vs_baseline": round(base_s / saeta_s, 3),
+        **{f"{k}_rows_per_s": round(limit / v) for k, v in med.items()},
+        **{f"{k}_vs_baseline": round(base / v, 3) for k, v in med.items()},
+        "ranges_s": {k: [round(min(v), 3), round(max(v), 3)] for k, v in runs.items()},
     }
     print(f"written: {save('postgres', result)}")
     return result

@@ -97,6 +97,7 @@ def test_tunnel_codec_keeps_value_types() -> None:
         ([["id", "in", 1]], "needs a list of 1 to 1000"),
         ([["id", "in", []]], "needs a list of 1 to 1000"),
         ([["id", "in", list(range(1001))]], "needs a list of 1 to 1000"),
+        ([["id", "in", list(range(1000))]] * 3, "more than 2000 values in all"),
         ([["id", "in", [[1]]]], "must be a string, number or boolean"),
         ([["id", "is_null", 1]], "takes no value"),
         ([["id", "=", 2**63]], "64 bits"),

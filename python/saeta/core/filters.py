@@ -26,6 +26,8 @@ from saeta.errors import BadRequest
 
 MAX_CONDITIONS = 64
 MAX_IN_VALUES = 1000
+# Values in a whole filter: each is one bound parameter, and SQL Server takes at most 2,100.
+MAX_FILTER_VALUES = 2000
 MAX_VALUE_CHARS = 4096
 
 COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
@@ -124,6 +126,8 @@ def parse_filter(raw: Any) -> tuple[Condition, ...]:
             out.append(Condition(column, op, tuple(_scalar(v, where) for v in value)))
         else:
             out.append(Condition(column, op, (_scalar(value, where),)))
+    if sum(len(c.values) for c in out) > MAX_FILTER_VALUES:
+        raise BadRequest(f"'filter' holds more than {MAX_FILTER_VALUES} values in all")
     return tuple(out)
 
 

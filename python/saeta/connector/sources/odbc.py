@@ -14,7 +14,7 @@ text columns without a declared bound (``nvarchar(max)``, ``text``) are read up 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -36,8 +36,8 @@ class OdbcDriver:
         self.dialect: Dialect = DIALECTS[sql.dialect]
         self.max_text_size = sql.max_text_size
 
-    def placeholder(self, n: int) -> str:
-        return "?"
+    def value(self, n: int, sql_type: str) -> str:
+        return f"CAST(? AS {sql_type})"
 
     def connect(self, sql: SqlDataset, password: str | None) -> Any:
         import arrow_odbc  # type: ignore[import-untyped]
@@ -78,8 +78,10 @@ class OdbcDriver:
         schema: pa.Schema = self._reader(conn, sql, params, 1).schema
         return schema
 
-    def batches(self, conn: Any, sql: str, params: tuple[Any, ...], batch_rows: int) -> Iterator[pa.RecordBatch]:
-        yield from self._reader(conn, sql, params, batch_rows)
+    def batches(
+        self, conn: Any, sql: str, params: tuple[Any, ...], values: Sequence[str], batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        yield from self._reader(conn, sql, (*params, *values), batch_rows)
 
     def exposed_field(self, raw: pa.Field) -> pa.Field:
         return pa.field(raw.name, raw.type)

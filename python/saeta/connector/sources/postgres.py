@@ -2,18 +2,21 @@
 half of a PostgreSQL dataset (sql_source.py has the rest).
 
 A dataset is a table or a query with named parameters (``:name``, bound by the driver,
-never written into the SQL). Projection, filter and limit wrap it (sql_text.py):
-``SELECT "a", "b" FROM (<base>) AS saeta_q WHERE "c" > CAST($1 AS bigint) LIMIT n``. The
-limit is an integer Python rendered, not bound: with any bound parameter the driver leaves
-binary COPY for a row path, 1.7x slower (docs/decisions.md). Types the browser has no use
-for in their PostgreSQL form are sent as text: numeric, uuid and interval (both converted
-a column at a time by the relay extension), json/jsonb (docs/sources.md)."""
+never written into the SQL). Projection, filter and limit wrap it (sql_text.py). The driver
+reads through binary COPY only for a statement without parameters, and 1.7x slower
+otherwise (docs/decisions.md), so a filter's values are bound to ``set_config()`` in a
+statement of their own and the query reads them back by name:
+``SELECT "a" FROM (<base>) AS saeta_q WHERE "c" > (SELECT CAST(current_setting('saeta.v1')
+AS bigint)) LIMIT n``. No value is ever written into SQL text; the limit is an integer
+Python rendered. Types the browser has no use for in their PostgreSQL form are sent as
+text: numeric, uuid and interval (both converted a column at a time by the relay
+extension), json/jsonb (docs/sources.md)."""
 
 from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -26,6 +29,8 @@ from saeta.core.filters import Kind
 from saeta.errors import SourceError
 
 _RELAY = relay.load()
+# Session settings holding a query's filter values (saeta.v1, saeta.v2, ...).
+_SETTING = "saeta.v"
 
 
 def bind_named(query: str, parameters: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
@@ -76,8 +81,11 @@ def _text_type(t: pa.DataType) -> pa.DataType:
 class PostgresDriver:
     dialect = POSTGRESQL
 
-    def placeholder(self, n: int) -> str:
-        return f"${n}"
+    def value(self, n: int, sql_type: str) -> str:
+        # The value is bound to set_config() just before (see batches); the query reads it
+        # back by name in a scalar subquery, evaluated once, so the query itself has no
+        # parameter and the driver keeps binary COPY (docs/decisions.md).
+        return f"(SELECT CAST(current_setting('{_SETTING}{n:d}') AS {sql_type}))"
 
     def connect(self, sql: SqlDataset, password: str | None) -> Any:
         import adbc_driver_postgresql.dbapi as pg  # type: ignore[import-untyped]
@@ -104,8 +112,17 @@ class PostgresDriver:
             schema: pa.Schema = cur.fetch_arrow_table().schema
             return schema
 
-    def batches(self, conn: Any, sql: str, params: tuple[Any, ...], batch_rows: int) -> Iterator[pa.RecordBatch]:
+    def batches(
+        self, conn: Any, sql: str, params: tuple[Any, ...], values: Sequence[str], batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
         with conn.cursor() as cur:
+            if values:
+                first = len(params) + 1
+                sets = ", ".join(
+                    f"set_config('{_SETTING}{first + i:d}', ${i + 1:d}, false)" for i in range(len(values))
+                )
+                cur.execute(f"SELECT {sets}", tuple(values))
+                cur.fetch_arrow_table()
             cur.execute(sql, params or None)
             yield from cur.fetch_record_batch()
 

@@ -31,8 +31,9 @@ _PARAM = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
 class SqlDriver(Protocol):
     dialect: Dialect
 
-    def placeholder(self, n: int) -> str:
-        """The n-th (from 1) parameter marker: ``$n`` or ``?``."""
+    def value(self, n: int, sql_type: str) -> str:
+        """The expression of the n-th filter value (from 1) as ``sql_type``: a bound
+        parameter, never the value's text."""
 
     def connect(self, sql: SqlDataset, password: str | None) -> Any:
         """A new connection. Raises SourceError with a message free of secrets."""
@@ -44,8 +45,11 @@ class SqlDriver(Protocol):
     def schema(self, conn: Any, sql: str, params: tuple[Any, ...]) -> pa.Schema:
         """The result schema of ``sql`` (a query returning no row) as the driver gives it."""
 
-    def batches(self, conn: Any, sql: str, params: tuple[Any, ...], batch_rows: int) -> Iterator[pa.RecordBatch]:
-        """The driver's batches of ``sql``."""
+    def batches(
+        self, conn: Any, sql: str, params: tuple[Any, ...], values: Sequence[str], batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        """The driver's batches of ``sql``: ``params`` are the dataset query's own,
+        ``values`` the filter's (as text, in ``value`` order)."""
 
     def exposed_field(self, raw: pa.Field) -> pa.Field:
         """The field the browser gets for a driver field (types it has no use for as text)."""
@@ -142,12 +146,11 @@ class SqlSource:
 
     def _sql(
         self, columns: Sequence[str], limit: int | None, bound: Sequence[Bound], partition: Sequence[Bound]
-    ) -> tuple[str, tuple[Any, ...]]:
+    ) -> tuple[str, tuple[Any, ...], list[str]]:
         base, params = self._base()
-        sql, values = self.dialect.select(
-            base, columns, bound, limit, self.driver.placeholder, len(params) + 1, trusted=partition
-        )
-        return sql, (*params, *values)
+        conditions = (*bound, *partition)
+        sql, values = self.dialect.select(base, columns, conditions, limit, self.driver.value, len(params) + 1)
+        return sql, params, values
 
     # --- the Source protocol
 
@@ -203,10 +206,10 @@ class SqlSource:
         bound = self._bind(conditions)
         if not 0 <= partition < len(self._partitions):
             raise BadRequest(f"dataset {self.name} has no partition {partition}")
-        sql, params = self._sql(target.names, limit, bound, self._partitions[partition])
+        sql, params, values = self._sql(target.names, limit, bound, self._partitions[partition])
         with self._pool.connection() as conn:
             try:
-                for batch in self.driver.batches(conn, sql, params, self.batch_rows):
+                for batch in self.driver.batches(conn, sql, params, values, self.batch_rows):
                     if batch.num_rows == 0:
                         continue
                     out = self.driver.convert(batch, target)

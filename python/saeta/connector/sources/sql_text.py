@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from saeta.core.filters import Bound, BoundValue, Kind
 
-# A literal's text may only hold these: nothing that ends a quoted literal or a statement.
-_SAFE_LITERAL = re.compile(r"[0-9A-Za-z:.+\- ]{1,64}")
 _OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
@@ -71,44 +68,33 @@ class Dialect:
         columns: Sequence[str],
         bound: Sequence[Bound],
         limit: int | None,
-        placeholder: Callable[[int], str],
+        value_expr: Callable[[int, str], str],
         first_param: int = 1,
-        trusted: Sequence[Bound] = (),
     ) -> tuple[str, list[str]]:
         """``SELECT columns FROM (base) WHERE ... [LIMIT]`` and the filter's values as
-        text, in placeholder order; ``placeholder(n)`` writes the n-th (from ``first_param``,
-        after the base query's own parameters). ``trusted`` conditions come from the
-        dataset's config (key-range bounds): their values are written as literals when
-        their text is made of characters that cannot end a literal, which keeps the
-        PostgreSQL driver on binary COPY; any other value is bound."""
+        text, in order; ``value_expr(n, type)`` writes the n-th value (from ``first_param``,
+        after the base query's own parameters) as an expression of that SQL type, e.g.
+        ``CAST(? AS bigint)`` (see ``cast_marker``)."""
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
             raise ValueError("limit must be a non-negative integer")
         params: list[str] = []
 
         def bind(kind: Kind, value: BoundValue) -> str:
             params.append(self.value_text(value))
-            return f"CAST({placeholder(first_param + len(params) - 1)} AS {self.cast_type(kind, value)})"
-
-        def literal(kind: Kind, value: BoundValue) -> str:
-            text = self.value_text(value)
-            if not _SAFE_LITERAL.fullmatch(text):
-                return bind(kind, value)
-            return f"CAST('{text}' AS {self.cast_type(kind, value)})"
+            return value_expr(first_param + len(params) - 1, self.cast_type(kind, value))
 
         where = []
-        writers: list[tuple[Bound, Callable[[Kind, BoundValue], str]]] = [(b, bind) for b in bound]
-        writers += [(b, literal) for b in trusted]
-        for b, write in writers:
+        for b in bound:
             col = self.quote(b.column)
             if b.op == "is_null":
                 where.append(f"{col} IS NULL")
             elif b.op == "not_null":
                 where.append(f"{col} IS NOT NULL")
             elif b.op in ("in", "not_in"):
-                listed = ", ".join(write(b.kind, v) for v in b.values)
+                listed = ", ".join(bind(b.kind, v) for v in b.values)
                 where.append(f"{col} {'IN' if b.op == 'in' else 'NOT IN'} ({listed})")
             else:
-                where.append(f"{col} {_OPS[b.op]} {write(b.kind, b.values[0])}")
+                where.append(f"{col} {_OPS[b.op]} {bind(b.kind, b.values[0])}")
         select = ", ".join(self.quote(c) for c in columns)
         top = f"TOP ({limit:d}) " if limit is not None and self.name == "sqlserver" else ""
         sql = f"SELECT {top}{select} FROM ({base}) AS saeta_q"  # noqa: S608 (quoted, checked names)
@@ -117,6 +103,11 @@ class Dialect:
         if limit is not None and self.name != "sqlserver":
             sql += f" LIMIT {limit:d}"
         return sql, params
+
+
+def cast_marker(marker: Callable[[int], str]) -> Callable[[int, str], str]:
+    """Values as bound parameters: ``CAST(<marker> AS <type>)``."""
+    return lambda n, sql_type: f"CAST({marker(n)} AS {sql_type})"
 
 
 POSTGRESQL = Dialect(
