@@ -127,6 +127,7 @@ export const SET_OPS = ['in', 'not_in'];
 export const NULL_OPS = ['is_null', 'not_null'];
 const MAX_CONDITIONS = 64;
 const MAX_IN_VALUES = 1000;
+const MAX_FILTER_VALUES = 2000;
 
 function isFilterValue(v) {
   return typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
@@ -138,7 +139,7 @@ export function checkFilter(filter) {
   if (!Array.isArray(filter) || filter.length > MAX_CONDITIONS) {
     throw new SaetaError('BAD_REQUEST', `filter must be a list of at most ${MAX_CONDITIONS} conditions`);
   }
-  return filter.map((cond, i) => {
+  const checked = filter.map((cond, i) => {
     const where = `filter[${i}]`;
     if (!Array.isArray(cond) || cond.length < 2 || cond.length > 3) {
       throw new SaetaError('BAD_REQUEST', `${where} must be [column, op, value]`);
@@ -165,6 +166,11 @@ export function checkFilter(filter) {
     }
     return [column, op, value];
   });
+  const values = checked.reduce((n, c) => n + (c.length < 3 ? 0 : Array.isArray(c[2]) ? c[2].length : 1), 0);
+  if (values > MAX_FILTER_VALUES) {
+    throw new SaetaError('BAD_REQUEST', `filter holds more than ${MAX_FILTER_VALUES} values in all`);
+  }
+  return checked;
 }
 
 /** The `query` request for `spec`, validated the way the gateway will. */

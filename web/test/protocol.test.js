@@ -66,6 +66,7 @@ test('queryRequest sends filters and ordered, checked for shape', () => {
     [['r', 'in', 'norte']],
     [['r', 'is_null', 1]],
     Array(65).fill(['a', '=', 1]),
+    Array(3).fill(['a', 'in', Array(1000).fill(1)]),
   ]) {
     assert.throws(() => queryRequest('q', { dataset: 'd', filter: bad }), (e) => e.code === 'BAD_REQUEST', JSON.stringify(bad));
   }
