@@ -206,6 +206,14 @@ class SqlDataset:
 
 
 @dataclass(frozen=True)
+class LiveConfig:
+    """How subscriptions follow a dataset (docs/sources.md, "Live data")."""
+
+    cursor: str | None  # databases: a column that only grows; files: None
+    poll_seconds: float
+
+
+@dataclass(frozen=True)
 class DatasetConfig:
     name: str
     type: SourceType
@@ -213,6 +221,7 @@ class DatasetConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
     sql: SqlDataset | None = None
     columns: tuple[str, ...] | None = None  # the columns exposed at all; None = every column
+    live: LiveConfig | None = None  # None: subscriptions are refused
 
 
 @dataclass(frozen=True)
@@ -246,17 +255,35 @@ def _dataset(root: _Section, name: str, value: Any) -> DatasetConfig:
     columns = tuple(columns_list) if columns_list is not None else None
     if columns is not None and (not columns or len(set(columns)) != len(columns)):
         raise sec.fail("columns", "expected a non-empty list of distinct column names")
+    live = _live(sec, kind)
     if kind not in FILE_TYPES:
         sql = _sql_dataset(root, sec, kind)
         sec.check_unknown()
-        return DatasetConfig(name=name, type=kind, paths=(), sql=sql, columns=columns)
+        return DatasetConfig(name=name, type=kind, paths=(), sql=sql, columns=columns, live=live)
     raw_paths = sec.str_list("path")
     if not raw_paths:
         raise sec.fail("path", "expected at least one path or glob")
     paths = tuple(str(resolve(root.file, p)) for p in raw_paths)
     options = sec.section("options").data
     sec.check_unknown()
-    return DatasetConfig(name=name, type=kind, paths=paths, options=dict(options), columns=columns)
+    return DatasetConfig(name=name, type=kind, paths=paths, options=dict(options), columns=columns, live=live)
+
+
+def _live(sec: _Section, kind: str) -> LiveConfig | None:
+    """``live``: how a subscription follows the dataset. Files can always be followed (the
+    key only tunes the poll); a database needs a cursor column."""
+    raw = sec.raw("live", None)
+    if raw is None:
+        return LiveConfig(None, 1.0) if kind in FILE_TYPES else None
+    if not isinstance(raw, Mapping):
+        raise sec.fail("live", "expected a mapping (cursor, poll_seconds)")
+    live = _Section(sec.file, raw, sec.key("live") + ".")
+    cursor = live.string("cursor", None) if kind not in FILE_TYPES else None
+    if kind not in FILE_TYPES and cursor is None:
+        raise live.fail("cursor", "a database dataset is followed by a cursor column: give its name")
+    poll = live.number("poll_seconds", 1.0, 0.05, 3600)
+    live.check_unknown()
+    return LiveConfig(cursor, poll)
 
 
 def braced(value: str) -> str:

@@ -46,6 +46,23 @@ def exposed(schema: pa.Schema, columns: tuple[str, ...] | None, dataset: str) ->
     return pa.schema([f for f in schema if f.name in columns], metadata=schema.metadata)
 
 
+class Follower(Protocol):
+    """One subscription's view of a source: its snapshot, then what is added to it.
+    Blocking: the caller runs each call in a thread, one at a time."""
+
+    poll_seconds: float  # how long to wait after a poll that found nothing
+
+    def snapshot(self) -> Iterator[pa.RecordBatch]:
+        """The rows there now that meet the conditions, in the planned schema."""
+
+    def poll(self) -> tuple[list[pa.RecordBatch], bool]:
+        """Rows added since the snapshot or the last poll (a bounded amount), and whether
+        more is already waiting. Raises SourceError when the source vanished."""
+
+    def close(self) -> None:
+        """Releases what the follower holds."""
+
+
 class Source(Protocol):
     name: str
 
@@ -69,6 +86,10 @@ class Source(Protocol):
         """The partition's rows that meet every condition, at most ``limit`` in all, in
         batches of the planned schema. Blocking: the caller runs it in a thread. Closing
         the iterator closes the files it opened."""
+
+    def follow(self, columns: tuple[str, ...] | None, conditions: Sequence[Condition]) -> Follower:
+        """A follower for a subscription. Raises BadRequest when the dataset cannot be
+        followed (a database without a cursor column) or the query does not fit it."""
 
     def close(self) -> None:
         """Releases what the source keeps between queries (database connections)."""

@@ -24,11 +24,11 @@ import pyarrow.parquet as pq
 
 from saeta import relay
 from saeta.config import DatasetConfig
-from saeta.connector.sources.base import Partition, QueryPlan, Source, exposed, project
+from saeta.connector.sources.base import Follower, Partition, QueryPlan, Source, exposed, project
 from saeta.connector.sources.file_filter import to_expression
 from saeta.core.arrow_types import parse_type
 from saeta.core.filters import Condition, bind, kinds_of
-from saeta.errors import SourceError
+from saeta.errors import BadRequest, SourceError
 
 MAX_JSON_DEPTH = 64
 # A JSON array is loaded whole to be converted; beyond this, JSON Lines is the way.
@@ -57,7 +57,7 @@ def _plain(schema: pa.Schema) -> pa.Schema:
     return pa.schema(fields, metadata=schema.metadata)
 
 
-def _json_readable(t: pa.DataType) -> pa.DataType:
+def json_readable(t: pa.DataType) -> pa.DataType:
     """The type Arrow's JSON reader is asked for: dates as timestamps (it parses date-time
     strings but not date strings), cast to the date type after reading."""
     return pa.timestamp("s") if pa.types.is_date(t) else t
@@ -98,7 +98,6 @@ class FileSource:
         return found
 
     def _file_format(self) -> ds.FileFormat:
-        opts = self.cfg.options
         if self.cfg.type == "parquet":
             # pre_buffer would read every requested row group up front: a whole file in
             # memory per running partition (measured: 129 MiB of Arrow memory for a 110 MB
@@ -107,6 +106,12 @@ class FileSource:
         if self.cfg.type == "json":
             # Column types are imposed through the dataset schema (see schema()).
             return ds.JsonFileFormat()
+        read, parse, convert = self.csv_options()
+        return ds.CsvFileFormat(parse_options=parse, convert_options=convert, read_options=read)
+
+    def csv_options(self) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]:
+        """The dataset's CSV options, as its config gives them."""
+        opts = self.cfg.options
         types = _column_types(self.name, opts)
         header = opts.get("header", True)
         names = opts.get("column_names")
@@ -128,9 +133,9 @@ class FileSource:
             timestamp_parsers=list(opts.get("timestamp_formats", [])) or None,
             strings_can_be_null=True,
         )
-        return ds.CsvFileFormat(parse_options=parse, convert_options=convert, read_options=read)
+        return read, parse, convert
 
-    def _is_json_array(self, path: str) -> bool:
+    def is_json_array(self, path: str) -> bool:
         with open(path, "rb") as fh:
             head = fh.read(4096).lstrip()
         return head.startswith(b"[")
@@ -141,12 +146,12 @@ class FileSource:
             raise SourceError(f"dataset {self.name}: JSON array file larger than 1 GiB; use JSON Lines")
         lines = relay.load().json_array_to_lines(Path(path).read_bytes(), MAX_JSON_DEPTH)
         types = _column_types(self.name, self.cfg.options)
-        readable = pa.schema([(n, _json_readable(t)) for n, t in types.items()])
+        readable = pa.schema([(n, json_readable(t)) for n, t in types.items()])
         parse = pajson.ParseOptions(explicit_schema=readable if types else None)
         return pajson.read_json(io.BytesIO(lines), parse_options=parse)
 
     def _dataset(self, path: str, schema: pa.Schema | None) -> ds.Dataset:
-        if self.cfg.type == "json" and self._is_json_array(path):
+        if self.cfg.type == "json" and self.is_json_array(path):
             table = self._json_array_table(path)
             if schema is not None:
                 table = table.select([n for n in schema.names if n in table.schema.names])
@@ -230,6 +235,13 @@ class FileSource:
         except (OSError, pa.ArrowException, ValueError) as exc:
             raise SourceError(f"dataset {self.name}: reading {Path(files[partition]).name} failed: {exc}") from None
 
+    def follow(self, columns: tuple[str, ...] | None, conditions: Sequence[Condition]) -> Follower:
+        from saeta.connector.sources.file_follow import FileFollower
+
+        if self.cfg.live is None:
+            raise BadRequest(f"dataset {self.name} cannot be followed")
+        return FileFollower(self, columns, conditions, self.cfg.live.poll_seconds)
+
     def close(self) -> None:
         """Nothing is kept between queries: files are opened per read."""
 
@@ -257,7 +269,7 @@ class FileSource:
                     yield from scanner.to_batches()
                 return
         full = self.schema()
-        readable = pa.schema([f.with_type(_json_readable(f.type)) for f in full]) if self.cfg.type == "json" else full
+        readable = pa.schema([f.with_type(json_readable(f.type)) for f in full]) if self.cfg.type == "json" else full
         if readable.equals(full):
             dataset = self._dataset(path, full)
             yield from dataset.scanner(columns=names, filter=where, batch_size=self.batch_rows).to_batches()

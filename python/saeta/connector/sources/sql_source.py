@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from saeta.config import DatasetConfig, SqlDataset
-from saeta.connector.sources.base import Partition, QueryPlan, exposed, project
+from saeta.connector.sources.base import Follower, Partition, QueryPlan, exposed, project
 from saeta.connector.sources.db_pool import ConnectionPool
 from saeta.connector.sources.sql_text import DIALECTS, Dialect
 from saeta.core.filters import Bound, Condition, Kind, bind, parse_filter
@@ -99,6 +99,7 @@ class SqlSource:
         self.name = cfg.name
         self.sql: SqlDataset = cfg.sql
         self.columns = cfg.columns
+        self.live = cfg.live
         self.batch_rows = batch_rows
         self.driver = driver
         self.dialect = DIALECTS[self.sql.dialect]
@@ -145,12 +146,63 @@ class SqlSource:
             raise SourceError(f"dataset {self.name}: {exc}") from None
 
     def _sql(
-        self, columns: Sequence[str], limit: int | None, bound: Sequence[Bound], partition: Sequence[Bound]
+        self,
+        columns: Sequence[str],
+        limit: int | None,
+        bound: Sequence[Bound],
+        order_by: str | None = None,
     ) -> tuple[str, tuple[Any, ...], list[str]]:
         base, params = self._base()
-        conditions = (*bound, *partition)
-        sql, values = self.dialect.select(base, columns, conditions, limit, self.driver.value, len(params) + 1)
+        sql, values = self.dialect.select(
+            base, columns, bound, limit, self.driver.value, len(params) + 1, order_by=order_by
+        )
         return sql, params, values
+
+    def read_rows(
+        self,
+        names: Sequence[str],
+        limit: int | None,
+        bound: Sequence[Bound],
+        partition: int | None,
+        order_by: str | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        """Batches of the exposed columns ``names`` of the rows that meet ``bound`` (and,
+        given one, the partition's range), at most ``limit``, in ``order_by`` order if set."""
+        target = pa.schema([self.schema().field(n) for n in names])
+        if partition is not None:
+            bound = (*bound, *self._partitions[partition])
+        sql, params, values = self._sql(names, limit, bound, order_by)
+        with self._pool.connection() as conn:
+            try:
+                for batch in self.driver.batches(conn, sql, params, values, self.batch_rows):
+                    if batch.num_rows == 0:
+                        continue
+                    out = self.driver.convert(batch, target)
+                    for start in range(0, out.num_rows, self.batch_rows):
+                        yield out.slice(start, self.batch_rows)
+            except SourceError:
+                raise
+            except Exception as exc:  # driver, Arrow and conversion errors alike
+                raise self._fail(exc) from None
+
+    def max_of(self, column: str) -> pa.Array:
+        """The largest value of an exposed column, as the driver gives it (one row)."""
+        base, params = self._base()
+        with self._pool.connection() as conn:
+            try:
+                batches = list(self.driver.batches(conn, self.dialect.max_of(base, column), params, [], 1))
+            except Exception as exc:
+                raise self._fail(exc) from None
+        rows = [b.column(0) for b in batches if b.num_rows]
+        return rows[0] if rows else pa.array([], pa.null())
+
+    def kinds(self) -> dict[str, Kind]:
+        self.schema()
+        return self._kinds
+
+    def partition_count(self) -> int:
+        self.schema()
+        return len(self._partitions)
 
     # --- the Source protocol
 
@@ -184,16 +236,15 @@ class SqlSource:
         except BadRequest as exc:
             raise SourceError(f"dataset {self.name}: partition_by: {exc.message}") from None
 
-    def _bind(self, conditions: Sequence[Condition]) -> tuple[Bound, ...]:
-        self.schema()
-        return bind(conditions, self._kinds, self.name)
+    def bind(self, conditions: Sequence[Condition]) -> tuple[Bound, ...]:
+        return bind(conditions, self.kinds(), self.name)
 
     def plan(
         self, columns: tuple[str, ...] | None, limit: int | None, conditions: Sequence[Condition] = ()
     ) -> QueryPlan:
         schema = project(self.schema(), columns, self.name)
-        self._bind(conditions)
-        return QueryPlan(schema, tuple(Partition(i, None) for i in range(len(self._partitions))), None)
+        self.bind(conditions)
+        return QueryPlan(schema, tuple(Partition(i, None) for i in range(self.partition_count())), None)
 
     def read(
         self,
@@ -203,19 +254,15 @@ class SqlSource:
         conditions: Sequence[Condition] = (),
     ) -> Iterator[pa.RecordBatch]:
         target = project(self.schema(), columns, self.name)
-        bound = self._bind(conditions)
-        if not 0 <= partition < len(self._partitions):
+        bound = self.bind(conditions)
+        if not 0 <= partition < self.partition_count():
             raise BadRequest(f"dataset {self.name} has no partition {partition}")
-        sql, params, values = self._sql(target.names, limit, bound, self._partitions[partition])
-        with self._pool.connection() as conn:
-            try:
-                for batch in self.driver.batches(conn, sql, params, values, self.batch_rows):
-                    if batch.num_rows == 0:
-                        continue
-                    out = self.driver.convert(batch, target)
-                    for start in range(0, out.num_rows, self.batch_rows):
-                        yield out.slice(start, self.batch_rows)
-            except SourceError:
-                raise
-            except Exception as exc:  # driver, Arrow and conversion errors alike
-                raise self._fail(exc) from None
+        yield from self.read_rows(target.names, limit, bound, partition)
+
+    def follow(self, columns: tuple[str, ...] | None, conditions: Sequence[Condition]) -> Follower:
+        from saeta.connector.sources.sql_follow import SqlFollower
+
+        live = self.live
+        if live is None or live.cursor is None:
+            raise BadRequest(f"dataset {self.name} cannot be followed: its config names no live.cursor column")
+        return SqlFollower(self, columns, conditions, live.cursor, live.poll_seconds)

@@ -62,6 +62,10 @@ class Dialect:
             return f"SELECT TOP (0) * FROM ({base}) AS saeta_q"  # noqa: S608
         return f"SELECT * FROM ({base}) AS saeta_q LIMIT 0"  # noqa: S608
 
+    def max_of(self, base: str, column: str) -> str:
+        """The largest value of ``column`` in ``base``."""
+        return f"SELECT max({self.quote(column)}) AS saeta_max FROM ({base}) AS saeta_q"  # noqa: S608
+
     def select(
         self,
         base: str,
@@ -70,6 +74,7 @@ class Dialect:
         limit: int | None,
         value_expr: Callable[[int, str], str],
         first_param: int = 1,
+        order_by: str | None = None,
     ) -> tuple[str, list[str]]:
         """``SELECT columns FROM (base) WHERE ... [LIMIT]`` and the filter's values as
         text, in order; ``value_expr(n, type)`` writes the n-th value (from ``first_param``,
@@ -100,6 +105,8 @@ class Dialect:
         sql = f"SELECT {top}{select} FROM ({base}) AS saeta_q"  # noqa: S608 (quoted, checked names)
         if where:
             sql += " WHERE " + " AND ".join(where)
+        if order_by is not None:
+            sql += f" ORDER BY {self.quote(order_by)}"
         if limit is not None and self.name != "sqlserver":
             sql += f" LIMIT {limit:d}"
         return sql, params

@@ -1,0 +1,231 @@
+"""Following a file dataset for a subscription: the snapshot, then what is appended to
+its CSV and JSON Lines files, and files that newly match its globs.
+
+A CSV or JSON Lines file is read by byte ranges that end at a newline: the snapshot reads
+each file up to its size when the subscription starts, and each poll reads what was
+appended since, complete lines only (a line still being written waits for its newline).
+Each range is parsed on its own (a CSV range behind the file's header lines), with the
+dataset's types imposed, then filtered and projected. A poll reads at most
+``POLL_BYTES``, so memory stays bounded however fast a file grows; the caller polls
+again at once when more is waiting. Parquet files and JSON arrays are not appended to:
+they are read whole, when they first match (once their size held still for one poll).
+
+A file that vanishes, shrinks or is replaced while followed ends the subscription with
+SOURCE_ERROR: rows cannot be followed across a rotation without losing or repeating some.
+A CSV record with a newline inside quotes cannot be followed (it would be cut in two).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+
+from saeta.connector.sources.base import project
+from saeta.connector.sources.file_filter import to_expression
+from saeta.connector.sources.files import FileSource, json_readable
+from saeta.core.filters import Condition, bind, kinds_of
+from saeta.errors import SourceError
+
+POLL_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class _Followed:
+    inode: int
+    pos: int  # bytes read so far, always just after a newline (or 0)
+    preamble: bytes = b""  # CSV: the lines before the data (skipped rows, the header)
+
+
+@dataclass
+class _Pending:
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class FileFollower:
+    source: FileSource
+    columns: tuple[str, ...] | None
+    conditions: Sequence[Condition]
+    poll_seconds: float
+    _followed: dict[str, _Followed] = field(default_factory=dict)
+    _done: set[str] = field(default_factory=set)  # whole-file formats, read once
+    _pending: dict[str, _Pending] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        full = self.source.schema()
+        self._target = project(full, self.columns, self.source.name)
+        bound = bind(self.conditions, kinds_of(full), self.source.name)
+        self._where = to_expression(bound, full)
+        needed = list(self._target.names) + sorted({b.column for b in bound} - set(self._target.names))
+        self._needed = pa.schema([full.field(n) for n in needed])
+
+    # --- the Follower protocol
+
+    def snapshot(self) -> Iterator[pa.RecordBatch]:
+        for path in self.source.files():
+            if self._tailable(path):
+                st = self._stat(path)
+                state = _Followed(st.st_ino, 0)
+                self._followed[path] = state
+                while state.pos < st.st_size:
+                    before = state.pos
+                    yield from self._read_range(path, state, st.st_size)
+                    if state.pos == before:  # only a line still being written is left
+                        break
+            else:
+                self._done.add(path)
+                yield from self._whole(path)
+
+    def poll(self) -> tuple[list[pa.RecordBatch], bool]:
+        """New rows since the last call, and whether more is already waiting (a poll reads
+        at most about POLL_BYTES)."""
+        budget = POLL_BYTES
+        out: list[pa.RecordBatch] = []
+        more = False
+        for path, state in list(self._followed.items()):
+            st = self._stat(path)
+            if st.st_ino != state.inode or st.st_size < state.pos:
+                raise SourceError(f"dataset {self.source.name}: {Path(path).name} was truncated or replaced")
+            if st.st_size > state.pos:
+                if budget <= 0:
+                    more = True
+                    continue
+                before = state.pos
+                out += self._read_range(path, state, min(st.st_size, state.pos + budget))
+                budget -= state.pos - before
+                more = more or self._complete_line_left(path, state, st.st_size)
+        for path in self._new_files():
+            if budget <= 0:
+                more = True
+                break
+            if self._tailable(path):
+                st = self._stat(path)
+                state = _Followed(st.st_ino, 0)
+                self._followed[path] = state
+                out += self._read_range(path, state, min(st.st_size, budget))
+                budget -= state.pos
+                more = more or self._complete_line_left(path, state, st.st_size)
+            else:
+                self._done.add(path)
+                out += list(self._whole(path))
+                budget -= os.path.getsize(path)
+        return out, more
+
+    def _complete_line_left(self, path: str, state: _Followed, size: int) -> bool:
+        """Whether a whole line is waiting past ``state.pos`` (the read stopped short). Looks
+        64 KiB ahead at most: a longer line waits for the next regular poll."""
+        if size <= state.pos:
+            return False
+        with open(path, "rb") as fh:
+            fh.seek(state.pos)
+            return b"\n" in fh.read(min(size - state.pos, 64 * 1024))
+
+    def close(self) -> None:
+        """Nothing is held open between polls."""
+
+    # --- files
+
+    def _tailable(self, path: str) -> bool:
+        return self.source.cfg.type == "csv" or (self.source.cfg.type == "json" and not self.source.is_json_array(path))
+
+    def _stat(self, path: str) -> os.stat_result:
+        try:
+            return os.stat(path)
+        except FileNotFoundError:
+            raise SourceError(f"dataset {self.source.name}: {Path(path).name} vanished") from None
+        except OSError as exc:
+            raise SourceError(f"dataset {self.source.name}: {Path(path).name}: {exc.strerror}") from None
+
+    def _new_files(self) -> list[str]:
+        """Files that newly match; a whole-file format only once its size and mtime held
+        still since the last poll (it may still be being written)."""
+        try:
+            found = self.source.files()
+        except SourceError:
+            return []  # every file gone: the followed ones report it
+        fresh = []
+        for path in found:
+            if path in self._followed or path in self._done:
+                continue
+            if self._tailable(path):
+                fresh.append(path)
+                continue
+            st = self._stat(path)
+            seen = self._pending.get(path)
+            now = _Pending(st.st_size, st.st_mtime_ns)
+            if seen == now:
+                del self._pending[path]
+                fresh.append(path)
+            else:
+                self._pending[path] = now
+        return fresh
+
+    def _whole(self, path: str) -> Iterator[pa.RecordBatch]:
+        index = self.source.files().index(path)
+        yield from self.source.read(index, tuple(self._target.names), None, self.conditions)
+
+    def _read_range(self, path: str, state: _Followed, end: int) -> list[pa.RecordBatch]:
+        """Rows of ``path`` between ``state.pos`` and the last newline before ``end``;
+        advances ``state.pos``. At most POLL_BYTES are read at once."""
+        end = min(end, state.pos + POLL_BYTES)
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(state.pos)
+                data = fh.read(end - state.pos)
+        except OSError as exc:
+            raise SourceError(f"dataset {self.source.name}: reading {Path(path).name}: {exc.strerror}") from None
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            if len(data) >= POLL_BYTES:
+                raise SourceError(f"dataset {self.source.name}: {Path(path).name} has a line over 8 MiB")
+            return []
+        data = data[:cut]
+        if state.pos == 0 and self.source.cfg.type == "csv":
+            state.preamble, data = self._split_preamble(data)
+        state.pos += cut
+        if not data.strip():
+            return []
+        try:
+            table = self._parse(state.preamble + data)
+        except (pa.ArrowException, ValueError) as exc:
+            raise SourceError(f"dataset {self.source.name}: parsing {Path(path).name} failed: {exc}") from None
+        if self._where is not None:
+            table = table.filter(self._where)
+        batches: list[pa.RecordBatch] = table.select(self._target.names).to_batches(
+            max_chunksize=self.source.batch_rows
+        )
+        return batches
+
+    def _split_preamble(self, data: bytes) -> tuple[bytes, bytes]:
+        """A CSV file's lines before its data (skipped rows, then the header if any)."""
+        opts = self.source.cfg.options
+        lines = int(opts.get("skip_rows", 0)) + (1 if opts.get("header", True) else 0)
+        at = 0
+        for _ in range(lines):
+            nl = data.find(b"\n", at)
+            if nl < 0:
+                return data, b""
+            at = nl + 1
+        return data[:at], data[at:]
+
+    def _parse(self, data: bytes) -> pa.Table:
+        needed = self._needed
+        if self.source.cfg.type == "csv":
+            read, parse, convert = self.source.csv_options()
+            convert.column_types = {f.name: f.type for f in needed}
+            convert.include_columns = needed.names
+            convert.include_missing_columns = True
+            table = pacsv.read_csv(io.BytesIO(data), read_options=read, parse_options=parse, convert_options=convert)
+        else:
+            readable = pa.schema([f.with_type(json_readable(f.type)) for f in needed])
+            options = pajson.ParseOptions(explicit_schema=readable, unexpected_field_behavior="ignore")
+            table = pajson.read_json(io.BytesIO(data), parse_options=options)
+        return table.select(needed.names).cast(needed)
