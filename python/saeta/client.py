@@ -18,7 +18,7 @@ import builtins
 import itertools
 import json
 import struct
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,7 +153,7 @@ class AsyncClient:
         datasets: builtins.list[dict[str, Any]] = value
         return datasets
 
-    async def stream(
+    def stream(
         self,
         dataset: str,
         columns: builtins.list[str] | None = None,
@@ -163,13 +163,12 @@ class AsyncClient:
         *,
         filter: Filter | None = None,
         ordered: bool = False,
-    ) -> AsyncIterator[pa.RecordBatch]:
+    ) -> AsyncGenerator[pa.RecordBatch, None]:
         """Record batches as they arrive. Breaking out of the loop cancels the query.
         ``filter`` is a list of ``[column, op, value]`` (docs/protocol.md, "Filters");
         ``ordered`` asks for the partitions one after the other, in order.
         Raises ServerError (with the protocol's code) or SocketClosed."""
         qid = query_id or f"q{next(self._ids)}"
-        q = self._queries[qid] = _Query()
         request: dict[str, Any] = {"action": "query", "id": qid, "dataset": dataset}
         if columns is not None:
             request["columns"] = columns
@@ -179,6 +178,40 @@ class AsyncClient:
             request["filter"] = [list(c) for c in filter]
         if ordered:
             request["ordered"] = True
+        return self._run(request, schema_out, None)
+
+    def subscribe(
+        self,
+        dataset: str,
+        columns: builtins.list[str] | None = None,
+        *,
+        filter: Filter | None = None,
+        on_snapshot: Callable[[int], None] | None = None,
+        query_id: str | None = None,
+    ) -> AsyncGenerator[pa.RecordBatch, None]:
+        """A live query (docs/protocol.md, "Live data"): the snapshot's batches, then new
+        ones as the source grows. ``on_snapshot(rows)`` is called once the snapshot has
+        arrived. Breaking out of the loop, or ``unsubscribe(query_id)``, ends it."""
+        qid = query_id or f"s{next(self._ids)}"
+        request: dict[str, Any] = {"action": "subscribe", "id": qid, "dataset": dataset}
+        if columns is not None:
+            request["columns"] = columns
+        if filter:
+            request["filter"] = [list(c) for c in filter]
+        return self._run(request, None, on_snapshot)
+
+    async def unsubscribe(self, query_id: str) -> None:
+        """Ends subscription ``query_id``: its iterator then finishes normally."""
+        await self._send({"action": "unsubscribe", "id": query_id})
+
+    async def _run(
+        self,
+        request: dict[str, Any],
+        schema_out: builtins.list[pa.Schema] | None,
+        on_snapshot: Callable[[int], None] | None,
+    ) -> AsyncGenerator[pa.RecordBatch, None]:
+        qid = request["id"]
+        q = self._queries[qid] = _Query()
         finished = False
         try:
             await self._send(request)
@@ -193,6 +226,9 @@ class AsyncClient:
                     reader = pa.ipc.MessageReader.open_stream(pa.py_buffer(value))
                     for message in reader:
                         yield pa.ipc.read_record_batch(message, q.schema)
+                elif kind == "snapshot":
+                    if on_snapshot is not None:
+                        on_snapshot(value["rows"])
                 elif kind == "end":
                     finished = True
                     return
@@ -204,7 +240,8 @@ class AsyncClient:
                     raise value
         finally:
             if not finished and self._closed is None:
-                await self._ws.send(json.dumps({"action": "cancel", "id": qid}))
+                stop = "unsubscribe" if request["action"] == "subscribe" else "cancel"
+                await self._ws.send(json.dumps({"action": stop, "id": qid}))
             self._queries.pop(qid, None)
             if q.info is not None:
                 self._by_stream.pop(q.info.stream, None)

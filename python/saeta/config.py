@@ -240,6 +240,7 @@ class ConnectorConfig:
     connect_timeout: float
     max_message_bytes: int
     max_concurrent_reads: int
+    max_subscriptions: int
     datasets: Mapping[str, DatasetConfig]
     logging: LoggingConfig
 
@@ -420,6 +421,7 @@ def load_connector_config(path: str | os.PathLike[str]) -> ConnectorConfig:
     connect_timeout = perf.number("connect_timeout", 10.0, 0.1, 3600)
     max_message_bytes = perf.integer("max_message_bytes", 16 * 1024 * 1024, 64 * 1024, 2**31 - 1)
     max_concurrent_reads = perf.integer("max_concurrent_reads", 8, 1, 256)
+    max_subscriptions = perf.integer("max_subscriptions", 64, 1, 10_000)
     perf.check_unknown()
     if chunk_bytes > max_message_bytes // 2:
         raise perf.fail("chunk_bytes", "must be at most half of performance.max_message_bytes")
@@ -444,6 +446,7 @@ def load_connector_config(path: str | os.PathLike[str]) -> ConnectorConfig:
         connect_timeout=connect_timeout,
         max_message_bytes=max_message_bytes,
         max_concurrent_reads=max_concurrent_reads,
+        max_subscriptions=max_subscriptions,
         datasets=datasets,
         logging=logging_cfg,
     )

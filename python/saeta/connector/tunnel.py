@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -18,7 +19,7 @@ import grpc.aio
 from saeta import __version__
 from saeta.config import ConnectorConfig
 from saeta.connector.chunks import chunk_messages
-from saeta.connector.sources.base import Source
+from saeta.connector.sources.base import Follower, Partition, QueryPlan, Source
 from saeta.core import filter_codec
 from saeta.core.backoff import Backoff
 from saeta.core.grpc_target import with_port
@@ -74,23 +75,39 @@ def describe_rpc_error(exc: grpc.aio.AioRpcError) -> str:
     return f"{exc.code().name}: {details}".strip()
 
 
-def _ticket(dataset: str, partition: int, columns: tuple[str, ...] | None) -> str:
-    return json.dumps({"v": 1, "d": dataset, "p": partition, "c": columns}, separators=(",", ":"))
+@dataclass(frozen=True)
+class Ticket:
+    """What a FlightInfo partition's ticket names: the connector made it, and checks it
+    again when it comes back (the filter comes with the DoGetRequest, not in here)."""
 
+    dataset: str
+    partition: int
+    columns: tuple[str, ...] | None
+    follow: bool = False  # a subscription's one partition
 
-def _parse_ticket(ticket: str) -> tuple[str, int, tuple[str, ...] | None]:
-    if len(ticket) > MAX_TICKET_CHARS:
-        raise BadRequest("ticket too long")
-    try:
-        obj = json.loads(ticket)
-        dataset, partition, columns = obj["d"], obj["p"], obj["c"]
-    except (ValueError, KeyError, TypeError):
-        raise BadRequest("malformed ticket") from None
-    if obj.get("v") != 1 or not isinstance(dataset, str) or not isinstance(partition, int):
-        raise BadRequest("malformed ticket")
-    if columns is not None and not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
-        raise BadRequest("malformed ticket")
-    return dataset, partition, tuple(columns) if columns is not None else None
+    def encode(self) -> str:
+        obj: dict[str, Any] = {"v": 1, "d": self.dataset, "p": self.partition, "c": self.columns}
+        if self.follow:
+            obj["live"] = True
+        return json.dumps(obj, separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, ticket: str) -> Ticket:
+        if len(ticket) > MAX_TICKET_CHARS:
+            raise BadRequest("ticket too long")
+        try:
+            obj = json.loads(ticket)
+            dataset, partition, columns = obj["d"], obj["p"], obj["c"]
+        except (ValueError, KeyError, TypeError):
+            raise BadRequest("malformed ticket") from None
+        if obj.get("v") != 1 or not isinstance(dataset, str) or not isinstance(partition, int):
+            raise BadRequest("malformed ticket")
+        if columns is not None and not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
+            raise BadRequest("malformed ticket")
+        follow = obj.get("live", False)
+        if not isinstance(follow, bool):
+            raise BadRequest("malformed ticket")
+        return cls(dataset, partition, tuple(columns) if columns is not None else None, follow)
 
 
 class _BlockingReader:
@@ -100,12 +117,17 @@ class _BlockingReader:
     def __init__(self, it: Iterator[tuple[bytes, int]]) -> None:
         self._it = it
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="saeta-read")
+        self._closed = False
 
     async def next(self) -> tuple[bytes, int] | None:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, next, self._it, None)
 
     def close(self) -> None:
+        """Closes the iterator on its thread; a second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         close = getattr(self._it, "close", None)
         if close is not None:
             self._pool.submit(close)
@@ -132,6 +154,7 @@ class Tunnel:
         # becomes a thread per query starving the event loop (and its heartbeats). A wait
         # longer than the gateway's timeouts.query_seconds ends that query with TIMEOUT.
         self._reads = asyncio.Semaphore(cfg.max_concurrent_reads)
+        self._following: set[str] = set()  # request ids of the subscriptions this tunnel follows
         self._call: grpc.aio.StreamStreamCall | None = None
         self._tasks: dict[str, set[asyncio.Task[None]]] = {}
         self.tunnel_id = ""
@@ -229,6 +252,36 @@ class Tunnel:
         if self.data_channel is not None:
             await self.data_channel.close(grace=None)
 
+    async def _follow(self, req: pb.DoGetRequest, call: Any, follower: Follower) -> None:
+        """A subscription's data call: the snapshot, SnapshotDone on Control, then each
+        poll's new rows, until the gateway ends the call (unsubscribe) or the source
+        fails. Every write waits for the gateway's flow control, so a slow browser slows
+        the polls instead of filling memory."""
+        if len(self._following) >= self.cfg.max_subscriptions:
+            raise QueryFailed(f"the connector follows {self.cfg.max_subscriptions} subscriptions already")
+        self._following.add(req.request_id)
+        reader = None
+        try:
+            async with self._reads:
+                reader = _BlockingReader(chunk_messages(follower.snapshot(), self.cfg.chunk_bytes))
+                rows = await _write_all(call, reader)
+                reader.close()
+            self.send(pb.ConnectorMessage(snapshot_done=pb.SnapshotDone(request_id=req.request_id, rows=rows)))
+            log.info("subscription %s: snapshot of %d rows sent, following", req.request_id, rows)
+            while True:
+                batches, more = await asyncio.to_thread(follower.poll)
+                if batches:
+                    reader = _BlockingReader(chunk_messages(iter(batches), self.cfg.chunk_bytes))
+                    await _write_all(call, reader)
+                    reader.close()
+                if not more:
+                    await asyncio.sleep(follower.poll_seconds)
+        finally:
+            self._following.discard(req.request_id)
+            if reader is not None:
+                reader.close()
+            await asyncio.to_thread(follower.close)
+
     async def _heartbeats(self) -> None:
         while True:
             self.send(pb.ConnectorMessage(heartbeat=pb.Heartbeat(sent_unix_ms=int(time.time() * 1000))))
@@ -275,6 +328,10 @@ class Tunnel:
             limit = req.query.limit if req.query.limit >= 0 else None
             conditions = filter_codec.from_proto(req.query.filter)
             plan = await asyncio.to_thread(source.plan, columns, limit, conditions)
+            if req.query.follow:
+                # Checks the dataset can be followed and the query fits (BadRequest).
+                await asyncio.to_thread(lambda: source.follow(columns, conditions).close())
+                plan = QueryPlan(plan.schema, (Partition(0, None),), None)
         except SaetaError as err:
             self._error(req.request_id, err)
             return
@@ -285,7 +342,8 @@ class Tunnel:
                     schema=plan.schema.serialize().to_pybytes(),
                     partitions=[
                         pb.Partition(
-                            ticket=_ticket(dataset, p.index, columns), records=-1 if p.records is None else p.records
+                            ticket=Ticket(dataset, p.index, columns, req.query.follow).encode(),
+                            records=-1 if p.records is None else p.records,
                         )
                         for p in plan.partitions
                     ],
@@ -295,6 +353,14 @@ class Tunnel:
         )
 
     async def _do_get(self, req: pb.DoGetRequest) -> None:
+        try:
+            follow = Ticket.decode(req.ticket).follow
+        except SaetaError as err:
+            self._error(req.request_id, err)
+            return
+        if follow:
+            await self._read_partition(req)  # takes a read slot for its snapshot only
+            return
         async with self._reads:
             await self._read_partition(req)
 
@@ -304,10 +370,14 @@ class Tunnel:
         reader: _BlockingReader | None = None
         rows = nbytes = 0
         try:
-            dataset, partition, columns = _parse_ticket(req.ticket)
-            source = self._source(dataset)
+            ticket = Ticket.decode(req.ticket)
+            source = self._source(ticket.dataset)
+            conditions = filter_codec.from_proto(req.filter)
+            if ticket.follow:
+                await self._follow(req, call, source.follow(ticket.columns, conditions))
+                return
             limit = req.limit if req.limit >= 0 else None
-            batches = source.read(partition, columns, limit, filter_codec.from_proto(req.filter))
+            batches = source.read(ticket.partition, ticket.columns, limit, conditions)
             reader = _BlockingReader(chunk_messages(batches, self.cfg.chunk_bytes))
             while (item := await reader.next()) is not None:
                 message, n = item
@@ -320,7 +390,7 @@ class Tunnel:
             log.info(
                 "query %s partition %d: %d rows, %d bytes in %.3fs",
                 req.request_id,
-                partition,
+                ticket.partition,
                 rows,
                 nbytes,
                 time.perf_counter() - started,
@@ -345,6 +415,15 @@ class Tunnel:
         finally:
             if reader is not None:
                 reader.close()
+
+
+async def _write_all(call: Any, reader: _BlockingReader) -> int:
+    rows = 0
+    while (item := await reader.next()) is not None:
+        message, n = item
+        await call.write(message)
+        rows += n
+    return rows
 
 
 async def run_forever(cfg: ConnectorConfig, sources: Mapping[str, Source], stop: asyncio.Event) -> None:

@@ -44,11 +44,26 @@ class RunQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class Subscribe:
+    """A live query: the snapshot, then new rows as the source grows, until unsubscribed."""
+
+    id: str
+    dataset: str
+    columns: tuple[str, ...] | None
+    filter: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class CancelQuery:
     id: str
 
 
-ClientAction = ListDatasets | RunQuery | CancelQuery
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    id: str
+
+
+ClientAction = ListDatasets | RunQuery | Subscribe | CancelQuery | Unsubscribe
 
 
 class RequestError(BadRequest):
@@ -95,8 +110,10 @@ def parse_client_message(text: str | bytes) -> ClientAction:
         return ListDatasets()
     if action == "cancel":
         return CancelQuery(_string(obj, "id", MAX_ID_CHARS, rid))
-    if action != "query":
-        raise RequestError("unknown action; expected list, query or cancel", rid)
+    if action == "unsubscribe":
+        return Unsubscribe(_string(obj, "id", MAX_ID_CHARS, rid))
+    if action not in ("query", "subscribe"):
+        raise RequestError("unknown action; expected list, query, subscribe, cancel or unsubscribe", rid)
     qid = _string(obj, "id", MAX_ID_CHARS, rid)
     dataset = _string(obj, "dataset", MAX_DATASET_CHARS, qid)
     columns = obj.get("columns")
@@ -109,15 +126,20 @@ def parse_client_message(text: str | bytes) -> ClientAction:
         if len(set(columns)) != len(columns):
             raise RequestError("'columns' names a column twice", qid)
         columns = tuple(columns)
-    limit = obj.get("limit")
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_LIMIT):
-        raise RequestError("'limit' must be a non-negative integer", qid)
     conditions: tuple[Condition, ...] = ()
     if obj.get("filter") is not None:
         try:
             conditions = parse_filter(obj["filter"])
         except BadRequest as exc:
             raise RequestError(exc.message, qid) from None
+    if action == "subscribe":
+        for key in ("limit", "ordered"):
+            if key in obj:
+                raise RequestError(f"'{key}' does not apply to a subscription", qid)
+        return Subscribe(qid, dataset, columns, conditions)
+    limit = obj.get("limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_LIMIT):
+        raise RequestError("'limit' must be a non-negative integer", qid)
     ordered = obj.get("ordered", False)
     if not isinstance(ordered, bool):
         raise RequestError("'ordered' must be true or false", qid)
@@ -149,6 +171,10 @@ def info_frame(
             "total_records": total_records,
         }
     )
+
+
+def snapshot_frame(qid: str, rows: int) -> str:
+    return _dumps({"type": "snapshot", "id": qid, "rows": rows})
 
 
 def end_frame(qid: str, rows: int, nbytes: int) -> str:

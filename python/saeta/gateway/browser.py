@@ -27,7 +27,7 @@ from saeta.errors import (
     Unauthorized,
 )
 from saeta.gateway.data_calls import DataCalls
-from saeta.gateway.query import QueryContext, run_query
+from saeta.gateway.query import QueryContext, run_query, run_subscription
 from saeta.gateway.registry import ConnectorRegistry
 from saeta.gateway.sessions import SessionValidator
 from saeta.gateway.ws_protocol import EXTENSION, Buffer
@@ -53,6 +53,7 @@ class BrowserSocket:
         self.cfg, self.registry, self.calls, self.sessions, self.relay = cfg, registry, calls, sessions, relay
         self.fp = fingerprint(token)
         self.queries: dict[str, asyncio.Task[None]] = {}
+        self.subscriptions: dict[str, asyncio.Event] = {}  # by id: set to unsubscribe
         self._send_lock = asyncio.Lock()
         self._next_stream = 0
         self.closed = False
@@ -121,6 +122,10 @@ class BrowserSocket:
             task = self.queries.get(action.id)
             if task is not None:  # cancelling a finished query is a no-op
                 task.cancel()
+        elif isinstance(action, bp.Unsubscribe):
+            stop = self.subscriptions.get(action.id)
+            if stop is not None:  # as for cancel: an id that is not subscribed is a no-op
+                stop.set()
         elif action.id in self.queries:
             await self.send_text(bp.error_frame(action.id, "BAD_REQUEST", "a query with this id is running"))
         elif len(self.queries) >= self.cfg.max_queries_per_socket:
@@ -131,7 +136,10 @@ class BrowserSocket:
                 )
             )
         else:
-            self.queries[action.id] = asyncio.create_task(self._query(action))
+            stop = None
+            if isinstance(action, bp.Subscribe):
+                stop = self.subscriptions[action.id] = asyncio.Event()
+            self.queries[action.id] = asyncio.create_task(self._query(action, stop))
 
     async def _list(self) -> None:
         if not self.registry.online(self.session.tenant):
@@ -140,7 +148,7 @@ class BrowserSocket:
         names = sorted(d for d in self.registry.datasets(self.session.tenant) if self.session.allows(d))
         await self.send_text(bp.datasets_frame([{"name": n} for n in names]))
 
-    async def _query(self, q: bp.RunQuery) -> None:
+    async def _query(self, q: bp.RunQuery | bp.Subscribe, stop: asyncio.Event | None = None) -> None:
         try:
             if not self.session.allows(q.dataset):
                 # Exactly the answer for a dataset that does not exist.
@@ -156,7 +164,11 @@ class BrowserSocket:
                 self.send_parts,
                 self.cfg.max_partitions_in_flight,
             )
-            await run_query(q, self._next_stream, ctx)
+            if isinstance(q, bp.Subscribe):
+                assert stop is not None
+                await run_subscription(q, self._next_stream, ctx, stop)
+            else:
+                await run_query(q, self._next_stream, ctx)
         except SaetaError as err:
             log.info(
                 "query refused code=%s tenant=%s session=%s: %s", err.code, self.session.tenant, self.fp, err.message
@@ -175,6 +187,7 @@ class BrowserSocket:
                     await self.send_text(bp.error_frame(q.id, "INTERNAL", "internal error"))
         finally:
             self.queries.pop(q.id, None)
+            self.subscriptions.pop(q.id, None)
 
     async def _watch_session(self) -> None:
         """Closes the socket when the session expires or stops validating (revoked,

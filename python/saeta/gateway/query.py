@@ -21,7 +21,7 @@ from saeta.core import browser_protocol as bp
 from saeta.core import filter_codec
 from saeta.core.filters import Condition
 from saeta.errors import ConnectorOffline, QueryFailed, QueryTimeout, RelayError, SaetaError
-from saeta.gateway.data_calls import CallBroken, DataCalls, DataStream, End
+from saeta.gateway.data_calls import CallBroken, Chunk, DataCalls, DataStream, End
 from saeta.gateway.registry import ConnectorLink
 from saeta.gateway.ws_protocol import Buffer
 from saeta.relay import EOS, frame_header
@@ -30,6 +30,7 @@ from saeta.v1 import tunnel_pb2 as pb
 log = logging.getLogger("saeta.gateway.query")
 T = TypeVar("T")
 
+FIRST = asyncio.FIRST_COMPLETED
 # How long to wait, after a data call ends without its end marker, for the connector's
 # QueryError explaining why (it is sent on the Control call just before the cancel).
 ERROR_GRACE_SECONDS = 2.0
@@ -215,3 +216,99 @@ async def _why_cut(errors: asyncio.Future[SaetaError]) -> SaetaError:
     if errors.done():
         return errors.result()
     return ConnectorOffline("the connector stopped sending mid-query")
+
+
+async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, stop: asyncio.Event) -> None:
+    """Streams subscription ``q`` as stream ``stream_id``: the snapshot, a ``snapshot``
+    frame once its rows are relayed, then new rows as they come, until ``stop`` is set
+    (unsubscribe: the stream is closed with its end-of-stream marker and an ``end``
+    frame). Raises a SaetaError when the source fails or vanishes; on cancellation tells
+    the connector to stop."""
+    request_id = secrets.token_hex(8)
+    link = ctx.link
+    errors = link.watch_errors(request_id)
+    snapshot = link.watch_snapshot(request_id)
+    pending = None
+    abort: str | None = "subscription stopped"
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        info = await link.get_flight_info(request_id, q.dataset, q.columns, None, ctx.timeout, q.filter, follow=True)
+        try:
+            ctx.relay.check_schema_message(info.schema)
+            fields = schema_fields(info.schema)
+        except (RelayError, pa.ArrowException, ValueError) as exc:
+            raise QueryFailed(f"the connector sent an invalid schema: {exc}") from None
+        if len(info.partitions) != 1:
+            raise QueryFailed("the connector answered a subscription with several partitions")
+        await ctx.send_text(bp.info_frame(q.id, stream_id, fields, 1, None))
+        header = frame_header(stream_id)
+        await ctx.send_parts((header, info.schema))
+        pending = ctx.calls.expect(link.tenant)
+        link.send(
+            pb.GatewayMessage(
+                do_get=pb.DoGetRequest(
+                    ticket=info.partitions[0].ticket,
+                    request_id=request_id,
+                    call_id=pending.call_id,
+                    limit=-1,
+                    filter=filter_codec.to_proto(q.filter),
+                )
+            )
+        )
+        arrived = asyncio.ensure_future(pending.arrived)
+        first: set[asyncio.Future[Any]] = {arrived, errors, stopped}
+        done, _ = await asyncio.wait(first, timeout=ctx.timeout, return_when=FIRST)
+        if arrived not in done:
+            arrived.cancel()
+            if errors in done:
+                raise errors.result()
+            if not done:
+                raise QueryTimeout(f"the connector did not open the data call within {ctx.timeout:g}s")
+        stream: DataStream | None = arrived.result() if arrived in done else None
+        rows, nbytes = 0, len(info.schema)
+        told = False
+        piece_task: asyncio.Future[Chunk | End] | None = None
+        while stream is not None and not stop.is_set():
+            if not told and snapshot.done() and rows >= snapshot.result():
+                await ctx.send_text(bp.snapshot_frame(q.id, snapshot.result()))
+                told = True
+            if piece_task is None:
+                piece_task = asyncio.ensure_future(stream.next_piece())
+            waiters: set[asyncio.Future[Any]] = {piece_task, stopped, errors}
+            if not told:
+                waiters.add(snapshot)
+            await asyncio.wait(waiters, return_when=FIRST)
+            if errors.done():
+                raise errors.result()
+            if not piece_task.done():
+                continue
+            try:
+                piece = piece_task.result()
+            except CallBroken:
+                raise await _why_cut(errors) from None
+            except RelayError as exc:
+                log.warning("refused connector data code=%s tenant=%s: %s", exc.code, link.tenant, exc.message)
+                abort = "invalid Arrow data"
+                raise QueryFailed(f"the connector sent invalid Arrow data ({exc.code})") from None
+            piece_task = None
+            if isinstance(piece, End):
+                break  # the connector ended it (it does not today): end the stream cleanly
+            rows += piece.rows
+            nbytes += piece.length
+            await ctx.send_parts((header, piece.payload))
+        if piece_task is not None:
+            piece_task.cancel()
+        await ctx.send_parts((header, EOS))
+        nbytes += len(EOS)
+        await ctx.send_text(bp.end_frame(q.id, rows, nbytes))
+        abort = "unsubscribed"
+        log.info("subscription ended tenant=%s dataset=%s rows=%d bytes=%d", link.tenant, q.dataset, rows, nbytes)
+    except asyncio.CancelledError:
+        link.cancel(request_id)
+        raise
+    finally:
+        stopped.cancel()
+        if pending is not None:
+            ctx.calls.drop(pending)
+            pending.finish(abort)
+        link.unwatch(request_id)

@@ -50,6 +50,7 @@ class ConnectorLink:
     close_reason: str = ""
     _waiting: dict[str, asyncio.Future[pb.FlightInfoResponse]] = field(default_factory=dict)
     _errors: dict[str, asyncio.Future[SaetaError]] = field(default_factory=dict)
+    _snapshots: dict[str, asyncio.Future[int]] = field(default_factory=dict)
 
     def send(self, msg: pb.GatewayMessage) -> None:
         if self.closed.is_set():
@@ -70,6 +71,10 @@ class ConnectorLink:
             efut = self._errors.get(msg.error.request_id)
             if efut is not None and not efut.done():
                 efut.set_result(err)
+        elif kind == "snapshot_done":
+            sfut = self._snapshots.get(msg.snapshot_done.request_id)
+            if sfut is not None and not sfut.done():
+                sfut.set_result(max(0, msg.snapshot_done.rows))
         elif kind == "heartbeat":
             self.outbox.put_nowait(pb.GatewayMessage(heartbeat=msg.heartbeat))
 
@@ -81,6 +86,7 @@ class ConnectorLink:
         limit: int | None,
         seconds: float,
         conditions: Sequence[Condition] = (),
+        follow: bool = False,
     ) -> pb.FlightInfoResponse:
         fut: asyncio.Future[pb.FlightInfoResponse] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = fut
@@ -94,6 +100,7 @@ class ConnectorLink:
                             columns=columns or (),
                             limit=-1 if limit is None else limit,
                             filter=filter_codec.to_proto(conditions),
+                            follow=follow,
                         ),
                     )
                 )
@@ -115,8 +122,15 @@ class ConnectorLink:
             self._errors[request_id] = fut
         return fut
 
+    def watch_snapshot(self, request_id: str) -> asyncio.Future[int]:
+        """A future set to a subscription's snapshot row count (SnapshotDone)."""
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._snapshots[request_id] = fut
+        return fut
+
     def unwatch(self, request_id: str) -> None:
         self._errors.pop(request_id, None)
+        self._snapshots.pop(request_id, None)
 
     def cancel(self, request_id: str) -> None:
         if not self.closed.is_set():

@@ -30,6 +30,7 @@ class ConnectorMessage(_message.Message):
     FLIGHT_INFO_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
     HEARTBEAT_FIELD_NUMBER: _builtins.int
+    SNAPSHOT_DONE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def register(self) -> Global___RegisterRequest: ...
     @_builtins.property
@@ -38,6 +39,8 @@ class ConnectorMessage(_message.Message):
     def error(self) -> Global___QueryError: ...
     @_builtins.property
     def heartbeat(self) -> Global___Heartbeat: ...
+    @_builtins.property
+    def snapshot_done(self) -> Global___SnapshotDone: ...
     def __init__(
         self,
         *,
@@ -45,16 +48,43 @@ class ConnectorMessage(_message.Message):
         flight_info: Global___FlightInfoResponse | None = ...,
         error: Global___QueryError | None = ...,
         heartbeat: Global___Heartbeat | None = ...,
+        snapshot_done: Global___SnapshotDone | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "flight_info", b"flight_info", "heartbeat", b"heartbeat", "msg", b"msg", "register", b"register"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "flight_info", b"flight_info", "heartbeat", b"heartbeat", "msg", b"msg", "register", b"register", "snapshot_done", b"snapshot_done"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "flight_info", b"flight_info", "heartbeat", b"heartbeat", "msg", b"msg", "register", b"register"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "flight_info", b"flight_info", "heartbeat", b"heartbeat", "msg", b"msg", "register", b"register", "snapshot_done", b"snapshot_done"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_msg: _TypeAlias = _typing.Literal["register", "flight_info", "error", "heartbeat"]  # noqa: Y015
+    _WhichOneofReturnType_msg: _TypeAlias = _typing.Literal["register", "flight_info", "error", "heartbeat", "snapshot_done"]  # noqa: Y015
     _WhichOneofArgType_msg: _TypeAlias = _typing.Literal["msg", b"msg"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_msg) -> _WhichOneofReturnType_msg | None: ...
 
 Global___ConnectorMessage: _TypeAlias = ConnectorMessage  # noqa: Y015
+
+@_typing.final
+class SnapshotDone(_message.Message):
+    """A subscription's data call has carried its snapshot: the first `rows` rows relayed on
+    it; what follows is new. Sent on Control after the snapshot's last data message.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    rows: _builtins.int
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        rows: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id", "rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SnapshotDone: _TypeAlias = SnapshotDone  # noqa: Y015
 
 @_typing.final
 class RegisterRequest(_message.Message):
@@ -276,8 +306,13 @@ class Query(_message.Message):
     COLUMNS_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
     FILTER_FIELD_NUMBER: _builtins.int
+    FOLLOW_FIELD_NUMBER: _builtins.int
     limit: _builtins.int
     """-1 = no limit"""
+    follow: _builtins.bool
+    """A subscription (docs/protocol.md, "Live data"): one partition, whose data call
+    carries the snapshot and then new rows until the gateway ends it; no limit.
+    """
     @_builtins.property
     def columns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """empty = all columns"""
@@ -292,10 +327,11 @@ class Query(_message.Message):
         columns: _abc.Iterable[_builtins.str] | None = ...,
         limit: _builtins.int = ...,
         filter: _abc.Iterable[Global___Condition] | None = ...,
+        follow: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "filter", b"filter", "limit", b"limit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "filter", b"filter", "follow", b"follow", "limit", b"limit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,144 @@
+"""Subscriptions with real processes: the snapshot, then rows appended to files as they
+come, filters on them, unsubscribe, the raw frames of the protocol, and a file that
+vanishes while followed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from saeta.client import AsyncClient, ServerError
+from websockets.asyncio.client import connect
+
+from tests.system.harness import Deployment
+
+pytestmark = pytest.mark.system
+
+LIVE = {"poll_seconds": 0.1}
+
+
+def append(path: Path, text: str) -> None:
+    with path.open("a") as fh:
+        fh.write(text)
+
+
+@pytest.fixture
+def running(deployment: Deployment) -> Deployment:
+    data = deployment.root / "data"
+    data.mkdir()
+    (data / "log.csv").write_text("id,valor,nivel\n1,1.5,info\n2,2.5,error\n")
+    (data / "events.jsonl").write_text(json.dumps({"id": 1, "msg": "hola"}) + "\n")
+    deployment.start_control_plane()
+    deployment.start_gateway()
+    deployment.start_connector(
+        "acme",
+        {
+            "log": {"type": "csv", "path": "data/log*.csv", "live": LIVE},
+            "events": {"type": "json", "path": "data/events.jsonl", "live": LIVE},
+        },
+    )
+    return deployment
+
+
+async def _next_rows(it: object, want: int) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    while len(rows) < want:
+        batch = await asyncio.wait_for(anext(it), 30)  # type: ignore[call-overload]
+        rows += batch.to_pylist()
+    return rows
+
+
+def test_snapshot_then_appended_rows_then_unsubscribe(running: Deployment) -> None:
+    log = running.root / "data" / "log.csv"
+
+    async def main() -> None:
+        async with await AsyncClient.connect(running.ws_url, running.session("acme")) as client:
+            snapshots: list[int] = []
+            it = client.subscribe("log", ["id", "nivel"], on_snapshot=snapshots.append, query_id="s1")
+            assert await _next_rows(it, 2) == [{"id": 1, "nivel": "info"}, {"id": 2, "nivel": "error"}]
+            append(log, "3,3.5,warn\n4,4.5,info\n")
+            assert await _next_rows(it, 2) == [{"id": 3, "nivel": "warn"}, {"id": 4, "nivel": "info"}]
+            assert snapshots == [2]
+            (running.root / "data" / "log-2.csv").write_text("id,valor,nivel\n5,5.5,debug\n")
+            assert await _next_rows(it, 1) == [{"id": 5, "nivel": "debug"}]
+            await client.unsubscribe("s1")
+            with pytest.raises(StopAsyncIteration):
+                await asyncio.wait_for(anext(it), 30)
+            # The socket goes on: a plain query after it.
+            table = await client.query("log", ["id"])
+            assert sorted(table.column("id").to_pylist()) == [1, 2, 3, 4, 5]
+
+    asyncio.run(main())
+
+
+def test_filter_applies_to_live_rows(running: Deployment) -> None:
+    events = running.root / "data" / "events.jsonl"
+
+    async def main() -> None:
+        async with await AsyncClient.connect(running.ws_url, running.session("acme")) as client:
+            it = client.subscribe("events", filter=[["id", ">", 1], ["msg", "!=", "ruido"]])
+            lines = [{"id": 2, "msg": "ruido"}, {"id": 3, "msg": "señal"}, {"id": 1, "msg": "vieja"}]
+            append(events, "".join(json.dumps(r) + "\n" for r in lines))
+            assert await _next_rows(it, 1) == [{"id": 3, "msg": "señal"}]
+            await it.aclose()
+
+    asyncio.run(main())
+
+
+def test_raw_frames_of_a_subscription(running: Deployment) -> None:
+    log = running.root / "data" / "log.csv"
+
+    async def main() -> None:
+        url = f"{running.ws_url}/stream/{running.session('acme')}"
+        async with connect(url, compression=None, max_size=None) as ws:
+            await ws.send(json.dumps({"action": "subscribe", "id": "live", "dataset": "log", "columns": ["id"]}))
+            info = json.loads(await ws.recv())
+            assert (info["type"], info["partitions"], info["total_records"]) == ("info", 1, None)
+            stream = bytearray()
+            texts = []
+            while True:
+                msg = await asyncio.wait_for(ws.recv(), 30)
+                if isinstance(msg, str):
+                    texts.append(json.loads(msg))
+                    if texts[-1]["type"] == "snapshot":
+                        break
+                else:
+                    stream += msg[8:]
+            assert texts == [{"type": "snapshot", "id": "live", "rows": 2}]
+            append(log, "7,7.5,x\n")
+            msg = await asyncio.wait_for(ws.recv(), 30)
+            assert isinstance(msg, bytes)
+            stream += msg[8:]
+            await ws.send(json.dumps({"action": "unsubscribe", "id": "live"}))
+            while True:
+                msg = await asyncio.wait_for(ws.recv(), 30)
+                if isinstance(msg, str):
+                    end = json.loads(msg)
+                    break
+                stream += msg[8:]
+            assert end == {"type": "end", "id": "live", "rows": 3, "bytes": len(stream)}
+            table = pa.ipc.open_stream(bytes(stream)).read_all()
+            assert table.column("id").to_pylist() == [1, 2, 7]
+            # Subscriptions take no limit and no order.
+            await ws.send(json.dumps({"action": "subscribe", "id": "x", "dataset": "log", "limit": 3}))
+            reply = json.loads(await ws.recv())
+            assert (reply["code"], reply["id"]) == ("BAD_REQUEST", "x")
+
+    asyncio.run(main())
+
+
+def test_a_vanished_file_ends_the_subscription_with_an_error(running: Deployment) -> None:
+    async def main() -> None:
+        async with await AsyncClient.connect(running.ws_url, running.session("acme")) as client:
+            it = client.subscribe("events")
+            assert len(await _next_rows(it, 1)) == 1
+            (running.root / "data" / "events.jsonl").unlink()
+            with pytest.raises(ServerError) as info:
+                await asyncio.wait_for(_next_rows(it, 1), 30)
+            assert info.value.code == "QUERY_FAILED" and "events.jsonl vanished" in info.value.message
+            assert (await client.query("log")).num_rows == 2  # nothing else is affected
+
+    asyncio.run(main())
