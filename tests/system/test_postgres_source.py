@@ -4,7 +4,9 @@ attempts, and a wrong password whose message carries no secret."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +14,9 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from saeta.client import Client, ServerError
-from saeta.config import DatasetConfig, SqlDataset
-from saeta.connector.sources import Source, open_source
+from saeta.client import AsyncClient, Client, ServerError
+from saeta.config import DatasetConfig, LiveConfig, SqlDataset
+from saeta.connector.sources import Source, open_source, sql_follow
 from saeta.connector.sources.postgres import bind_named
 from saeta.core.filters import bind, kinds_of, parse_filter
 from saeta.errors import BadRequest, SourceError
@@ -231,3 +233,70 @@ def test_bad_filters_and_hostile_names_never_reach_the_database(
                 list(source.read(0, None, None, conditions))
         assert pg.statements()[before:] == []
     assert read_all(dataset(pg, monkeypatch, table=("ventas",)), ("id",), limit=1).num_rows == 1
+
+
+def test_follower_by_cursor_column(pg: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    pg.execute(
+        "CREATE TABLE eventos (id int8 PRIMARY KEY, tipo text, importe numeric(10,2))",
+        "INSERT INTO eventos SELECT g, CASE WHEN g % 2 = 0 THEN 'par' ELSE 'impar' END, g FROM generate_series(1, 5) g",
+    )
+    base = dataset(pg, monkeypatch, table=("eventos",))
+    cfg = dataclasses.replace(base, live=LiveConfig("id", 0.1))
+    with opened(cfg) as source:
+        follower = source.follow(("tipo", "importe"), parse_filter([["tipo", "=", "par"]]))
+        snap = [r for b in follower.snapshot() for r in b.to_pylist()]
+        assert snap == [{"tipo": "par", "importe": "2.00"}, {"tipo": "par", "importe": "4.00"}]
+        assert follower.poll() == ([], False)
+        pg.execute("INSERT INTO eventos VALUES (6, 'par', 6), (7, 'impar', 7), (8, 'par', 8.5)")
+        got, more = follower.poll()
+        assert [r for b in got for r in b.to_pylist()] == [
+            {"tipo": "par", "importe": "6.00"},
+            {"tipo": "par", "importe": "8.50"},
+        ]
+        assert not more and follower.poll() == ([], False)
+        # Polls are bounded and ordered by the cursor.
+        monkeypatch.setattr(sql_follow, "POLL_ROWS", 3)
+        pg.execute("INSERT INTO eventos SELECT g, 'par', g FROM generate_series(100, 107) g")
+        ids = []
+        while True:
+            got, more = follower.poll()
+            ids += [r["importe"] for b in got for r in b.to_pylist()]
+            if not more:
+                break
+        assert ids == [f"{i}.00" for i in range(100, 108)]
+    with opened(base) as source, pytest.raises(BadRequest, match=r"no live\.cursor"):
+        source.follow(None, ())
+    hidden = dataclasses.replace(base, live=LiveConfig("id", 0.1), columns=("tipo",))
+    with opened(hidden) as source, pytest.raises(BadRequest, match="not exposed"):
+        source.follow(None, ())
+
+
+def test_subscription_to_a_table_through_the_gateway(pg: PostgresServer, deployment: Deployment) -> None:
+    pg.execute("CREATE TABLE lecturas (n int8, valor float8)", "INSERT INTO lecturas VALUES (1, 0.5)")
+    deployment.start_control_plane()
+    deployment.start_gateway()
+    secret = deployment.root / "pg.pass"
+    secret.write_text(PASSWORD + "\n")
+    base = {"type": "postgresql", "uri": pg.uri, "password_file": str(secret), "table": "lecturas"}
+    deployment.start_connector(
+        "acme", {"lecturas": {**base, "live": {"cursor": "n", "poll_seconds": 0.1}}, "fija": base}
+    )
+
+    async def main() -> None:
+        async with await AsyncClient.connect(deployment.ws_url, deployment.session("acme")) as client:
+            snapshots: list[int] = []
+            it = client.subscribe("lecturas", on_snapshot=snapshots.append)
+            first = await asyncio.wait_for(anext(it), 30)
+            assert first.to_pylist() == [{"n": 1, "valor": 0.5}]
+            pg.execute("INSERT INTO lecturas VALUES (2, 1.5), (3, 2.5)")
+            rows: list[dict[str, Any]] = []
+            while len(rows) < 2:
+                rows += (await asyncio.wait_for(anext(it), 30)).to_pylist()
+            assert rows == [{"n": 2, "valor": 1.5}, {"n": 3, "valor": 2.5}] and snapshots == [1]
+            await it.aclose()
+            with pytest.raises(ServerError) as err:
+                async for _ in client.subscribe("fija"):
+                    pass
+            assert err.value.code == "BAD_REQUEST" and "no live.cursor" in err.value.message
+
+    asyncio.run(main())
