@@ -66,7 +66,9 @@ def _write_data(root: Path) -> tuple[dict[str, Any], pa.Table]:
         "ventas": {"type": "parquet", "path": "data/ventas-*.parquet"},
         "grande": {"type": "parquet", "path": "data/grande-*.parquet"},
         "inventario": {"type": "csv", "path": "data/inventario.csv"},
+        "lecturas": {"type": "csv", "path": "data/lecturas.csv", "live": {"poll_seconds": 0.1}},
     }
+    (data / "lecturas.csv").write_text("t,valor\n" + "".join(f"{i},{i * 0.5}\n" for i in range(100)))
     return datasets, pa.concat_tables(parts)
 
 
@@ -87,7 +89,7 @@ def _open(page: Any, dep: Deployment, token: str | None = None) -> None:
 
 
 def _ready(page: Any) -> None:
-    page.wait_for_function("() => window.saeta && window.saeta.state === 'open' && window.saeta.datasets.length === 3")
+    page.wait_for_function("() => window.saeta && window.saeta.state === 'open' && window.saeta.datasets.length === 4")
 
 
 def _panel(page: Any, index: int) -> Any:
@@ -347,3 +349,29 @@ def test_cancel_stops_a_running_query(site: tuple[Deployment, pa.Table], page: A
     panel.locator("[data-testid=run]").click()
     _done(panel)
     assert panel.get_attribute("data-rows") == "10"
+
+
+def test_a_followed_dataset_keeps_the_chart_moving(site: tuple[Deployment, pa.Table], page: Any) -> None:
+    dep, _ = site
+    _open(page, dep)
+    _ready(page)
+    panel = _run(page, 0, "lecturas", click=False)
+    panel.locator("[data-testid=follow]").check()
+    playwright_sync.expect(panel.locator("[data-testid=limit]")).to_be_disabled()
+    panel.locator("[data-testid=run]").click()
+    playwright_sync.expect(panel).to_have_attribute("data-state", "following", timeout=60_000)
+    playwright_sync.expect(panel).to_have_attribute("data-rows", "100")
+    assert panel.get_attribute("data-snapshot-rows") == "100"
+    playwright_sync.expect(panel.locator("[data-testid=cancel]")).to_have_text("Stop")
+    points_before = int(panel.get_attribute("data-points") or "0")
+    with (dep.root / "data" / "lecturas.csv").open("a") as fh:
+        fh.write("".join(f"{i},{i * 0.5}\n" for i in range(100, 150)))
+    playwright_sync.expect(panel).to_have_attribute("data-rows", "150", timeout=60_000)
+    page.wait_for_function(
+        f"() => Number(document.querySelector('[data-testid=panel]').dataset.points) > {points_before}"
+    )
+    assert max(_chart_ys(page, 0)) == 149 * 0.5  # the newest row is drawn
+    panel.locator("[data-testid=cancel]").click()
+    _done(panel)
+    assert panel.get_attribute("data-rows") == "150"  # what came stays
+    page.screenshot(path=str(ARTIFACTS / "dashboard-follow.png"))

@@ -11,6 +11,7 @@ import {
   parseFrame,
   parseServerMessage,
   queryRequest,
+  subscribeRequest,
 } from './protocol.js';
 
 export { Close, ErrorCodes, SaetaError } from './protocol.js';
@@ -74,10 +75,12 @@ function deferred() {
  * they arrive, or `await q.table()` for the whole Table; not both.
  */
 export class Query {
-  constructor(connection, id, spec) {
+  constructor(connection, id, spec, live = false) {
     this.connection = connection;
     this.id = id;
     this.spec = spec;
+    this.live = live; // a subscription: the snapshot, then new rows until unsubscribe()
+    this._snapshot = deferred();
     this.stream = null;
     this.stats = { batches: 0, rows: 0, bytes: 0, startedAt: Date.now(), endedAt: null };
     this.totalRecords = null;
@@ -99,14 +102,28 @@ export class Query {
     return this._done.promise;
   }
 
+  /** A subscription's snapshot has arrived: resolves with its row count. */
+  get snapshot() {
+    return this._snapshot.promise;
+  }
+
   cancel() {
     if (!this._finished) this.connection._send({ action: 'cancel', id: this.id });
+  }
+
+  /** Ends a subscription: its iterator then finishes normally and `done` resolves. */
+  unsubscribe() {
+    if (!this._finished) this.connection._send({ action: 'unsubscribe', id: this.id });
   }
 
   async *[Symbol.asyncIterator]() {
     if (this._consumed) throw new SaetaError('BAD_REQUEST', 'a query can be read only once');
     this._consumed = true;
     await this._info.promise;
+    if (this.live) {
+      yield* this._liveBatches();
+      return;
+    }
     const reader = await RecordBatchReader.from(this._bytes);
     await reader.open();
     this.schema = reader.schema; // kept: a query without rows still has one
@@ -116,6 +133,28 @@ export class Query {
       yield batch;
     }
     await this._done.promise; // an error after the last batch still fails the query
+  }
+
+  /** A subscription's batches, decoded frame by frame: apache-arrow's stream reader holds
+   * a batch back until more bytes follow it, which a live stream may not send for a long
+   * time. Every frame holds whole IPC messages (docs/protocol.md), so each is read on its
+   * own behind the stream's schema message. */
+  async *_liveBatches() {
+    let schemaBytes = null;
+    for await (const view of this._bytes) {
+      if (schemaBytes === null) {
+        schemaBytes = view;
+        this.schema = RecordBatchReader.from(schemaBytes).open().schema;
+        continue;
+      }
+      const reader = RecordBatchReader.from([schemaBytes, view]);
+      for (const batch of reader) {
+        this.stats.batches += 1;
+        this.stats.rows += batch.numRows;
+        yield batch;
+      }
+    }
+    await this._done.promise;
   }
 
   /** The whole result as one apache-arrow Table. */
@@ -131,6 +170,10 @@ export class Query {
     this.stream = msg.stream;
     this.totalRecords = msg.total_records ?? null;
     this._info.resolve(msg);
+  }
+
+  _onSnapshot(msg) {
+    this._snapshot.resolve(msg.rows);
   }
 
   _onBytes(view) {
@@ -150,6 +193,7 @@ export class Query {
     this._finished = true;
     this.stats.endedAt = Date.now();
     this._info.reject(error);
+    this._snapshot.reject(error);
     this._bytes.end(error);
     this._done.reject(error);
   }
@@ -237,6 +281,20 @@ export class Connection extends EventTarget {
     return q;
   }
 
+  /** Starts a subscription (a live query): spec = {dataset, columns?, filter?}. Iterate
+   * it like a query; it ends when you call `unsubscribe()` on it. */
+  subscribe(spec) {
+    const id = `${this.prefix}${this.nextQuery++}`;
+    const text = subscribeRequest(id, spec);
+    const q = new Query(this, id, spec, true);
+    this.queries.set(id, q);
+    if (!this._sendText(text)) {
+      this.queries.delete(id);
+      q._fail(this.error || new SaetaError('CLOSED'));
+    }
+    return q;
+  }
+
   /** Cancels a running query by id (a no-op when it is not running). */
   cancel(id) {
     this.queries.get(id)?.cancel();
@@ -288,6 +346,9 @@ export class Connection extends EventTarget {
           this.byStream.set(msg.stream, q);
           q._onInfo(msg);
         }
+        break;
+      case 'snapshot':
+        q?._onSnapshot(msg);
         break;
       case 'end':
         if (q) {

@@ -25,6 +25,8 @@ Chart.register(
 );
 
 const PAGE_ROWS = 25;
+// A followed panel keeps the newest rows only: past this many, the oldest batches go.
+const MAX_FOLLOWED_ROWS = 2_000_000;
 const REDRAW_MS = 200;
 const SESSION_KEY = 'saeta.session';
 
@@ -152,8 +154,9 @@ class Panel {
     this.xSelect = el('select', { 'data-testid': 'x', onchange: () => this.changeAxes() });
     this.ySelect = el('select', { 'data-testid': 'y', onchange: () => this.changeAxes() });
     this.limitInput = el('input', { type: 'number', min: '0', step: '1', placeholder: 'all rows', 'data-testid': 'limit' });
+    this.followBox = el('input', { type: 'checkbox', 'data-testid': 'follow', onchange: () => this.setUsable(page.state === 'open') });
     this.runButton = el('button', { class: 'primary', type: 'button', 'data-testid': 'run', disabled: true, onclick: () => this.run() }, 'Run');
-    this.cancelButton = el('button', { type: 'button', 'data-testid': 'cancel', disabled: true, onclick: () => this.query?.cancel() }, 'Cancel');
+    this.cancelButton = el('button', { type: 'button', 'data-testid': 'cancel', disabled: true, onclick: () => this.stop() }, 'Cancel');
     this.columnsBox = el('div', { class: 'columns', 'data-testid': 'columns' });
     this.counters = el('div', { class: 'counters', 'data-testid': 'counters' });
     this.progress = el('progress', { max: '1', value: '0', 'data-testid': 'progress' });
@@ -168,6 +171,7 @@ class Panel {
         el('label', {}, 'x', this.xSelect),
         el('label', {}, 'y', this.ySelect),
         el('label', {}, 'Row limit', this.limitInput),
+        el('label', { class: 'follow', title: 'Keep the chart moving: new rows as the source grows' }, this.followBox, 'Follow'),
         this.runButton, this.cancelButton),
       this.columnsBox, this.progress, this.counters, this.message,
       el('div', { class: 'chart-box' }, this.canvas),
@@ -177,10 +181,19 @@ class Panel {
   }
 
   setUsable(usable) {
-    const running = this.state === 'running';
+    const running = this.state === 'running' || this.state === 'following';
     this.runButton.disabled = !usable || running || !this.schema;
     this.cancelButton.disabled = !usable || !running;
+    this.cancelButton.textContent = this.query?.live ? 'Stop' : 'Cancel';
     this.datasetSelect.disabled = !usable || running;
+    this.followBox.disabled = running;
+    this.limitInput.disabled = running || this.followBox.checked; // a subscription has no limit
+  }
+
+  /** Cancel for a query; for a followed dataset, unsubscribe (what came stays drawn). */
+  stop() {
+    if (this.query?.live) this.query.unsubscribe();
+    else this.query?.cancel();
   }
 
   setPanelState(state) {
@@ -259,19 +272,26 @@ class Panel {
     const dataset = this.datasetSelect.value;
     const limitText = this.limitInput.value.trim();
     const spec = { dataset, columns: this.selectedColumns() };
-    if (limitText) spec.limit = Number(limitText);
+    const follow = this.followBox.checked;
+    if (limitText && !follow) spec.limit = Number(limitText);
     this.resetData();
     this.showMessage(null);
     delete this.root.dataset.error;
     let query;
     try {
-      query = page.connection.query(spec);
+      query = follow ? page.connection.subscribe(spec) : page.connection.query(spec);
     } catch (error) {
       this.fail(error);
       return;
     }
     this.query = query;
     this.setPanelState('running');
+    if (follow) {
+      query.snapshot.then((rows) => {
+        if (this.query === query) this.setPanelState('following');
+        this.root.dataset.snapshotRows = String(rows);
+      }, () => {});
+    }
     const started = performance.now();
     this.startedAt = started;
     const tick = setInterval(() => this.renderCounters(), 250);
@@ -280,6 +300,7 @@ class Panel {
       this.totalRecords = info.total_records;
       for await (const batch of query) {
         this.append(batch);
+        if (follow && this.rows > MAX_FOLLOWED_ROWS * 1.1) this.dropOldest(MAX_FOLLOWED_ROWS);
         this.stats = { ...query.stats, elapsedMs: performance.now() - started };
         this.scheduleRedraw();
       }
@@ -317,6 +338,24 @@ class Panel {
     this.appendSeries(batch);
     this.rows += batch.numRows;
     if (this.rows - batch.numRows < (this.pageIndex + 1) * PAGE_ROWS) this.renderTable();
+  }
+
+  /** Keeps about the newest ``keep`` rows of a followed dataset, then redraws from them. */
+  dropOldest(keep) {
+    while (this.batches.length > 1 && this.rows - this.batches[0].numRows >= keep) {
+      this.rows -= this.batches.shift().numRows;
+    }
+    this.offsets = [];
+    let at = 0;
+    for (const batch of this.batches) {
+      this.offsets.push(at);
+      at += batch.numRows;
+    }
+    this.xColumn = new NumberColumn();
+    this.yColumn = new NumberColumn();
+    this.xLabels = [];
+    for (const batch of this.batches) this.appendSeries(batch);
+    this.renderTable();
   }
 
   /** Adds a batch's x and y values to the chart's series. */
@@ -493,7 +532,7 @@ class Panel {
       this.progress.removeAttribute('value'); // indeterminate
     } else {
       this.progress.max = 1;
-      this.progress.value = this.state === 'done' ? 1 : 0;
+      this.progress.value = this.state === 'done' || this.state === 'following' ? 1 : 0;
     }
   }
 }
@@ -569,7 +608,8 @@ async function start() {
 }
 
 /**
- * A view named in the URL (`?dataset=ventas&chart=bar&x=region&y=total&limit=1000`): the
+ * A view named in the URL (`?dataset=ventas&chart=bar&x=region&y=total&limit=1000`, and
+ * `&follow=1` to follow it live): the
  * first panel picks it and runs it at once. Unknown names are ignored.
  */
 async function openView(panel, params) {
@@ -586,6 +626,8 @@ async function openView(panel, params) {
   pick(panel.ySelect, params.get('y'));
   const limit = params.get('limit');
   if (limit && /^\d{1,15}$/.test(limit)) panel.limitInput.value = limit;
+  panel.followBox.checked = params.get('follow') === '1';
+  panel.setUsable(page.state === 'open');
   await panel.run();
 }
 

@@ -173,6 +173,16 @@ export function checkFilter(filter) {
   return checked;
 }
 
+/** The `subscribe` request for `spec` = {dataset, columns?, filter?}: a live query. */
+export function subscribeRequest(id, spec) {
+  if (spec && (spec.limit != null || spec.ordered != null)) {
+    throw new SaetaError('BAD_REQUEST', 'a subscription takes no limit and no order');
+  }
+  const msg = JSON.parse(queryRequest(id, spec));
+  msg.action = 'subscribe';
+  return JSON.stringify(msg);
+}
+
 /** The `query` request for `spec`, validated the way the gateway will. */
 export function queryRequest(id, spec) {
   if (!spec || typeof spec.dataset !== 'string' || spec.dataset.length === 0) {

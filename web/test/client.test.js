@@ -76,3 +76,46 @@ test('a query without rows still gives a table with the schema', async () => {
   assert.equal(table.numRows, 0);
   assert.deepEqual(table.schema.fields.map((f) => f.name), ['a', 'b']);
 });
+
+test('a subscription yields batches as they come, its snapshot, and ends on unsubscribe', async () => {
+  const conn = { sent: [], _send(obj) { this.sent.push(obj); return true; } };
+  const q = new Query(conn, 's1', { dataset: 'd' }, true);
+  const schema = tableFromArrays({ id: Int32Array.from([0]) }).schema;
+  const sink = new RecordBatchStreamWriter();
+  sink.reset(undefined, schema);
+  const parts = [];
+  const chunks = (async () => { for await (const c of sink) parts.push(c); })();
+  sink.write(tableFromArrays({ id: Int32Array.from([1, 2]) }).batches[0]);
+  sink.write(tableFromArrays({ id: Int32Array.from([3]) }).batches[0]);
+  sink.finish();
+  await chunks;
+  const stream = Buffer.concat(parts);
+  q._onInfo({ type: 'info', id: 's1', stream: 9, schema: { fields: [] }, total_records: null });
+  const seen = [];
+  const reading = (async () => { for await (const b of q) seen.push(...b.getChild('id').toArray()); })();
+  // Frames hold whole IPC messages: cut the writer's pieces where each message starts
+  // (its 0xFFFFFFFF continuation marker, alone or with the end marker's zero length; no data
+  // value here looks like one).
+  const messages = [];
+  for (const part of parts) {
+    const marker = (part.byteLength === 4 || part.byteLength === 8) && part.subarray(0, 4).every((b) => b === 0xff);
+    if (marker || !messages.length) messages.push([]);
+    messages.at(-1).push(part);
+  }
+  assert.equal(messages.length, 4); // schema, two batches, end-of-stream
+  const message = (i) => frame(Buffer.concat(messages[i]));
+  q._onBytes(message(0)); // schema
+  q._onBytes(message(1)); // the snapshot's batch
+  q._onSnapshot({ type: 'snapshot', id: 's1', rows: 2 });
+  assert.equal(await q.snapshot, 2);
+  while (seen.length < 2) await new Promise((r) => setTimeout(r, 5)); // yielded with nothing after it
+  q._onBytes(message(2)); // a new row
+  q._onBytes(message(3)); // end-of-stream marker
+  q.unsubscribe();
+  assert.deepEqual(conn.sent, [{ action: 'unsubscribe', id: 's1' }]);
+  q._onEnd({ type: 'end', id: 's1', rows: 3, bytes: stream.byteLength });
+  await reading;
+  assert.deepEqual(seen, [1, 2, 3]);
+  q.unsubscribe();
+  assert.equal(conn.sent.length, 1);
+});

@@ -72,3 +72,13 @@ test('queryRequest sends filters and ordered, checked for shape', () => {
   }
   assert.throws(() => queryRequest('q', { dataset: 'd', ordered: 'yes' }), (e) => e.code === 'BAD_REQUEST');
 });
+
+test('subscribeRequest: like a query, without limit or order', async () => {
+  const { subscribeRequest } = await import('../src/protocol.js');
+  assert.deepEqual(JSON.parse(subscribeRequest('s', { dataset: 'd', columns: ['a'], filter: [['a', '>', 1]] })), {
+    action: 'subscribe', id: 's', dataset: 'd', columns: ['a'], filter: [['a', '>', 1]],
+  });
+  assert.throws(() => subscribeRequest('s', { dataset: 'd', limit: 1 }), (e) => e.code === 'BAD_REQUEST');
+  assert.throws(() => subscribeRequest('s', { dataset: 'd', ordered: true }), (e) => e.code === 'BAD_REQUEST');
+  assert.throws(() => subscribeRequest('s', { dataset: 'd', filter: [['a', '~', 1]] }), (e) => e.code === 'BAD_REQUEST');
+});
