@@ -8,6 +8,7 @@ import pytest
 from saeta import certs
 from saeta.config import (
     KeyRanges,
+    LiveConfig,
     braced,
     load_connector_config,
     load_control_plane_config,
@@ -332,3 +333,40 @@ def test_database_dataset_errors(tmp_path: Path, dataset: dict[str, Any], key: s
     with pytest.raises(ConfigError) as err:
         load_connector_config(write(tmp_path, text))
     assert key in err.value.message, err.value.message
+
+
+def test_live_keys(tmp_path: Path) -> None:
+    certs.init_ca(tmp_path / "certs")
+    certs.issue_client(tmp_path / "certs", "t1")
+    text = CONNECTOR_HEAD + (
+        "datasets:\n"
+        "  f: {type: csv, path: x.csv}\n"
+        "  g: {type: json, path: x.jsonl, live: {poll_seconds: 0.25}}\n"
+        '  p: {type: postgresql, uri: "postgresql://u@db/x", table: t, live: {cursor: id}}\n'
+        '  q: {type: postgresql, uri: "postgresql://u@db/x", table: t}\n'
+    )
+    cfg = load_connector_config(write(tmp_path, text))
+    assert cfg.datasets["f"].live == LiveConfig(None, 1.0)
+    assert cfg.datasets["g"].live == LiveConfig(None, 0.25)
+    assert cfg.datasets["p"].live == LiveConfig("id", 1.0)
+    assert cfg.datasets["q"].live is None
+    assert cfg.max_subscriptions == 64
+
+
+@pytest.mark.parametrize(
+    ("live", "problem"),
+    [
+        ({}, "live.cursor"),
+        ({"cursor": "id", "poll_seconds": 0}, "live.poll_seconds"),
+        ({"cursor": "id", "every": 1}, "live.every: unknown key"),
+        ("id", "expected a mapping"),
+    ],
+)
+def test_live_errors(tmp_path: Path, live: Any, problem: str) -> None:
+    certs.init_ca(tmp_path / "certs")
+    certs.issue_client(tmp_path / "certs", "t1")
+    dataset = {"type": "postgresql", "uri": "postgresql://u@db/x", "table": "t", "live": live}
+    text = CONNECTOR_HEAD + "datasets:\n  d: " + json.dumps(dataset) + "\n"
+    with pytest.raises(ConfigError) as err:
+        load_connector_config(write(tmp_path, text))
+    assert problem in err.value.message, err.value.message
