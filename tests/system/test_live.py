@@ -142,3 +142,47 @@ def test_a_vanished_file_ends_the_subscription_with_an_error(running: Deployment
             assert (await client.query("log")).num_rows == 2  # nothing else is affected
 
     asyncio.run(main())
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_a_subscriber_that_does_not_read_holds_the_connector_back(running: Deployment) -> None:
+    connector = next(p for p in running.procs if p.name == "connector-acme")
+    log = running.root / "data" / "log.csv"
+    row = "1," + "9" * 20 + ".5," + "x" * 70 + "\n"  # about 100 bytes
+
+    async def main() -> None:
+        url = f"{running.ws_url}/stream/{running.session('acme')}"
+        # A small receive queue: once it is full the client stops reading its socket.
+        async with connect(url, compression=None, max_size=None, max_queue=2) as ws:
+            await ws.send(json.dumps({"action": "subscribe", "id": "slow", "dataset": "log"}))
+            while True:  # read up to the snapshot frame, then stop reading
+                msg = await asyncio.wait_for(ws.recv(), 30)
+                if isinstance(msg, str) and json.loads(msg)["type"] == "snapshot":
+                    break
+            before = _rss_mib(connector.popen.pid)
+            with log.open("a") as fh:
+                for _ in range(20):
+                    fh.write(row * 100_000)  # 200 MB in all
+            await asyncio.sleep(5)  # time to read far ahead, were nothing holding it back
+            grown = _rss_mib(connector.popen.pid) - before
+            assert grown < 96, f"connector grew {grown:.0f} MiB while its subscriber read nothing"
+            # Then the subscriber reads again and gets rows; unsubscribe ends it cleanly.
+            got = 0
+            while got < 50:  # frames of about 1 MiB
+                msg = await asyncio.wait_for(ws.recv(), 30)
+                if isinstance(msg, bytes):
+                    got += 1
+            await ws.send(json.dumps({"action": "unsubscribe", "id": "slow"}))
+            while True:
+                msg = await asyncio.wait_for(ws.recv(), 60)
+                if isinstance(msg, str):
+                    assert json.loads(msg)["type"] == "end"
+                    break
+
+    asyncio.run(main())
