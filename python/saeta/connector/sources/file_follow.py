@@ -33,7 +33,7 @@ from saeta.connector.sources.files import FileSource, json_readable
 from saeta.core.filters import Condition, bind, kinds_of
 from saeta.errors import SourceError
 
-POLL_BYTES = 8 * 1024 * 1024
+POLL_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -185,7 +185,7 @@ class FileFollower:
         cut = data.rfind(b"\n") + 1
         if cut == 0:
             if len(data) >= POLL_BYTES:
-                raise SourceError(f"dataset {self.source.name}: {Path(path).name} has a line over 8 MiB")
+                raise SourceError(f"dataset {self.source.name}: {Path(path).name} has a line over {POLL_BYTES >> 20} MiB")
             return []
         data = data[:cut]
         if state.pos == 0 and self.source.cfg.type == "csv":
