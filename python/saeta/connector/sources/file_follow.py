@@ -185,7 +185,8 @@ class FileFollower:
         cut = data.rfind(b"\n") + 1
         if cut == 0:
             if len(data) >= POLL_BYTES:
-                raise SourceError(f"dataset {self.source.name}: {Path(path).name} has a line over {POLL_BYTES >> 20} MiB")
+                name = Path(path).name
+                raise SourceError(f"dataset {self.source.name}: {name} has a line over {POLL_BYTES >> 20} MiB")
             return []
         data = data[:cut]
         if state.pos == 0 and self.source.cfg.type == "csv":
