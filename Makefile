@@ -23,4 +23,5 @@ bench: setup
 		--benchmark-columns=median,ops --benchmark-sort=name --benchmark-json=benchmarks/results/micro.json
 	$(PY) benchmarks/revocation_delay.py
 	$(PY) benchmarks/postgres.py
+	$(PY) benchmarks/partitions.py
 	$(PY) benchmarks/browser_decode.py

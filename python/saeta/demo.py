@@ -5,7 +5,9 @@ tenants, and a ready session with its dashboard URL."""
 from __future__ import annotations
 
 import json
+import math
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -56,6 +58,11 @@ def prepare(state: Path, ports: Ports, ventas_rows: int, redis_url: str | None =
         demo_data.write_ventas(data / "ventas", files=4, rows_per_file=ventas_rows // 4)
     if not (data / "globex").exists():
         demo_data.write_globex(data / "globex")
+    if not (data / "lecturas").exists():
+        (data / "lecturas").mkdir(parents=True)
+        start = int(time.time()) - 3600
+        rows = "".join(_readings(t) for t in range(start, start + 3600, 5))
+        (data / "lecturas" / "lecturas.csv").write_text("momento,sensor,temperatura\n" + rows)
     secret_file = state / "secret"
     if not secret_file.exists():
         _write(secret_file, secrets.token_urlsafe(48), private=True)
@@ -100,7 +107,15 @@ def prepare(state: Path, ports: Ports, ventas_rows: int, redis_url: str | None =
         private=True,
     )
     datasets = {
-        "acme": {"ventas": {"type": "parquet", "path": "data/ventas/*.parquet"}},
+        "acme": {
+            "ventas": {"type": "parquet", "path": "data/ventas/*.parquet"},
+            "lecturas": {
+                "type": "csv",
+                "path": "data/lecturas/*.csv",
+                "options": {"column_types": {"momento": "timestamp[s]", "temperatura": "float64"}},
+                "live": {"poll_seconds": 0.5},
+            },
+        },
         "globex": {
             "inventario": {
                 "type": "csv",
@@ -129,6 +144,20 @@ def prepare(state: Path, ports: Ports, ventas_rows: int, redis_url: str | None =
             ),
         )
     return cfg
+
+
+SENSORS = ("horno-1", "horno-2", "camara-fria", "linea-a", "linea-b")
+
+
+def _readings(at: int) -> str:
+    """CSV lines of every sensor's reading at unix time ``at`` (a slow wave, some noise)."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at))
+    base = {"horno-1": 180.0, "horno-2": 175.0, "camara-fria": -18.0, "linea-a": 22.0, "linea-b": 24.0}
+    lines = []
+    for i, sensor in enumerate(SENSORS):
+        value = base[sensor] + 3 * math.sin(at / 300 + i) + random.uniform(-0.5, 0.5)
+        lines.append(f"{stamp},{sensor},{value:.2f}\n")
+    return "".join(lines)
 
 
 def _get(url: str, timeout: float = 2.0) -> bytes:
@@ -228,11 +257,14 @@ saeta demo is running (state: {state}, logs: {logs}/)
 
   control plane  http://127.0.0.1:{ports.control_plane}
   gateway        http://127.0.0.1:{ports.http}/ (dashboard)   tunnels on :{ports.grpc}{data_ports} (mTLS)
-  connectors     acme (ventas: {ventas_rows:,} rows, parquet)  globex (inventario csv, clientes json)
+  connectors     acme (ventas: {ventas_rows:,} rows, parquet; lecturas: live csv)  globex (inventario, clientes)
   revocation     {revocation}
 
 Open the dashboard (tenant acme, session valid 8 hours): the ventas chart fills in.
   {answer["dashboard_url"]}&dataset=ventas
+
+Follow live sensor readings (a CSV file the demo appends to every second):
+  {answer["dashboard_url"]}&dataset=lecturas&follow=1&chart=scatter&x=momento&y=temperatura
 
 Or stream ventas to this terminal:
   saeta query ventas --gateway ws://127.0.0.1:{ports.http} --session {session}
@@ -247,12 +279,15 @@ Ctrl-C stops everything.
 """,
             flush=True,
         )
+        readings = state / "data" / "lecturas" / "lecturas.csv"
         while True:
             for p in procs:
                 if p.poll() is not None:
                     print(f"demo: process {p.pid} exited with {p.returncode}; stopping (see {logs}/)", flush=True)
                     return 1
-            time.sleep(0.5)
+            with readings.open("a") as fh:  # the live dataset grows: one reading per sensor a second
+                fh.write(_readings(int(time.time())))
+            time.sleep(1.0)
     except KeyboardInterrupt:
         return 0
     finally:
