@@ -5,7 +5,6 @@ down, and a query through the gateway from a YAML config."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,13 +14,13 @@ import pyarrow as pa
 import pytest
 from saeta.client import Client, ServerError
 from saeta.config import DatasetConfig, KeyRanges, SqlDataset
-from saeta.connector.sources import Source, open_source
 from saeta.core.filters import bind, kinds_of, parse_filter
 from saeta.errors import BadRequest, SourceError
 
 from tests import filter_cases
 from tests.system.harness import Deployment, free_port
 from tests.system.postgres_server import DATABASE, PASSWORD, USER, PostgresServer
+from tests.system.sql_reads import opened, read_all
 
 pytestmark = pytest.mark.system
 ROWS = 200_000
@@ -70,32 +69,6 @@ def dataset(pg: PostgresServer, monkeypatch: pytest.MonkeyPatch, **sql: Any) -> 
     columns = sql.pop("columns", None)
     assert not sql, sql
     return DatasetConfig(name="d", type="odbc", paths=(), sql=spec, columns=columns)
-
-
-@contextlib.contextmanager
-def opened(cfg: DatasetConfig) -> Iterator[Source]:
-    source = open_source(cfg, 4096)
-    try:
-        yield source
-    finally:
-        source.close()
-
-
-def read_all(
-    cfg: DatasetConfig,
-    columns: tuple[str, ...] | None = None,
-    limit: int | None = None,
-    raw_filter: list[list[Any]] | None = None,
-    partitions: list[int] | None = None,
-) -> pa.Table:
-    conditions = parse_filter(raw_filter or [])
-    with opened(cfg) as source:
-        plan = source.plan(columns, limit, conditions)
-        batches = []
-        for p in partitions if partitions is not None else [p.index for p in plan.partitions]:
-            batches += list(source.read(p, columns, limit, conditions))
-    assert all(b.schema.equals(plan.schema) for b in batches)
-    return pa.Table.from_batches(batches, schema=plan.schema)
 
 
 def test_types_over_odbc(pg: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> None:

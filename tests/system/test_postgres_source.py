@@ -5,7 +5,6 @@ attempts, and a wrong password whose message carries no secret."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import pyarrow as pa
 import pytest
 from saeta.client import AsyncClient, Client, ServerError
 from saeta.config import DatasetConfig, LiveConfig, SqlDataset
-from saeta.connector.sources import Source, open_source, sql_follow
+from saeta.connector.sources import sql_follow
 from saeta.connector.sources.postgres import bind_named
 from saeta.core.filters import bind, kinds_of, parse_filter
 from saeta.errors import BadRequest, SourceError
@@ -24,6 +23,7 @@ from saeta.errors import BadRequest, SourceError
 from tests import filter_cases
 from tests.system.harness import Deployment, free_port
 from tests.system.postgres_server import PASSWORD, PostgresServer
+from tests.system.sql_reads import opened, read_all
 
 pytestmark = pytest.mark.system
 ROWS = 1_000_000  # the issue's "a table of at least one million rows"
@@ -62,29 +62,6 @@ def dataset(pg: PostgresServer, monkeypatch: pytest.MonkeyPatch, **sql: object) 
     )
     columns = sql.get("columns")
     return DatasetConfig(name="d", type="postgresql", paths=(), sql=spec, columns=columns)  # type: ignore[arg-type]
-
-
-@contextlib.contextmanager
-def opened(cfg: DatasetConfig) -> Iterator[Source]:
-    source = open_source(cfg, 4096)
-    try:
-        yield source
-    finally:
-        source.close()
-
-
-def read_all(
-    cfg: DatasetConfig,
-    columns: tuple[str, ...] | None = None,
-    limit: int | None = None,
-    raw_filter: list[list[Any]] | None = None,
-) -> pa.Table:
-    conditions = parse_filter(raw_filter or [])
-    with opened(cfg) as source:
-        plan = source.plan(columns, limit, conditions)
-        batches = list(source.read(0, columns, limit, conditions))
-    assert all(b.schema.equals(plan.schema) for b in batches)
-    return pa.Table.from_batches(batches, schema=plan.schema)
 
 
 def test_types_that_bite_arrive_as_plain_arrow(pg: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> None:

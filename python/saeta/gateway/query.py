@@ -21,7 +21,7 @@ from saeta.core import browser_protocol as bp
 from saeta.core import filter_codec
 from saeta.core.filters import Condition
 from saeta.errors import ConnectorOffline, QueryFailed, QueryTimeout, RelayError, SaetaError
-from saeta.gateway.data_calls import CallBroken, Chunk, DataCalls, DataStream, End
+from saeta.gateway.data_calls import CallBroken, Chunk, DataCalls, DataStream, End, PendingCall
 from saeta.gateway.registry import ConnectorLink
 from saeta.gateway.ws_protocol import Buffer
 from saeta.relay import EOS, frame_header
@@ -148,6 +148,59 @@ async def _fetch_concurrently(
     return totals[0], totals[1]
 
 
+class InvalidArrowData(QueryFailed):
+    """The connector sent bytes that are not whole Arrow IPC messages of the stream."""
+
+
+async def _open_data_call(
+    ctx: QueryContext,
+    pending: PendingCall,
+    request_id: str,
+    ticket: str,
+    limit: int | None,
+    conditions: Sequence[Condition],
+    errors: asyncio.Future[SaetaError],
+    stop: asyncio.Future[Any] | None = None,
+) -> DataStream | None:
+    """Asks the connector for a partition's data call and waits for it to open. None when
+    ``stop`` completes first; raises the connector's error, or TIMEOUT."""
+    ctx.link.send(
+        pb.GatewayMessage(
+            do_get=pb.DoGetRequest(
+                ticket=ticket,
+                request_id=request_id,
+                call_id=pending.call_id,
+                limit=-1 if limit is None else limit,
+                filter=filter_codec.to_proto(conditions),
+            )
+        )
+    )
+    arrived = asyncio.ensure_future(pending.arrived)
+    waiters: set[asyncio.Future[Any]] = {arrived, errors}
+    if stop is not None:
+        waiters.add(stop)
+    done, _ = await asyncio.wait(waiters, timeout=ctx.timeout, return_when=FIRST)
+    if arrived in done:
+        return arrived.result()
+    arrived.cancel()
+    if errors in done:
+        raise errors.result()
+    if not done:
+        raise QueryTimeout(f"the connector did not open the data call within {ctx.timeout:g}s")
+    return None
+
+
+async def _next_piece(stream: DataStream, errors: asyncio.Future[SaetaError], tenant: str) -> Chunk | End:
+    """The data call's next piece; a broken call raises why, bad bytes InvalidArrowData."""
+    try:
+        return await stream.next_piece()
+    except CallBroken:
+        raise await _why_cut(errors) from None
+    except RelayError as exc:
+        log.warning("refused connector data code=%s tenant=%s: %s", exc.code, tenant, exc.message)
+        raise InvalidArrowData(f"the connector sent invalid Arrow data ({exc.code})") from None
+
+
 async def _fetch_partition(
     ctx: QueryContext,
     request_id: str,
@@ -162,37 +215,15 @@ async def _fetch_partition(
     pending = ctx.calls.expect(link.tenant)
     abort: str | None = "query stopped"
     try:
-        link.send(
-            pb.GatewayMessage(
-                do_get=pb.DoGetRequest(
-                    ticket=ticket,
-                    request_id=request_id,
-                    call_id=pending.call_id,
-                    limit=-1 if limit is None else limit,
-                    filter=filter_codec.to_proto(conditions),
-                )
-            )
-        )
-        arrived = asyncio.ensure_future(pending.arrived)
-        waiters: set[asyncio.Future[Any]] = {arrived, errors}
-        done, _ = await asyncio.wait(waiters, timeout=ctx.timeout, return_when=asyncio.FIRST_COMPLETED)
-        if errors in done:
-            arrived.cancel()
-            raise errors.result()
-        if not done:
-            arrived.cancel()
-            raise QueryTimeout(f"the connector did not open the data call within {ctx.timeout:g}s")
-        stream: DataStream = arrived.result()
+        stream = await _open_data_call(ctx, pending, request_id, ticket, limit, conditions, errors)
+        assert stream is not None
         rows = nbytes = 0
         while True:
             try:
-                piece = await _within(stream.next_piece(), ctx.timeout)
-            except CallBroken:
-                raise await _why_cut(errors) from None
-            except RelayError as exc:
-                log.warning("refused connector data code=%s tenant=%s: %s", exc.code, link.tenant, exc.message)
+                piece = await _within(_next_piece(stream, errors, link.tenant), ctx.timeout)
+            except InvalidArrowData:
                 abort = "invalid Arrow data"
-                raise QueryFailed(f"the connector sent invalid Arrow data ({exc.code})") from None
+                raise
             if isinstance(piece, End):
                 if piece.records != rows:
                     raise QueryFailed(f"the connector announced {piece.records} rows but sent {rows}")
@@ -244,27 +275,8 @@ async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, s
         header = frame_header(stream_id)
         await ctx.send_parts((header, info.schema))
         pending = ctx.calls.expect(link.tenant)
-        link.send(
-            pb.GatewayMessage(
-                do_get=pb.DoGetRequest(
-                    ticket=info.partitions[0].ticket,
-                    request_id=request_id,
-                    call_id=pending.call_id,
-                    limit=-1,
-                    filter=filter_codec.to_proto(q.filter),
-                )
-            )
-        )
-        arrived = asyncio.ensure_future(pending.arrived)
-        first: set[asyncio.Future[Any]] = {arrived, errors, stopped}
-        done, _ = await asyncio.wait(first, timeout=ctx.timeout, return_when=FIRST)
-        if arrived not in done:
-            arrived.cancel()
-            if errors in done:
-                raise errors.result()
-            if not done:
-                raise QueryTimeout(f"the connector did not open the data call within {ctx.timeout:g}s")
-        stream: DataStream | None = arrived.result() if arrived in done else None
+        ticket = info.partitions[0].ticket
+        stream = await _open_data_call(ctx, pending, request_id, ticket, None, q.filter, errors, stopped)
         rows, nbytes = 0, len(info.schema)
         told = False
         piece_task: asyncio.Future[Chunk | End] | None = None
@@ -273,7 +285,7 @@ async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, s
                 await ctx.send_text(bp.snapshot_frame(q.id, snapshot.result()))
                 told = True
             if piece_task is None:
-                piece_task = asyncio.ensure_future(stream.next_piece())
+                piece_task = asyncio.ensure_future(_next_piece(stream, errors, link.tenant))
             waiters: set[asyncio.Future[Any]] = {piece_task, stopped, errors}
             if not told:
                 waiters.add(snapshot)
@@ -284,12 +296,9 @@ async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, s
                 continue
             try:
                 piece = piece_task.result()
-            except CallBroken:
-                raise await _why_cut(errors) from None
-            except RelayError as exc:
-                log.warning("refused connector data code=%s tenant=%s: %s", exc.code, link.tenant, exc.message)
+            except InvalidArrowData:
                 abort = "invalid Arrow data"
-                raise QueryFailed(f"the connector sent invalid Arrow data ({exc.code})") from None
+                raise
             piece_task = None
             if isinstance(piece, End):
                 break  # the connector ended it (it does not today): end the stream cleanly
