@@ -410,3 +410,24 @@ def test_a_failing_partition_stops_the_others(deployment: Deployment) -> None:
         assert info.value.code in ("QUERY_FAILED", "SOURCE_ERROR") and "part-3.parquet" in info.value.message
         (data / "part-3.parquet").unlink()
         assert client.query("parts").num_rows == 100_000  # the socket and the tunnel carry on
+
+
+def test_dataset_names_shaped_like_paths_are_unknown_names(running: Deployment) -> None:
+    with Client.connect(running.ws_url, running.session("acme")) as client:
+        for name in ("../data/ventas.csv", "/etc/passwd", "data/ventas-0.parquet", "ventas/../csv", "ventas\x00"):
+            with pytest.raises(ServerError) as info:
+                client.query(name)
+            assert info.value.code == "DATASET_NOT_FOUND", name
+        assert client.query("csv", limit=1).num_rows == 1
+
+
+def test_permessage_deflate_is_never_negotiated(running: Deployment) -> None:
+    async def main() -> None:
+        url = f"{running.ws_url}/stream/{running.session('acme')}"
+        async with connect(url, compression="deflate") as ws:
+            assert ws.response is not None
+            assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+            await ws.send(json.dumps({"action": "list"}))
+            assert json.loads(await ws.recv())["type"] == "datasets"
+
+    asyncio.run(main())
