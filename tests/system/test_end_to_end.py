@@ -20,7 +20,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 import pytest
 from saeta import certs
-from saeta.client import AsyncClient, Client, ServerError
+from saeta.client import AsyncClient, Client, ServerError, SocketClosed
 from saeta.core.session_token import issue_session
 from saeta.demo_data import ventas
 from saeta.relay import EOS
@@ -431,3 +431,32 @@ def test_permessage_deflate_is_never_negotiated(running: Deployment) -> None:
             assert json.loads(await ws.recv())["type"] == "datasets"
 
     asyncio.run(main())
+
+
+def test_gateway_sigterm_closes_sockets_with_going_away_and_exits_within_30s(big: tuple[Deployment, Proc]) -> None:
+    deployment, connector = big
+    gateway = next(p for p in deployment.procs if p.name == "gateway")
+
+    async def main() -> None:
+        async with await AsyncClient.connect(deployment.ws_url, deployment.session("acme")) as client:
+            rows = 0
+            with pytest.raises(SocketClosed) as err:
+                async for batch in client.stream("big"):
+                    rows += batch.num_rows
+                    if rows >= 4096 and gateway.popen.poll() is None:
+                        gateway.popen.send_signal(signal.SIGTERM)
+            assert err.value.close_code == 1001  # the gateway is shutting down; reconnect
+            assert rows < BIG_ROWS
+
+    asyncio.run(main())
+    started = time.monotonic()
+    assert gateway.popen.wait(timeout=60) == 0
+    assert time.monotonic() - started < 30, "the gateway took over 30 s to stop"
+    assert "gateway stopped" in gateway.text()
+    # The connector's read was stopped too, and it keeps trying to reconnect.
+    wait_for(
+        lambda: "cancelled; source closed" in connector.text() or "ended the data call" in connector.text(),
+        30,
+        "the connector to stop reading",
+    )
+    assert connector.popen.poll() is None
