@@ -144,15 +144,22 @@ class Deployment:
         return proc
 
     def connector_config(
-        self, tenant: str, datasets: dict[str, Any], cert_tenant: str | None = None, ca: Path | None = None, **perf: Any
+        self,
+        tenant: str,
+        datasets: dict[str, Any],
+        cert_tenant: str | None = None,
+        ca: Path | None = None,
+        via_port: int | None = None,
+        **perf: Any,
     ) -> Path:
+        """A connector's config; ``via_port`` dials that port (a proxy) instead of the gateway's."""
         who = cert_tenant or tenant
         if not (self.certs / "clients" / who / "client.crt").exists():
             certs.issue_client(self.certs, who)
         return self.write(
             f"connector-{tenant}.yml",
             {
-                "gateway": {"grpc_uri": f"127.0.0.1:{self.grpc_port}", "server_name": "localhost"},
+                "gateway": {"grpc_uri": f"127.0.0.1:{via_port or self.grpc_port}", "server_name": "localhost"},
                 "mtls": {
                     "ca_cert": str(ca or self.certs / "ca.crt"),
                     "client_cert": f"certs/clients/{who}/client.crt",
@@ -164,8 +171,8 @@ class Deployment:
             },
         )
 
-    def start_connector(self, tenant: str, datasets: dict[str, Any], **perf: Any) -> Proc:
-        cfg = self.connector_config(tenant, datasets, **perf)
+    def start_connector(self, tenant: str, datasets: dict[str, Any], via_port: int | None = None, **perf: Any) -> Proc:
+        cfg = self.connector_config(tenant, datasets, via_port=via_port, **perf)
         before = self.connectors()
         proc = self.spawn(f"connector-{tenant}", "connector", "run", "--config", str(cfg))
         wait_for(lambda: self.connectors() > before, 30, f"connector {tenant} to register")

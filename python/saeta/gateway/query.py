@@ -52,12 +52,27 @@ def schema_fields(schema_ipc: bytes) -> list[dict[str, str]]:
     return [{"name": f.name, "type": str(f.type)} for f in schema]
 
 
-async def _within(aw: Awaitable[T], seconds: float) -> T:
-    # asyncio.timeout, not wait_for: no task per awaited piece (wait_for wraps each in one).
+async def _within(aw: Awaitable[T], seconds: float, errors: asyncio.Future[SaetaError]) -> T:
+    """``aw``, unless ``seconds`` pass first (TIMEOUT) or the connector's error arrives
+    first (a tunnel dropped for silence sets CONNECTOR_OFFLINE while a stalled data call
+    still waits). asyncio.timeout, not wait_for or asyncio.wait: no task per awaited piece;
+    the error ends the wait by moving the deadline to now."""
+    if errors.done():
+        raise errors.result()
     try:
-        async with asyncio.timeout(seconds):
-            return await aw
+        async with asyncio.timeout(seconds) as deadline:
+
+            def expire_now(_: asyncio.Future[SaetaError]) -> None:
+                deadline.reschedule(asyncio.get_running_loop().time())
+
+            errors.add_done_callback(expire_now)
+            try:
+                return await aw
+            finally:
+                errors.remove_done_callback(expire_now)
     except TimeoutError:
+        if errors.done():
+            raise errors.result() from None
         raise QueryTimeout(f"the connector sent nothing for {seconds:g}s") from None
 
 
@@ -220,7 +235,7 @@ async def _fetch_partition(
         rows = nbytes = 0
         while True:
             try:
-                piece = await _within(_next_piece(stream, errors, link.tenant), ctx.timeout)
+                piece = await _within(_next_piece(stream, errors, link.tenant), ctx.timeout, errors)
             except InvalidArrowData:
                 abort = "invalid Arrow data"
                 raise

@@ -1,0 +1,79 @@
+"""A connector's network stalled (half-open) or reset mid-query, through a TCP proxy of the
+tests' own: the browser gets CONNECTOR_OFFLINE within the heartbeat bound instead of a
+hang, the connector reconnects by itself once the network is back, and the next query
+works. The detection time is printed (-s) for the record."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pyarrow.parquet as pq
+import pytest
+from saeta.client import AsyncClient, ServerError
+from saeta.demo_data import ventas
+
+from tests.system.harness import Deployment, Proc, wait_for
+from tests.system.tcp_proxy import TcpProxy
+
+pytestmark = pytest.mark.system
+ROWS = 400_000
+HEARTBEAT_SECONDS = 2  # the harness's gateway: a tunnel silent for 3 intervals + 5 s is dropped
+
+
+@pytest.fixture
+def proxied(deployment: Deployment) -> Iterator[tuple[Deployment, Proc, TcpProxy]]:
+    deployment.start_control_plane()
+    # DoGet on the tunnel's own port, so all of the connector's traffic crosses the proxy.
+    deployment.start_gateway(data_port=None)
+    data = deployment.root / "data"
+    data.mkdir()
+    pq.write_table(ventas(ROWS), data / "big.parquet")
+    proxy = TcpProxy(("127.0.0.1", deployment.grpc_port)).start()
+    try:
+        connector = deployment.start_connector(
+            "acme", {"big": {"type": "parquet", "path": "data/big.parquet"}}, via_port=proxy.port, chunk_bytes=65536
+        )
+        yield deployment, connector, proxy
+    finally:
+        proxy.stop()
+
+
+async def _query_until_fault(deployment: Deployment, fault: object) -> tuple[str, float, int]:
+    async with await AsyncClient.connect(deployment.ws_url, deployment.session("acme")) as client:
+        rows = 0
+        faulted_at = 0.0
+        with pytest.raises(ServerError) as err:
+            async for batch in client.stream("big"):
+                rows += batch.num_rows
+                if rows >= 8192 and not faulted_at:
+                    fault()  # type: ignore[operator]
+                    faulted_at = time.monotonic()
+        return err.value.code, time.monotonic() - faulted_at, rows
+
+
+@pytest.mark.parametrize("fault", ["stall", "reset"])
+def test_a_cut_network_gives_connector_offline_then_recovers(
+    proxied: tuple[Deployment, Proc, TcpProxy], fault: str
+) -> None:
+    deployment, connector, proxy = proxied
+    accepted = proxy.accepted
+    code, seconds, rows = asyncio.run(_query_until_fault(deployment, getattr(proxy, fault)))
+    print(f"\n{fault}: CONNECTOR_OFFLINE after {seconds:.2f} s ({rows:,} rows relayed)")
+    assert code == "CONNECTOR_OFFLINE" and rows < ROWS
+    # The bound: 3 heartbeat intervals + 5 s of silence, plus slack for a loaded machine.
+    assert seconds < 3 * HEARTBEAT_SECONDS + 5 + 20
+    if fault == "stall":  # (after a reset the connector is back at once: nothing to wait for)
+        wait_for(lambda: deployment.connectors() == 0, 30, "the gateway to drop the tunnel")
+    proxy.resume()
+    # The connector notices by itself (its own heartbeats go unanswered), dials again
+    # through the proxy, and the next query works.
+    wait_for(lambda: proxy.accepted > accepted and deployment.connectors() == 1, 60, "the connector to come back")
+
+    async def again() -> int:
+        async with await AsyncClient.connect(deployment.ws_url, deployment.session("acme")) as client:
+            return (await client.query("big", ["id"], limit=1000)).num_rows
+
+    assert asyncio.run(again()) == 1000
+    assert connector.popen.poll() is None
