@@ -478,6 +478,7 @@ class GatewayConfig:
     ping_interval_seconds: float
     ping_timeout_seconds: float
     handshake_seconds: float
+    stalled_seconds: float
     session_cache_seconds: float
     heartbeat_seconds: int
     max_message_bytes: int
@@ -541,6 +542,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     ping_interval = websocket.number("ping_interval_seconds", 20.0, 0.1, 3600)
     ping_timeout = websocket.number("ping_timeout_seconds", 20.0, 0.1, 3600)
     handshake_seconds = websocket.number("handshake_seconds", 10.0, 0.1, 3600)
+    stalled_seconds = websocket.number("stalled_seconds", 30.0, 0.5, 3600)
     websocket.check_unknown()
     session_cache_seconds = root.number("session_cache_seconds", 5.0, 0.0, 3600)
     heartbeat_seconds = root.integer("heartbeat_seconds", 10, 1, 3600)
@@ -572,6 +574,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
         ping_interval_seconds=ping_interval,
         ping_timeout_seconds=ping_timeout,
         handshake_seconds=handshake_seconds,
+        stalled_seconds=stalled_seconds,
         session_cache_seconds=session_cache_seconds,
         heartbeat_seconds=heartbeat_seconds,
         max_message_bytes=max_message_bytes,

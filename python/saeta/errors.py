@@ -91,6 +91,12 @@ class QueryCancelled(SaetaError):
     code = "CANCELLED"
 
 
+class ClientTooSlow(SaetaError):
+    """The browser took nothing for websocket.stalled_seconds: its socket is closed (4008)."""
+
+    code = "CLIENT_TOO_SLOW"
+
+
 class TooManyQueries(SaetaError):
     """The socket already runs its maximum number of concurrent queries."""
 

@@ -16,11 +16,13 @@ export const Close = Object.freeze({
   TRY_AGAIN_LATER: 1013,
   SESSION_INVALID: 4001,
   REVOKED: 4003,
+  TOO_SLOW: 4008,
 });
 
 /** Close codes after which reconnecting with the same session can succeed. */
 const RECONNECTABLE = new Set([
   Close.GOING_AWAY, Close.ABNORMAL, Close.INTERNAL, Close.SERVICE_RESTART, Close.TRY_AGAIN_LATER,
+  Close.TOO_SLOW,
 ]);
 
 export function mayReconnect(closeCode) {
@@ -45,13 +47,16 @@ export const ErrorCodes = Object.freeze({
   SESSION_INVALID: 'The session is invalid or has expired. Open the dashboard again from your portal.',
   SESSION_REVOKED: 'Access was revoked for this session.',
   CONNECTION_LOST: 'The connection to the gateway was lost.',
+  CLIENT_TOO_SLOW: 'This page stopped taking data, so the gateway closed the connection. Reconnecting.',
   CONNECTION_FAILED: 'Could not connect to the gateway.',
   GATEWAY_UNAVAILABLE: 'The gateway is temporarily unavailable. Retrying.',
   PROTOCOL_ERROR: 'The gateway sent something this client does not understand.',
   CLOSED: 'The connection is closed.',
 });
 
-const RETRYABLE = new Set(['CONNECTOR_OFFLINE', 'TIMEOUT', 'CONNECTION_LOST', 'GATEWAY_UNAVAILABLE', 'INTERNAL']);
+const RETRYABLE = new Set([
+  'CONNECTOR_OFFLINE', 'TIMEOUT', 'CONNECTION_LOST', 'GATEWAY_UNAVAILABLE', 'INTERNAL', 'CLIENT_TOO_SLOW',
+]);
 
 export class SaetaError extends Error {
   /**
@@ -81,6 +86,8 @@ export function closeError(code, reason) {
       return new SaetaError('SESSION_REVOKED', undefined, { closeCode: code });
     case Close.TRY_AGAIN_LATER:
       return new SaetaError('GATEWAY_UNAVAILABLE', undefined, { closeCode: code });
+    case Close.TOO_SLOW:
+      return new SaetaError('CLIENT_TOO_SLOW', undefined, { closeCode: code });
     case Close.TOO_BIG:
     case Close.POLICY:
       return new SaetaError('BAD_REQUEST', reason || undefined, { closeCode: code });

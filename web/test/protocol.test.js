@@ -82,3 +82,9 @@ test('subscribeRequest: like a query, without limit or order', async () => {
   assert.throws(() => subscribeRequest('s', { dataset: 'd', ordered: true }), (e) => e.code === 'BAD_REQUEST');
   assert.throws(() => subscribeRequest('s', { dataset: 'd', filter: [['a', '~', 1]] }), (e) => e.code === 'BAD_REQUEST');
 });
+
+test('4008: the page was too slow; reconnecting may succeed', () => {
+  const e = closeError(Close.TOO_SLOW, 'client too slow');
+  assert.equal(e.code, 'CLIENT_TOO_SLOW');
+  assert.equal(mayReconnect(Close.TOO_SLOW), true);
+});

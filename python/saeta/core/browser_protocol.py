@@ -26,6 +26,7 @@ CLOSE_TOO_BIG = 1009
 CLOSE_INTERNAL = 1011
 CLOSE_SESSION_INVALID = 4001
 CLOSE_REVOKED = 4003
+CLOSE_TOO_SLOW = 4008  # the client took nothing for websocket.stalled_seconds
 
 
 @dataclass(frozen=True, slots=True)

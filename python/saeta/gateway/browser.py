@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import ModuleType
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -17,6 +17,7 @@ from saeta.core import browser_protocol as bp
 from saeta.core.session_info import SessionInfo
 from saeta.core.session_token import fingerprint
 from saeta.errors import (
+    ClientTooSlow,
     ConnectorOffline,
     ControlPlaneUnavailable,
     DatasetNotFound,
@@ -63,17 +64,35 @@ class BrowserSocket:
         )
 
     async def send_text(self, text: str) -> None:
-        async with self._send_lock:
+        async with self._send_lock, self._unless_stalled():
             await self.ws.send_text(text)
 
     async def send_parts(self, parts: Sequence[Buffer]) -> None:
         """One binary message made of ``parts``, written without joining them when the
         server offers the send_parts extension (ours does), else joined and sent."""
-        async with self._send_lock:
+        async with self._send_lock, self._unless_stalled():
             if self._write_parts is not None:
                 await self._write_parts(parts)
             else:
                 await self.ws.send_bytes(b"".join(parts))
+
+    @contextlib.asynccontextmanager
+    async def _unless_stalled(self) -> AsyncIterator[None]:
+        """A send that cannot go out for ``websocket.stalled_seconds`` (the client reads
+        nothing: its socket stays full) closes the socket with 4008; its queries end, down
+        to the connectors' readers. Flow control slows a slow client; this ends a stuck one."""
+        try:
+            async with asyncio.timeout(self.cfg.stalled_seconds):
+                yield
+        except TimeoutError:
+            log.info(
+                "socket stalled, closing code=CLIENT_TOO_SLOW tenant=%s session=%s: nothing taken for %gs",
+                self.session.tenant,
+                self.fp,
+                self.cfg.stalled_seconds,
+            )
+            asyncio.get_running_loop().create_task(self.close(bp.CLOSE_TOO_SLOW, "client too slow"))
+            raise ClientTooSlow(f"the client took nothing for {self.cfg.stalled_seconds:g}s") from None
 
     async def close(self, code: int, reason: str) -> None:
         if self.closed:
