@@ -141,7 +141,12 @@ class AsyncClient:
     async def _send(self, obj: dict[str, Any]) -> None:
         if self._closed is not None:
             raise self._closed
-        await self._ws.send(json.dumps(obj))
+        try:
+            await self._ws.send(json.dumps(obj))
+        except ConnectionClosed:
+            # Closed before our reader saw it (say, a session refused at once): the same
+            # typed error as when the reader got there first.
+            raise SocketClosed(self._ws.close_code, self._ws.close_reason or "") from None
 
     async def list(self) -> builtins.list[dict[str, Any]]:
         await self._send({"action": "list"})

@@ -116,11 +116,16 @@ class Deployment:
         return proc
 
     def start_gateway(
-        self, name: str = "gateway", http_port: int | None = None, grpc_port: int | None = None, **extra: Any
+        self,
+        name: str = "gateway",
+        http_port: int | None = None,
+        grpc_port: int | None = None,
+        check_ready: bool = True,
+        **extra: Any,
     ) -> Proc:
         """A gateway process; the first one's ports by default. Its data plane listens on
         data_port (a fresh port for other gateways); pass data_port=None to leave DoGet on
-        the tunnel channel."""
+        the tunnel channel. Waits for /readyz, or only /healthz without ``check_ready``."""
         http_port = http_port or self.http_port
         data_port = extra.pop("data_port", self.data_port if grpc_port is None else free_port())
         cfg = self.write(
@@ -140,7 +145,8 @@ class Deployment:
             },
         )
         proc = self.spawn(name, "gateway", "--config", str(cfg))
-        wait_for(lambda: self._ok(f"http://127.0.0.1:{http_port}/readyz"), 30, name)
+        probe = "readyz" if check_ready else "healthz"
+        wait_for(lambda: self._ok(f"http://127.0.0.1:{http_port}/{probe}"), 30, name)
         return proc
 
     def connector_config(
