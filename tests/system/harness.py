@@ -156,6 +156,7 @@ class Deployment:
         cert_tenant: str | None = None,
         ca: Path | None = None,
         via_port: int | None = None,
+        log: dict[str, Any] | None = None,
         **perf: Any,
     ) -> Path:
         """A connector's config; ``via_port`` dials that port (a proxy) instead of the gateway's."""
@@ -174,11 +175,19 @@ class Deployment:
                 "tenant": {"id": tenant},
                 "performance": {"max_chunk_size": 4096, "reconnect_delay": 0.2, "max_reconnect_delay": 1, **perf},
                 "datasets": datasets,
+                **({"logging": log} if log else {}),
             },
         )
 
-    def start_connector(self, tenant: str, datasets: dict[str, Any], via_port: int | None = None, **perf: Any) -> Proc:
-        cfg = self.connector_config(tenant, datasets, via_port=via_port, **perf)
+    def start_connector(
+        self,
+        tenant: str,
+        datasets: dict[str, Any],
+        via_port: int | None = None,
+        log: dict[str, Any] | None = None,
+        **perf: Any,
+    ) -> Proc:
+        cfg = self.connector_config(tenant, datasets, via_port=via_port, log=log, **perf)
         before = self.connectors()
         proc = self.spawn(f"connector-{tenant}", "connector", "run", "--config", str(cfg))
         wait_for(lambda: self.connectors() > before, 30, f"connector {tenant} to register")
