@@ -77,3 +77,35 @@ def test_a_cut_network_gives_connector_offline_then_recovers(
 
     assert asyncio.run(again()) == 1000
     assert connector.popen.poll() is None
+
+
+def test_a_browser_that_vanishes_mid_query_is_dropped_and_its_query_stopped(deployment: Deployment) -> None:
+    # Mid-query the socket is full of data the vanished browser never takes, so a ping
+    # cannot even be written: the stall bound finds it (an idle one is found by ping:
+    # tests/system/test_websocket_hardening.py).
+    deployment.start_control_plane()
+    gateway = deployment.start_gateway(
+        websocket={"ping_interval_seconds": 1, "ping_timeout_seconds": 1, "stalled_seconds": 3}
+    )
+    data = deployment.root / "data"
+    data.mkdir()
+    pq.write_table(ventas(ROWS), data / "big.parquet")
+    connector = deployment.start_connector("acme", {"big": {"type": "parquet", "path": "data/big.parquet"}})
+    proxy = TcpProxy(("127.0.0.1", deployment.http_port)).start()
+    try:
+
+        async def main() -> None:
+            url = f"ws://127.0.0.1:{proxy.port}"
+            client = await AsyncClient.connect(url, deployment.session("acme"), ping_interval=None)
+            rows = 0
+            async for batch in client.stream("big"):
+                rows += batch.num_rows
+                if rows >= 8192:
+                    break  # the cancel never gets out: the network goes silent first
+            proxy.stall()  # half-open: no FIN, no RST, nothing
+
+        asyncio.run(main())
+        wait_for(lambda: "code=CLIENT_TOO_SLOW" in gateway.text(), 60, "the gateway to drop the silent socket")
+        wait_for(lambda: "cancelled; source closed" in connector.text(), 60, "the connector to stop reading")
+    finally:
+        proxy.stop()
