@@ -78,8 +78,8 @@ class HostileConnector:
     """Registers as ``tenant`` over Control, answers FlightInfo with one partition, and on
     each DoGetRequest calls ``on_do_get(call_id)``."""
 
-    def __init__(self, dep: Deployment, tenant: str) -> None:
-        self.dep, self.tenant = dep, tenant
+    def __init__(self, dep: Deployment, tenant: str, schema: pa.Schema = SCHEMA) -> None:
+        self.dep, self.tenant, self.schema = dep, tenant, schema
         self.outbox: asyncio.Queue[pb.ConnectorMessage] = asyncio.Queue()
         self.do_gets: asyncio.Queue[pb.DoGetRequest] = asyncio.Queue()
         self.data_port = 0
@@ -110,7 +110,7 @@ class HostileConnector:
                         pb.ConnectorMessage(
                             flight_info=pb.FlightInfoResponse(
                                 request_id=msg.get_flight_info.request_id,
-                                schema=SCHEMA.serialize().to_pybytes(),
+                                schema=self.schema.serialize().to_pybytes(),
                                 partitions=[pb.Partition(ticket="t", records=-1)],
                                 total_records=-1,
                             )
@@ -122,11 +122,11 @@ class HostileConnector:
                     await self.outbox.put(pb.ConnectorMessage(heartbeat=pb.Heartbeat()))
 
 
-async def query_with(dep: Deployment, act: Any) -> tuple[ServerError | pa.Table, Any]:
+async def query_with(dep: Deployment, act: Any, schema: pa.Schema = SCHEMA) -> tuple[ServerError | pa.Table, Any]:
     """Starts a hostile acme connector, runs a browser query on it, and lets ``act`` play
     the connector's part of the DoGet; returns the browser's table or error, and act's
     result."""
-    hostile = HostileConnector(dep, "acme")
+    hostile = HostileConnector(dep, "acme", schema)
     ready = asyncio.Event()
     runner = asyncio.create_task(hostile.run(ready))
     try:
@@ -185,6 +185,43 @@ def test_invalid_arrow_never_reaches_the_browser(gateway: tuple[Deployment, int]
     assert isinstance(err, ServerError) and err.code == "QUERY_FAILED"
     assert code in err.message
     assert isinstance(answer, grpc.aio.AioRpcError) and answer.code() == grpc.StatusCode.CANCELLED
+
+
+TEXT = pa.schema([("s", pa.string())])
+
+
+def _text_batch(offsets: list[int], data: bytes) -> bytes:
+    """A string batch built from raw buffers: framing and ``validate()`` accept it."""
+    arr = pa.Array.from_buffers(
+        pa.string(),
+        len(offsets) - 1,
+        [None, pa.py_buffer(pa.array(offsets, pa.int32()).buffers()[1]), pa.py_buffer(data)],
+    )
+    batch = pa.record_batch([arr], schema=TEXT)
+    batch.validate()
+    return batch.serialize().to_pybytes()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        _text_batch([0, 2, 4], b"ok\xff\xfe"),  # not UTF-8
+        _text_batch([0, 3, 1, 4], b"abcd"),  # offsets that go back
+    ],
+    ids=["invalid-utf8", "decreasing-offsets"],
+)
+def test_data_that_only_full_validation_catches_never_reaches_the_browser(
+    gateway: tuple[Deployment, int], payload: bytes
+) -> None:
+    dep, _ = gateway
+
+    async def send(port: int, request: pb.DoGetRequest) -> Any:
+        return await doget(dep, port, "acme", request.call_id, [encode_arrow_chunk([payload])])
+
+    err, _ = asyncio.run(query_with(dep, send, TEXT))
+    assert isinstance(err, ServerError) and err.code == "QUERY_FAILED"
+    assert "FULL_VALIDATION" in err.message
+    assert "code=FULL_VALIDATION tenant=acme" in dep.procs[1].text()
 
 
 def test_a_well_behaved_call_is_relayed(gateway: tuple[Deployment, int]) -> None:

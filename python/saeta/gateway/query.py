@@ -21,6 +21,7 @@ from saeta.core import browser_protocol as bp
 from saeta.core import filter_codec
 from saeta.core.filters import Condition
 from saeta.errors import ConnectorOffline, QueryFailed, QueryTimeout, RelayError, SaetaError
+from saeta.gateway import arrow_check
 from saeta.gateway.data_calls import CallBroken, Chunk, DataCalls, DataStream, End, PendingCall
 from saeta.gateway.registry import ConnectorLink
 from saeta.gateway.ws_protocol import Buffer
@@ -31,6 +32,8 @@ log = logging.getLogger("saeta.gateway.query")
 T = TypeVar("T")
 
 FIRST = asyncio.FIRST_COMPLETED
+# Where a query's batches go: its frame header, and the schema they are validated against.
+Out = tuple[bytes, pa.Schema]
 # How long to wait, after a data call ends without its end marker, for the connector's
 # QueryError explaining why (it is sent on the Control call just before the cancel).
 ERROR_GRACE_SECONDS = 2.0
@@ -47,8 +50,7 @@ class QueryContext:
     partitions_in_flight: int = 1
 
 
-def schema_fields(schema_ipc: bytes) -> list[dict[str, str]]:
-    schema = pa.ipc.read_schema(pa.py_buffer(schema_ipc))
+def schema_fields(schema: pa.Schema) -> list[dict[str, str]]:
     return [{"name": f.name, "type": str(f.type)} for f in schema]
 
 
@@ -86,18 +88,19 @@ async def run_query(q: bp.RunQuery, stream_id: int, ctx: QueryContext) -> None:
         info = await link.get_flight_info(request_id, q.dataset, q.columns, q.limit, ctx.timeout, q.filter)
         try:
             ctx.relay.check_schema_message(info.schema)
-            fields = schema_fields(info.schema)
-        except (RelayError, pa.ArrowException, ValueError) as exc:
+        except RelayError as exc:
             raise QueryFailed(f"the connector sent an invalid schema: {exc}") from None
+        schema = arrow_check.read_schema(info.schema)
+        fields = schema_fields(schema)
         total = info.total_records if info.total_records >= 0 else None
         await ctx.send_text(bp.info_frame(q.id, stream_id, fields, len(info.partitions), total))
         header = frame_header(stream_id)
         await ctx.send_parts((header, info.schema))
         tickets = [part.ticket for part in info.partitions]
         if q.limit is None and not q.ordered:
-            rows, nbytes = await _fetch_concurrently(ctx, request_id, tickets, q.filter, header, errors)
+            rows, nbytes = await _fetch_concurrently(ctx, request_id, tickets, q.filter, (header, schema), errors)
         else:
-            rows, nbytes = await _fetch_in_order(ctx, request_id, tickets, q.limit, q.filter, header, errors)
+            rows, nbytes = await _fetch_in_order(ctx, request_id, tickets, q.limit, q.filter, (header, schema), errors)
         nbytes += len(info.schema)
         await ctx.send_parts((header, EOS))
         nbytes += len(EOS)
@@ -116,7 +119,7 @@ async def _fetch_in_order(
     tickets: Sequence[str],
     limit: int | None,
     conditions: Sequence[Condition],
-    header: bytes,
+    out: Out,
     errors: asyncio.Future[SaetaError],
 ) -> tuple[int, int]:
     """An ordered query, or one with a limit: one partition after the other, each asked
@@ -126,7 +129,7 @@ async def _fetch_in_order(
         if rows == limit:
             break
         remaining = None if limit is None else limit - rows
-        got_rows, got_bytes = await _fetch_partition(ctx, request_id, ticket, remaining, conditions, header, errors)
+        got_rows, got_bytes = await _fetch_partition(ctx, request_id, ticket, remaining, conditions, out, errors)
         rows += got_rows
         nbytes += got_bytes
     return rows, nbytes
@@ -137,7 +140,7 @@ async def _fetch_concurrently(
     request_id: str,
     tickets: Sequence[str],
     conditions: Sequence[Condition],
-    header: bytes,
+    out: Out,
     errors: asyncio.Future[SaetaError],
 ) -> tuple[int, int]:
     """A query without a limit: up to ``ctx.partitions_in_flight`` partitions at once,
@@ -148,7 +151,7 @@ async def _fetch_concurrently(
 
     async def worker() -> None:
         for ticket in queue:
-            got_rows, got_bytes = await _fetch_partition(ctx, request_id, ticket, None, conditions, header, errors)
+            got_rows, got_bytes = await _fetch_partition(ctx, request_id, ticket, None, conditions, out, errors)
             totals[0] += got_rows
             totals[1] += got_bytes
 
@@ -205,15 +208,25 @@ async def _open_data_call(
     return None
 
 
-async def _next_piece(stream: DataStream, errors: asyncio.Future[SaetaError], tenant: str) -> Chunk | End:
-    """The data call's next piece; a broken call raises why, bad bytes InvalidArrowData."""
+async def _next_piece(
+    stream: DataStream, errors: asyncio.Future[SaetaError], tenant: str, schema: pa.Schema
+) -> Chunk | End:
+    """The data call's next piece, framed by the relay and then fully validated
+    (arrow_check.py); a broken call raises why, bad bytes InvalidArrowData."""
     try:
-        return await stream.next_piece()
+        piece = await stream.next_piece()
     except CallBroken:
         raise await _why_cut(errors) from None
     except RelayError as exc:
         log.warning("refused connector data code=%s tenant=%s: %s", exc.code, tenant, exc.message)
         raise InvalidArrowData(f"the connector sent invalid Arrow data ({exc.code})") from None
+    if isinstance(piece, Chunk):
+        try:
+            arrow_check.check_payload(piece.payload, schema, piece.rows)
+        except arrow_check.ArrowRefused as exc:
+            log.warning("refused connector data code=FULL_VALIDATION tenant=%s: %s", tenant, exc.message)
+            raise InvalidArrowData(exc.message) from None
+    return piece
 
 
 async def _fetch_partition(
@@ -222,10 +235,12 @@ async def _fetch_partition(
     ticket: str,
     limit: int | None,
     conditions: Sequence[Condition],
-    header: bytes,
+    out: Out,
     errors: asyncio.Future[SaetaError],
 ) -> tuple[int, int]:
-    """Relays one partition's data call, each payload behind the stream's frame ``header``."""
+    """Relays one partition's data call, each payload behind the stream's frame header
+    (``out``: the header, and the schema every batch is validated against)."""
+    header, schema = out
     link = ctx.link
     pending = ctx.calls.expect(link.tenant)
     abort: str | None = "query stopped"
@@ -235,7 +250,7 @@ async def _fetch_partition(
         rows = nbytes = 0
         while True:
             try:
-                piece = await _within(_next_piece(stream, errors, link.tenant), ctx.timeout, errors)
+                piece = await _within(_next_piece(stream, errors, link.tenant, schema), ctx.timeout, errors)
             except InvalidArrowData:
                 abort = "invalid Arrow data"
                 raise
@@ -281,9 +296,10 @@ async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, s
         info = await link.get_flight_info(request_id, q.dataset, q.columns, None, ctx.timeout, q.filter, follow=True)
         try:
             ctx.relay.check_schema_message(info.schema)
-            fields = schema_fields(info.schema)
-        except (RelayError, pa.ArrowException, ValueError) as exc:
+        except RelayError as exc:
             raise QueryFailed(f"the connector sent an invalid schema: {exc}") from None
+        schema = arrow_check.read_schema(info.schema)
+        fields = schema_fields(schema)
         if len(info.partitions) != 1:
             raise QueryFailed("the connector answered a subscription with several partitions")
         await ctx.send_text(bp.info_frame(q.id, stream_id, fields, 1, None))
@@ -300,7 +316,7 @@ async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, s
                 await ctx.send_text(bp.snapshot_frame(q.id, snapshot.result()))
                 told = True
             if piece_task is None:
-                piece_task = asyncio.ensure_future(_next_piece(stream, errors, link.tenant))
+                piece_task = asyncio.ensure_future(_next_piece(stream, errors, link.tenant, schema))
             waiters: set[asyncio.Future[Any]] = {piece_task, stopped, errors}
             if not told:
                 waiters.add(snapshot)
