@@ -154,6 +154,10 @@ def _parse_metadata(meta: memoryview) -> tuple[int, int, int]:
         rows = header.scalar(0, _i64)
         if rows < 0:
             raise _framing("negative record batch length")
+        if header.field(3, 4) is not None:
+            # Compressed buffers declare their own uncompressed length: a few bytes could
+            # ask the gateway's check for gigabytes. saeta's connectors never compress.
+            raise _framing("compressed record batch")
     else:
         raise _framing("message type is not schema, dictionary or record batch")
     if header_type == _SCHEMA and body_len != 0:

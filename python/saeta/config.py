@@ -485,6 +485,7 @@ class GatewayConfig:
     max_queries_per_socket: int
     max_partitions_in_flight: int
     relay: RelayChoice
+    arrow_validation: Literal["full", "framing"]
     logging: LoggingConfig
 
 
@@ -552,6 +553,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     max_partitions = limits.integer("max_partitions_in_flight", 4, 1, 64)
     limits.check_unknown()
     relay = root.string("relay", "auto", ("auto", "rust", "python"))
+    arrow_validation = root.string("arrow_validation", "full", ("full", "framing"))
     logging_cfg = _logging(root)
     root.check_unknown()
     return GatewayConfig(
@@ -581,6 +583,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
         max_queries_per_socket=max_queries,
         max_partitions_in_flight=max_partitions,
         relay=relay,
+        arrow_validation=arrow_validation,
         logging=logging_cfg,
     )
 

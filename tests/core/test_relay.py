@@ -283,3 +283,15 @@ class TestPythonTextColumn(TextColumnSuite):
 @pytest.mark.skipif("rust" not in relay.available(), reason="the Rust extension is not built")
 class TestRustTextColumn(TextColumnSuite):
     impl = relay.load("rust")
+
+
+@pytest.mark.parametrize("impl", [_relay_py, relay.load()], ids=["python", "loaded"])
+def test_compressed_batches_are_refused_before_anything_decompresses(impl: ModuleType) -> None:
+    batch = pa.record_batch([pa.array(range(100_000), pa.int64())], names=["x"])
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")) as writer:
+        writer.write_batch(batch)
+    compressed = list(pa.ipc.MessageReader.open_stream(sink.getvalue()))[1].serialize().to_pybytes()
+    with pytest.raises(RelayError) as info:
+        impl.check_chunk(encode_arrow_chunk([compressed]))
+    assert "compressed record batch" in str(info.value)

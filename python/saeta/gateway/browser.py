@@ -182,6 +182,7 @@ class BrowserSocket:
                 self.send_text,
                 self.send_parts,
                 self.cfg.max_partitions_in_flight,
+                self.cfg.arrow_validation == "full",
             )
             if isinstance(q, bp.Subscribe):
                 assert stop is not None
