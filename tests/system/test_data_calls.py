@@ -184,7 +184,7 @@ def test_invalid_arrow_never_reaches_the_browser(gateway: tuple[Deployment, int]
     err, answer = asyncio.run(query_with(dep, send_garbage))
     assert isinstance(err, ServerError) and err.code == "QUERY_FAILED"
     assert code in err.message
-    assert isinstance(answer, grpc.aio.AioRpcError) and answer.code() == grpc.StatusCode.CANCELLED
+    assert isinstance(answer, grpc.aio.AioRpcError) and answer.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 TEXT = pa.schema([("s", pa.string())])
@@ -218,9 +218,10 @@ def test_data_that_only_full_validation_catches_never_reaches_the_browser(
     async def send(port: int, request: pb.DoGetRequest) -> Any:
         return await doget(dep, port, "acme", request.call_id, [encode_arrow_chunk([payload])])
 
-    err, _ = asyncio.run(query_with(dep, send, TEXT))
+    err, answer = asyncio.run(query_with(dep, send, TEXT))
     assert isinstance(err, ServerError) and err.code == "QUERY_FAILED"
     assert "FULL_VALIDATION" in err.message
+    assert isinstance(answer, grpc.aio.AioRpcError) and answer.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "code=FULL_VALIDATION tenant=acme" in dep.procs[1].text()
 
 
@@ -283,3 +284,57 @@ def test_registration_announces_the_data_port(deployment: Deployment) -> None:
             runner.cancel()
 
     assert asyncio.run(main()) == deployment.data_port
+
+
+async def _control_with(dep: Deployment, tenant: str, raw: bytes, registered: bool) -> grpc.aio.AioRpcError | None:
+    """Opens a Control call as ``tenant`` and sends ``raw``: as its first message, or
+    after a valid registration."""
+
+    async def requests() -> AsyncIterator[bytes]:
+        if registered:
+            reg = pb.RegisterRequest(tenant_id=tenant, datasets=["d"], protocol_version=1)
+            yield pb.ConnectorMessage(register=reg).SerializeToString()
+            await asyncio.sleep(0.5)
+        yield raw
+        await asyncio.sleep(30)
+
+    async with channel(dep, dep.grpc_port, tenant) as ch:
+        control = ch.stream_stream("/saeta.v1.Tunnel/Control", request_serializer=None, response_deserializer=None)
+        call = control(requests())
+        try:
+            async for _ in call:
+                pass
+        except grpc.aio.AioRpcError as exc:
+            return exc
+    return None
+
+
+@pytest.mark.parametrize(
+    ("raw", "statuses"),
+    [
+        (b"\xff\xff\xff\xff\xff", {grpc.StatusCode.INVALID_ARGUMENT}),
+        (b"\x0a\x05\x0a\x03ac", {grpc.StatusCode.INVALID_ARGUMENT}),  # truncated
+        (b"\x22" + b"\xff" * 17 * 1024 * 1024, {grpc.StatusCode.RESOURCE_EXHAUSTED}),  # over 16 MiB
+    ],
+    ids=["garbage", "truncated", "oversized"],
+)
+@pytest.mark.parametrize("registered", [False, True], ids=["first", "after-register"])
+def test_bad_control_messages_end_that_call_only(
+    deployment: Deployment, raw: bytes, statuses: set[Any], registered: bool
+) -> None:
+    deployment.start_control_plane()
+    gateway = deployment.start_gateway()
+    data = deployment.root / "data"
+    data.mkdir()
+    (data / "x.csv").write_text("id\n1\n")
+    deployment.start_connector("globex", {"x": {"type": "csv", "path": "data/x.csv"}})
+    err = asyncio.run(_control_with(deployment, "acme", raw, registered))
+    assert err is not None and err.code() in statuses, err
+    # The gateway goes on, and so do other tenants' tunnels and queries.
+    assert gateway.popen.poll() is None and deployment.connectors() == 1
+
+    async def other() -> int:
+        async with await AsyncClient.connect(deployment.ws_url, deployment.session("globex")) as client:
+            return (await client.query("x")).num_rows
+
+    assert asyncio.run(other()) == 1

@@ -10,6 +10,10 @@ DATA_TAG = b"\x0a"  # field 1, wire type 2 (length-delimited)
 # sends to check the data port: always refused with NOT_FOUND, logged as a probe.
 CALL_ID_KEY = "saeta-call-id"
 PROBE_CALL_ID = "probe"
+# A data call the gateway aborts for what the connector sent (invalid Arrow, more rows than
+# asked) ends with INVALID_ARGUMENT and a reason starting with this; any other abort (the
+# query stopped) with CANCELLED.
+INVALID_DATA = "INVALID_DATA"
 
 
 def _varint(value: int) -> bytes:

@@ -20,6 +20,7 @@ import pyarrow as pa
 from saeta.core import browser_protocol as bp
 from saeta.core import filter_codec
 from saeta.core.filters import Condition
+from saeta.core.tunnel_codec import INVALID_DATA
 from saeta.errors import ConnectorOffline, QueryFailed, QueryTimeout, RelayError, SaetaError
 from saeta.gateway import arrow_check
 from saeta.gateway.data_calls import CallBroken, Chunk, DataCalls, DataStream, End, PendingCall
@@ -254,7 +255,7 @@ async def _fetch_partition(
                 checked = schema if ctx.full_validation else None
                 piece = await _within(_next_piece(stream, errors, link.tenant, checked), ctx.timeout, errors)
             except InvalidArrowData:
-                abort = "invalid Arrow data"
+                abort = f"{INVALID_DATA}: invalid Arrow data"
                 raise
             if isinstance(piece, End):
                 if piece.records != rows:
@@ -263,7 +264,7 @@ async def _fetch_partition(
                 return rows, nbytes
             rows += piece.rows
             if limit is not None and rows > limit:
-                abort = "more rows than asked"
+                abort = f"{INVALID_DATA}: more rows than asked"
                 raise QueryFailed("the connector sent more rows than the limit")
             nbytes += piece.length
             await ctx.send_parts((header, piece.payload))
@@ -331,7 +332,7 @@ async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, s
             try:
                 piece = piece_task.result()
             except InvalidArrowData:
-                abort = "invalid Arrow data"
+                abort = f"{INVALID_DATA}: invalid Arrow data"
                 raise
             piece_task = None
             if isinstance(piece, End):

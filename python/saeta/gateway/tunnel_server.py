@@ -12,11 +12,12 @@ from typing import Any
 
 import grpc
 import grpc.aio
+from google.protobuf.message import DecodeError
 
 from saeta.certs import certificate_serial, client_cert_problem
 from saeta.config import GatewayConfig
 from saeta.core.names import is_dataset_name, is_tenant_id
-from saeta.core.tunnel_codec import CALL_ID_KEY, PROBE_CALL_ID
+from saeta.core.tunnel_codec import CALL_ID_KEY, INVALID_DATA, PROBE_CALL_ID
 from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS, KEEPALIVE_TIME_MS
 from saeta.errors import QueryFailed
 from saeta.gateway.crl import CrlWatcher
@@ -27,6 +28,21 @@ from saeta.v1 import tunnel_pb2 as pb
 log = logging.getLogger("saeta.gateway.tunnel")
 
 REVOKED_REASON = "certificate revoked"
+BAD_MESSAGE_REASON = "a Control message is not a ConnectorMessage"
+
+
+class BadControlMessage(Exception):
+    """Bytes on the Control call that do not parse as a ConnectorMessage."""
+
+
+async def _parsed(raw: AsyncIterator[bytes]) -> AsyncIterator[pb.ConnectorMessage]:
+    async for data in raw:
+        try:
+            yield pb.ConnectorMessage.FromString(data)
+        except DecodeError:
+            raise BadControlMessage from None
+
+
 MAX_DATASETS = 10_000
 
 
@@ -84,9 +100,12 @@ class TunnelService:
         return grpc.method_handlers_generic_handler(
             "saeta.v1.Tunnel",
             {
+                # Raw bytes in, parsed by _parsed(): a message that is not a ConnectorMessage
+                # ends the call with INVALID_ARGUMENT (grpc's own decoding would end it with
+                # UNKNOWN and the parser's exception text).
                 "Control": grpc.stream_stream_rpc_method_handler(
                     self.control,
-                    request_deserializer=pb.ConnectorMessage.FromString,
+                    request_deserializer=None,
                     response_serializer=pb.GatewayMessage.SerializeToString,
                 ),
                 # Raw bytes in: the relay slices the Arrow payload out without parsing.
@@ -142,9 +161,15 @@ class TunnelService:
         return reg, serial
 
     async def control(
-        self, requests: AsyncIterator[pb.ConnectorMessage], context: grpc.aio.ServicerContext
+        self, raw: AsyncIterator[bytes], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.GatewayMessage]:
-        reg, serial = await self._registration(requests, context)
+        requests = _parsed(raw)
+        try:
+            reg, serial = await self._registration(requests, context)
+        except BadControlMessage:
+            _refusal(_peer_identity(context)[0], "BAD_MESSAGE", BAD_MESSAGE_REASON, context.peer())
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "BAD_MESSAGE: not a ConnectorMessage")
+            raise
         link = ConnectorLink(
             tenant=reg.tenant_id, datasets=frozenset(reg.datasets), version=reg.version[:64], cert_serial=serial
         )
@@ -183,6 +208,8 @@ class TunnelService:
             log.info("connector gone tenant=%s tunnel=%s reason=%s", link.tenant, link.tunnel_id, link.close_reason)
         if link.close_reason == REVOKED_REASON:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, "CERT_REVOKED: the client certificate is revoked")
+        if link.close_reason == BAD_MESSAGE_REASON:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "BAD_MESSAGE: not a ConnectorMessage")
 
     async def _read_loop(self, link: ConnectorLink, requests: AsyncIterator[pb.ConnectorMessage]) -> None:
         silence = 3 * self.cfg.heartbeat_seconds + 5
@@ -195,6 +222,10 @@ class TunnelService:
                     return
                 except TimeoutError:
                     link.close(f"no heartbeat for {silence}s")
+                    return
+                except BadControlMessage:
+                    _refusal(link.tenant, "BAD_MESSAGE", BAD_MESSAGE_REASON, "-")
+                    link.close(BAD_MESSAGE_REASON)  # ends the handler, which aborts the call
                     return
                 link.on_message(msg)
         except grpc.RpcError as exc:
@@ -236,7 +267,8 @@ class TunnelService:
         pending.arrived.set_result(GrpcDataStream(requests, self.relay))
         abort_reason = await pending.finished
         if abort_reason is not None:
-            await context.abort(grpc.StatusCode.CANCELLED, abort_reason)
+            bad = abort_reason.startswith(INVALID_DATA)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT if bad else grpc.StatusCode.CANCELLED, abort_reason)
         return pb.DoGetSummary()
 
 

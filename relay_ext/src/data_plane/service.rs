@@ -74,9 +74,12 @@ impl NamedService for DataService {
     const NAME: &'static str = "saeta.v1.Tunnel";
 }
 
+/// How a data call ends: OK, INVALID_ARGUMENT when the gateway refused what the connector
+/// sent (the reason starts with `INVALID_DATA`, saeta.core.tunnel_codec), else CANCELLED.
 fn ended(reason: Option<String>) -> Result<Response<()>, Status> {
     match reason {
         None => Ok(Response::new(())),
+        Some(reason) if reason.starts_with("INVALID_DATA") => Err(Status::invalid_argument(reason)),
         Some(reason) => Err(Status::cancelled(reason)),
     }
 }
