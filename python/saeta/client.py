@@ -95,6 +95,12 @@ class AsyncClient:
         await self._ws.close()
         self._reader.cancel()
 
+    def abandon(self) -> None:
+        """Drops the connection at once, without a close handshake (as a browser tab that
+        is killed does)."""
+        self._reader.cancel()
+        self._ws.transport.abort()
+
     async def wait_closed(self) -> SocketClosed:
         """Waits until the gateway closes the socket; returns why."""
         await asyncio.shield(self._reader)

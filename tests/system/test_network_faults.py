@@ -103,9 +103,22 @@ def test_a_browser_that_vanishes_mid_query_is_dropped_and_its_query_stopped(depl
                 if rows >= 8192:
                     break  # the cancel never gets out: the network goes silent first
             proxy.stall()  # half-open: no FIN, no RST, nothing
+            try:
+                await asyncio.to_thread(
+                    wait_for,
+                    lambda: "code=CLIENT_TOO_SLOW" in gateway.text(),
+                    60,
+                    "the gateway to drop the silent socket",
+                )
+                await asyncio.to_thread(
+                    wait_for,
+                    lambda: "cancelled; source closed" in connector.text(),
+                    60,
+                    "the connector to stop reading",
+                )
+            finally:
+                client.abandon()  # what is left of the vanished browser's side
 
         asyncio.run(main())
-        wait_for(lambda: "code=CLIENT_TOO_SLOW" in gateway.text(), 60, "the gateway to drop the silent socket")
-        wait_for(lambda: "cancelled; source closed" in connector.text(), 60, "the connector to stop reading")
     finally:
         proxy.stop()
