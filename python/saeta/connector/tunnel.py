@@ -399,6 +399,10 @@ class Tunnel:
             # Tell the gateway why first; the cancel below then ends the data call.
             self._error(req.request_id, err)
             call.cancel()
+        except asyncio.InvalidStateError:
+            # grpc.aio's write on a call that has already ended (the gateway went away
+            # between two writes): the same as the gateway ending it.
+            log.info("query %s: the gateway ended the data call (the call had finished)", req.request_id)
         except grpc.aio.AioRpcError as exc:
             log.info("query %s: the gateway ended the data call (%s)", req.request_id, describe_rpc_error(exc))
             if exc.code() == grpc.StatusCode.UNAVAILABLE and self.data_channel is not None:
