@@ -52,6 +52,15 @@ class QueryContext:
     full_validation: bool = True  # gateway arrow_validation: full (else the relay's framing only)
 
 
+def _checked_schema(ctx: QueryContext, schema_ipc: bytes) -> pa.Schema:
+    """The connector's schema message, framing checked by the relay, then read."""
+    try:
+        ctx.relay.check_schema_message(schema_ipc)
+    except RelayError as exc:
+        raise QueryFailed(f"the connector sent an invalid schema: {exc}") from None
+    return arrow_check.read_schema(schema_ipc)
+
+
 def schema_fields(schema: pa.Schema) -> list[dict[str, str]]:
     return [{"name": f.name, "type": str(f.type)} for f in schema]
 
@@ -88,11 +97,7 @@ async def run_query(q: bp.RunQuery, stream_id: int, ctx: QueryContext) -> None:
     errors = link.watch_errors(request_id)
     try:
         info = await link.get_flight_info(request_id, q.dataset, q.columns, q.limit, ctx.timeout, q.filter)
-        try:
-            ctx.relay.check_schema_message(info.schema)
-        except RelayError as exc:
-            raise QueryFailed(f"the connector sent an invalid schema: {exc}") from None
-        schema = arrow_check.read_schema(info.schema)
+        schema = _checked_schema(ctx, info.schema)
         fields = schema_fields(schema)
         total = info.total_records if info.total_records >= 0 else None
         await ctx.send_text(bp.info_frame(q.id, stream_id, fields, len(info.partitions), total))
@@ -297,11 +302,7 @@ async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, s
     stopped = asyncio.ensure_future(stop.wait())
     try:
         info = await link.get_flight_info(request_id, q.dataset, q.columns, None, ctx.timeout, q.filter, follow=True)
-        try:
-            ctx.relay.check_schema_message(info.schema)
-        except RelayError as exc:
-            raise QueryFailed(f"the connector sent an invalid schema: {exc}") from None
-        schema = arrow_check.read_schema(info.schema)
+        schema = _checked_schema(ctx, info.schema)
         fields = schema_fields(schema)
         if len(info.partitions) != 1:
             raise QueryFailed("the connector answered a subscription with several partitions")
