@@ -58,6 +58,7 @@ class BrowserSocket:
         self._send_lock = asyncio.Lock()
         self._next_stream = 0
         self.closed = False
+        self._closing: asyncio.Task[None] | None = None
         extension = ws.scope.get("extensions", {}).get(EXTENSION)
         self._write_parts: Callable[[Sequence[Buffer]], Awaitable[None]] | None = (
             extension["send"] if extension else None
@@ -91,7 +92,8 @@ class BrowserSocket:
                 self.fp,
                 self.cfg.stalled_seconds,
             )
-            asyncio.get_running_loop().create_task(self.close(bp.CLOSE_TOO_SLOW, "client too slow"))
+            if self._closing is None:  # kept: the loop holds only a weak reference to a task
+                self._closing = asyncio.get_running_loop().create_task(self.close(bp.CLOSE_TOO_SLOW, "client too slow"))
             raise ClientTooSlow(f"the client took nothing for {self.cfg.stalled_seconds:g}s") from None
 
     async def close(self, code: int, reason: str) -> None:
@@ -229,5 +231,5 @@ class BrowserSocket:
                     await self.close(bp.CLOSE_SESSION_INVALID, "session expired")
 
     def on_revoked(self, sid: str) -> None:
-        if sid == self.session.sid and not self.closed:
-            asyncio.get_running_loop().create_task(self.close(bp.CLOSE_REVOKED, "session revoked"))
+        if sid == self.session.sid and not self.closed and self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self.close(bp.CLOSE_REVOKED, "session revoked"))
