@@ -48,6 +48,18 @@ class SocketClosed(SaetaError):
         self.close_code = close_code
 
 
+def _request(
+    action: str, qid: str, dataset: str, columns: builtins.list[str] | None, filter: Filter | None
+) -> dict[str, Any]:
+    """The fields a query and a subscription share."""
+    request: dict[str, Any] = {"action": action, "id": qid, "dataset": dataset}
+    if columns is not None:
+        request["columns"] = columns
+    if filter:
+        request["filter"] = [list(c) for c in filter]
+    return request
+
+
 @dataclass
 class QueryInfo:
     id: str
@@ -179,14 +191,9 @@ class AsyncClient:
         ``filter`` is a list of ``[column, op, value]`` (docs/protocol.md, "Filters");
         ``ordered`` asks for the partitions one after the other, in order.
         Raises ServerError (with the protocol's code) or SocketClosed."""
-        qid = query_id or f"q{next(self._ids)}"
-        request: dict[str, Any] = {"action": "query", "id": qid, "dataset": dataset}
-        if columns is not None:
-            request["columns"] = columns
+        request = _request("query", query_id or f"q{next(self._ids)}", dataset, columns, filter)
         if limit is not None:
             request["limit"] = limit
-        if filter:
-            request["filter"] = [list(c) for c in filter]
         if ordered:
             request["ordered"] = True
         return self._run(request, schema_out, None)
@@ -203,12 +210,7 @@ class AsyncClient:
         """A live query (docs/protocol.md, "Live data"): the snapshot's batches, then new
         ones as the source grows. ``on_snapshot(rows)`` is called once the snapshot has
         arrived. Breaking out of the loop, or ``unsubscribe(query_id)``, ends it."""
-        qid = query_id or f"s{next(self._ids)}"
-        request: dict[str, Any] = {"action": "subscribe", "id": qid, "dataset": dataset}
-        if columns is not None:
-            request["columns"] = columns
-        if filter:
-            request["filter"] = [list(c) for c in filter]
+        request = _request("subscribe", query_id or f"s{next(self._ids)}", dataset, columns, filter)
         return self._run(request, None, on_snapshot)
 
     async def unsubscribe(self, query_id: str) -> None:
@@ -328,8 +330,7 @@ class Client:
         filter: Filter | None = None,
         ordered: bool = False,
     ) -> Iterator[pa.RecordBatch]:
-        agen = aiter(self._inner.stream(dataset, columns, limit, filter=filter, ordered=ordered))
-        assert isinstance(agen, AsyncGenerator)
+        agen = self._inner.stream(dataset, columns, limit, filter=filter, ordered=ordered)
         try:
             while True:
                 try:

@@ -33,8 +33,9 @@ log = logging.getLogger("saeta.gateway.query")
 T = TypeVar("T")
 
 FIRST = asyncio.FIRST_COMPLETED
-# Where a query's batches go: its frame header, and the schema they are validated against.
-Out = tuple[bytes, pa.Schema]
+# Where a query's batches go: its frame header, and the schema they are fully validated
+# against (None with arrow_validation: framing).
+Out = tuple[bytes, pa.Schema | None]
 # How long to wait, after a data call ends without its end marker, for the connector's
 # QueryError explaining why (it is sent on the Control call just before the cancel).
 ERROR_GRACE_SECONDS = 2.0
@@ -59,6 +60,10 @@ def _checked_schema(ctx: QueryContext, schema_ipc: bytes) -> pa.Schema:
     except RelayError as exc:
         raise QueryFailed(f"the connector sent an invalid schema: {exc}") from None
     return arrow_check.read_schema(schema_ipc)
+
+
+def _out(ctx: QueryContext, stream_id: int, schema: pa.Schema) -> Out:
+    return frame_header(stream_id), schema if ctx.full_validation else None
 
 
 def schema_fields(schema: pa.Schema) -> list[dict[str, str]]:
@@ -101,13 +106,14 @@ async def run_query(q: bp.RunQuery, stream_id: int, ctx: QueryContext) -> None:
         fields = schema_fields(schema)
         total = info.total_records if info.total_records >= 0 else None
         await ctx.send_text(bp.info_frame(q.id, stream_id, fields, len(info.partitions), total))
-        header = frame_header(stream_id)
+        out = _out(ctx, stream_id, schema)
+        header = out[0]
         await ctx.send_parts((header, info.schema))
         tickets = [part.ticket for part in info.partitions]
         if q.limit is None and not q.ordered:
-            rows, nbytes = await _fetch_concurrently(ctx, request_id, tickets, q.filter, (header, schema), errors)
+            rows, nbytes = await _fetch_concurrently(ctx, request_id, tickets, q.filter, out, errors)
         else:
-            rows, nbytes = await _fetch_in_order(ctx, request_id, tickets, q.limit, q.filter, (header, schema), errors)
+            rows, nbytes = await _fetch_in_order(ctx, request_id, tickets, q.limit, q.filter, out, errors)
         nbytes += len(info.schema)
         await ctx.send_parts((header, EOS))
         nbytes += len(EOS)
@@ -153,24 +159,24 @@ async def _fetch_concurrently(
     """A query without a limit: up to ``ctx.partitions_in_flight`` partitions at once,
     their frames interleaved on the socket (each frame holds whole IPC messages of one
     schema, so the stream stays valid). The first failure stops the others."""
-    queue = iter(tickets)
-    totals = [0, 0]
+    queue = iter(tickets)  # shared: each worker takes the next partition not yet taken
 
-    async def worker() -> None:
+    async def worker() -> tuple[int, int]:
+        rows = nbytes = 0
         for ticket in queue:
             got_rows, got_bytes = await _fetch_partition(ctx, request_id, ticket, None, conditions, out, errors)
-            totals[0] += got_rows
-            totals[1] += got_bytes
+            rows += got_rows
+            nbytes += got_bytes
+        return rows, nbytes
 
     workers = [asyncio.ensure_future(worker()) for _ in range(min(ctx.partitions_in_flight, len(tickets)))]
     try:
-        for done in asyncio.as_completed(workers):
-            await done
+        totals = [await done for done in asyncio.as_completed(workers)]
     finally:
         for w in workers:
             w.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
-    return totals[0], totals[1]
+    return sum(r for r, _ in totals), sum(b for _, b in totals)
 
 
 class InvalidArrowData(QueryFailed):
@@ -247,7 +253,7 @@ async def _fetch_partition(
 ) -> tuple[int, int]:
     """Relays one partition's data call, each payload behind the stream's frame header
     (``out``: the header, and the schema every batch is validated against)."""
-    header, schema = out
+    header, checked = out
     link = ctx.link
     pending = ctx.calls.expect(link.tenant)
     abort: str | None = "query stopped"
@@ -257,7 +263,6 @@ async def _fetch_partition(
         rows = nbytes = 0
         while True:
             try:
-                checked = schema if ctx.full_validation else None
                 piece = await _within(_next_piece(stream, errors, link.tenant, checked), ctx.timeout, errors)
             except InvalidArrowData:
                 abort = f"{INVALID_DATA}: invalid Arrow data"
@@ -307,7 +312,7 @@ async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, s
         if len(info.partitions) != 1:
             raise QueryFailed("the connector answered a subscription with several partitions")
         await ctx.send_text(bp.info_frame(q.id, stream_id, fields, 1, None))
-        header = frame_header(stream_id)
+        header, checked = _out(ctx, stream_id, schema)
         await ctx.send_parts((header, info.schema))
         pending = ctx.calls.expect(link.tenant)
         ticket = info.partitions[0].ticket
@@ -320,7 +325,6 @@ async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, s
                 await ctx.send_text(bp.snapshot_frame(q.id, snapshot.result()))
                 told = True
             if piece_task is None:
-                checked = schema if ctx.full_validation else None
                 piece_task = asyncio.ensure_future(_next_piece(stream, errors, link.tenant, checked))
             waiters: set[asyncio.Future[Any]] = {piece_task, stopped, errors}
             if not told:
