@@ -260,26 +260,28 @@ class Tunnel:
         if len(self._following) >= self.cfg.max_subscriptions:
             raise QueryFailed(f"the connector follows {self.cfg.max_subscriptions} subscriptions already")
         self._following.add(req.request_id)
-        reader = None
+
+        def poll() -> tuple[list[bytes], bool]:  # on a worker thread: reading and encoding
+            batches, more = follower.poll()
+            return [message for message, _ in chunk_messages(batches, self.cfg.chunk_bytes)], more
+
         try:
             async with self._reads:
                 reader = _BlockingReader(chunk_messages(follower.snapshot(), self.cfg.chunk_bytes))
-                rows = await _write_all(call, reader)
-                reader.close()
+                try:
+                    rows, _ = await _write_all(call, reader)
+                finally:
+                    reader.close()
             self.send(pb.ConnectorMessage(snapshot_done=pb.SnapshotDone(request_id=req.request_id, rows=rows)))
             log.info("subscription %s: snapshot of %d rows sent, following", req.request_id, rows)
             while True:
-                batches, more = await asyncio.to_thread(follower.poll)
-                if batches:
-                    reader = _BlockingReader(chunk_messages(iter(batches), self.cfg.chunk_bytes))
-                    await _write_all(call, reader)
-                    reader.close()
+                messages, more = await asyncio.to_thread(poll)
+                for message in messages:
+                    await call.write(message)
                 if not more:
                     await asyncio.sleep(follower.poll_seconds)
         finally:
             self._following.discard(req.request_id)
-            if reader is not None:
-                reader.close()
             await asyncio.to_thread(follower.close)
 
     async def _heartbeats(self) -> None:
@@ -354,23 +356,22 @@ class Tunnel:
 
     async def _do_get(self, req: pb.DoGetRequest) -> None:
         try:
-            follow = Ticket.decode(req.ticket).follow
+            ticket = Ticket.decode(req.ticket)
         except SaetaError as err:
             self._error(req.request_id, err)
             return
-        if follow:
-            await self._read_partition(req)  # takes a read slot for its snapshot only
+        if ticket.follow:
+            await self._read_partition(req, ticket)  # takes a read slot for its snapshot only
             return
         async with self._reads:
-            await self._read_partition(req)
+            await self._read_partition(req, ticket)
 
-    async def _read_partition(self, req: pb.DoGetRequest) -> None:
+    async def _read_partition(self, req: pb.DoGetRequest, ticket: Ticket) -> None:
         started = time.perf_counter()
         call = self._doget(metadata=((CALL_ID_KEY, req.call_id),))
         reader: _BlockingReader | None = None
         rows = nbytes = 0
         try:
-            ticket = Ticket.decode(req.ticket)
             source = self._source(ticket.dataset)
             conditions = filter_codec.from_proto(req.filter)
             if ticket.follow:
@@ -379,11 +380,7 @@ class Tunnel:
             limit = req.limit if req.limit >= 0 else None
             batches = source.read(ticket.partition, ticket.columns, limit, conditions)
             reader = _BlockingReader(chunk_messages(batches, self.cfg.chunk_bytes))
-            while (item := await reader.next()) is not None:
-                message, n = item
-                await call.write(message)
-                rows += n
-                nbytes += len(message)
+            rows, nbytes = await _write_all(call, reader)
             await call.write(pb.ArrowChunk(end=True, end_records=rows).SerializeToString())
             await call.done_writing()
             await call
@@ -421,13 +418,15 @@ class Tunnel:
                 reader.close()
 
 
-async def _write_all(call: Any, reader: _BlockingReader) -> int:
-    rows = 0
+async def _write_all(call: Any, reader: _BlockingReader) -> tuple[int, int]:
+    """Writes every message ``reader`` gives to the data call; (rows, bytes) written."""
+    rows = nbytes = 0
     while (item := await reader.next()) is not None:
         message, n = item
         await call.write(message)
         rows += n
-    return rows
+        nbytes += len(message)
+    return rows, nbytes
 
 
 async def run_forever(cfg: ConnectorConfig, sources: Mapping[str, Source], stop: asyncio.Event) -> None:
