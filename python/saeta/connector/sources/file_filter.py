@@ -33,10 +33,11 @@ def _condition(b: Bound, column: pa.DataType) -> Any:
     if b.op == "not_null":
         return field.is_valid()
     values: list[BoundValue] = list(b.values)
-    if _scalar_type(b.kind, column) == pa.uint64():
+    scalar_type = _scalar_type(b.kind, column)
+    if scalar_type == pa.uint64():
         # Only unsigned 64-bit integers do not fit int64: a negative value is below them all.
         return _uint64_condition(b, field, values)
-    return _compare(b.op, field, values, _scalar_type(b.kind, column))
+    return _compare(b.op, field, values, scalar_type)
 
 
 def _compare(op: str, field: Any, values: Sequence[BoundValue], t: pa.DataType | None) -> Any:

@@ -17,9 +17,9 @@ A CSV record with a newline inside quotes cannot be followed (it would be cut in
 
 from __future__ import annotations
 
-import io
 import os
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from saeta.core.filters import Condition, bind, kinds_of
 from saeta.errors import SourceError
 
 POLL_BYTES = 4 * 1024 * 1024
+_NOT_SPACE = re.compile(rb"\S")
 
 
 @dataclass
@@ -66,6 +67,7 @@ class FileFollower:
         self._where = to_expression(bound, full)
         needed = list(self._target.names) + sorted({b.column for b in bound} - set(self._target.names))
         self._needed = pa.schema([full.field(n) for n in needed])
+        self._parse = self._parser()
 
     # --- the Follower protocol
 
@@ -174,7 +176,8 @@ class FileFollower:
 
     def _read_range(self, path: str, state: _Followed, end: int) -> list[pa.RecordBatch]:
         """Rows of ``path`` between ``state.pos`` and the last newline before ``end``;
-        advances ``state.pos``. At most POLL_BYTES are read at once."""
+        advances ``state.pos``. At most POLL_BYTES are read at once, and the bytes are
+        copied once more only to put a CSV file's header lines in front of them."""
         end = min(end, state.pos + POLL_BYTES)
         try:
             with open(path, "rb") as fh:
@@ -188,14 +191,17 @@ class FileFollower:
                 name = Path(path).name
                 raise SourceError(f"dataset {self.source.name}: {name} has a line over {POLL_BYTES >> 20} MiB")
             return []
-        data = data[:cut]
+        start = 0
         if state.pos == 0 and self.source.cfg.type == "csv":
-            state.preamble, data = self._split_preamble(data)
+            start = self._preamble_end(data, cut)
+            state.preamble = data[:start]
         state.pos += cut
-        if not data.strip():
+        if not _NOT_SPACE.search(data, start, cut):
             return []
+        body = memoryview(data)[start:cut]
+        buffer = pa.py_buffer(b"".join((state.preamble, body)) if state.preamble else body)
         try:
-            table = self._parse(state.preamble + data)
+            table = self._parse(buffer)
         except (pa.ArrowException, ValueError) as exc:
             raise SourceError(f"dataset {self.source.name}: parsing {Path(path).name} failed: {exc}") from None
         if self._where is not None:
@@ -205,28 +211,37 @@ class FileFollower:
         )
         return batches
 
-    def _split_preamble(self, data: bytes) -> tuple[bytes, bytes]:
-        """A CSV file's lines before its data (skipped rows, then the header if any)."""
+    def _preamble_end(self, data: bytes, cut: int) -> int:
+        """Where a CSV file's data starts: after its skipped rows and its header, if any."""
         opts = self.source.cfg.options
         lines = int(opts.get("skip_rows", 0)) + (1 if opts.get("header", True) else 0)
         at = 0
         for _ in range(lines):
-            nl = data.find(b"\n", at)
+            nl = data.find(b"\n", at, cut)
             if nl < 0:
-                return data, b""
+                return cut
             at = nl + 1
-        return data[:at], data[at:]
+        return at
 
-    def _parse(self, data: bytes) -> pa.Table:
+    def _parser(self) -> Callable[[pa.Buffer], pa.Table]:
+        """Parses a range of the dataset's format into the needed columns and types; its
+        options are made once per follower."""
         needed = self._needed
         if self.source.cfg.type == "csv":
             read, parse, convert = self.source.csv_options()
             convert.column_types = {f.name: f.type for f in needed}
             convert.include_columns = needed.names
             convert.include_missing_columns = True
-            table = pacsv.read_csv(io.BytesIO(data), read_options=read, parse_options=parse, convert_options=convert)
+
+            def raw(buf: pa.Buffer) -> pa.Table:
+                reader = pa.BufferReader(buf)
+                return pacsv.read_csv(reader, read_options=read, parse_options=parse, convert_options=convert)
+
         else:
             readable = pa.schema([f.with_type(json_readable(f.type)) for f in needed])
             options = pajson.ParseOptions(explicit_schema=readable, unexpected_field_behavior="ignore")
-            table = pajson.read_json(io.BytesIO(data), parse_options=options)
-        return table.select(needed.names).cast(needed)
+
+            def raw(buf: pa.Buffer) -> pa.Table:
+                return pajson.read_json(pa.BufferReader(buf), parse_options=options)
+
+        return lambda buf: raw(buf).select(needed.names).cast(needed)

@@ -29,13 +29,15 @@ class Dialect:
     quote_close: str
     casts: dict[Kind, str]
     true_false: tuple[str, str]
+    limit_by_top: bool  # T-SQL's SELECT TOP (n), else a trailing LIMIT n
+    decimal_of_value_scale: bool  # no unconstrained decimal type: DECIMAL(38, the value's scale)
 
     def quote(self, name: str) -> str:
         return self.quote_open + name.replace(self.quote_close, self.quote_close * 2) + self.quote_close
 
     def cast_type(self, kind: Kind, value: BoundValue) -> str:
-        if kind is Kind.DECIMAL and self.name == "sqlserver":
-            # T-SQL has no unconstrained decimal: the value's own scale, so it is exact.
+        if kind is Kind.DECIMAL and self.decimal_of_value_scale:
+            # The value's own scale, so the comparison is exact.
             assert isinstance(value, decimal.Decimal)
             exponent = value.as_tuple().exponent
             scale = min(max(-exponent, 0), 37) if isinstance(exponent, int) else 0
@@ -58,9 +60,14 @@ class Dialect:
 
     def empty(self, base: str) -> str:
         """A query returning ``base``'s columns and no row (to learn its schema)."""
-        if self.name == "sqlserver":
-            return f"SELECT TOP (0) * FROM ({base}) AS saeta_q"  # noqa: S608
-        return f"SELECT * FROM ({base}) AS saeta_q LIMIT 0"  # noqa: S608
+        top, tail = self._limits(0)
+        return f"SELECT {top}* FROM ({base}) AS saeta_q{tail}"  # noqa: S608
+
+    def _limits(self, limit: int | None) -> tuple[str, str]:
+        """Where a row limit goes: after SELECT (TOP) or at the end (LIMIT)."""
+        if limit is None:
+            return "", ""
+        return (f"TOP ({limit:d}) ", "") if self.limit_by_top else ("", f" LIMIT {limit:d}")
 
     def max_of(self, base: str, column: str) -> str:
         """The largest value of ``column`` in ``base``."""
@@ -101,15 +108,13 @@ class Dialect:
             else:
                 where.append(f"{col} {_OPS[b.op]} {bind(b.kind, b.values[0])}")
         select = ", ".join(self.quote(c) for c in columns)
-        top = f"TOP ({limit:d}) " if limit is not None and self.name == "sqlserver" else ""
+        top, tail = self._limits(limit)
         sql = f"SELECT {top}{select} FROM ({base}) AS saeta_q"  # noqa: S608 (quoted, checked names)
         if where:
             sql += " WHERE " + " AND ".join(where)
         if order_by is not None:
             sql += f" ORDER BY {self.quote(order_by)}"
-        if limit is not None and self.name != "sqlserver":
-            sql += f" LIMIT {limit:d}"
-        return sql, params
+        return sql + tail, params
 
 
 def cast_marker(marker: Callable[[int], str]) -> Callable[[int, str], str]:
@@ -133,6 +138,8 @@ POSTGRESQL = Dialect(
         Kind.UUID: "uuid",
     },
     true_false=("true", "false"),
+    limit_by_top=False,
+    decimal_of_value_scale=False,
 )
 
 SQLSERVER = Dialect(
@@ -150,6 +157,8 @@ SQLSERVER = Dialect(
         Kind.UUID: "UNIQUEIDENTIFIER",
     },
     true_false=("1", "0"),
+    limit_by_top=True,
+    decimal_of_value_scale=True,
 )
 
 DIALECTS = {d.name: d for d in (POSTGRESQL, SQLSERVER)}
