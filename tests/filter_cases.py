@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
-from saeta.core.filters import Bound
+from saeta.core.filters import Bound, bind, kinds_of, parse_filter
 
 D = decimal.Decimal
 UTC = dt.UTC
@@ -101,5 +101,8 @@ def _holds(b: Bound, value: Any) -> bool:
     return _OPS[b.op](value, b.values[0])
 
 
-def expected_ids(t: pa.Table, bound: tuple[Bound, ...]) -> list[int]:
+def expected_ids(raw: list[list[Any]]) -> list[int]:
+    """The ids of table()'s rows that meet filter ``raw``, by plain Python."""
+    t = table()
+    bound = bind(parse_filter(raw), kinds_of(t.schema), "t")
     return [row["id"] for row in t.to_pylist() if all(_holds(b, row[b.column]) for b in bound)]

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,10 @@ def big(deployment: Deployment, request: pytest.FixtureRequest) -> tuple[Deploym
     """One connector serving a dataset large enough to be mid-stream when we act, sent in
     small tunnel messages; DoGet on the data plane or on grpcio."""
     deployment.start_control_plane()
-    deployment.start_gateway(**({"data_port": None} if request.param == "grpcio" else {}))
+    if request.param == "grpcio":
+        deployment.start_gateway(data_port=None)
+    else:
+        deployment.start_gateway()
     data = deployment.root / "data"
     data.mkdir()
     pq.write_table(ventas(BIG_ROWS), data / "big.parquet")
@@ -239,21 +243,28 @@ def test_bad_browser_messages(running: Deployment) -> None:
         assert client.query("csv", limit=3).num_rows == 3
 
 
+async def _stream_big_until(deployment: Deployment, act: Callable[[], None]) -> tuple[BaseException, int, float]:
+    """Streams "big" and calls ``act`` once, 4,096 rows in; returns what ended the stream,
+    the rows received, and the seconds from ``act`` to that end."""
+    rows, acted_at = 0, 0.0
+    async with await AsyncClient.connect(deployment.ws_url, deployment.session("acme")) as client:
+        try:
+            async for batch in client.stream("big"):
+                rows += batch.num_rows
+                if rows >= 4096 and not acted_at:
+                    act()
+                    acted_at = time.monotonic()
+        except (ServerError, SocketClosed) as exc:
+            return exc, rows, time.monotonic() - acted_at
+    raise AssertionError(f"the query ended normally after {rows} rows")
+
+
 def test_connector_killed_mid_query_gives_connector_offline(big: tuple[Deployment, Proc]) -> None:
     deployment, connector = big
-
-    async def main() -> None:
-        async with await AsyncClient.connect(deployment.ws_url, deployment.session("acme")) as client:
-            rows = 0
-            with pytest.raises(ServerError) as err:
-                async for batch in client.stream("big"):
-                    rows += batch.num_rows
-                    if rows >= 4096 and connector.popen.poll() is None:
-                        connector.popen.send_signal(signal.SIGKILL)
-            assert err.value.code == "CONNECTOR_OFFLINE"
-            assert rows < BIG_ROWS
-
-    asyncio.run(main())
+    err, rows, seconds = asyncio.run(_stream_big_until(deployment, lambda: connector.popen.send_signal(signal.SIGKILL)))
+    print(f"\nkilled connector: CONNECTOR_OFFLINE {seconds:.3f} s after SIGKILL")
+    assert isinstance(err, ServerError) and err.code == "CONNECTOR_OFFLINE"
+    assert rows < BIG_ROWS
     wait_for(lambda: deployment.connectors() == 0, 30, "the gateway to drop the connector")
 
 
@@ -365,11 +376,12 @@ def test_filters_through_the_gateway(running: Deployment) -> None:
             t = client.query(name, ["id"], filter=[["id", "<", 10], ["id", "!=", 4]])
             assert sorted(t.column("id").to_pylist()) == [0, 1, 2, 3, 5, 6, 7, 8, 9], name
         # Refused by the connector against the dataset's columns: nothing is read.
-        for bad, problem in [
+        refused: list[tuple[list[list[Any]], str]] = [
             ([["nope", "=", 1]], "no column 'nope'"),
             ([["id", "=", "1"]], "expected an integer"),
             ([["producto", "<", 3]], "expected a string"),
-        ]:
+        ]
+        for bad, problem in refused:
             with pytest.raises(ServerError) as info:
                 client.query("ventas", filter=bad)
             assert info.value.code == "BAD_REQUEST" and problem in info.value.message
@@ -436,22 +448,17 @@ def test_permessage_deflate_is_never_negotiated(running: Deployment) -> None:
 def test_gateway_sigterm_closes_sockets_with_going_away_and_exits_within_30s(big: tuple[Deployment, Proc]) -> None:
     deployment, connector = big
     gateway = next(p for p in deployment.procs if p.name == "gateway")
+    signalled: list[float] = []
 
-    async def main() -> None:
-        async with await AsyncClient.connect(deployment.ws_url, deployment.session("acme")) as client:
-            rows = 0
-            with pytest.raises(SocketClosed) as err:
-                async for batch in client.stream("big"):
-                    rows += batch.num_rows
-                    if rows >= 4096 and gateway.popen.poll() is None:
-                        gateway.popen.send_signal(signal.SIGTERM)
-            assert err.value.close_code == 1001  # the gateway is shutting down; reconnect
-            assert rows < BIG_ROWS
+    def sigterm() -> None:
+        signalled.append(time.monotonic())
+        gateway.popen.send_signal(signal.SIGTERM)
 
-    asyncio.run(main())
-    started = time.monotonic()
+    err, rows, _ = asyncio.run(_stream_big_until(deployment, sigterm))
+    assert isinstance(err, SocketClosed) and err.close_code == 1001  # the gateway is shutting down; reconnect
+    assert rows < BIG_ROWS
     assert gateway.popen.wait(timeout=60) == 0
-    assert time.monotonic() - started < 30, "the gateway took over 30 s to stop"
+    assert time.monotonic() - signalled[0] < 30, "the gateway took over 30 s to stop after SIGTERM"
     assert "gateway stopped" in gateway.text()
     # The connector's read ends too (stopped, or finished into buffers the gateway never
     # read), and the connector keeps trying to reconnect.
