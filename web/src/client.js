@@ -270,29 +270,13 @@ export class Connection extends EventTarget {
 
   /** Starts a query: spec = {dataset, columns?, limit?, filter?, ordered?}. */
   query(spec) {
-    const id = `${this.prefix}${this.nextQuery++}`;
-    const text = queryRequest(id, spec);
-    const q = new Query(this, id, spec);
-    this.queries.set(id, q);
-    if (!this._sendText(text)) {
-      this.queries.delete(id);
-      q._fail(this.error || new SaetaError('CLOSED'));
-    }
-    return q;
+    return this._start(spec, false);
   }
 
   /** Starts a subscription (a live query): spec = {dataset, columns?, filter?}. Iterate
    * it like a query; it ends when you call `unsubscribe()` on it. */
   subscribe(spec) {
-    const id = `${this.prefix}${this.nextQuery++}`;
-    const text = subscribeRequest(id, spec);
-    const q = new Query(this, id, spec, true);
-    this.queries.set(id, q);
-    if (!this._sendText(text)) {
-      this.queries.delete(id);
-      q._fail(this.error || new SaetaError('CLOSED'));
-    }
-    return q;
+    return this._start(spec, true);
   }
 
   /** Cancels a running query by id (a no-op when it is not running). */
@@ -306,6 +290,19 @@ export class Connection extends EventTarget {
   }
 
   // --- internals
+
+  /** Sends a query (or, ``live``, a subscription) request and returns its Query. */
+  _start(spec, live) {
+    const id = `${this.prefix}${this.nextQuery++}`;
+    const text = live ? subscribeRequest(id, spec) : queryRequest(id, spec);
+    const q = new Query(this, id, spec, live);
+    this.queries.set(id, q);
+    if (!this._sendText(text)) {
+      this.queries.delete(id);
+      q._fail(this.error || new SaetaError('CLOSED'));
+    }
+    return q;
+  }
 
   _send(obj) {
     return this._sendText(JSON.stringify(obj));
