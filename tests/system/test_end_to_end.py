@@ -8,6 +8,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -268,6 +269,24 @@ def test_connector_killed_mid_query_gives_connector_offline(big: tuple[Deploymen
     wait_for(lambda: deployment.connectors() == 0, 30, "the gateway to drop the connector")
 
 
+def _probe_until_exit(deployment: Deployment, gateway: Proc, outcomes: list[str]) -> None:
+    """Opens new sockets and asks for the dataset list until ``gateway`` exits, noting
+    how each attempt ended."""
+    session = deployment.session("acme")
+    while gateway.popen.poll() is None:
+        try:
+            with Client.connect(deployment.ws_url, session) as client:
+                client.list()
+                outcomes.append("answered")
+        except ServerError as exc:  # answered too, with an error frame
+            outcomes.append(f"answered {exc.code}")
+        except SocketClosed as exc:
+            outcomes.append(f"closed {exc.close_code}")
+        except OSError:
+            outcomes.append("refused")
+            time.sleep(0.01)
+
+
 def test_connector_reconnects_after_gateway_restart(deployment: Deployment) -> None:
     deployment.start_control_plane()
     gateway = deployment.start_gateway()
@@ -449,16 +468,23 @@ def test_gateway_sigterm_closes_sockets_with_going_away_and_exits_within_30s(big
     deployment, connector = big
     gateway = next(p for p in deployment.procs if p.name == "gateway")
     signalled: list[float] = []
+    probes: list[str] = []
+    prober = threading.Thread(target=_probe_until_exit, args=(deployment, gateway, probes), daemon=True)
 
     def sigterm() -> None:
         signalled.append(time.monotonic())
         gateway.popen.send_signal(signal.SIGTERM)
+        prober.start()
 
     err, rows, _ = asyncio.run(_stream_big_until(deployment, sigterm))
     assert isinstance(err, SocketClosed) and err.close_code == 1001  # the gateway is shutting down; reconnect
     assert rows < BIG_ROWS
     assert gateway.popen.wait(timeout=60) == 0
     assert time.monotonic() - signalled[0] < 30, "the gateway took over 30 s to stop after SIGTERM"
+    prober.join(timeout=30)
+    # From the signal on, no new socket is served: each attempt is refused (close 1001, or
+    # no listener any more), never answered.
+    assert probes and all(p in ("closed 1001", "refused") for p in probes), probes
     assert "gateway stopped" in gateway.text()
     # The connector's read ends too (stopped, or finished into buffers the gateway never
     # read), and the connector keeps trying to reconnect.

@@ -76,6 +76,7 @@ class Gateway:
         self.sockets: set[BrowserSocket] = set()
         self.revocations.subscribe(self._on_revoked)
         self.grpc_ready = False
+        self.draining = False  # set on SIGTERM: no new socket is accepted from then on
         self.tunnels = TunnelService(
             cfg,
             self.registry,
@@ -123,9 +124,10 @@ class Gateway:
 
     async def readyz(self, request: Request) -> Response:
         revocation = self.revocations.status()
-        ready = self.grpc_ready and bool(revocation["fresh"])
+        ready = self.grpc_ready and bool(revocation["fresh"]) and not self.draining
         body = {
             "ready": ready,
+            "draining": self.draining,
             "connectors": self.registry.count(),
             "sockets": len(self.sockets),
             "relay": self.relay.IMPLEMENTATION,
@@ -140,6 +142,9 @@ class Gateway:
         if not origin_allowed(origin, self.cfg.allowed_origins, ws.headers.get("host"), ws.url.scheme == "wss"):
             log.warning("socket refused code=ORIGIN_REFUSED origin=%.200r", origin)
             await ws.close(bp.CLOSE_POLICY)  # before accept: the handshake fails with HTTP 403
+            return
+        if self.draining:
+            await self._refuse_draining(ws, token)
             return
         try:
             async with asyncio.timeout(self.cfg.handshake_seconds):
@@ -157,15 +162,24 @@ class Gateway:
         except ControlPlaneUnavailable as err:  # also REVOCATION_STALE
             await self._refuse(ws, CLOSE_TRY_AGAIN_LATER, f"{err.code}: retry later", token, err)
             return
+        if self.draining:  # the stop came during the session check
+            await self._refuse_draining(ws, token)
+            return
         await ws.accept()
         sock = BrowserSocket(ws, token, session, self.cfg, self.registry, self.calls, self.sessions, self.relay)
         self.sockets.add(sock)
         log.info("socket open tenant=%s user=%s session=%s", session.tenant, session.user_id, sock.fp)
         try:
+            if self.draining:  # the stop came during accept, after the drain took its list of sockets
+                await sock.close(bp.CLOSE_GOING_AWAY, "gateway shutting down")
             await sock.run()
         finally:
             self.sockets.discard(sock)
             log.info("socket closed tenant=%s session=%s", session.tenant, sock.fp)
+
+    async def _refuse_draining(self, ws: WebSocket, token: str) -> None:
+        err = SaetaError("the gateway is shutting down: reconnect", code="GATEWAY_DRAINING")
+        await self._refuse(ws, bp.CLOSE_GOING_AWAY, "gateway shutting down", token, err)
 
     async def _refuse(self, ws: WebSocket, code: int, reason: str, token: str, err: SaetaError | None = None) -> None:
         log.info(
@@ -222,7 +236,8 @@ class Gateway:
         )
         stop_task = asyncio.create_task(stop.wait())
         await asyncio.wait({http_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
-        log.info("gateway stopping")
+        log.info("gateway stopping: no new sockets, closing %d open ones with 1001", len(self.sockets))
+        self.draining = True
         self.grpc_ready = False
         for sock in list(self.sockets):
             await sock.close(bp.CLOSE_GOING_AWAY, "gateway shutting down")
