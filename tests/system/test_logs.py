@@ -1,21 +1,48 @@
 """A whole scenario with every process logging JSON lines at DEBUG: queries, a filter, a
 bad request, a subscription, a revocation, a forged session. Afterwards no session id
-appears in any log (only its fingerprint), every line of every log is one JSON object,
-and each refusal is one line with its code and the tenant."""
+appears in any log (only its fingerprint) nor in any frame or close reason the clients
+received, every line of every log is one JSON object, and each refusal is one line with
+its code and the tenant."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 from saeta.client import AsyncClient, ServerError, SocketClosed
 from saeta.core.session_token import fingerprint
+from websockets.asyncio.client import connect
 
 from tests.system.harness import Deployment, wait_for
 
 pytestmark = pytest.mark.system
 JSON_LOGS = {"logging": {"format": "json", "level": "DEBUG"}}
+
+# Each makes the gateway or the connector answer with an error frame.
+BAD_REQUESTS: list[Any] = [
+    "{not json",
+    {"action": "drop", "id": "a"},
+    {"action": "query", "id": "b", "dataset": "t", "limit": -1},
+    {"action": "query", "id": "c", "dataset": "t", "filter": [["nope", "=", 1]]},
+    {"action": "query", "id": "d", "dataset": "t", "filter": [["id", "like", 1]]},
+    {"action": "query", "id": "e", "dataset": "secret/../t"},
+    {"action": "query", "id": "f", "dataset": "t", "columns": ["id", "hidden"]},
+    {"action": "subscribe", "id": "g", "dataset": "missing"},
+]
+
+
+async def _error_frames(url: str) -> list[str]:
+    """Sends each bad request on a raw socket and returns every text frame received."""
+    frames: list[str] = []
+    async with connect(url, compression=None) as ws:
+        for request in BAD_REQUESTS:
+            await ws.send(request if isinstance(request, str) else json.dumps(request))
+            frame = await asyncio.wait_for(ws.recv(), 30)
+            assert isinstance(frame, str) and json.loads(frame)["type"] == "error", frame
+            frames.append(frame)
+    return frames
 
 
 def test_a_whole_scenario_logs_json_and_never_a_session_id(deployment: Deployment) -> None:
@@ -29,14 +56,17 @@ def test_a_whole_scenario_logs_json_and_never_a_session_id(deployment: Deploymen
     )
     sessions = [deployment.session("acme") for _ in range(3)]
 
+    received: list[str] = []  # every error frame and close reason the clients got
+
     async def main() -> None:
+        received.extend(await _error_frames(f"{deployment.ws_url}/stream/{sessions[0]}"))
         async with await AsyncClient.connect(deployment.ws_url, sessions[0]) as client:
             assert (await client.query("t")).num_rows == 1000
             assert (await client.query("t", filter=[["id", "<", 10]])).num_rows == 10
-            with pytest.raises(ServerError):
-                await client.query("t", filter=[["nope", "=", 1]])
-            with pytest.raises(ServerError):
-                await client.query("missing")
+            for bad in ({"dataset": "t", "filter": [["nope", "=", 1]]}, {"dataset": "missing"}):
+                with pytest.raises(ServerError) as refused:
+                    await client.query(**bad)
+                received.append(str(refused.value))
             it = client.subscribe("t", query_id="live")
             await asyncio.wait_for(anext(it), 30)
             await client.unsubscribe("live")
@@ -45,20 +75,25 @@ def test_a_whole_scenario_logs_json_and_never_a_session_id(deployment: Deploymen
             deployment.revoke(sessions[1])
             closed = await asyncio.wait_for(client.wait_closed(), 30)
             assert closed.close_code == 4003
+            received.append(str(closed))
         forged = sessions[2][:-4] + ("AAAA" if not sessions[2].endswith("AAAA") else "BBBB")
-        with pytest.raises(SocketClosed):
-            async with await AsyncClient.connect(deployment.ws_url, forged) as client:
-                await client.list()
+        for refused_id in (forged, sessions[1]):  # a forged one, and the revoked one again
+            with pytest.raises(SocketClosed) as closed_at_once:
+                async with await AsyncClient.connect(deployment.ws_url, refused_id) as client:
+                    await client.list()
+            received.append(str(closed_at_once.value))
 
     asyncio.run(main())
     wait_for(lambda: "code=SESSION_REVOKED" in gateway.text() or "revoked" in gateway.text(), 30, "the revocation")
     for proc in deployment.procs:
         proc.stop()
     logs = {p.name: p.text() for p in deployment.procs}
-    for name, text in logs.items():
+    assert len(received) == len(BAD_REQUESTS) + 5, received
+    for name, text in {**logs, "clients": "\n".join(received)}.items():
         for secret in sessions:
-            assert secret not in text, f"a session id in the {name} log"
-            assert secret.split(".")[-1] not in text, f"a session signature in the {name} log"
+            assert secret not in text, f"a session id in what the {name} wrote or received"
+            assert secret.split(".")[-1] not in text, f"a session signature in what the {name} wrote or received"
+    for text in logs.values():
         for line in text.splitlines():
             entry = json.loads(line)  # every line is one JSON object
             assert {"ts", "level", "logger", "msg"} <= entry.keys(), line
