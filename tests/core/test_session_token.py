@@ -55,6 +55,10 @@ def test_refusals(token: str) -> None:
 def test_expired_and_not_yet_valid() -> None:
     with pytest.raises(Unauthorized, match="expired"):
         verify_session(SECRET, issue_session(SECRET, "s", "u", NOW - 1000, 60), NOW)
+    # A session ends at its exp exactly; a second earlier it is valid.
+    assert verify_session(SECRET, issue_session(SECRET, "s", "u", NOW - 60, 61), NOW).expires_at == NOW + 1
+    with pytest.raises(Unauthorized, match="expired"):
+        verify_session(SECRET, issue_session(SECRET, "s", "u", NOW - 60, 60), NOW)
     with pytest.raises(Unauthorized, match="not yet valid"):
         verify_session(SECRET, issue_session(SECRET, "s", "u", 4_000_000_000, 60), NOW)
 

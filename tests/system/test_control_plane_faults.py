@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 
 import pyarrow.parquet as pq
 import pytest
@@ -85,3 +86,31 @@ async def _accepted(deployment: Deployment, session: str) -> bool:
             return await _rows(client) == 20_000
     except (SocketClosed, OSError):
         return False
+
+
+def test_a_cached_session_ends_at_its_expiry_while_the_control_plane_is_down(site: Deployment) -> None:
+    """The cache (60 s here) never carries a session past its own expiry: with the control
+    plane gone, its open socket answers until then and is closed with 4001 at it, and the
+    same id is refused afterwards."""
+    deployment = site
+    cp = next(p for p in deployment.procs if p.name == "control-plane")
+    issued = deployment.issue("acme", ttl=10)
+    session, expires_at = str(issued["session_id"]), float(issued["expires_at"])
+
+    async def main() -> None:
+        async with await AsyncClient.connect(deployment.ws_url, session) as client:
+            assert await _rows(client) == 20_000  # checked and cached
+            cp.popen.send_signal(signal.SIGKILL)
+            cp.popen.wait(10)
+            if time.time() < expires_at - 1:
+                assert await _rows(client) == 20_000  # still answered from the cache
+            closed = await asyncio.wait_for(client.wait_closed(), expires_at - time.time() + 30)
+            closed_at = time.time()
+        assert closed.close_code == 4001, closed
+        # Not before its expiry (the clock's whole second aside), and not long after.
+        assert expires_at - 1 <= closed_at <= expires_at + 10, (closed_at, expires_at)
+        assert await _refused_code(deployment, session) == 4001  # never from the cache again
+
+    asyncio.run(main())
+    gateway_log = next(p for p in deployment.procs if p.name == "gateway").text()
+    assert "session no longer valid tenant=acme" in gateway_log and "token expired" in gateway_log

@@ -53,7 +53,7 @@ def issue_session(secret: str, sid: str, user_id: str, now: int, ttl: int) -> st
     return jwt.encode(claims, secret, algorithm=ALGORITHM, headers={"kid": key_id(secret)})
 
 
-def _decode(secret: str, token: str, audience: str, now: int) -> dict[str, object]:
+def _decode(secret: str, token: str, audience: str, now: int, exp_leeway: int) -> dict[str, object]:
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
         raise Unauthorized("malformed token")
     try:
@@ -85,7 +85,7 @@ def _decode(secret: str, token: str, audience: str, now: int) -> dict[str, objec
     exp, nbf = claims.get("exp"), claims.get("nbf")
     if not isinstance(exp, int) or not isinstance(nbf, int):
         raise Unauthorized("token claims invalid")
-    if exp + LEEWAY_SECONDS < now:
+    if exp + exp_leeway <= now:
         raise Unauthorized("token expired")
     if nbf - LEEWAY_SECONDS > now:
         raise Unauthorized("token not yet valid")
@@ -93,8 +93,10 @@ def _decode(secret: str, token: str, audience: str, now: int) -> dict[str, objec
 
 
 def verify_session(secret: str, token: str, now: int) -> SessionClaims:
-    """Checks signature, key id, algorithm, audience, nbf and exp. Raises Unauthorized."""
-    claims = _decode(secret, token, SESSION_AUDIENCE, now)
+    """Checks signature, key id, algorithm, audience, nbf and exp. Raises Unauthorized.
+    A session ends at its ``exp`` exactly (no leeway: the gateway's cache and its watch of
+    open sockets end it there too, whether or not the control plane answers)."""
+    claims = _decode(secret, token, SESSION_AUDIENCE, now, exp_leeway=0)
     sid, sub, exp = claims.get("sid"), claims.get("sub"), claims.get("exp")
     if not isinstance(sid, str) or not sid or not isinstance(sub, str):
         raise Unauthorized("token claims invalid")
@@ -110,6 +112,6 @@ def issue_service_token(secret: str, now: int, ttl: int = 60) -> str:
 
 def verify_service_token(secret: str, token: str, now: int) -> None:
     """Raises Unauthorized unless ``token`` is a valid gateway service token."""
-    claims = _decode(secret, token, SERVICE_AUDIENCE, now)
+    claims = _decode(secret, token, SERVICE_AUDIENCE, now, exp_leeway=LEEWAY_SECONDS)
     if claims.get("sub") != "gateway":
         raise Unauthorized("not a gateway token")
