@@ -31,11 +31,14 @@ from saeta.gateway.data_calls import DataCalls
 from saeta.gateway.query import QueryContext, run_query, run_subscription
 from saeta.gateway.registry import ConnectorRegistry
 from saeta.gateway.sessions import SessionValidator
-from saeta.gateway.ws_protocol import EXTENSION, Buffer
+from saeta.gateway.ws_protocol import ABORT_EXTENSION, EXTENSION, Buffer
 
 log = logging.getLogger("saeta.gateway.browser")
 
 CLOSE_TRY_AGAIN_LATER = 1013
+# How long a close frame may wait to go out (a client that reads nothing leaves no room
+# for it) before the connection is dropped without one.
+CLOSE_FRAME_SECONDS = 5.0
 
 
 class BrowserSocket:
@@ -63,6 +66,8 @@ class BrowserSocket:
         self._write_parts: Callable[[Sequence[Buffer]], Awaitable[None]] | None = (
             extension["send"] if extension else None
         )
+        abort = ws.scope.get("extensions", {}).get(ABORT_EXTENSION)
+        self._abort: Callable[[], None] | None = abort["abort"] if abort else None
 
     async def send_text(self, text: str) -> None:
         async with self._send_lock, self._unless_stalled():
@@ -96,15 +101,32 @@ class BrowserSocket:
                 self._closing = asyncio.get_running_loop().create_task(self.close(bp.CLOSE_TOO_SLOW, "client too slow"))
             raise ClientTooSlow(f"the client took nothing for {self.cfg.stalled_seconds:g}s") from None
 
+    def _open(self) -> bool:
+        """Not closed, nor being closed: worth sending to."""
+        return not self.closed and self._closing is None
+
     async def close(self, code: int, reason: str) -> None:
         if self.closed:
             return
         self.closed = True
         for task in self.queries.values():
             task.cancel()
-        if self.ws.application_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await self.ws.close(code, reason)
+        if self.ws.application_state != WebSocketState.CONNECTED:
+            return
+        with contextlib.suppress(Exception):  # anything else: the connection is already gone
+            try:
+                async with asyncio.timeout(CLOSE_FRAME_SECONDS):
+                    await self.ws.close(code, reason)
+            except TimeoutError:
+                log.info(
+                    "socket dropped tenant=%s session=%s: close %d not taken within %gs",
+                    self.session.tenant,
+                    self.fp,
+                    code,
+                    CLOSE_FRAME_SECONDS,
+                )
+                if self._abort is not None:
+                    self._abort()
 
     async def run(self) -> None:
         watcher = asyncio.create_task(self._watch_session())
@@ -118,9 +140,11 @@ class BrowserSocket:
                     await self.send_text(bp.error_frame(None, "BAD_REQUEST", "binary frames are not accepted"))
                     continue
                 await self._handle(text)
-        except WebSocketDisconnect:
+        except (WebSocketDisconnect, ClientTooSlow):  # gone, or given up on (the close is under way)
             pass
         finally:
+            if self._closing is not None:  # a close that this socket started itself (stalled, revoked)
+                await asyncio.gather(self._closing, return_exceptions=True)
             self.closed = True
             watcher.cancel()
             for task in list(self.queries.values()):
@@ -195,16 +219,16 @@ class BrowserSocket:
             log.info(
                 "query refused code=%s tenant=%s session=%s: %s", err.code, self.session.tenant, self.fp, err.message
             )
-            if not self.closed:
+            if self._open():
                 with contextlib.suppress(Exception):
                     await self.send_text(bp.error_frame_for(q.id, err))
         except asyncio.CancelledError:
-            if not self.closed:
+            if self._open():
                 with contextlib.suppress(Exception):
                     await self.send_text(bp.error_frame_for(q.id, QueryCancelled("query cancelled")))
         except Exception:
             log.exception("query crashed tenant=%s session=%s", self.session.tenant, self.fp)
-            if not self.closed:
+            if self._open():
                 with contextlib.suppress(Exception):
                     await self.send_text(bp.error_frame(q.id, "INTERNAL", "internal error"))
         finally:
