@@ -130,7 +130,7 @@ def _connector_service(args: argparse.Namespace) -> int:
 def _gateway(args: argparse.Namespace) -> int:
     import signal
 
-    from saeta import logs
+    from saeta import logs, process_stats
     from saeta.config import load_gateway_config
     from saeta.gateway.app import Gateway
 
@@ -142,6 +142,7 @@ def _gateway(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        process_stats.install(loop)
         await Gateway(cfg).serve(stop)
 
     asyncio.run(main())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -36,6 +37,15 @@ class Proc:
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def stats(self, timeout: float = 30) -> dict[str, int]:
+        """The process's own counts (tasks, threads, fds, rss_kib), from the line it logs
+        on SIGUSR1."""
+        before = self.text().count("process stats ")
+        self.popen.send_signal(signal.SIGUSR1)
+        wait_for(lambda: self.text().count("process stats ") > before, timeout, f"{self.name}'s process stats")
+        line = [ln for ln in self.text().splitlines() if "process stats " in ln][-1]
+        return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line.split("process stats ", 1)[1])}
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         if self.popen.poll() is None:

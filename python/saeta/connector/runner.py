@@ -8,6 +8,7 @@ import logging
 import signal
 from dataclasses import dataclass
 
+from saeta import process_stats
 from saeta.config import ConnectorConfig
 from saeta.connector.sources import Source, open_source
 from saeta.connector.tunnel import Tunnel, run_forever
@@ -26,6 +27,7 @@ async def run(cfg: ConnectorConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    process_stats.install(loop)
     await serve(cfg, stop)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -184,7 +185,17 @@ class BrowserSocket:
             stop = None
             if isinstance(action, bp.Subscribe):
                 stop = self.subscriptions[action.id] = asyncio.Event()
-            self.queries[action.id] = asyncio.create_task(self._query(action, stop))
+            task = self.queries[action.id] = asyncio.create_task(self._query(action, stop))
+            task.add_done_callback(functools.partial(self._forget, action.id))
+            # Let the task start before the next message is read: a task cancelled before
+            # its first step never runs its handlers, so a cancel that came right behind
+            # its query would end it with no answer to the client.
+            await asyncio.sleep(0)
+
+    def _forget(self, query_id: str, task: asyncio.Task[None]) -> None:
+        if self.queries.get(query_id) is task:
+            del self.queries[query_id]
+            self.subscriptions.pop(query_id, None)
 
     async def _list(self) -> None:
         if not self.registry.online(self.session.tenant):
@@ -232,8 +243,8 @@ class BrowserSocket:
                 with contextlib.suppress(Exception):
                     await self.send_text(bp.error_frame(q.id, "INTERNAL", "internal error"))
         finally:
-            self.queries.pop(q.id, None)
-            self.subscriptions.pop(q.id, None)
+            if (me := asyncio.current_task()) is not None:
+                self._forget(q.id, me)
 
     async def _watch_session(self) -> None:
         """Closes the socket when the session expires or stops validating (revoked,
