@@ -25,3 +25,5 @@ bench: setup
 	$(PY) benchmarks/postgres.py
 	$(PY) benchmarks/partitions.py
 	$(PY) benchmarks/browser_decode.py
+	$(PY) benchmarks/churn.py --cycles 20000
+	$(PY) benchmarks/stuck_sessions.py

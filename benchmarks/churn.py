@@ -22,15 +22,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow.parquet as pq
-from saeta import certs
-from saeta.demo_data import ventas
-from websockets.asyncio.client import connect
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(ROOT))
 
-from tests.system.harness import Deployment, Proc, wait_for
+import pyarrow.parquet as pq  # noqa: E402
+from saeta import certs  # noqa: E402
+from saeta.demo_data import ventas  # noqa: E402
+from websockets.asyncio.client import connect  # noqa: E402
+
+from tests.system.harness import Deployment, Proc, wait_for  # noqa: E402
 
 WAYS = ("cancel-before-data", "cancel-after-first-batch", "vanish-mid-stream")
-ROOT = Path(__file__).resolve().parent
 
 
 @dataclass
@@ -187,7 +190,7 @@ def main() -> int:
                 "baseline": base,
                 "checkpoints": points,
             }
-            out = ROOT / "results" / f"churn-{time.strftime('%Y%m%d-%H%M%S')}.json"
+            out = RESULTS / f"churn-{time.strftime('%Y%m%d-%H%M%S')}.json"
             out.parent.mkdir(exist_ok=True)
             out.write_text(json.dumps(result, indent=1))
             print(json.dumps({k: v for k, v in result.items() if k != "checkpoints"}, indent=1))

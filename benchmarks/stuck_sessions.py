@@ -1,0 +1,125 @@
+"""Sessions whose browsers read nothing, each with a query on a dataset far larger than
+any buffer: how much the gateway and the connector hold per stuck session, and whether it
+depends on the dataset's size (it must not: flow control stops the source instead).
+
+    python -m benchmarks.stuck_sessions [--sessions 1,8,32] [--copies 4,40]
+
+Each point is a fresh deployment: RSS over its idle baseline (after a warm-up query) once
+every session's query is stuck, with growth per session reported against one session."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(ROOT))
+
+import pyarrow.parquet as pq  # noqa: E402
+from saeta import certs  # noqa: E402
+from saeta.demo_data import ventas  # noqa: E402
+from websockets.asyncio.client import connect  # noqa: E402
+
+from benchmarks.procstat import rss_bytes  # noqa: E402
+from tests.system.harness import Deployment, Proc  # noqa: E402
+
+MiB = 1024 * 1024
+
+
+def start(dep: Deployment, parquet: Path, copies: int) -> tuple[Proc, Proc]:
+    """Gateway (stuck sockets kept for 10 minutes) and a connector whose "big" is
+    ``copies`` copies of ``parquet``."""
+    dep.start_control_plane()
+    gateway = dep.start_gateway(session_cache_seconds=60, websocket={"stalled_seconds": 600})
+    connector = dep.start_connector("acme", {"big": {"type": "parquet", "path": [str(parquet)] * copies}})
+    return gateway, connector
+
+
+async def _settled_rss(pids: dict[str, int], seconds: float = 1.0) -> dict[str, int]:
+    """RSS once it has stopped growing for ``seconds`` (the buffers are full)."""
+    last = {n: rss_bytes(p) for n, p in pids.items()}
+    for _ in range(60):
+        await asyncio.sleep(seconds)
+        now = {n: rss_bytes(p) for n, p in pids.items()}
+        if all(now[n] - last[n] < MiB for n in pids):
+            return now
+        last = now
+    return last
+
+
+async def stuck(url: str, sessions: int, pids: dict[str, int]) -> dict[str, int]:
+    """Opens ``sessions`` sockets that each start a query on "big" and read nothing
+    (after its first frames), and returns RSS once nothing grows any more."""
+    async with AsyncExitStack() as stack:
+        for i in range(sessions):
+            ws = await stack.enter_async_context(connect(url, compression=None, max_queue=1, max_size=None))
+            await ws.send(json.dumps({"action": "query", "id": f"s{i}", "dataset": "big"}))
+            await ws.recv()  # the info frame: the query is running
+        return await _settled_rss(pids)
+
+
+async def warm(url: str) -> None:
+    """One query of 300k rows read whole: lazy imports, pools and arenas, before the
+    baseline is taken."""
+    async with connect(url, compression=None, max_size=None) as ws:
+        await ws.send(json.dumps({"action": "query", "id": "w", "dataset": "big", "limit": 300_000}))
+        while not (isinstance(f := await ws.recv(), str) and json.loads(f)["type"] == "end"):
+            pass
+
+
+def table(root: Path) -> Path:
+    path = root / "v.parquet"
+    pq.write_table(ventas(1_000_000), path, row_group_size=4096)  # about 60 MB as Arrow IPC
+    return path
+
+
+def measure(root: Path, parquet: Path, copies: int, sessions: int) -> dict[str, float]:
+    dep = Deployment(root)
+    certs.init_ca(dep.certs)
+    try:
+        gateway, connector = start(dep, parquet, copies)
+        pids = {"gateway": gateway.popen.pid, "connector": connector.popen.pid}
+        url = f"{dep.ws_url}/stream/{dep.session('acme', ttl=3600)}"
+        asyncio.run(warm(url))
+        time.sleep(1)
+        base = {n: rss_bytes(p) for n, p in pids.items()}
+        held = asyncio.run(stuck(url, sessions, pids))
+        return {n: (held[n] - base[n]) / MiB for n in pids}
+    finally:
+        dep.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", default="1,8,32")
+    parser.add_argument("--copies", default="4,40", help="dataset sizes, as copies of a 1M-row table")
+    args = parser.parse_args()
+    points = []
+    with tempfile.TemporaryDirectory() as tmp:
+        parquet = table(Path(tmp))
+        for copies in map(int, args.copies.split(",")):
+            for n, sessions in enumerate(map(int, args.sessions.split(","))):
+                grown = measure(Path(tmp) / f"d{copies}-{n}", parquet, copies, sessions)
+                points.append({"copies": copies, "sessions": sessions, **grown})
+                print(
+                    f"dataset {copies}M rows, {sessions:>3} stuck sessions: gateway +{grown['gateway']:.1f} MiB "
+                    f"({grown['gateway'] / sessions:.2f}/session), connector +{grown['connector']:.1f} MiB "
+                    f"({grown['connector'] / sessions:.2f}/session)",
+                    flush=True,
+                )
+    out = RESULTS / f"stuck-sessions-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(points, indent=1))
+    print(f"written {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
