@@ -5,7 +5,9 @@ depends on the dataset's size (it must not: flow control stops the source instea
     python -m benchmarks.stuck_sessions [--sessions 1,8,32] [--copies 4,40]
 
 Each point is a fresh deployment: RSS over its idle baseline (after a warm-up query) once
-every session's query is stuck, with growth per session reported against one session."""
+every session's query is stuck, per session; and the speed at which another session then
+reads 1M rows of the same dataset from the same connector, against its speed alone
+before the stuck sessions opened (measured in the same deployment, moments apart)."""
 
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from benchmarks.procstat import rss_bytes  # noqa: E402
 from tests.system.harness import Deployment, Proc  # noqa: E402
 
 MiB = 1024 * 1024
+READER_ROWS = 1_000_000  # what another session reads, alone and beside the stuck ones
 
 
 def start(dep: Deployment, parquet: Path, copies: int) -> tuple[Proc, Proc]:
@@ -54,24 +57,33 @@ async def _settled_rss(pids: dict[str, int], seconds: float = 1.0) -> dict[str, 
     return last
 
 
-async def stuck(url: str, sessions: int, pids: dict[str, int]) -> dict[str, int]:
+async def stuck(url: str, sessions: int, pids: dict[str, int], reader_rows: int = 0) -> tuple[dict[str, int], float]:
     """Opens ``sessions`` sockets that each start a query on "big" and read nothing
-    (after its first frames), and returns RSS once nothing grows any more."""
+    (after its first frames); returns RSS once nothing grows any more, and then the
+    seconds another session takes to read ``reader_rows`` rows of the same dataset."""
     async with AsyncExitStack() as stack:
         for i in range(sessions):
             ws = await stack.enter_async_context(connect(url, compression=None, max_queue=1, max_size=None))
             await ws.send(json.dumps({"action": "query", "id": f"s{i}", "dataset": "big"}))
             await ws.recv()  # the info frame: the query is running
-        return await _settled_rss(pids)
+        rss = await _settled_rss(pids)
+        return rss, await read(url, reader_rows) if reader_rows else 0.0
+
+
+async def read(url: str, rows: int) -> float:
+    """Seconds to read the first ``rows`` rows of "big" whole."""
+    started = time.perf_counter()
+    async with connect(url, compression=None, max_size=None) as ws:
+        await ws.send(json.dumps({"action": "query", "id": "r", "dataset": "big", "limit": rows}))
+        while not (isinstance(f := await ws.recv(), str) and json.loads(f)["type"] == "end"):
+            pass
+    return time.perf_counter() - started
 
 
 async def warm(url: str) -> None:
     """One query of 300k rows read whole: lazy imports, pools and arenas, before the
     baseline is taken."""
-    async with connect(url, compression=None, max_size=None) as ws:
-        await ws.send(json.dumps({"action": "query", "id": "w", "dataset": "big", "limit": 300_000}))
-        while not (isinstance(f := await ws.recv(), str) and json.loads(f)["type"] == "end"):
-            pass
+    await read(url, 300_000)
 
 
 def table(root: Path) -> Path:
@@ -89,9 +101,10 @@ def measure(root: Path, parquet: Path, copies: int, sessions: int) -> dict[str, 
         url = f"{dep.ws_url}/stream/{dep.session('acme', ttl=3600)}"
         asyncio.run(warm(url))
         time.sleep(1)
+        alone = asyncio.run(read(url, READER_ROWS))
         base = {n: rss_bytes(p) for n, p in pids.items()}
-        held = asyncio.run(stuck(url, sessions, pids))
-        return {n: (held[n] - base[n]) / MiB for n in pids}
+        held, beside_stuck = asyncio.run(stuck(url, sessions, pids, READER_ROWS))
+        return {**{n: (held[n] - base[n]) / MiB for n in pids}, "reader_speed_ratio": alone / beside_stuck}
     finally:
         dep.stop()
 
@@ -111,7 +124,8 @@ def main() -> int:
                 print(
                     f"dataset {copies}M rows, {sessions:>3} stuck sessions: gateway +{grown['gateway']:.1f} MiB "
                     f"({grown['gateway'] / sessions:.2f}/session), connector +{grown['connector']:.1f} MiB "
-                    f"({grown['connector'] / sessions:.2f}/session)",
+                    f"({grown['connector'] / sessions:.2f}/session); another session read at "
+                    f"{grown['reader_speed_ratio']:.2f}x its speed alone",
                     flush=True,
                 )
     out = RESULTS / f"stuck-sessions-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -139,6 +139,28 @@ def big(deployment: Deployment, request: pytest.FixtureRequest) -> tuple[Deploym
     return deployment, connector
 
 
+def test_cancel_right_behind_its_query_is_answered(running: Deployment) -> None:
+    """A cancel sent in the same breath as its query (read by the gateway before the
+    query's task has run at all) still ends it with CANCELLED, and frees its id."""
+
+    async def main() -> list[str]:
+        ends = []
+        async with connect(f"{running.ws_url}/stream/{running.session('acme')}", compression=None) as ws:
+            for _ in range(20):
+                await ws.send(json.dumps({"action": "query", "id": "x", "dataset": "ventas"}))
+                await ws.send(json.dumps({"action": "cancel", "id": "x"}))
+                while True:
+                    frame = await asyncio.wait_for(ws.recv(), 30)
+                    if isinstance(frame, str) and json.loads(frame)["type"] in ("end", "error"):
+                        ends.append(json.loads(frame).get("code", "end"))
+                        break
+        return ends
+
+    ends = asyncio.run(main())
+    # Each one answered, and the id free again for the next (never "a query with this id is running").
+    assert len(ends) == 20 and set(ends) <= {"CANCELLED", "end"} and "CANCELLED" in ends, ends
+
+
 def test_cancel_stops_the_query_down_to_the_connector(big: tuple[Deployment, Proc]) -> None:
     deployment, connector = big
 

@@ -28,7 +28,7 @@ def test_stuck_sessions_hold_a_bounded_amount_each_whatever_the_dataset_size(dep
     url = f"{deployment.ws_url}/stream/{deployment.session('acme')}"
     asyncio.run(warm(url))
     base = {n: rss_bytes(p) for n, p in pids.items()}
-    held = asyncio.run(stuck(url, SESSIONS, pids))
+    held, _ = asyncio.run(stuck(url, SESSIONS, pids))
     for name in pids:
         grown = (held[name] - base[name]) / MiB
         print(f"\n{name}: +{grown:.1f} MiB with {SESSIONS} stuck sessions")
