@@ -175,7 +175,7 @@ def main() -> int:
                     f"{total.cycles:>7} cycles, {part.per_second:5.0f}/s: "
                     + "; ".join(
                         f"{name} tasks {s['tasks']} threads {s['threads']} ({s['executor_threads']} executor) "
-                        f"fds {s['fds']} "
+                        f"fds {s['fds']} objects {s['py_objects']} arrow {s.get('arrow_kib', 0) / 1024:.1f} MiB "
                         f"rss {s['rss_kib'] / 1024:.1f} MiB ({(s['rss_kib'] - base[name]['rss_kib']) / 1024:+.1f})"
                         for name, s in now.items()
                     ),
