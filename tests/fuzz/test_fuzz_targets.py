@@ -1,12 +1,15 @@
 """Fuzz targets: every parser that takes bytes or JSON from outside, fed hypothesis's inputs
 (300 per target under the ci profile, tests/conftest.py) and then every file of the
-regression corpus (tests/fuzz/corpus/). Property: never an unhandled exception, always one
+regression corpus (tests/fuzz/corpus/). Targets: the gateway's Control parser, the browser
+protocol, filters (JSON and their tunnel encoding), DoGet tickets, the relay's chunk check,
+session ids, and the three config loaders. Property: never an unhandled exception, always one
 of the target's documented outcomes. The relay's framing check (Rust and its twin) and the
 browser's JSON are fuzzed in tests/core/ too, against each other."""
 
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from google.protobuf.message import DecodeError
 from hypothesis import given
 from hypothesis import strategies as st
 from saeta import _relay_py, relay
+from saeta.config import ConfigError, load_connector_config, load_control_plane_config, load_gateway_config
 from saeta.connector.tunnel import Ticket
 from saeta.core import browser_protocol as bp
 from saeta.core import filter_codec
@@ -110,6 +114,20 @@ def chunk(data: bytes) -> None:
     assert outcomes[0] == outcomes[1]
 
 
+def config(data: bytes) -> None:
+    """A config file of each process: its config, or ConfigError naming the file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "config.yaml"
+        path.write_bytes(data)
+        for load in (load_connector_config, load_gateway_config, load_control_plane_config):
+            named = True
+            try:
+                load(path)
+            except ConfigError as err:
+                named = str(path.resolve()) in str(err) or str(path) in str(err)
+            assert named, "a config error that does not name its file"
+
+
 def session(data: bytes) -> None:
     """A session id from a URL: session info, or a typed refusal."""
     try:
@@ -126,6 +144,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "ticket": ticket,
     "chunk": chunk,
     "session": session,
+    "config": config,
 }
 
 
@@ -140,6 +159,18 @@ def test_random_bytes(name: str, data: bytes) -> None:
 def test_random_json(name: str, value: Any) -> None:
     wrapped = value if name == "filter" else {"action": "query", "id": "q", "dataset": "d", "filter": value}
     TARGETS[name](json.dumps(wrapped).encode())
+
+
+# Keys each process reads, so that random values land where a loader looks.
+CONFIG_KEYS = ["gateway", "mtls", "tenant", "datasets", "performance", "logging", "host", "http_port", "grpc_port",
+               "data_port", "timeouts", "tableros_secret_key", "tls", "control_plane_url", "allowed_origins",
+               "redis_url", "revocation", "websocket", "limits", "relay", "arrow_validation", "port"]  # fmt: skip
+
+
+@given(st.dictionaries(st.sampled_from(CONFIG_KEYS), JSON, max_size=8))
+def test_random_configs(doc: dict[str, Any]) -> None:
+    """Mappings of real keys with values of every JSON type (JSON is YAML)."""
+    config(json.dumps(doc).encode())
 
 
 OPS = ["=", "!=", "<", "<=", ">", ">=", "in", "not_in", "is_null", "not_null", "like"]
