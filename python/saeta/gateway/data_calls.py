@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -57,9 +58,16 @@ class PendingCall:
             self.finished.set_result(abort_reason)
 
 
+# Calls whose query ended before the connector's DoGet arrived, remembered (oldest
+# forgotten first) so that the late DoGet of a cancelled query is told so quietly rather
+# than logged as an unknown call id, which is what a guessing connector sends.
+ENDED_REMEMBERED = 4096
+
+
 class DataCalls:
     def __init__(self) -> None:
         self._pending: dict[str, PendingCall] = {}
+        self._ended: OrderedDict[str, str] = OrderedDict()  # call id -> tenant
 
     def expect(self, tenant: str) -> PendingCall:
         call = PendingCall(secrets.token_hex(16), tenant)
@@ -71,7 +79,16 @@ class DataCalls:
         return self._pending.pop(call_id, None)
 
     def drop(self, call: PendingCall) -> None:
-        self._pending.pop(call.call_id, None)
+        """Forgets ``call``; if its DoGet never came, remembers that it ended."""
+        if self._pending.pop(call.call_id, None) is not None:
+            self._ended[call.call_id] = call.tenant
+            while len(self._ended) > ENDED_REMEMBERED:
+                self._ended.popitem(last=False)
+
+    def ended_unclaimed(self, call_id: str, tenant: str | None) -> bool:
+        """Whether ``call_id`` was ``tenant``'s call whose query ended before it came
+        (answered once: a second DoGet with the same id is an unknown call)."""
+        return self._ended.pop(call_id, None) == tenant and tenant is not None
 
 
 def end_marker(raw: bytes) -> int | None:

@@ -245,6 +245,10 @@ class TunnelService:
             raise DataCallRefused("NOT_FOUND", "probe: this port serves data calls")
         pending = self.calls.claim(call_id) if isinstance(call_id, str) else None
         if pending is None:
+            if isinstance(call_id, str) and self.calls.ended_unclaimed(call_id, cn):
+                # The usual race of a cancel: the query ended before its DoGet arrived.
+                log.info("data call after its query ended tenant=%s peer=%s", cn, peer)
+                raise DataCallRefused("NOT_FOUND", "the query this data call served has ended")
             _refusal(cn, "UNKNOWN_CALL", "DoGet with an unknown call id", peer)
             raise DataCallRefused("NOT_FOUND", "no such data call")
         if pending.tenant != cn:
