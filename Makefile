@@ -1,5 +1,5 @@
 # One way to do each thing; the README, CI and flake.nix call these targets.
-.PHONY: setup demo test lint protos bench
+.PHONY: setup demo test lint protos bench fuzz
 PY := .venv/bin/python
 
 setup:
@@ -27,3 +27,11 @@ bench: setup
 	$(PY) benchmarks/browser_decode.py
 	$(PY) benchmarks/churn.py --cycles 20000
 	$(PY) benchmarks/stuck_sessions.py
+
+# Coverage-guided fuzzing (atheris) of every target, FUZZ_SECONDS each; crashes land in
+# tests/fuzz/corpus/, which the test suite runs.
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	for t in browser chunk config control filter session ticket tunnelfilter; do \
+		$(PY) tests/fuzz/atheris_run.py $$t $(FUZZ_SECONDS) || exit 1; \
+	done
