@@ -36,12 +36,14 @@ MiB = 1024 * 1024
 READER_ROWS = 1_000_000  # what another session reads, alone and beside the stuck ones
 
 
-def start(dep: Deployment, parquet: Path, copies: int) -> tuple[Proc, Proc]:
-    """Gateway (stuck sockets kept for 10 minutes) and a connector whose "big" is
-    ``copies`` copies of ``parquet``."""
+def start(dep: Deployment, parquet: Path, copies: int, data_plane: bool = True, **perf: int) -> tuple[Proc, Proc]:
+    """Gateway (stuck sockets kept for 10 minutes; DoGet on its data plane, or on grpcio)
+    and a connector whose "big" is ``copies`` copies of ``parquet`` (``perf``: its
+    performance settings)."""
     dep.start_control_plane()
-    gateway = dep.start_gateway(session_cache_seconds=60, websocket={"stalled_seconds": 600})
-    connector = dep.start_connector("acme", {"big": {"type": "parquet", "path": [str(parquet)] * copies}})
+    extra = {} if data_plane else {"data_port": None}
+    gateway = dep.start_gateway(session_cache_seconds=60, websocket={"stalled_seconds": 600}, **extra)
+    connector = dep.start_connector("acme", {"big": {"type": "parquet", "path": [str(parquet)] * copies}}, **perf)
     return gateway, connector
 
 
@@ -76,13 +78,18 @@ async def best_read(url: str, rows: int, runs: int = 3) -> float:
 
 
 async def read(url: str, rows: int) -> float:
-    """Seconds to read the first ``rows`` rows of "big" whole."""
+    """Seconds to read the first ``rows`` rows of "big" whole; an error frame raises."""
     started = time.perf_counter()
     async with connect(url, compression=None, max_size=None) as ws:
         await ws.send(json.dumps({"action": "query", "id": "r", "dataset": "big", "limit": rows}))
-        while not (isinstance(f := await ws.recv(), str) and json.loads(f)["type"] == "end"):
-            pass
-    return time.perf_counter() - started
+        while True:
+            frame = await ws.recv()
+            if isinstance(frame, str):
+                message = json.loads(frame)
+                if message["type"] == "error":
+                    raise RuntimeError(f"the read failed: {message}")
+                if message["type"] == "end":
+                    return time.perf_counter() - started
 
 
 async def warm(url: str) -> None:

@@ -150,9 +150,9 @@ class Tunnel:
         # The gateway's data plane, when it announces one at registration.
         self.data_channel: grpc.aio.Channel | None = None
         self._outbox: asyncio.Queue[pb.ConnectorMessage | None] = asyncio.Queue()
-        # Partitions read at once; the rest wait their turn, so a burst of queries never
-        # becomes a thread per query starving the event loop (and its heartbeats). A wait
-        # longer than the gateway's timeouts.query_seconds ends that query with TIMEOUT.
+        # Messages made at once (each partition reads on a thread of its own); the rest
+        # wait their turn, so a burst of queries never starves the event loop (and its
+        # heartbeats) of the GIL. A partition waiting for the gateway holds no slot.
         self._reads = asyncio.Semaphore(cfg.max_concurrent_reads)
         self._following: set[str] = set()  # request ids of the subscriptions this tunnel follows
         self._call: grpc.aio.StreamStreamCall | None = None
@@ -266,12 +266,11 @@ class Tunnel:
             return [message for message, _ in chunk_messages(batches, self.cfg.chunk_bytes)], more
 
         try:
-            async with self._reads:
-                reader = _BlockingReader(chunk_messages(follower.snapshot(), self.cfg.chunk_bytes))
-                try:
-                    rows, _ = await _write_all(call, reader)
-                finally:
-                    reader.close()
+            reader = _BlockingReader(chunk_messages(follower.snapshot(), self.cfg.chunk_bytes))
+            try:
+                rows, _ = await _write_all(call, reader, self._reads)
+            finally:
+                reader.close()
             self.send(pb.ConnectorMessage(snapshot_done=pb.SnapshotDone(request_id=req.request_id, rows=rows)))
             log.info("subscription %s: snapshot of %d rows sent, following", req.request_id, rows)
             while True:
@@ -360,11 +359,7 @@ class Tunnel:
         except SaetaError as err:
             self._error(req.request_id, err)
             return
-        if ticket.follow:
-            await self._read_partition(req, ticket)  # takes a read slot for its snapshot only
-            return
-        async with self._reads:
-            await self._read_partition(req, ticket)
+        await self._read_partition(req, ticket)
 
     async def _read_partition(self, req: pb.DoGetRequest, ticket: Ticket) -> None:
         started = time.perf_counter()
@@ -380,7 +375,7 @@ class Tunnel:
             limit = req.limit if req.limit >= 0 else None
             batches = source.read(ticket.partition, ticket.columns, limit, conditions)
             reader = _BlockingReader(chunk_messages(batches, self.cfg.chunk_bytes))
-            rows, nbytes = await _write_all(call, reader)
+            rows, nbytes = await _write_all(call, reader, self._reads)
             await call.write(pb.ArrowChunk(end=True, end_records=rows).SerializeToString())
             await call.done_writing()
             await call
@@ -418,10 +413,17 @@ class Tunnel:
                 reader.close()
 
 
-async def _write_all(call: Any, reader: _BlockingReader) -> tuple[int, int]:
-    """Writes every message ``reader`` gives to the data call; (rows, bytes) written."""
+async def _write_all(call: Any, reader: _BlockingReader, slots: asyncio.Semaphore) -> tuple[int, int]:
+    """Writes every message ``reader`` gives to the data call; (rows, bytes) written.
+    A read slot is held while the source makes the next message, never while a write
+    waits for the gateway: a browser that reads slowly, or not at all, holds back its own
+    query only, not the connector's other queries."""
     rows = nbytes = 0
-    while (item := await reader.next()) is not None:
+    while True:
+        async with slots:
+            item = await reader.next()
+        if item is None:
+            break
         message, n = item
         await call.write(message)
         rows += n
