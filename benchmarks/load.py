@@ -8,7 +8,6 @@ import json
 import math
 import random
 import statistics
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from benchmarks.e2e import deployment
-from benchmarks.procstat import rss_bytes
+from benchmarks.procstat import peak_rss
 from tests.system.harness import Deployment
 
 MiB = 1024 * 1024
@@ -70,28 +69,15 @@ def slow_reader(
         # the processes' idle state after having served a query.
         asyncio.run(_read_slowly(dep.ws_url, session, 1e6, limit=300_000))
         time.sleep(1.0)
-        base = {"gateway": rss_bytes(gateway), "connector": rss_bytes(connector)}
-        peak = dict(base)
-        done = threading.Event()
-
-        def sample() -> None:
-            while not done.is_set():
-                peak["gateway"] = max(peak["gateway"], rss_bytes(gateway))
-                peak["connector"] = max(peak["connector"], rss_bytes(connector))
-                time.sleep(0.2)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        received, seconds = asyncio.run(_read_slowly(dep.ws_url, session, mb_per_s))
-        done.set()
-        sampler.join()
+        with peak_rss({"gateway": gateway, "connector": connector}, every=0.2) as rss:
+            received, seconds = asyncio.run(_read_slowly(dep.ws_url, session, mb_per_s))
     finally:
         dep.stop()
     return SlowReader(
         received / 1e6,
         seconds,
-        (peak["gateway"] - base["gateway"]) / MiB,
-        (peak["connector"] - base["connector"]) / MiB,
+        (rss["gateway"][1] - rss["gateway"][0]) / MiB,
+        (rss["connector"][1] - rss["connector"][0]) / MiB,
     )
 
 

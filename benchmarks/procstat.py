@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -17,3 +20,26 @@ def cpu_seconds(pid: int) -> float:
 
 def rss_bytes(pid: int) -> int:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+
+
+@contextmanager
+def peak_rss(pids: dict[str, int], every: float = 0.02) -> Iterator[dict[str, tuple[int, int]]]:
+    """Samples each process's RSS every ``every`` seconds while the block runs; the dict
+    it yields holds (RSS on entry, peak RSS) by name once the block is over."""
+    seen = {name: [rss_bytes(pid)] * 2 for name, pid in pids.items()}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(every):
+            for name, pid in pids.items():
+                seen[name][1] = max(seen[name][1], rss_bytes(pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    result: dict[str, tuple[int, int]] = {}
+    try:
+        yield result
+    finally:
+        done.set()
+        sampler.join()
+        result.update({name: (base, peak) for name, (base, peak) in seen.items()})

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pyarrow.parquet as pq
 import pytest
@@ -19,7 +16,7 @@ from saeta.demo_data import ventas
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from benchmarks.procstat import rss_bytes
+from benchmarks.procstat import peak_rss
 from tests.system.harness import Deployment, Proc
 
 pytestmark = pytest.mark.system
@@ -46,26 +43,6 @@ def _flood() -> list[str | bytes]:
 
 
 ANSWERED_PER_ROUND = 7  # every message of a round but the cancel
-
-
-@contextmanager
-def _peak_rss(proc: Proc) -> Iterator[dict[str, int]]:
-    """Samples ``proc``'s RSS every 20 ms while the block runs."""
-    pid = proc.popen.pid
-    seen = {"base": rss_bytes(pid), "peak": rss_bytes(pid)}
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.02):
-            seen["peak"] = max(seen["peak"], rss_bytes(pid))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        yield seen
-    finally:
-        done.set()
-        sampler.join()
 
 
 @pytest.fixture
@@ -102,10 +79,10 @@ def test_a_flood_of_bad_messages_is_answered_and_memory_stays_flat(site: tuple[D
     url = f"{deployment.ws_url}/stream/{deployment.session('acme')}"
     asyncio.run(_flood_and_read(url, 20))  # warm-up: imports, allocator arenas, caches
     rounds = 400  # about 100 MiB of messages
-    with _peak_rss(gateway) as rss:
+    with peak_rss({"gateway": gateway.popen.pid}) as rss:
         answers = asyncio.run(_flood_and_read(url, rounds))
     assert answers == Counter({"BAD_REQUEST": 6 * rounds, "datasets": rounds}), answers
-    growth = (rss["peak"] - rss["base"]) / MiB
+    growth = (rss["gateway"][1] - rss["gateway"][0]) / MiB
     print(f"\nflood: {rounds * sum(map(len, _flood())) / MiB:.0f} MiB sent, gateway RSS +{growth:.1f} MiB")
     assert growth < 32, f"the gateway grew by {growth:.1f} MiB during the flood"
 
@@ -128,12 +105,12 @@ def test_a_flood_of_queries_past_the_limit_is_refused_one_by_one(site: tuple[Dep
                         ends[message.get("code") or "end"] += 1
         return ends
 
-    with _peak_rss(gateway) as rss:
+    with peak_rss({"gateway": gateway.popen.pid}) as rss:
         ends = asyncio.run(main())
     # Every query ends once: the ones past the socket's limit at once, the others whole.
     assert ends["TOO_MANY_QUERIES"] > 0 and ends["end"] >= 16, ends
     assert ends["TOO_MANY_QUERIES"] + ends["end"] == sent, ends
-    growth = (rss["peak"] - rss["base"]) / MiB
+    growth = (rss["gateway"][1] - rss["gateway"][0]) / MiB
     print(f"\nquery flood: {dict(ends)}, gateway RSS +{growth:.1f} MiB")
     assert growth < 96, f"the gateway grew by {growth:.1f} MiB during the flood"
 
@@ -154,9 +131,9 @@ def test_a_client_that_floods_without_reading_is_dropped(site: tuple[Deployment,
                         sent += 1
         return sent
 
-    with _peak_rss(gateway) as rss:
+    with peak_rss({"gateway": gateway.popen.pid}) as rss:
         sent = asyncio.run(main())
-    growth = (rss["peak"] - rss["base"]) / MiB
+    growth = (rss["gateway"][1] - rss["gateway"][0]) / MiB
     print(f"\nflood without reading: {sent} messages sent before the gateway dropped it, RSS +{growth:.1f} MiB")
     log = gateway.text()
     assert "socket stalled, closing code=CLIENT_TOO_SLOW tenant=acme" in log
