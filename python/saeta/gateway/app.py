@@ -162,15 +162,12 @@ class Gateway:
         except ControlPlaneUnavailable as err:  # also REVOCATION_STALE
             await self._refuse(ws, CLOSE_TRY_AGAIN_LATER, f"{err.code}: retry later", token, err)
             return
-        if self.draining:  # the stop came during the session check
-            await self._refuse_draining(ws, token)
-            return
         await ws.accept()
         sock = BrowserSocket(ws, token, session, self.cfg, self.registry, self.calls, self.sessions, self.relay)
         self.sockets.add(sock)
         log.info("socket open tenant=%s user=%s session=%s", session.tenant, session.user_id, sock.fp)
         try:
-            if self.draining:  # the stop came during accept, after the drain took its list of sockets
+            if self.draining:  # the stop came during the session check or accept: the drain's list missed it
                 await sock.close(bp.CLOSE_GOING_AWAY, "gateway shutting down")
             await sock.run()
         finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -185,17 +184,11 @@ class BrowserSocket:
             stop = None
             if isinstance(action, bp.Subscribe):
                 stop = self.subscriptions[action.id] = asyncio.Event()
-            task = self.queries[action.id] = asyncio.create_task(self._query(action, stop))
-            task.add_done_callback(functools.partial(self._forget, action.id))
+            self.queries[action.id] = asyncio.create_task(self._query(action, stop))
             # Let the task start before the next message is read: a task cancelled before
             # its first step never runs its handlers, so a cancel that came right behind
             # its query would end it with no answer to the client.
             await asyncio.sleep(0)
-
-    def _forget(self, query_id: str, task: asyncio.Task[None]) -> None:
-        if self.queries.get(query_id) is task:
-            del self.queries[query_id]
-            self.subscriptions.pop(query_id, None)
 
     async def _list(self) -> None:
         if not self.registry.online(self.session.tenant):
@@ -243,8 +236,8 @@ class BrowserSocket:
                 with contextlib.suppress(Exception):
                     await self.send_text(bp.error_frame(q.id, "INTERNAL", "internal error"))
         finally:
-            if (me := asyncio.current_task()) is not None:
-                self._forget(q.id, me)
+            self.queries.pop(q.id, None)
+            self.subscriptions.pop(q.id, None)
 
     async def _watch_session(self) -> None:
         """Closes the socket when the session expires or stops validating (revoked,
