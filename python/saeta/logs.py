@@ -8,6 +8,17 @@ import sys
 import time
 
 from saeta.config import LoggingConfig
+from saeta.core.log_text import inert
+
+
+class TextFormatter(logging.Formatter):
+    """One line per event: values from outside are escaped (core/log_text.py), so no
+    connector or browser can forge a line, colour the terminal or break the encoding. A
+    traceback, written by the process itself, keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = inert(record.message)
+        return super().formatMessage(record)
 
 
 class JsonFormatter(logging.Formatter):
@@ -20,7 +31,8 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        # Lone surrogates cannot be written as UTF-8: escaped, the line stays one valid line.
+        return json.dumps(entry, ensure_ascii=False).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def configure(cfg: LoggingConfig | None = None, name: str = "saeta") -> None:
@@ -29,7 +41,7 @@ def configure(cfg: LoggingConfig | None = None, name: str = "saeta") -> None:
     if cfg.format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter(f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter(f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(cfg.level)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -37,12 +38,81 @@ def test_refuses_bad_messages_with_bad_request(text: str, rid: str | None) -> No
     assert (err.value.code, err.value.request_id) == ("BAD_REQUEST", rid)
 
 
+@pytest.mark.parametrize(
+    ("text", "rid"),
+    [
+        ('{"action":"nope","id":"\\ud800"}', None),
+        ('{"action":"query","id":"\\udfff","dataset":"v"}', None),
+        ('{"action":"query","id":"a","dataset":"v\\ud800"}', "a"),
+        ('{"action":"query","id":"a","dataset":"v","columns":["\\ud800"]}', "a"),
+        ('{"action":"query","id":"a","dataset":"v","filter":[["x","=","\\udbff"]]}', "a"),
+        ('{"action":"query","id":"a","dataset":"v","filter":[["\\ud800","=",1]]}', "a"),
+        ('{"action":"list","\\ud800":1}', None),
+    ],
+)
+def test_lone_surrogates_are_bad_requests_whose_answer_encodes(text: str, rid: str | None) -> None:
+    with pytest.raises(bp.RequestError) as err:
+        bp.parse_client_message(text)
+    assert (err.value.code, err.value.request_id) == ("BAD_REQUEST", rid)
+    bp.error_frame(err.value.request_id, err.value.code, err.value.message).encode("utf-8")
+
+
+def test_surrogate_pairs_are_text() -> None:
+    q = bp.parse_client_message('{"action":"query","id":"\\ud83d\\ude00","dataset":"v"}')
+    assert isinstance(q, bp.RunQuery) and q.id == "\U0001f600"
+
+
+def _strings(action: bp.ClientAction) -> list[str]:
+    values = [getattr(action, f.name) for f in dataclasses.fields(action)]
+    return [str(v) for value in values for v in (value if isinstance(value, tuple) else (value,))]
+
+
+def _check(text: str | bytes) -> None:
+    """Every input is an action or a BAD_REQUEST; whichever it is, what the gateway
+    would write back (the action's strings echoed in frames and logs, or the error frame)
+    encodes as UTF-8, and an error names the request only by an id the message really had."""
+    try:
+        action = bp.parse_client_message(text)
+    except bp.RequestError as exc:
+        err = exc
+    else:
+        for s in _strings(action):
+            s.encode("utf-8")
+        return
+    assert err.code == "BAD_REQUEST"
+    bp.error_frame(err.request_id, err.code, err.message).encode("utf-8")
+    if err.request_id is not None:
+        assert isinstance(text, str) and json.loads(text)["id"] == err.request_id
+
+
 @given(st.text(max_size=200) | st.binary(max_size=200))
 def test_any_input_is_an_action_or_bad_request(text: str | bytes) -> None:
-    try:
-        bp.parse_client_message(text)
-    except bp.RequestError:
-        pass
+    _check(text)
+
+
+# Any text, lone surrogates included (st.text leaves them out): JSON carries them as
+# \\uXXXX escapes, and a client may send those.
+_any_text = st.lists(st.characters(codec=None) | st.characters(categories=["Cs"]), max_size=8).map("".join)
+_value = st.recursive(
+    st.none() | st.booleans() | st.integers() | _any_text, lambda c: st.lists(c, max_size=3), max_leaves=6
+)
+
+
+_fields = st.fixed_dictionaries(
+    {"action": st.sampled_from(["list", "query", "subscribe", "cancel", "unsubscribe", "nope"])},
+    optional={
+        "id": _any_text,
+        "dataset": _any_text,
+        "columns": st.lists(_any_text, max_size=3),
+        "filter": st.lists(st.tuples(_any_text, st.sampled_from(["=", "in", ">"]), _value), max_size=2),
+        "limit": st.integers(-2, 5),
+    },
+)
+
+
+@given(st.tuples(_fields, st.dictionaries(_any_text, _value, max_size=2)).map(lambda t: {**t[1], **t[0]}))
+def test_any_message_shaped_like_a_request_is_an_action_or_bad_request(message: dict[str, object]) -> None:
+    _check(json.dumps(message))  # ensure_ascii: lone surrogates travel as \\uXXXX escapes
 
 
 def test_frames_are_json_of_the_protocol() -> None:

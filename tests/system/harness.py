@@ -17,9 +17,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 from saeta import certs
+from saeta.demo_data import ventas
 
 SECRET = "system-test-secret-0123456789abcdefghijklmnop"
+
+# A dataset far larger than every buffer and flow-control window between a connector's
+# source and a client, so that a test acting "mid-query" is mid-query on any machine, however
+# fast. On the path: the data call's HTTP/2 stream window (4 MiB) and the connector's gRPC
+# write buffer, the gateway's socket write buffer, kernel socket buffers at each end (a few
+# MiB each, more through a proxy) and a client's receive queue (websockets: 16 frames of up
+# to a 1 MiB tunnel message): well under 100 MB in all. One file is written and named
+# BIG_COPIES times (a partition each): about 380 MB of Arrow to relay.
+BIG_FILE_ROWS = 400_000  # about 24 MB of Arrow
+BIG_COPIES = 16
+BIG_ROWS = BIG_FILE_ROWS * BIG_COPIES
+
+
+def big_dataset(root: Path, name: str = "big.parquet") -> dict[str, Any]:
+    """Writes one BIG_FILE_ROWS-row Parquet file under ``root``/data and returns the
+    connector dataset that is BIG_COPIES copies of it (BIG_ROWS rows, far beyond every
+    buffer on the path)."""
+    data = root / "data"
+    data.mkdir(exist_ok=True)
+    pq.write_table(ventas(BIG_FILE_ROWS), data / name)
+    return {"type": "parquet", "path": [f"data/{name}"] * BIG_COPIES}
 
 
 def free_port() -> int:

@@ -140,3 +140,45 @@ def test_a_client_that_floods_without_reading_is_dropped(site: tuple[Deployment,
     assert "socket dropped tenant=acme" in log  # the close frame could not go out
     assert "Exception in ASGI application" not in log
     assert growth < 32, f"the gateway grew by {growth:.1f} MiB while its answers piled up"
+
+
+def test_invalid_unicode_is_refused_and_a_flood_of_it_logs_a_bounded_amount(site: tuple[Deployment, Proc]) -> None:
+    """A lone surrogate (a JSON ``\\uD800`` escape, which no UTF-8 encoder accepts) in any
+    field is a BAD_REQUEST answered on a socket that stays open; 5,000 of them write a
+    bounded number of log lines and no traceback."""
+    deployment, gateway = site
+    hostile = [
+        ('{"action":"nope","id":"\\ud800"}', None),
+        ('{"action":"query","id":"\\udfff","dataset":"v"}', None),
+        ('{"action":"query","id":"a","dataset":"v","filter":[["id","=","\\ud800"]]}', "a"),
+        ('{"action":"query","id":"b","dataset":"v","columns":["\\udbff"]}', "b"),
+    ]
+    flood = 5000
+
+    async def main() -> None:
+        url = f"{deployment.ws_url}/stream/{deployment.session('acme')}"
+        async with connect(url, compression=None, max_size=None) as ws:
+            for text, rid in hostile:
+                await ws.send(text)
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                assert (reply["type"], reply["code"], reply["id"]) == ("error", "BAD_REQUEST", rid), text
+            for i in range(flood):
+                await ws.send(hostile[i % len(hostile)][0])
+            for _ in range(flood):
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                assert reply["code"] == "BAD_REQUEST"
+            # The socket still answers a good query.
+            await ws.send(json.dumps({"action": "query", "id": "ok", "dataset": "v", "limit": 3}))
+            while isinstance(frame := await asyncio.wait_for(ws.recv(), 30), bytes) or json.loads(frame)["type"] in (
+                "info",
+            ):
+                pass
+            assert json.loads(frame) == {"type": "end", "id": "ok", "rows": 3, "bytes": json.loads(frame)["bytes"]}
+
+    before = gateway.text().count("\n")
+    asyncio.run(main())
+    log = gateway.text()
+    lines = log.count("\n") - before
+    print(f"\n{flood + len(hostile)} messages with lone surrogates: {lines} gateway log lines")
+    assert "Traceback" not in log and "query crashed" not in log
+    assert lines < 200, f"{lines} log lines for {flood} bad requests"

@@ -75,11 +75,15 @@ def gateway(deployment: Deployment, request: pytest.FixtureRequest) -> Iterator[
 
 
 class HostileConnector:
-    """Registers as ``tenant`` over Control, answers FlightInfo with one partition, and on
-    each DoGetRequest calls ``on_do_get(call_id)``."""
+    """Registers as ``tenant`` over Control (claiming to be ``version``), answers FlightInfo
+    with one partition (or with a QueryError saying ``refusal``), and queues each
+    DoGetRequest in ``do_gets``."""
 
-    def __init__(self, dep: Deployment, tenant: str, schema: pa.Schema = SCHEMA) -> None:
+    def __init__(
+        self, dep: Deployment, tenant: str, schema: pa.Schema = SCHEMA, version: str = "", refusal: str | None = None
+    ) -> None:
         self.dep, self.tenant, self.schema = dep, tenant, schema
+        self.version, self.refusal = version, refusal
         self.outbox: asyncio.Queue[pb.ConnectorMessage] = asyncio.Queue()
         self.do_gets: asyncio.Queue[pb.DoGetRequest] = asyncio.Queue()
         self.data_port = 0
@@ -94,7 +98,9 @@ class HostileConnector:
 
             async def outgoing() -> AsyncIterator[pb.ConnectorMessage]:
                 yield pb.ConnectorMessage(
-                    register=pb.RegisterRequest(tenant_id=self.tenant, datasets=["d"], protocol_version=1)
+                    register=pb.RegisterRequest(
+                        tenant_id=self.tenant, datasets=["d"], protocol_version=1, version=self.version
+                    )
                 )
                 while True:
                     yield await self.outbox.get()
@@ -105,6 +111,10 @@ class HostileConnector:
                 if kind == "registered":
                     self.data_port = msg.registered.data_port
                     ready.set()
+                elif kind == "get_flight_info" and self.refusal is not None:
+                    request_id = msg.get_flight_info.request_id
+                    error = pb.QueryError(request_id=request_id, code="QUERY_FAILED", message=self.refusal)
+                    await self.outbox.put(pb.ConnectorMessage(error=error))
                 elif kind == "get_flight_info":
                     await self.outbox.put(
                         pb.ConnectorMessage(
@@ -142,6 +152,33 @@ async def query_with(dep: Deployment, act: Any, schema: pa.Schema = SCHEMA) -> t
                 return err, outcome
     finally:
         runner.cancel()
+
+
+def test_text_from_a_connector_cannot_forge_a_log_line(gateway: tuple[Deployment, int]) -> None:
+    """Newlines and terminal escapes in a connector's version and in its error messages
+    reach the gateway's text log escaped, inside the one line that quotes them."""
+    dep, _ = gateway
+    forged = "\n2026-12-01 00:00:00,000 gateway WARNING saeta.gateway: FORGED \x1b[2J\r"
+
+    async def main() -> ServerError:
+        hostile = HostileConnector(dep, "acme", version="1.0" + forged, refusal="no" + forged)
+        ready = asyncio.Event()
+        runner = asyncio.create_task(hostile.run(ready))
+        try:
+            await asyncio.wait_for(ready.wait(), 20)
+            async with await AsyncClient.connect(dep.ws_url, dep.session("acme")) as client:
+                with pytest.raises(ServerError) as err:
+                    await client.query("d")
+                return err.value
+        finally:
+            runner.cancel()
+
+    err = asyncio.run(main())
+    assert err.code == "QUERY_FAILED"
+    log = next(p for p in dep.procs if p.name == "gateway").text()
+    assert "version=1.0\\x0a2026-12-01" in log and "no\\x0a2026-12-01" in log  # quoted, escaped
+    assert not any(line.startswith("2026-12-01 00:00:00,000") for line in log.splitlines())
+    assert "\x1b" not in log and "\r" not in log
 
 
 def test_unknown_or_missing_call_id_is_not_found(gateway: tuple[Deployment, int]) -> None:

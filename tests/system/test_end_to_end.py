@@ -27,9 +27,9 @@ from saeta.core.session_token import issue_session
 from saeta.demo_data import ventas
 from saeta.relay import EOS
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from tests.system.harness import SECRET, Deployment, Proc, wait_for
+from tests.system.harness import BIG_ROWS, SECRET, Deployment, Proc, big_dataset, wait_for
 
 pytestmark = pytest.mark.system
 
@@ -118,9 +118,6 @@ def test_two_queries_at_once_on_one_socket(running: Deployment) -> None:
     asyncio.run(main())
 
 
-BIG_ROWS = 400_000
-
-
 @pytest.fixture(params=["data-plane", "grpcio"])
 def big(deployment: Deployment, request: pytest.FixtureRequest) -> tuple[Deployment, Proc]:
     """One connector serving a dataset large enough to be mid-stream when we act, sent in
@@ -130,12 +127,7 @@ def big(deployment: Deployment, request: pytest.FixtureRequest) -> tuple[Deploym
         deployment.start_gateway(data_port=None)
     else:
         deployment.start_gateway()
-    data = deployment.root / "data"
-    data.mkdir()
-    pq.write_table(ventas(BIG_ROWS), data / "big.parquet")
-    connector = deployment.start_connector(
-        "acme", {"big": {"type": "parquet", "path": "data/big.parquet"}}, chunk_bytes=64 * 1024
-    )
+    connector = deployment.start_connector("acme", {"big": big_dataset(deployment.root)}, chunk_bytes=64 * 1024)
     return deployment, connector
 
 
@@ -304,7 +296,7 @@ def _probe_until_exit(deployment: Deployment, gateway: Proc, outcomes: list[str]
             outcomes.append(f"answered {exc.code}")
         except SocketClosed as exc:
             outcomes.append(f"closed {exc.close_code}")
-        except OSError:
+        except (OSError, InvalidHandshake):  # no listener, or the connection closed before any answer
             outcomes.append("refused")
             time.sleep(0.01)
 

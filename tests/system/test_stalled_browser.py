@@ -8,26 +8,22 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pyarrow.parquet as pq
 import pytest
 from saeta.client import Client
-from saeta.demo_data import ventas
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.system.harness import Deployment, wait_for
+from tests.system.harness import BIG_FILE_ROWS, Deployment, big_dataset, wait_for
 
 pytestmark = pytest.mark.system
-ROWS = 600_000
 
 
 def test_a_browser_that_stops_reading_is_closed_with_4008(deployment: Deployment) -> None:
     deployment.start_control_plane()
     gateway = deployment.start_gateway(websocket={"stalled_seconds": 2})
-    data = deployment.root / "data"
-    data.mkdir()
-    pq.write_table(ventas(ROWS), data / "big.parquet")
-    connector = deployment.start_connector("acme", {"big": {"type": "parquet", "path": "data/big.parquet"}})
+    big = big_dataset(deployment.root)
+    one = {"type": "parquet", "path": big["path"][0]}  # one file of the many "big" names
+    connector = deployment.start_connector("acme", {"big": big, "one": one})
 
     async def main() -> None:
         url = f"{deployment.ws_url}/stream/{deployment.session('acme')}"
@@ -39,7 +35,7 @@ def test_a_browser_that_stops_reading_is_closed_with_4008(deployment: Deployment
             )
             # Meanwhile and after, another session gets whole answers from the same connector.
             other = await asyncio.to_thread(_other_session_rows, deployment)
-            assert other == ROWS
+            assert other == BIG_FILE_ROWS
             # Reading again, the stuck client finds the close code after what was buffered.
             with pytest.raises(ConnectionClosed):
                 while True:
@@ -52,4 +48,4 @@ def test_a_browser_that_stops_reading_is_closed_with_4008(deployment: Deployment
 
 def _other_session_rows(deployment: Deployment) -> int:
     with Client.connect(deployment.ws_url, deployment.session("acme")) as client:
-        return client.query("big", ["id"]).num_rows
+        return client.query("one", ["id"]).num_rows

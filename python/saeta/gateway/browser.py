@@ -14,6 +14,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from saeta.config import GatewayConfig
 from saeta.core import browser_protocol as bp
+from saeta.core.log_text import LogThrottle
 from saeta.core.session_info import SessionInfo
 from saeta.core.session_token import fingerprint
 from saeta.errors import (
@@ -39,6 +40,15 @@ CLOSE_TRY_AGAIN_LATER = 1013
 # How long a close frame may wait to go out (a client that reads nothing leaves no room
 # for it) before the connection is dropped without one.
 CLOSE_FRAME_SECONDS = 5.0
+# Lines a flood of bad requests (or of crashing queries) may write, gateway-wide: a burst
+# per window, then one line saying how many were held back. Every request is still answered.
+BAD_REQUEST_LOG = LogThrottle(burst=20, window=10.0)
+CRASH_LOG = LogThrottle(burst=5, window=10.0)
+
+
+def _held(throttle: LogThrottle) -> str:
+    held = throttle.take_held()
+    return f" ({held} similar lines held back)" if held else ""
 
 
 class BrowserSocket:
@@ -156,9 +166,15 @@ class BrowserSocket:
         try:
             action = bp.parse_client_message(text)
         except bp.RequestError as err:
-            log.info(
-                "bad request code=%s tenant=%s session=%s: %s", err.code, self.session.tenant, self.fp, err.message
-            )
+            if BAD_REQUEST_LOG.allow(time.monotonic()):
+                log.info(
+                    "bad request code=%s tenant=%s session=%s: %s%s",
+                    err.code,
+                    self.session.tenant,
+                    self.fp,
+                    err.message,
+                    _held(BAD_REQUEST_LOG),
+                )
             await self.send_text(bp.error_frame(err.request_id, err.code, err.message))
             return
         if isinstance(action, bp.ListDatasets):
@@ -231,7 +247,8 @@ class BrowserSocket:
                 with contextlib.suppress(Exception):
                     await self.send_text(bp.error_frame_for(q.id, QueryCancelled("query cancelled")))
         except Exception:
-            log.exception("query crashed tenant=%s session=%s", self.session.tenant, self.fp)
+            if CRASH_LOG.allow(time.monotonic()):
+                log.exception("query crashed tenant=%s session=%s%s", self.session.tenant, self.fp, _held(CRASH_LOG))
             if self._open():
                 with contextlib.suppress(Exception):
                     await self.send_text(bp.error_frame(q.id, "INTERNAL", "internal error"))
