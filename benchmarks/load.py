@@ -118,7 +118,7 @@ async def _one(url: str, session: str, started: float, retries: list[int]) -> tu
 
 
 async def _many(dep: Deployment, sessions: int) -> tuple[float, list[tuple[int, float] | BaseException], float, int]:
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, headers=dep.admin_headers()) as http:
 
         async def issue() -> str:
             answer = await http.post(f"{dep.cp_url}/api/sessions", json={"tenant": "acme", "user_id": "load"})

@@ -42,7 +42,7 @@ async def _closed(ws: object) -> float:
 
 async def measure(dep: Deployment, urls: list[str], n: int) -> list[float]:
     delays: list[float] = []
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(timeout=10, headers=dep.admin_headers()) as http:
         for _ in range(n):
             answer = await http.post(f"{dep.cp_url}/api/sessions", json={"tenant": "acme", "user_id": "bench"})
             token = answer.json()["session_id"]
@@ -50,7 +50,7 @@ async def measure(dep: Deployment, urls: list[str], n: int) -> list[float]:
             waits = [asyncio.create_task(_closed(ws)) for ws in sockets]
             await asyncio.sleep(0.05)
             started = time.perf_counter()
-            revoked = await http.post(f"{dep.cp_url}/api/sessions/{token}/revoke")
+            revoked = await http.post(f"{dep.cp_url}/api/sessions/{token}/revoke", json={})
             assert revoked.json()["pushed"], revoked.text
             closed_at = await asyncio.wait_for(asyncio.gather(*waits), 10)
             delays.extend(t - started for t in closed_at)
@@ -66,7 +66,7 @@ def browser_leg(dep: Deployment, n: int) -> list[float]:
     from playwright.sync_api import sync_playwright
 
     delays: list[float] = []
-    with sync_playwright() as p, httpx.Client(timeout=10) as http:
+    with sync_playwright() as p, httpx.Client(timeout=10, headers=dep.admin_headers()) as http:
         browser = launch(p)
         page = browser.new_page()
         for _ in range(n):
@@ -75,7 +75,7 @@ def browser_leg(dep: Deployment, n: int) -> list[float]:
             page.wait_for_function("() => window.saeta && window.saeta.state === 'open'")
             page.evaluate(WATCH)
             started = time.time()
-            assert http.post(f"{dep.cp_url}/api/sessions/{answer['session_id']}/revoke").json()["pushed"]
+            assert http.post(f"{dep.cp_url}/api/sessions/{answer['session_id']}/revoke", json={}).json()["pushed"]
             page.wait_for_function("() => window.revokedAt", timeout=10_000)
             delays.append(page.evaluate("() => window.revokedAt") / 1000 - started)
         browser.close()

@@ -22,6 +22,10 @@ from saeta.gateway.sessions import SessionValidator
 SECRET = "v" * 40
 
 
+ADMIN_TOKEN = "admin-token-for-tests-0123456789"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
 class CountingApp:
     """The control plane's ASGI app, counting session lookups."""
 
@@ -45,18 +49,21 @@ def control_plane(tmp_path: Path) -> tuple[ControlPlane, CountingApp]:
         database=tmp_path / "cp.sqlite3",
         secret_key=SECRET,
         admin_token=None,
+        admin_token_file=tmp_path / "admin-token",
+        allowed_hosts=("cp",),
+        allowed_origins=(),
         redis_url=None,
         gateway_url=None,
         max_session_seconds=86400,
         logging=LoggingConfig(),
     )
-    cp = ControlPlane(cfg, SessionStore(cfg.database))
+    cp = ControlPlane(cfg, SessionStore(cfg.database), ADMIN_TOKEN)
     return cp, CountingApp(cp.app())
 
 
 async def _issue(app: CountingApp) -> str:
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))  # admin calls: loopback only
-    async with httpx.AsyncClient(transport=transport, base_url="http://cp") as http:
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://cp", headers=ADMIN) as http:
         answer = await http.post("/api/sessions", json={"tenant": "acme", "user_id": "u"})
         return str(answer.json()["session_id"])
 
@@ -104,7 +111,7 @@ def test_unknown_and_revoked_sessions(control_plane: tuple[ControlPlane, Countin
                 validator.validate(unknown), validator.validate(unknown), return_exceptions=True
             )
             assert all(isinstance(r, Unauthorized) and not isinstance(r, SessionRevoked) for r in results)
-            await http.post(f"/api/sessions/{token}/revoke")
+            await http.post(f"/api/sessions/{token}/revoke", json={}, headers=ADMIN)
             with pytest.raises(SessionRevoked):
                 await validator.validate(token)
 

@@ -154,23 +154,23 @@ def _control_plane(args: argparse.Namespace) -> int:
 
     from saeta import logs
     from saeta.config import load_control_plane_config
+    from saeta.control_plane import admin_token
     from saeta.control_plane.app import ControlPlane
     from saeta.control_plane.store import SessionStore
 
     cfg = load_control_plane_config(args.config)
     logs.configure(cfg.logging, "control-plane")
+    token = cfg.admin_token or admin_token.load_or_create(cfg.admin_token_file)
     store = SessionStore(cfg.database)
-    app = ControlPlane(cfg, store).app()
+    app = ControlPlane(cfg, store, token).app()
     # No access log: lookups carry session ids in their paths.
     uvicorn.run(app, host=cfg.host, port=cfg.port, access_log=False, log_config=None, lifespan="on")
     store.close()
     return 0
 
 
-def _admin_request(url: str, token: str | None, method: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
+def _admin_request(url: str, token: str, method: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
     data = json.dumps(body).encode() if body is not None else b""
     req = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
     try:
@@ -187,9 +187,23 @@ def _admin_request(url: str, token: str | None, method: str, body: dict[str, Any
         raise SaetaError(f"cannot reach {url}: {exc.reason}", code="CONTROL_PLANE_UNAVAILABLE") from None
 
 
-def _admin_token(args: argparse.Namespace) -> str | None:
+def _admin_token(args: argparse.Namespace) -> str:
+    """--token, else $SAETA_ADMIN_TOKEN, else the file named by --token-file or
+    $SAETA_ADMIN_TOKEN_FILE, else the file the control plane writes by default."""
+    from saeta.config import default_admin_token_file
+
     token: str | None = args.token or os.environ.get("SAETA_ADMIN_TOKEN")
-    return token
+    if token:
+        return token
+    named = args.token_file or os.environ.get("SAETA_ADMIN_TOKEN_FILE")
+    path = Path(named) if named else default_admin_token_file()
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise SaetaError(
+            f"no admin token: pass --token or --token-file, or set SAETA_ADMIN_TOKEN ({path}: {exc.strerror})",
+            code="ADMIN_TOKEN_MISSING",
+        ) from None
 
 
 def _session_issue(args: argparse.Namespace) -> int:
@@ -338,12 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--cuenta")
     c.add_argument("--datasets", help='comma-separated dataset names, or "*" (default)')
     c.add_argument("--ttl", type=int, default=3600, help="seconds (default 3600)")
-    c.add_argument("--token", help="admin token (default: $SAETA_ADMIN_TOKEN)")
+    _token_arguments(c)
     c.set_defaults(fn=_session_issue)
     c = sess.add_parser("revoke", help="revoke a session")
     c.add_argument("session_id")
     c.add_argument("--control-plane", required=True, metavar="URL")
-    c.add_argument("--token", help="admin token (default: $SAETA_ADMIN_TOKEN)")
+    _token_arguments(c)
     c.set_defaults(fn=_session_revoke)
 
     c = sub.add_parser("query", help="stream a dataset from a gateway to this terminal")
@@ -371,6 +385,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--no-redis", action="store_true", help="revocations in process, no redis-server")
     c.set_defaults(fn=_demo)
     return p
+
+
+def _token_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--token", help="admin token (default: $SAETA_ADMIN_TOKEN)")
+    c.add_argument(
+        "--token-file",
+        help="file holding the admin token (default: $SAETA_ADMIN_TOKEN_FILE, else the control plane's "
+        "default admin_token_file, ~/.local/state/saeta/admin-token)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

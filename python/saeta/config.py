@@ -484,6 +484,7 @@ class GatewayConfig:
     max_message_bytes: int
     max_queries_per_socket: int
     max_partitions_in_flight: int
+    max_unauthenticated_connections: int
     relay: RelayChoice
     arrow_validation: Literal["full", "framing"]
     logging: LoggingConfig
@@ -499,6 +500,15 @@ def _tls_file(root: _Section, tls: _Section, key: str, default_name: str) -> Pat
     if not guess.is_file():
         raise tls.fail(key, f"missing, and {guess} does not exist (the default location)")
     return guess
+
+
+def _origins(root: _Section) -> tuple[str, ...]:
+    """``allowed_origins``: exact browser origins, ``scheme://host[:port]``."""
+    origins: tuple[str, ...] = root.str_list("allowed_origins", ())
+    for i, origin in enumerate(origins):
+        if "://" not in origin or origin.rstrip("/") != origin or len(origin) > 512:
+            raise root.fail(f"allowed_origins[{i}]", f"expected scheme://host[:port] without a path, got {origin!r}")
+    return origins
 
 
 def _redis_url(root: _Section) -> str | None:
@@ -531,10 +541,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     control_plane_url = root.string("control_plane_url")
     if not control_plane_url.startswith(("http://", "https://")):
         raise root.fail("control_plane_url", "expected an http:// or https:// URL")
-    allowed_origins = root.str_list("allowed_origins", ())
-    for i, origin in enumerate(allowed_origins):
-        if "://" not in origin or origin.rstrip("/") != origin or len(origin) > 512:
-            raise root.fail(f"allowed_origins[{i}]", f"expected scheme://host[:port] without a path, got {origin!r}")
+    allowed_origins = _origins(root)
     redis_url = _redis_url(root)
     revocation = root.section("revocation")
     revocation_stale_seconds = revocation.number("stale_seconds", 10.0, 0.5, 86400)
@@ -551,6 +558,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     max_message_bytes = limits.integer("max_message_bytes", 16 * 1024 * 1024, 64 * 1024, 2**31 - 1)
     max_queries = limits.integer("max_queries_per_socket", 16, 1, 10_000)
     max_partitions = limits.integer("max_partitions_in_flight", 4, 1, 64)
+    max_unauthenticated = limits.integer("max_unauthenticated_connections", 1024, 1, 1_000_000)
     limits.check_unknown()
     relay = root.string("relay", "auto", ("auto", "rust", "python"))
     arrow_validation = root.string("arrow_validation", "full", ("full", "framing"))
@@ -582,6 +590,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
         max_message_bytes=max_message_bytes,
         max_queries_per_socket=max_queries,
         max_partitions_in_flight=max_partitions,
+        max_unauthenticated_connections=max_unauthenticated,
         relay=relay,
         arrow_validation=arrow_validation,
         logging=logging_cfg,
@@ -599,10 +608,21 @@ class ControlPlaneConfig:
     database: Path
     secret_key: str
     admin_token: str | None
+    admin_token_file: Path
+    allowed_hosts: tuple[str, ...]
+    allowed_origins: tuple[str, ...]
     redis_url: str | None
     gateway_url: str | None
     max_session_seconds: int
     logging: LoggingConfig
+
+
+def default_admin_token_file() -> Path:
+    """Where the control plane keeps its generated admin token unless told otherwise, and
+    where the CLI looks for it: the user's state folder (as Jupyter keeps its tokens in its
+    runtime folder), so that on one host the CLI finds it by itself."""
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "saeta" / "admin-token"
 
 
 def load_control_plane_config(path: str | os.PathLike[str]) -> ControlPlaneConfig:
@@ -616,6 +636,13 @@ def load_control_plane_config(path: str | os.PathLike[str]) -> ControlPlaneConfi
     admin_token = root.string("admin_token", None)
     if admin_token is not None and len(admin_token) < 16:
         raise root.fail("admin_token", "must be at least 16 characters")
+    token_file = root.string("admin_token_file", None)
+    admin_token_file = resolve(file, token_file) if token_file is not None else default_admin_token_file()
+    allowed_hosts = root.str_list("allowed_hosts", ())
+    for i, name in enumerate(allowed_hosts):
+        if not name or len(name) > 253 or any(c in name for c in "/:@ "):
+            raise root.fail(f"allowed_hosts[{i}]", f"expected a host name without port or scheme, got {name!r}")
+    allowed_origins = _origins(root)
     redis_url = _redis_url(root)
     gateway_url = root.string("gateway_url", None)
     if gateway_url is not None and not gateway_url.startswith(("http://", "https://")):
@@ -630,6 +657,9 @@ def load_control_plane_config(path: str | os.PathLike[str]) -> ControlPlaneConfi
         database=database,
         secret_key=secret,
         admin_token=admin_token,
+        admin_token_file=admin_token_file,
+        allowed_hosts=tuple(h.lower() for h in allowed_hosts),
+        allowed_origins=allowed_origins,
         redis_url=redis_url,
         gateway_url=gateway_url.rstrip("/") if gateway_url else None,
         max_session_seconds=max_session_seconds,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from saeta import certs, demo_data, redis_bus
+from saeta.config import default_admin_token_file
 
 TENANTS = ("acme", "globex")
 
@@ -197,10 +198,13 @@ def wait_redis(port: int, proc: subprocess.Popen[bytes], deadline: float) -> Non
 
 
 def issue_session(cp_port: int, tenant: str, user: str, ttl: int) -> dict[str, str]:
+    """A session from the demo's control plane, with the admin token it keeps in the default
+    place (where `saeta session` finds it too)."""
+    token = default_admin_token_file().read_text().strip()
     req = urllib.request.Request(
         f"http://127.0.0.1:{cp_port}/api/sessions",
         data=json.dumps({"tenant": tenant, "user_id": user, "datasets": "*", "ttl_seconds": ttl}).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
         method="POST",
     )
     with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 (our own loopback URL)

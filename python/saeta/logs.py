@@ -8,11 +8,11 @@ import sys
 import time
 
 from saeta.config import LoggingConfig
-from saeta.core.log_text import inert
+from saeta.core.text import inert
 
 
 class TextFormatter(logging.Formatter):
-    """One line per event: values from outside are escaped (core/log_text.py), so no
+    """One line per event: values from outside are escaped (core/text.py), so no
     connector or browser can forge a line, colour the terminal or break the encoding. A
     traceback, written by the process itself, keeps its lines."""
 

@@ -1,4 +1,5 @@
-from saeta.core.origins import origin_allowed, own_origin
+import pytest
+from saeta.core.origins import host_allowed, host_name, origin_allowed, own_origin
 
 
 def test_no_origin_is_not_a_browser_and_is_allowed() -> None:
@@ -27,3 +28,30 @@ def test_null_and_oversized_origins_are_refused() -> None:
     assert not origin_allowed("null", ("null",), "gw", False)
     assert not origin_allowed("http://" + "a" * 600, (), "a" * 600, False)
     assert own_origin(None, False) is None
+
+
+@pytest.mark.parametrize(
+    ("header", "name"),
+    [
+        ("127.0.0.1:8090", "127.0.0.1"),
+        ("LocalHost", "localhost"),
+        ("[::1]:8090", "::1"),
+        ("[::1]", "::1"),
+        ("cp.internal:80", "cp.internal"),
+        ("cp.internal:80x", None),
+        ("[::1]x", None),
+        ("", None),
+        (None, None),
+        ("h" * 600, None),
+    ],
+)
+def test_host_names(header: str | None, name: str | None) -> None:
+    assert host_name(header) == name
+
+
+def test_only_loopback_names_and_listed_hosts_are_this_service() -> None:
+    assert host_allowed("127.0.0.1:8090", ()) and host_allowed("localhost", ()) and host_allowed("[::1]:1", ())
+    assert not host_allowed("evil.example:8090", ())  # the DNS-rebinding shape
+    assert not host_allowed("127.0.0.1.evil.example", ())
+    assert host_allowed("cp.internal:8090", ("cp.internal",))
+    assert not host_allowed(None, ("cp.internal",))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -90,9 +91,10 @@ def wait_for(predicate: Any, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def http_json(url: str, method: str = "GET", body: Any = None) -> Any:
+def http_json(url: str, method: str = "GET", body: Any = None, token: str | None = None) -> Any:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())
 
@@ -118,12 +120,34 @@ class Deployment:
     def cp_url(self) -> str:
         return f"http://127.0.0.1:{self.cp_port}"
 
-    def spawn(self, name: str, *args: str) -> Proc:
+    @property
+    def admin_token_file(self) -> Path:
+        """Where this deployment's control plane keeps the admin token it generated."""
+        return self.root / "admin-token"
+
+    @property
+    def admin_token(self) -> str:
+        return self.admin_token_file.read_text().strip()
+
+    def admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
+    def spawn(self, name: str, *args: str, max_files: int | None = None) -> Proc:
+        """``python -m saeta *args``; ``max_files``: its limit on open files (soft and hard)."""
         log = self.root / f"{name}.log"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+        def limit_files() -> None:
+            if max_files is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (max_files, max_files))
+
         with open(log, "ab") as fh:  # the child keeps its own descriptor
             popen = subprocess.Popen(
-                [sys.executable, "-m", "saeta", *args], stdout=fh, stderr=subprocess.STDOUT, env=env
+                [sys.executable, "-m", "saeta", *args],
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                env=env,
+                preexec_fn=limit_files if max_files is not None else None,
             )
         proc = Proc(name, popen, log)
         self.procs.append(proc)
@@ -140,6 +164,7 @@ class Deployment:
             {
                 "port": self.cp_port,
                 "database": "cp.sqlite3",
+                "admin_token_file": str(self.admin_token_file),
                 "tableros_secret_key": SECRET,
                 **extra,
             },
@@ -154,6 +179,7 @@ class Deployment:
         http_port: int | None = None,
         grpc_port: int | None = None,
         check_ready: bool = True,
+        max_files: int | None = None,
         **extra: Any,
     ) -> Proc:
         """A gateway process; the first one's ports by default. Its data plane listens on
@@ -177,7 +203,7 @@ class Deployment:
                 **extra,
             },
         )
-        proc = self.spawn(name, "gateway", "--config", str(cfg))
+        proc = self.spawn(name, "gateway", "--config", str(cfg), max_files=max_files)
         probe = "readyz" if check_ready else "healthz"
         wait_for(lambda: self._ok(f"http://127.0.0.1:{http_port}/{probe}"), 30, name)
         return proc
@@ -238,11 +264,11 @@ class Deployment:
 
     def issue(self, tenant: str, user: str = "u1", datasets: Any = "*", ttl: int = 600) -> dict[str, Any]:
         body = {"tenant": tenant, "user_id": user, "datasets": datasets, "ttl_seconds": ttl}
-        answer: dict[str, Any] = http_json(f"{self.cp_url}/api/sessions", "POST", body)
+        answer: dict[str, Any] = http_json(f"{self.cp_url}/api/sessions", "POST", body, self.admin_token)
         return answer
 
     def revoke(self, token: str) -> dict[str, Any]:
-        answer: dict[str, Any] = http_json(f"{self.cp_url}/api/sessions/{token}/revoke", "POST", {})
+        answer: dict[str, Any] = http_json(f"{self.cp_url}/api/sessions/{token}/revoke", "POST", {}, self.admin_token)
         return answer
 
     def _ok(self, url: str) -> bool:

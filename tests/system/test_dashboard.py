@@ -5,9 +5,7 @@ No asyncio in this module: Playwright's sync API keeps its own event loop on thi
 
 from __future__ import annotations
 
-import http.server
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +19,8 @@ from saeta.core.session_token import issue_session
 from saeta.demo_data import ventas, write_globex
 
 from tests.system.chromium import launch
-from tests.system.harness import Deployment, free_port, wait_for
+from tests.system.harness import Deployment, wait_for
+from tests.system.other_site import serving
 from tests.system.redis_server import RedisServer
 
 pytestmark = pytest.mark.system
@@ -238,29 +237,10 @@ ws.onclose = (e) => { if (window.result === 'pending') window.result = 'closed '
 
 def test_page_from_another_origin_cannot_open_the_socket(site: tuple[Deployment, pa.Table], page: Any) -> None:
     dep, _ = site
-    body = (EVIL_PAGE % {"port": dep.http_port, "token": dep.session("acme")}).encode()
-
-    class Evil(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Evil)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        # localhost, not 127.0.0.1: another origin, as a hostile site would be
-        page.goto(f"http://localhost:{server.server_address[1]}/")
+    with serving(EVIL_PAGE % {"port": dep.http_port, "token": dep.session("acme")}) as url:
+        page.goto(url)
         page.wait_for_function("() => window.result !== 'pending'")
         assert page.evaluate("window.result") == "closed 1006"
-    finally:
-        server.shutdown()
-        server.server_close()
     assert "socket refused code=ORIGIN_REFUSED" in dep.procs[1].text()
 
 

@@ -228,7 +228,11 @@ def test_forged_expired_and_unknown_sessions_are_closed_4001(running: Deployment
 def test_revoked_session_is_closed(running: Deployment) -> None:
     token = running.session("acme")
     subprocess.run(
-        [sys.executable, "-m", "saeta", "session", "revoke", token, "--control-plane", running.cp_url], check=True
+        [
+            *(sys.executable, "-m", "saeta", "session", "revoke", token, "--control-plane", running.cp_url),
+            *("--token-file", str(running.admin_token_file)),
+        ],
+        check=True,
     )
     code, received = _close_code(f"{running.ws_url}/stream/{token}")
     assert (code, received) == (4003, [])

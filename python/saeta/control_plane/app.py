@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import ipaddress
 import json
 import logging
 import secrets
@@ -23,6 +22,7 @@ from starlette.routing import Route
 from saeta.config import ControlPlaneConfig
 from saeta.control_plane.store import SessionRow, SessionStore
 from saeta.core.names import is_dataset_name, is_tenant_id
+from saeta.core.origins import host_allowed, normalize_origin
 from saeta.core.session_token import (
     MAX_TOKEN_CHARS,
     fingerprint,
@@ -30,6 +30,7 @@ from saeta.core.session_token import (
     verify_service_token,
     verify_session,
 )
+from saeta.core.text import has_lone_surrogate
 from saeta.errors import Unauthorized
 from saeta.redis_bus import connect as redis_connect
 from saeta.redis_bus import publish_session_revoked
@@ -48,19 +49,20 @@ def _bearer(request: Request) -> str | None:
     return auth[7:].strip() if auth[:7].lower() == "bearer " else None
 
 
-def _is_loopback(request: Request) -> bool:
-    host = request.client.host if request.client else ""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def _is_json(request: Request) -> bool:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json"
 
 
 class ControlPlane:
-    def __init__(self, cfg: ControlPlaneConfig, store: SessionStore) -> None:
+    def __init__(self, cfg: ControlPlaneConfig, store: SessionStore, admin_token: str) -> None:
+        """``admin_token``: the one every admin call must carry (control_plane/admin_token.py)."""
         self.cfg = cfg
         self.store = store
+        self.admin_token = admin_token
         self.redis = redis_connect(cfg.redis_url) if cfg.redis_url else None
+        self._hosts = (*cfg.allowed_hosts, *([cfg.host.lower()] if cfg.host not in ("0.0.0.0", "::") else []))
+        self._origins = {normalize_origin(o) for o in cfg.allowed_origins}
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -83,14 +85,31 @@ class ControlPlane:
         return PlainTextResponse("ok")
 
     def _admin_refusal(self, request: Request) -> Response | None:
+        """Why an admin call is refused, or None. A page on another site can make the
+        browser send a simple POST anywhere, loopback included, and a DNS-rebinding page
+        even reads the answer; so, in this order: the Host must name this service, a
+        browser's Origin must be allowed (none is, by default), the token must be right,
+        and a body must be declared JSON (no simple cross-site request can declare it)."""
         token = _bearer(request)
-        if self.cfg.admin_token is None:
-            if _is_loopback(request):
-                return None
-            return _error(403, "FORBIDDEN", "admin calls are accepted from loopback only (no admin_token set)")
-        if token is None or not hmac.compare_digest(token.encode(), self.cfg.admin_token.encode()):
-            return _error(401, "UNAUTHORIZED", "admin token missing or wrong")
-        return None
+        origin = request.headers.get("origin")
+        if not host_allowed(request.headers.get("host"), self._hosts):
+            status, code, message = 403, "HOST_REFUSED", "the Host header does not name this control plane"
+        elif origin is not None and normalize_origin(origin) not in self._origins:
+            status, code, message = 403, "ORIGIN_REFUSED", "admin calls from a browser page are refused"
+        elif token is None or not hmac.compare_digest(token.encode(), self.admin_token.encode()):
+            status, code, message = 401, "UNAUTHORIZED", "admin token missing or wrong"
+        elif request.method == "POST" and not _is_json(request):
+            status, code, message = 415, "UNSUPPORTED_MEDIA_TYPE", "send the body as Content-Type: application/json"
+        else:
+            return None
+        log.warning(
+            "admin call refused code=%s host=%.100r origin=%.100r: %s",
+            code,
+            request.headers.get("host"),
+            origin,
+            message,
+        )
+        return _error(status, code, message)
 
     async def _json(self, request: Request) -> dict[str, Any] | Response:
         body = await request.body()
@@ -102,6 +121,8 @@ class ControlPlane:
             return _error(400, "BAD_REQUEST", "body is not JSON")
         if not isinstance(data, dict):
             return _error(400, "BAD_REQUEST", "body must be a JSON object")
+        if has_lone_surrogate(data):
+            return _error(400, "BAD_REQUEST", "body holds invalid Unicode (a lone surrogate)")
         return data
 
     async def create(self, request: Request) -> Response:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from saeta.core.filters import Condition, parse_filter
+from saeta.core.text import has_lone_surrogate
 from saeta.errors import BadRequest, SaetaError
 
 PROTOCOL_VERSION = 1
@@ -88,27 +89,6 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _lone_surrogate(obj: Any) -> bool:
-    """Whether any string in the parsed message (key or value) holds a lone surrogate: JSON
-    escapes such as ``\\ud800`` decode to text that no UTF-8 encoder accepts, so nothing
-    holding one may go further (into a reply, a log, a filter, a source)."""
-    stack = [obj]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if not item.isascii():
-                try:
-                    item.encode("utf-8")
-                except UnicodeEncodeError:
-                    return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
 def _request_id(obj: dict[str, Any]) -> str | None:
     value = obj.get("id")
     if isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS:
@@ -126,9 +106,9 @@ def parse_client_message(text: str | bytes) -> ClientAction:
         raise RequestError("message is not valid JSON") from None
     if not isinstance(obj, dict):
         raise RequestError("message must be a JSON object")
-    if _lone_surrogate(obj):
+    if has_lone_surrogate(obj):
         id_ = obj.get("id")
-        ok_id = isinstance(id_, str) and not _lone_surrogate(id_)
+        ok_id = isinstance(id_, str) and not has_lone_surrogate(id_)
         raise RequestError("message holds invalid Unicode (a lone surrogate)", _request_id(obj) if ok_id else None)
     rid = _request_id(obj)
     action = obj.get("action")

@@ -35,3 +35,32 @@ def origin_allowed(origin: str | None, allowed: tuple[str, ...], host_header: st
     if allowed:
         return candidate in {normalize_origin(a) for a in allowed}
     return candidate == own_origin(host_header, secure)
+
+
+# Names a service bound to loopback is reached by; a Host header naming anything else on
+# such a service is a DNS-rebinding page's (its name now resolves to 127.0.0.1).
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def host_name(host_header: str | None) -> str | None:
+    """The host of a Host header, lowercased, without its port or an IPv6 literal's
+    brackets; None when there is none or it is malformed."""
+    if not host_header or len(host_header) > MAX_ORIGIN_CHARS:
+        return None
+    value = host_header.strip().lower()
+    if value.startswith("["):
+        name, sep, rest = value[1:].partition("]")
+        if not sep or (rest and not (rest.startswith(":") and rest[1:].isdigit())):
+            return None
+        return name or None
+    name, _, port = value.partition(":")
+    if port and not port.isdigit():
+        return None
+    return name or None
+
+
+def host_allowed(host_header: str | None, allowed: tuple[str, ...]) -> bool:
+    """Whether a request's Host header names this service: one of ``allowed`` (lowercase
+    names) or a loopback name."""
+    name = host_name(host_header)
+    return name is not None and (name in LOOPBACK_NAMES or name in allowed)

@@ -29,12 +29,11 @@ from saeta.gateway.browser import CLOSE_TRY_AGAIN_LATER, BrowserSocket
 from saeta.gateway.crl import CrlWatcher
 from saeta.gateway.data_calls import DataCalls
 from saeta.gateway.data_plane import RustDataPlane
-from saeta.gateway.http_protocol import deadline_protocol
+from saeta.gateway.http_protocol import MAX_HEAD_BYTES, edge_protocols
 from saeta.gateway.registry import ConnectorRegistry
 from saeta.gateway.revocation import InProcessRevocations, RedisRevocations, Revocations
 from saeta.gateway.sessions import MAX_CALLS_IN_FLIGHT, SessionValidator
 from saeta.gateway.tunnel_server import TunnelService, server_credentials, server_options
-from saeta.gateway.ws_protocol import PartsWebSocketProtocol
 
 log = logging.getLogger("saeta.gateway")
 CONTROL_PLANE_LIMITS = httpx.Limits(max_connections=MAX_CALLS_IN_FLIGHT, max_keepalive_connections=MAX_CALLS_IN_FLIGHT)
@@ -205,13 +204,15 @@ class Gateway:
         await grpc_server.start()
         self._start_data_plane()
         self.grpc_ready = True
+        http_protocol, ws_protocol = edge_protocols(self.cfg.handshake_seconds, _unauthenticated_cap(self.cfg))
         http_server = _Server(
             uvicorn.Config(
                 self.app(),
                 host=self.cfg.host,
                 port=self.cfg.http_port,
-                http=deadline_protocol(self.cfg.handshake_seconds),
-                ws=PartsWebSocketProtocol,
+                http=http_protocol,
+                ws=ws_protocol,
+                h11_max_incomplete_event_size=MAX_HEAD_BYTES,
                 ws_max_size=bp.MAX_TEXT_FRAME_BYTES,
                 ws_per_message_deflate=False,
                 ws_ping_interval=self.cfg.ping_interval_seconds,
@@ -264,6 +265,31 @@ class Gateway:
         plane.start(self.cfg.data_port)
         self.data_plane = plane
         self.tunnels.data_port = plane.port
+
+
+def _unauthenticated_cap(cfg: GatewayConfig) -> int:
+    """``limits.max_unauthenticated_connections``, within what the process may open: the
+    soft limit on file descriptors is raised to the hard one, and the cap lowered to a
+    quarter of it if need be, so that strangers can never hold every descriptor."""
+    cap = cfg.max_unauthenticated_connections
+    try:
+        import resource  # (POSIX only)
+    except ImportError:
+        return cap
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    if soft != resource.RLIM_INFINITY and cap > soft // 4:
+        log.warning(
+            "limits.max_unauthenticated_connections %d lowered to %d: the process may open %d files (ulimit -n)",
+            cap,
+            max(1, soft // 4),
+            soft,
+        )
+        cap = max(1, soft // 4)
+    return cap
 
 
 def _revocations(cfg: GatewayConfig) -> Revocations:

@@ -14,9 +14,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from saeta.config import GatewayConfig
 from saeta.core import browser_protocol as bp
-from saeta.core.log_text import LogThrottle
 from saeta.core.session_info import SessionInfo
 from saeta.core.session_token import fingerprint
+from saeta.core.throttle import LogThrottle
 from saeta.errors import (
     ClientTooSlow,
     ConnectorOffline,
@@ -44,11 +44,6 @@ CLOSE_FRAME_SECONDS = 5.0
 # per window, then one line saying how many were held back. Every request is still answered.
 BAD_REQUEST_LOG = LogThrottle(burst=20, window=10.0)
 CRASH_LOG = LogThrottle(burst=5, window=10.0)
-
-
-def _held(throttle: LogThrottle) -> str:
-    held = throttle.take_held()
-    return f" ({held} similar lines held back)" if held else ""
 
 
 class BrowserSocket:
@@ -173,7 +168,7 @@ class BrowserSocket:
                     self.session.tenant,
                     self.fp,
                     err.message,
-                    _held(BAD_REQUEST_LOG),
+                    BAD_REQUEST_LOG.note(),
                 )
             await self.send_text(bp.error_frame(err.request_id, err.code, err.message))
             return
@@ -248,7 +243,7 @@ class BrowserSocket:
                     await self.send_text(bp.error_frame_for(q.id, QueryCancelled("query cancelled")))
         except Exception:
             if CRASH_LOG.allow(time.monotonic()):
-                log.exception("query crashed tenant=%s session=%s%s", self.session.tenant, self.fp, _held(CRASH_LOG))
+                log.exception("query crashed tenant=%s session=%s%s", self.session.tenant, self.fp, CRASH_LOG.note())
             if self._open():
                 with contextlib.suppress(Exception):
                     await self.send_text(bp.error_frame(q.id, "INTERNAL", "internal error"))

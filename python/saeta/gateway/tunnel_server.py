@@ -291,4 +291,7 @@ def server_options(cfg: GatewayConfig) -> list[tuple[str, Any]]:
         *KEEPALIVE_OPTIONS,
         # Accept the connector's pings (every KEEPALIVE_TIME_MS) with room to spare.
         ("grpc.http2.min_ping_interval_without_data_ms", KEEPALIVE_TIME_MS // 4),
+        # A connection must finish its TLS handshake (certificate checked) within the
+        # registration deadline; grpc's own default held idle strangers for 120 s.
+        ("grpc.server_handshake_timeout_ms", int(cfg.connect_seconds * 1000)),
     ]

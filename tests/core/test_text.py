@@ -5,7 +5,8 @@ import logging
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from saeta.core.log_text import LogThrottle, inert
+from saeta.core.text import inert
+from saeta.core.throttle import LogThrottle
 from saeta.logs import JsonFormatter, TextFormatter
 
 
@@ -49,4 +50,4 @@ def test_throttle_allows_a_burst_per_window_and_counts_the_rest() -> None:
     assert [t.allow(0.0) for _ in range(5)] == [True, True, True, False, False]
     assert t.allow(9.9) is False
     assert t.allow(10.0) is True  # a new window
-    assert t.take_held() == 3 and t.take_held() == 0
+    assert t.note() == " (3 similar lines held back)" and t.note() == ""
