@@ -220,7 +220,8 @@ def test_forged_expired_and_unknown_sessions_are_closed_4001(running: Deployment
     forged = issue_session("another-secret-another-secret-0123456789", "sid", "u", now, 600)
     expired = issue_session(SECRET, "sid", "u", now - 1000, 60)
     unknown = issue_session(SECRET, "never-issued", "u", now, 600)
-    for token in (forged, expired, unknown, "garbage", "a" * 5000):
+    padded = running.session("acme") + "="  # a valid id, spelt non-canonically
+    for token in (forged, expired, unknown, padded, "garbage", "a" * 5000):
         code, received = _close_code(f"{running.ws_url}/stream/{token}")
         assert (code, received) == (4001, []), token[:20]
 

@@ -111,6 +111,9 @@ def test_dashboard_is_served_with_strict_headers(gateway: Deployment) -> None:
             assert resp.headers["Referrer-Policy"] == "no-referrer"
             assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
             assert resp.headers["X-Content-Type-Options"] == "nosniff"
-    with urllib.request.urlopen(f"http://127.0.0.1:{gateway.http_port}/static/dashboard.js", timeout=10) as resp:
-        assert resp.headers["Content-Type"].startswith(("text/javascript", "application/javascript"))
-        assert len(resp.read()) > 10_000
+    for asset in ("dashboard.js", "saeta-client.js", "dashboard.css"):
+        with urllib.request.urlopen(f"http://127.0.0.1:{gateway.http_port}/static/{asset}", timeout=10) as resp:
+            assert resp.headers["Content-Type"].startswith(("text/javascript", "application/javascript", "text/css"))
+            assert resp.headers["X-Content-Type-Options"] == "nosniff"
+            assert resp.headers["Content-Security-Policy"].startswith("default-src 'none'")
+            assert len(resp.read()) > 1_000

@@ -9,7 +9,10 @@ before its signature is even tried.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import re
 from dataclasses import dataclass
 
 import jwt
@@ -22,6 +25,8 @@ SERVICE_AUDIENCE = "saeta-control-plane"
 MAX_TOKEN_CHARS = 4096
 MIN_SECRET_CHARS = 32
 LEEWAY_SECONDS = 5
+# The signature may be empty, so that an `alg: none` token reaches the algorithm check.
+_SEGMENTS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +58,25 @@ def issue_session(secret: str, sid: str, user_id: str, now: int, ttl: int) -> st
     return jwt.encode(claims, secret, algorithm=ALGORITHM, headers={"kid": key_id(secret)})
 
 
+def _canonical(token: str) -> bool:
+    """Whether ``token`` is three base64url segments in their one canonical spelling: no
+    padding, no other characters, no stray bits in a segment's last character. Decoders
+    forgive all three, so without this check one token has many spellings (each with a
+    fingerprint of its own in the logs)."""
+    if not _SEGMENTS.fullmatch(token):
+        return False
+    for segment in token.split("."):
+        try:
+            raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        except (binascii.Error, ValueError):
+            return False
+        if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != segment:
+            return False
+    return True
+
+
 def _decode(secret: str, token: str, audience: str, now: int, exp_leeway: int) -> dict[str, object]:
-    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS or not _canonical(token):
         raise Unauthorized("malformed token")
     try:
         header = jwt.get_unverified_header(token)
