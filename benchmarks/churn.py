@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,17 +92,19 @@ async def _one_cycle(url: str, way: str, churn: Churn) -> None:
                     return
 
 
-async def run(url: str, cycles: int, concurrency: int) -> Churn:
+async def run(urls: Sequence[str], cycles: int) -> Churn:
+    """``cycles`` cycles, one worker per URL at a time (each URL a session of its own, as
+    each browser tab of a user would be: a session holds a few sockets at most)."""
     churn = Churn()
     started = time.perf_counter()
     next_cycle = iter(range(cycles))
 
-    async def worker() -> None:
+    async def worker(url: str) -> None:
         for i in next_cycle:
             await _cycle(url, WAYS[i % len(WAYS)], churn)
             churn.cycles += 1
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(url) for url in urls))
     churn.seconds = time.perf_counter() - started
     return churn
 
@@ -157,15 +160,15 @@ def main() -> int:
         certs.init_ca(dep.certs)
         try:
             gateway, connector = start(dep)
-            url = f"{dep.ws_url}/stream/{dep.session('acme', ttl=86_400)}"
-            asyncio.run(run(url, args.warmup, args.concurrency))
+            urls = [f"{dep.ws_url}/stream/{dep.session('acme', ttl=86_400)}" for _ in range(args.concurrency)]
+            asyncio.run(run(urls, args.warmup))
             base = {p.name: quiet(p) for p in (gateway, connector)}
             print(f"baseline after {args.warmup} warm-up cycles: {base}", flush=True)
             points = []
             total = Churn()
             step = max(1, args.cycles // args.checkpoints)
             while total.cycles < args.cycles:
-                part = asyncio.run(run(url, min(step, args.cycles - total.cycles), args.concurrency))
+                part = asyncio.run(run(urls, min(step, args.cycles - total.cycles)))
                 total.cycles += part.cycles
                 total.seconds += part.seconds
                 total.ends.update(part.ends)

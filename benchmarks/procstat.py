@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from collections.abc import Iterator
@@ -43,3 +44,16 @@ def peak_rss(pids: dict[str, int], every: float = 0.02) -> Iterator[dict[str, tu
         done.set()
         sampler.join()
         result.update({name: (base, peak) for name, (base, peak) in seen.items()})
+
+
+async def settled_rss(pids: dict[str, int], seconds: float = 1.0, most: int = 60) -> dict[str, int]:
+    """Each process's RSS once none has grown by a MiB over ``seconds`` (buffers are full,
+    or memory is back), sampled at most ``most`` times."""
+    last = {n: rss_bytes(p) for n, p in pids.items()}
+    for _ in range(most):
+        await asyncio.sleep(seconds)
+        now = {n: rss_bytes(p) for n, p in pids.items()}
+        if all(abs(now[n] - last[n]) < 1024 * 1024 for n in pids):
+            return now
+        last = now
+    return last

@@ -29,7 +29,7 @@ from saeta import certs  # noqa: E402
 from saeta.demo_data import ventas  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
-from benchmarks.procstat import rss_bytes  # noqa: E402
+from benchmarks.procstat import rss_bytes, settled_rss  # noqa: E402
 from tests.system.harness import Deployment, Proc  # noqa: E402
 
 MiB = 1024 * 1024
@@ -47,29 +47,22 @@ def start(dep: Deployment, parquet: Path, copies: int, data_plane: bool = True, 
     return gateway, connector
 
 
-async def _settled_rss(pids: dict[str, int], seconds: float = 1.0) -> dict[str, int]:
-    """RSS once it has stopped growing for ``seconds`` (the buffers are full)."""
-    last = {n: rss_bytes(p) for n, p in pids.items()}
-    for _ in range(60):
-        await asyncio.sleep(seconds)
-        now = {n: rss_bytes(p) for n, p in pids.items()}
-        if all(now[n] - last[n] < MiB for n in pids):
-            return now
-        last = now
-    return last
-
-
-async def stuck(url: str, sessions: int, pids: dict[str, int], reader_rows: int = 0) -> tuple[dict[str, int], float]:
-    """Opens ``sessions`` sockets that each start a query on "big" and read nothing
-    (after its first frames); returns RSS once nothing grows any more, and then the
-    seconds another session takes to read ``reader_rows`` rows of the same dataset."""
+async def stuck(
+    dep: Deployment, sessions: int, pids: dict[str, int], reader_rows: int = 0
+) -> tuple[dict[str, int], float]:
+    """Opens ``sessions`` sockets, each of a session of its own, that each start a query on
+    "big" and read nothing (after its first frames); returns RSS once nothing grows any
+    more, and then the seconds another session takes to read ``reader_rows`` rows of the
+    same dataset."""
     async with AsyncExitStack() as stack:
         for i in range(sessions):
+            url = f"{dep.ws_url}/stream/{dep.session('acme', user=f'stuck-{i}', ttl=3600)}"
             ws = await stack.enter_async_context(connect(url, compression=None, max_queue=1, max_size=None))
             await ws.send(json.dumps({"action": "query", "id": f"s{i}", "dataset": "big"}))
             await ws.recv()  # the info frame: the query is running
-        rss = await _settled_rss(pids)
-        return rss, await best_read(url, reader_rows) if reader_rows else 0.0
+        rss = await settled_rss(pids)
+        reader = f"{dep.ws_url}/stream/{dep.session('acme', user='reader', ttl=3600)}"
+        return rss, await best_read(reader, reader_rows) if reader_rows else 0.0
 
 
 async def best_read(url: str, rows: int, runs: int = 3) -> float:
@@ -115,7 +108,7 @@ def measure(root: Path, parquet: Path, copies: int, sessions: int) -> dict[str, 
         time.sleep(1)
         alone = asyncio.run(best_read(url, READER_ROWS))
         base = {n: rss_bytes(p) for n, p in pids.items()}
-        held, beside_stuck = asyncio.run(stuck(url, sessions, pids, READER_ROWS))
+        held, beside_stuck = asyncio.run(stuck(dep, sessions, pids, READER_ROWS))
         return {**{n: (held[n] - base[n]) / MiB for n in pids}, "reader_speed_ratio": alone / beside_stuck}
     finally:
         dep.stop()

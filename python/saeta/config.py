@@ -485,6 +485,11 @@ class GatewayConfig:
     max_queries_per_socket: int
     max_partitions_in_flight: int
     max_unauthenticated_connections: int
+    max_sockets_per_session: int
+    max_queries_per_session: int
+    max_subscriptions_per_session: int
+    max_partitions_per_session: int
+    max_calls_per_tenant: int
     relay: RelayChoice
     arrow_validation: Literal["full", "framing"]
     logging: LoggingConfig
@@ -559,6 +564,15 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     max_queries = limits.integer("max_queries_per_socket", 16, 1, 10_000)
     max_partitions = limits.integer("max_partitions_in_flight", 4, 1, 64)
     max_unauthenticated = limits.integer("max_unauthenticated_connections", 1024, 1, 1_000_000)
+    per_session = {
+        "sockets": limits.integer("max_sockets_per_session", 8, 1, 10_000),
+        "queries": limits.integer("max_queries_per_session", 32, 1, 100_000),
+        "subscriptions": limits.integer("max_subscriptions_per_session", 8, 1, 10_000),
+        "partitions": limits.integer("max_partitions_per_session", 16, 1, 10_000),
+    }
+    # A connector's data calls share one HTTP/2 connection of at most 256 streams (the
+    # data plane's), which subscriptions use too: the tenant's queries keep below it.
+    max_calls_per_tenant = limits.integer("max_calls_per_tenant", 128, 1, 192)
     limits.check_unknown()
     relay = root.string("relay", "auto", ("auto", "rust", "python"))
     arrow_validation = root.string("arrow_validation", "full", ("full", "framing"))
@@ -591,6 +605,11 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
         max_queries_per_socket=max_queries,
         max_partitions_in_flight=max_partitions,
         max_unauthenticated_connections=max_unauthenticated,
+        max_sockets_per_session=per_session["sockets"],
+        max_queries_per_session=per_session["queries"],
+        max_subscriptions_per_session=per_session["subscriptions"],
+        max_partitions_per_session=per_session["partitions"],
+        max_calls_per_tenant=max_calls_per_tenant,
         relay=relay,
         arrow_validation=arrow_validation,
         logging=logging_cfg,

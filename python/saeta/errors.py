@@ -98,9 +98,16 @@ class ClientTooSlow(SaetaError):
 
 
 class TooManyQueries(SaetaError):
-    """The socket already runs its maximum number of concurrent queries."""
+    """The socket, or its session over all its sockets, already runs its maximum number of
+    concurrent queries (or subscriptions)."""
 
     code = "TOO_MANY_QUERIES"
+
+
+class TooManySockets(SaetaError):
+    """The session already has its maximum number of sockets open (close 4029)."""
+
+    code = "TOO_MANY_SOCKETS"
 
 
 class SourceError(SaetaError):

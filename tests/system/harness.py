@@ -42,7 +42,7 @@ def big_dataset(root: Path, name: str = "big.parquet") -> dict[str, Any]:
     buffer on the path)."""
     data = root / "data"
     data.mkdir(exist_ok=True)
-    pq.write_table(ventas(BIG_FILE_ROWS), data / name)
+    pq.write_table(ventas(BIG_FILE_ROWS), data / name, row_group_size=16384)
     return {"type": "parquet", "path": [f"data/{name}"] * BIG_COPIES}
 
 

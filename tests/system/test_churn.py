@@ -18,10 +18,10 @@ CYCLES = 600
 
 def test_connect_query_cancel_churn_returns_to_baseline(deployment: Deployment) -> None:
     gateway, connector = start(deployment, rows=200_000)
-    url = f"{deployment.ws_url}/stream/{deployment.session('acme')}"
-    asyncio.run(run(url, 100, 8))  # warm-up: imports, allocator arenas
+    urls = [f"{deployment.ws_url}/stream/{deployment.session('acme')}" for _ in range(8)]
+    asyncio.run(run(urls, 100))  # warm-up: imports, allocator arenas
     base = {p.name: quiet(p) for p in (gateway, connector)}
-    churn = asyncio.run(run(url, CYCLES, 8))
+    churn = asyncio.run(run(urls, CYCLES))
     # Every cycle ended: vanished, or its query answered (cancelled, or over just before).
     assert churn.cycles == CYCLES
     assert set(churn.ends) <= {"vanished", "CANCELLED", "end"}, churn.ends

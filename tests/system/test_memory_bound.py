@@ -31,7 +31,7 @@ def test_stuck_sessions_hold_a_bounded_amount_each_whatever_the_dataset_size(dep
     url = f"{deployment.ws_url}/stream/{deployment.session('acme')}"
     asyncio.run(warm(url))
     base = {n: rss_bytes(p) for n, p in pids.items()}
-    held, _ = asyncio.run(stuck(url, SESSIONS, pids))
+    held, _ = asyncio.run(stuck(deployment, SESSIONS, pids))
     for name in pids:
         grown = (held[name] - base[name]) / MiB
         print(f"\n{name}: +{grown:.1f} MiB with {SESSIONS} stuck sessions")
@@ -47,7 +47,6 @@ def test_stuck_sessions_do_not_hold_back_the_connectors_other_queries(deployment
     what stops a call)."""
     parquet = table(deployment.root)
     _, connector = start(deployment, parquet, copies=4, data_plane=doget == "data-plane", max_concurrent_reads=2)
-    url = f"{deployment.ws_url}/stream/{deployment.session('acme')}"
     pids = {"connector": connector.popen.pid}
-    _, seconds = asyncio.run(stuck(url, 4, pids, reader_rows=200_000))
+    _, seconds = asyncio.run(stuck(deployment, 4, pids, reader_rows=200_000))
     print(f"\n200,000 rows read beside 4 stuck sessions (2 read slots) in {seconds:.2f} s")

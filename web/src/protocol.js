@@ -17,6 +17,7 @@ export const Close = Object.freeze({
   SESSION_INVALID: 4001,
   REVOKED: 4003,
   TOO_SLOW: 4008,
+  TOO_MANY_SOCKETS: 4029,
 });
 
 /** Close codes after which reconnecting with the same session can succeed. */
@@ -41,7 +42,8 @@ export const ErrorCodes = Object.freeze({
   QUERY_FAILED: 'The data source could not complete the query.',
   TIMEOUT: 'The data source did not answer in time.',
   CANCELLED: 'The query was cancelled.',
-  TOO_MANY_QUERIES: 'Too many queries at once on this connection.',
+  TOO_MANY_QUERIES: 'Too many queries at once on this connection or session.',
+  TOO_MANY_SOCKETS: 'This session has too many connections open (other tabs?). Close one and reload.',
   INTERNAL: 'The gateway hit an internal error.',
   // The client's own codes.
   SESSION_INVALID: 'The session is invalid or has expired. Open the dashboard again from your portal.',
@@ -88,6 +90,8 @@ export function closeError(code, reason) {
       return new SaetaError('GATEWAY_UNAVAILABLE', undefined, { closeCode: code });
     case Close.TOO_SLOW:
       return new SaetaError('CLIENT_TOO_SLOW', undefined, { closeCode: code });
+    case Close.TOO_MANY_SOCKETS:
+      return new SaetaError('TOO_MANY_SOCKETS', undefined, { closeCode: code });
     case Close.TOO_BIG:
     case Close.POLICY:
       return new SaetaError('BAD_REQUEST', reason || undefined, { closeCode: code });

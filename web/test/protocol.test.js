@@ -88,3 +88,10 @@ test('4008: the page was too slow; reconnecting may succeed', () => {
   assert.equal(e.code, 'CLIENT_TOO_SLOW');
   assert.equal(mayReconnect(Close.TOO_SLOW), true);
 });
+
+test('4029: too many sockets for the session; not retried', () => {
+  const e = closeError(Close.TOO_MANY_SOCKETS, 'at most 8 sockets per session');
+  assert.equal(e.code, 'TOO_MANY_SOCKETS');
+  assert.equal(e.closeCode, 4029);
+  assert.equal(mayReconnect(Close.TOO_MANY_SOCKETS), false);
+});

@@ -28,6 +28,7 @@ CLOSE_INTERNAL = 1011
 CLOSE_SESSION_INVALID = 4001
 CLOSE_REVOKED = 4003
 CLOSE_TOO_SLOW = 4008  # the client took nothing for websocket.stalled_seconds
+CLOSE_TOO_MANY_SOCKETS = 4029  # the session has limits.max_sockets_per_session open already
 
 
 @dataclass(frozen=True, slots=True)

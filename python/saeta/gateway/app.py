@@ -24,9 +24,11 @@ from saeta import relay as relay_seam
 from saeta.config import GatewayConfig
 from saeta.core import browser_protocol as bp
 from saeta.core.origins import origin_allowed
+from saeta.core.session_limits import SessionCaps, SessionLimits
 from saeta.core.session_token import fingerprint
-from saeta.errors import ControlPlaneUnavailable, SaetaError, SessionRevoked, Unauthorized
-from saeta.gateway.browser import CLOSE_TRY_AGAIN_LATER, BrowserSocket
+from saeta.errors import ControlPlaneUnavailable, SaetaError, SessionRevoked, TooManySockets, Unauthorized
+from saeta.gateway.browser import CLOSE_TRY_AGAIN_LATER, BrowserSocket, SocketLimits
+from saeta.gateway.call_slots import CallSlots
 from saeta.gateway.crl import CrlWatcher
 from saeta.gateway.data_calls import DataCalls
 from saeta.gateway.data_plane import RustDataPlane
@@ -90,6 +92,12 @@ class Gateway:
             cfg.secret_key, cfg.control_plane_url, self.revocations, self.http, cfg.session_cache_seconds
         )
         self.sockets: set[BrowserSocket] = set()
+        self.session_limits = SessionLimits(
+            SessionCaps(cfg.max_sockets_per_session, cfg.max_queries_per_session, cfg.max_subscriptions_per_session)
+        )
+        self.socket_limits = SocketLimits(
+            self.session_limits, CallSlots(cfg.max_calls_per_tenant, cfg.max_partitions_per_session)
+        )
         self.revocations.subscribe(self._on_revoked)
         self.grpc_ready = False
         self.draining = False  # set on SIGTERM: no new socket is accepted from then on
@@ -178,17 +186,27 @@ class Gateway:
         except ControlPlaneUnavailable as err:  # also REVOCATION_STALE
             await self._refuse(ws, CLOSE_TRY_AGAIN_LATER, f"{err.code}: retry later", token, err)
             return
-        await ws.accept()
-        sock = BrowserSocket(ws, token, session, self.cfg, self.registry, self.calls, self.sessions, self.relay)
-        self.sockets.add(sock)
-        log.info("socket open tenant=%s user=%s session=%s", session.tenant, session.user_id, sock.fp)
+        if not self.session_limits.open_socket(session.sid):
+            n = self.cfg.max_sockets_per_session
+            refused = TooManySockets(f"the session has {n} sockets open already (limits.max_sockets_per_session)")
+            await self._refuse(ws, bp.CLOSE_TOO_MANY_SOCKETS, f"at most {n} sockets per session", token, refused)
+            return
         try:
-            if self.draining:  # the stop came during the session check or accept: the drain's list missed it
-                await sock.close(bp.CLOSE_GOING_AWAY, "gateway shutting down")
-            await sock.run()
+            await ws.accept()
+            sock = BrowserSocket(
+                ws, token, session, self.cfg, self.registry, self.calls, self.sessions, self.relay, self.socket_limits
+            )
+            self.sockets.add(sock)
+            log.info("socket open tenant=%s user=%s session=%s", session.tenant, session.user_id, sock.fp)
+            try:
+                if self.draining:  # the stop came during the session check or accept: the drain's list missed it
+                    await sock.close(bp.CLOSE_GOING_AWAY, "gateway shutting down")
+                await sock.run()
+            finally:
+                self.sockets.discard(sock)
+                log.info("socket closed tenant=%s session=%s", session.tenant, sock.fp)
         finally:
-            self.sockets.discard(sock)
-            log.info("socket closed tenant=%s session=%s", session.tenant, sock.fp)
+            self.session_limits.close_socket(session.sid)
 
     async def _refuse_draining(self, ws: WebSocket, token: str) -> None:
         err = SaetaError("the gateway is shutting down: reconnect", code="GATEWAY_DRAINING")

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from types import ModuleType
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -15,6 +16,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from saeta.config import GatewayConfig
 from saeta.core import browser_protocol as bp
 from saeta.core.session_info import SessionInfo
+from saeta.core.session_limits import SessionLimits
 from saeta.core.session_token import fingerprint
 from saeta.core.throttle import LogThrottle
 from saeta.errors import (
@@ -28,6 +30,7 @@ from saeta.errors import (
     TooManyQueries,
     Unauthorized,
 )
+from saeta.gateway.call_slots import CallSlots
 from saeta.gateway.data_calls import DataCalls
 from saeta.gateway.query import QueryContext, run_query, run_subscription
 from saeta.gateway.registry import ConnectorRegistry
@@ -46,6 +49,15 @@ BAD_REQUEST_LOG = LogThrottle(burst=20, window=10.0)
 CRASH_LOG = LogThrottle(burst=5, window=10.0)
 
 
+@dataclass(frozen=True)
+class SocketLimits:
+    """What a socket shares with the others: its session's counts over all its sockets, and
+    its tenant's data-call slots (fairly shared among the tenant's sessions)."""
+
+    sessions: SessionLimits
+    slots: CallSlots
+
+
 class BrowserSocket:
     def __init__(
         self,
@@ -57,9 +69,11 @@ class BrowserSocket:
         calls: DataCalls,
         sessions: SessionValidator,
         relay: ModuleType,
+        limits: SocketLimits,
     ) -> None:
         self.ws, self.token, self.session = ws, token, session
         self.cfg, self.registry, self.calls, self.sessions, self.relay = cfg, registry, calls, sessions, relay
+        self.limits = limits
         self.fp = fingerprint(token)
         self.queries: dict[str, asyncio.Task[None]] = {}
         self.subscriptions: dict[str, asyncio.Event] = {}  # by id: set to unsubscribe
@@ -191,6 +205,8 @@ class BrowserSocket:
                     TooManyQueries(f"at most {self.cfg.max_queries_per_socket} queries at once on one socket"),
                 )
             )
+        elif refusal := self.limits.sessions.start(self.session.sid, isinstance(action, bp.Subscribe)):
+            await self.send_text(bp.error_frame_for(action.id, TooManyQueries(refusal)))
         else:
             stop = None
             if isinstance(action, bp.Subscribe):
@@ -224,6 +240,8 @@ class BrowserSocket:
                 self.send_parts,
                 self.cfg.max_partitions_in_flight,
                 self.cfg.arrow_validation == "full",
+                self.limits.slots,
+                self.session.sid,
             )
             if isinstance(q, bp.Subscribe):
                 assert stop is not None
@@ -250,6 +268,7 @@ class BrowserSocket:
         finally:
             self.queries.pop(q.id, None)
             self.subscriptions.pop(q.id, None)
+            self.limits.sessions.end(self.session.sid, isinstance(q, bp.Subscribe))
 
     async def _watch_session(self) -> None:
         """Closes the socket when the session expires or stops validating (revoked,

@@ -23,6 +23,7 @@ from saeta.core.filters import Condition
 from saeta.core.tunnel_codec import INVALID_DATA
 from saeta.errors import ConnectorOffline, QueryFailed, QueryTimeout, RelayError, SaetaError
 from saeta.gateway import arrow_check
+from saeta.gateway.call_slots import CallSlots
 from saeta.gateway.data_calls import CallBroken, Chunk, DataCalls, DataStream, End, PendingCall
 from saeta.gateway.registry import ConnectorLink
 from saeta.gateway.ws_protocol import Buffer
@@ -51,6 +52,8 @@ class QueryContext:
     send_parts: Callable[[Sequence[Buffer]], Awaitable[None]]
     partitions_in_flight: int = 1
     full_validation: bool = True  # gateway arrow_validation: full (else the relay's framing only)
+    slots: CallSlots | None = None  # the tenant's data-call slots (None: unbounded, for tests)
+    owner: str = ""  # whose slots: the session's id (never logged)
 
 
 def _checked_schema(ctx: QueryContext, schema_ipc: bytes) -> pa.Schema:
@@ -252,7 +255,23 @@ async def _fetch_partition(
     errors: asyncio.Future[SaetaError],
 ) -> tuple[int, int]:
     """Relays one partition's data call, each payload behind the stream's frame header
-    (``out``: the header, and the schema every batch is validated against)."""
+    (``out``: the header, and the schema every batch is validated against), holding one
+    of the tenant's call slots for the session while the call is open."""
+    if ctx.slots is None:
+        return await _relay_partition(ctx, request_id, ticket, limit, conditions, out, errors)
+    async with ctx.slots.hold(ctx.link.tenant, ctx.owner):
+        return await _relay_partition(ctx, request_id, ticket, limit, conditions, out, errors)
+
+
+async def _relay_partition(
+    ctx: QueryContext,
+    request_id: str,
+    ticket: str,
+    limit: int | None,
+    conditions: Sequence[Condition],
+    out: Out,
+    errors: asyncio.Future[SaetaError],
+) -> tuple[int, int]:
     header, checked = out
     link = ctx.link
     pending = ctx.calls.expect(link.tenant)
