@@ -241,6 +241,7 @@ class ConnectorConfig:
     max_message_bytes: int
     max_concurrent_reads: int
     max_subscriptions: int
+    memory_trim_seconds: float
     datasets: Mapping[str, DatasetConfig]
     logging: LoggingConfig
 
@@ -422,6 +423,7 @@ def load_connector_config(path: str | os.PathLike[str]) -> ConnectorConfig:
     max_message_bytes = perf.integer("max_message_bytes", 16 * 1024 * 1024, 64 * 1024, 2**31 - 1)
     max_concurrent_reads = perf.integer("max_concurrent_reads", 8, 1, 256)
     max_subscriptions = perf.integer("max_subscriptions", 64, 1, 10_000)
+    connector_trim = perf.number("memory_trim_seconds", 10.0, 0.0, 3600)
     perf.check_unknown()
     if chunk_bytes > max_message_bytes // 2:
         raise perf.fail("chunk_bytes", "must be at most half of performance.max_message_bytes")
@@ -447,6 +449,7 @@ def load_connector_config(path: str | os.PathLike[str]) -> ConnectorConfig:
         max_message_bytes=max_message_bytes,
         max_concurrent_reads=max_concurrent_reads,
         max_subscriptions=max_subscriptions,
+        memory_trim_seconds=connector_trim,
         datasets=datasets,
         logging=logging_cfg,
     )
@@ -490,6 +493,7 @@ class GatewayConfig:
     max_subscriptions_per_session: int
     max_partitions_per_session: int
     max_calls_per_tenant: int
+    memory_trim_seconds: float
     relay: RelayChoice
     arrow_validation: Literal["full", "framing"]
     logging: LoggingConfig
@@ -574,6 +578,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     # data plane's), which subscriptions use too: the tenant's queries keep below it.
     max_calls_per_tenant = limits.integer("max_calls_per_tenant", 128, 1, 192)
     limits.check_unknown()
+    memory_trim_seconds = root.number("memory_trim_seconds", 10.0, 0.0, 3600)
     relay = root.string("relay", "auto", ("auto", "rust", "python"))
     arrow_validation = root.string("arrow_validation", "full", ("full", "framing"))
     logging_cfg = _logging(root)
@@ -610,6 +615,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
         max_subscriptions_per_session=per_session["subscriptions"],
         max_partitions_per_session=per_session["partitions"],
         max_calls_per_tenant=max_calls_per_tenant,
+        memory_trim_seconds=memory_trim_seconds,
         relay=relay,
         arrow_validation=arrow_validation,
         logging=logging_cfg,

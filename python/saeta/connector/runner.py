@@ -8,7 +8,7 @@ import logging
 import signal
 from dataclasses import dataclass
 
-from saeta import process_stats
+from saeta import memory_trim, process_stats
 from saeta.config import ConnectorConfig
 from saeta.connector.sources import Source, open_source
 from saeta.connector.tunnel import Tunnel, run_forever
@@ -36,9 +36,11 @@ async def serve(cfg: ConnectorConfig, stop: asyncio.Event) -> None:
     service): serves until ``stop`` is set, then closes the tunnel and its sources."""
     sources = open_sources(cfg)
     log.info("connector starting tenant=%s gateway=%s datasets=%s", cfg.tenant_id, cfg.grpc_uri, ",".join(sources))
+    trimmer = asyncio.create_task(memory_trim.trim_while_running(cfg.memory_trim_seconds), name="memory-trim")
     try:
         await run_forever(cfg, sources, stop)
     finally:
+        trimmer.cancel()
         for source in sources.values():
             source.close()
     log.info("connector stopped")

@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from saeta import __version__
+from saeta import __version__, memory_trim
 from saeta.config import ConnectorConfig
 from saeta.connector.chunks import chunk_messages
 from saeta.connector.sources.base import Follower, Partition, QueryPlan, Source
@@ -411,6 +411,7 @@ class Tunnel:
         finally:
             if reader is not None:
                 reader.close()
+            memory_trim.transfer_ended()
 
 
 async def _write_all(call: Any, reader: _BlockingReader, slots: asyncio.Semaphore) -> tuple[int, int]:

@@ -20,6 +20,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
+from saeta import memory_trim
 from saeta import relay as relay_seam
 from saeta.config import GatewayConfig
 from saeta.core import browser_protocol as bp
@@ -231,6 +232,9 @@ class Gateway:
         await self.revocations.start()
         self.tunnels.crl.poll()  # revoked certificates are refused from the first handshake
         crl_task = asyncio.create_task(self.tunnels.crl.run(), name="crl-watch")
+        trim_task = asyncio.create_task(
+            memory_trim.trim_while_running(self.cfg.memory_trim_seconds), name="memory-trim"
+        )
         grpc_server = grpc.aio.server(options=server_options(self.cfg))
         grpc_server.add_generic_rpc_handlers([self.tunnels.handlers()])
         address = f"{self.cfg.host}:{self.cfg.grpc_port}"
@@ -283,6 +287,7 @@ class Gateway:
             await http_task
         stop_task.cancel()
         crl_task.cancel()
+        trim_task.cancel()
         await self.http.aclose()
         await self.revocations.close()
         if http_task.done() and not http_task.cancelled() and http_task.exception():

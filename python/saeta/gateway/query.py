@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
+from saeta import memory_trim
 from saeta.core import browser_protocol as bp
 from saeta.core import filter_codec
 from saeta.core.filters import Condition
@@ -300,6 +301,7 @@ async def _relay_partition(
     finally:
         ctx.calls.drop(pending)
         pending.finish(abort)
+        memory_trim.transfer_ended()
 
 
 async def _why_cut(errors: asyncio.Future[SaetaError]) -> SaetaError:
@@ -379,4 +381,5 @@ async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, s
         if pending is not None:
             ctx.calls.drop(pending)
             pending.finish(abort)
+            memory_trim.transfer_ended()
         link.unwatch(request_id)
