@@ -111,9 +111,16 @@ class TooManySockets(SaetaError):
 
 
 class SourceError(SaetaError):
-    """A connector's data source could not be opened or read."""
+    """A connector's data source could not be opened or read. ``message`` is what the
+    browser is told (the dataset, the partition: never a path on the connector's host, a
+    row's values or the driver's text); ``detail``, what went wrong exactly, goes to the
+    connector's log only."""
 
     code = "SOURCE_ERROR"
+
+    def __init__(self, message: str, *, detail: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.detail = detail
 
 
 class CertificateError(SaetaError):

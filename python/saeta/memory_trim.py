@@ -55,14 +55,20 @@ def give_back() -> None:
 
 
 async def trim_while_running(every: float) -> None:
-    """Every ``every`` seconds, trims the heap if data calls ended since the last trim (an
-    idle process is not walked again and again). The trim runs on a thread: with a large
-    heap it takes a while, and ctypes releases the GIL around it."""
+    """Every ``every`` seconds, gives memory back if data calls ended since the last round,
+    and once more the round after: what a call held is freed a moment after it ends (its
+    reader thread, grpc's buffers), sometimes after the first round. An idle process is not
+    walked again and again. It runs on a thread: with a large heap it takes a while, and
+    ctypes releases the GIL around malloc_trim."""
     if every <= 0:
         return
     seen = _transfers_ended
+    rounds = 0
     while True:
         await asyncio.sleep(every)
         if _transfers_ended != seen:
             seen = _transfers_ended
+            rounds = 2
+        if rounds:
+            rounds -= 1
             await asyncio.to_thread(give_back)

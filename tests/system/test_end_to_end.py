@@ -457,9 +457,36 @@ def test_a_failing_partition_stops_the_others(deployment: Deployment) -> None:
         (data / "part-3.parquet").write_bytes(b"PAR1 broken")
         with pytest.raises(ServerError) as info:
             client.query("parts")
-        assert info.value.code in ("QUERY_FAILED", "SOURCE_ERROR") and "part-3.parquet" in info.value.message
+        assert (
+            info.value.code in ("QUERY_FAILED", "SOURCE_ERROR")
+            and "partition 3 could not be read" in info.value.message
+        )
         (data / "part-3.parquet").unlink()
         assert client.query("parts").num_rows == 100_000  # the socket and the tunnel carry on
+
+
+def test_source_errors_tell_the_browser_no_path_and_no_hidden_value(deployment: Deployment) -> None:
+    """A malformed CSV row: the browser learns the dataset and partition, and a reference
+    into the connector's log, where the path and the row are; not the connector host's
+    path, nor the value of a column the dataset does not expose."""
+    data = deployment.root / "data"
+    data.mkdir()
+    rows = "".join(f'{i},"item-{i}",1.0,"HIDDEN-SECRET-VALUE"\n' for i in range(2000))
+    (data / "small.csv").write_text(
+        "id,name,price,secret\n" + rows + '2001,"item-2001",1.0,"HIDDEN-SECRET-VALUE",extra\n'
+    )
+    deployment.start_control_plane()
+    deployment.start_gateway()
+    connector = deployment.start_connector("acme", {"s": {"type": "csv", "path": "data/small.csv", "columns": ["id"]}})
+    with Client.connect(deployment.ws_url, deployment.session("acme")) as client, pytest.raises(ServerError) as info:
+        client.query("s", columns=["id"])
+    message = info.value.message
+    assert info.value.code in ("QUERY_FAILED", "SOURCE_ERROR") and message.startswith("dataset s: ")
+    for secret in (str(data), "small.csv", "HIDDEN-SECRET-VALUE", "extra"):
+        assert secret not in message, (secret, message)
+    ref = message.rsplit("ref ", 1)[1].rstrip(")")
+    line = next(ln for ln in connector.text().splitlines() if f"(ref {ref})" in ln)
+    assert str(data / "small.csv") in line  # the operator finds it all in the connector's log
 
 
 def test_dataset_names_shaped_like_paths_are_unknown_names(running: Deployment) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ from saeta.core.backoff import Backoff
 from saeta.core.grpc_target import with_port
 from saeta.core.tunnel_codec import CALL_ID_KEY, PROBE_CALL_ID
 from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS
-from saeta.errors import BadRequest, DatasetNotFound, QueryFailed, SaetaError, TunnelRefused
+from saeta.errors import BadRequest, DatasetNotFound, QueryFailed, SaetaError, SourceError, TunnelRefused
 from saeta.v1 import tunnel_pb2 as pb
 
 log = logging.getLogger("saeta.connector")
@@ -312,8 +313,16 @@ class Tunnel:
         # heartbeats only prove the gateway is alive; the read above already did
 
     def _error(self, request_id: str, err: SaetaError) -> None:
-        log.warning("query %s refused: %s", request_id, err)
-        self.send(pb.ConnectorMessage(error=pb.QueryError(request_id=request_id, code=err.code, message=err.message)))
+        """Tells the gateway why ``request_id`` failed: the code and the safe message; a
+        source's detail stays in this log, under a reference the message gives."""
+        message = err.message
+        if isinstance(err, SourceError) and err.detail:
+            ref = secrets.token_hex(4)
+            log.warning("query %s refused: %s (ref %s): %s", request_id, err, ref, err.detail)
+            message = f"{err.message} (details in the connector's log, ref {ref})"
+        else:
+            log.warning("query %s refused: %s", request_id, err)
+        self.send(pb.ConnectorMessage(error=pb.QueryError(request_id=request_id, code=err.code, message=message)))
 
     def _source(self, dataset: str) -> Source:
         source = self.sources.get(dataset)

@@ -203,7 +203,9 @@ class FileFollower:
         try:
             table = self._parse(buffer)
         except (pa.ArrowException, ValueError) as exc:
-            raise SourceError(f"dataset {self.source.name}: parsing {Path(path).name} failed: {exc}") from None
+            raise SourceError(
+                f"dataset {self.source.name}: new rows could not be parsed", detail=f"{path}: {exc}"
+            ) from None
         if self._where is not None:
             table = table.filter(self._where)
         batches: list[pa.RecordBatch] = table.select(self._target.names).to_batches(

@@ -166,14 +166,14 @@ class FileSource:
             try:
                 inferred = self._dataset(self.files()[0], None).schema
             except (OSError, pa.ArrowException, ValueError) as exc:
-                raise SourceError(f"dataset {self.name}: cannot read schema: {exc}") from None
+                raise SourceError(f"dataset {self.name}: cannot read the schema", detail=str(exc)) from None
             if self.cfg.type == "json":
                 types = _column_types(self.name, self.cfg.options)
                 inferred = pa.schema([pa.field(f.name, types.get(f.name, f.type)) for f in inferred])
             self._schema = exposed(_plain(inferred), self.cfg.columns, self.name)
         return self._schema
 
-    def _parquet_rows(self, path: str) -> int:
+    def _parquet_rows(self, partition: int, path: str) -> int:
         """A Parquet file's row count from its footer, remembered while the file's size and
         mtime stay the same (a burst of queries would otherwise reread every footer)."""
         try:
@@ -184,7 +184,8 @@ class FileSource:
                 return cached[1]
             rows = int(ds.dataset(path, format="parquet").count_rows())
         except (OSError, pa.ArrowException) as exc:
-            raise SourceError(f"dataset {self.name}: cannot read {Path(path).name}: {exc}") from None
+            problem = f"dataset {self.name}: partition {partition} could not be read"
+            raise SourceError(problem, detail=f"{path}: {exc}") from None
         self._row_counts[path] = (stamp, rows)
         return rows
 
@@ -196,7 +197,7 @@ class FileSource:
         partitions = []
         for i, path in enumerate(self.files()):
             counted = self.cfg.type == "parquet" and not conditions
-            partitions.append(Partition(i, self._parquet_rows(path) if counted else None))
+            partitions.append(Partition(i, self._parquet_rows(i, path) if counted else None))
         total = None
         if all(p.records is not None for p in partitions):
             total = sum(p.records or 0 for p in partitions)
@@ -233,7 +234,9 @@ class FileSource:
                     remaining -= batch.num_rows
                 yield batch
         except (OSError, pa.ArrowException, ValueError) as exc:
-            raise SourceError(f"dataset {self.name}: reading {Path(files[partition]).name} failed: {exc}") from None
+            raise SourceError(
+                f"dataset {self.name}: partition {partition} could not be read", detail=f"{files[partition]}: {exc}"
+            ) from None
 
     def follow(self, columns: tuple[str, ...] | None, conditions: Sequence[Condition]) -> Follower:
         from saeta.connector.sources.file_follow import FileFollower

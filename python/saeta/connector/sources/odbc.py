@@ -51,7 +51,7 @@ class OdbcDriver:
                 autocommit=True,
             )
         except Exception as exc:
-            raise SourceError(f"cannot connect: {self.scrub(exc, password)}") from None
+            raise SourceError("cannot connect to the database", detail=self.scrub(exc, password)) from None
 
     def bind_named(self, query: str, parameters: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
         text = {k: self._text(v) for k, v in parameters.items()}

@@ -101,7 +101,7 @@ class PostgresDriver:
             # snapshot and table locks at the customer's database between queries.
             return pg.connect(uri, autocommit=True)
         except Exception as exc:
-            raise SourceError(f"cannot connect: {self.scrub(exc, password)}") from None
+            raise SourceError("cannot connect to the database", detail=self.scrub(exc, password)) from None
 
     def bind_named(self, query: str, parameters: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
         return bind_named(query, parameters)

@@ -128,10 +128,10 @@ class SqlSource:
         try:
             return self.driver.connect(self.sql, self._password())
         except SourceError as err:
-            raise SourceError(f"dataset {self.name}: {err.message}") from None
+            raise SourceError(f"dataset {self.name}: {err.message}", detail=err.detail) from None
 
     def _fail(self, exc: BaseException) -> SourceError:
-        return SourceError(f"dataset {self.name}: {self.driver.scrub(exc, None)}")
+        return SourceError(f"dataset {self.name}: the database refused the query", detail=self.driver.scrub(exc, None))
 
     # --- SQL
 
@@ -143,7 +143,7 @@ class SqlSource:
         try:
             return self.driver.bind_named(self.sql.query, dict(self.sql.parameters))
         except ValueError as exc:
-            raise SourceError(f"dataset {self.name}: {exc}") from None
+            raise SourceError(f"dataset {self.name}: its query's parameters are invalid", detail=str(exc)) from None
 
     def _sql(
         self,
