@@ -493,6 +493,8 @@ class GatewayConfig:
     max_subscriptions_per_session: int
     max_partitions_per_session: int
     max_calls_per_tenant: int
+    max_tunnels_per_tenant: int
+    same_certificate: Literal["newest", "refuse"]
     memory_trim_seconds: float
     relay: RelayChoice
     arrow_validation: Literal["full", "framing"]
@@ -578,6 +580,10 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     # data plane's), which subscriptions use too: the tenant's queries keep below it.
     max_calls_per_tenant = limits.integer("max_calls_per_tenant", 128, 1, 192)
     limits.check_unknown()
+    tunnels = root.section("tunnels")
+    max_tunnels_per_tenant = tunnels.integer("max_per_tenant", 8, 1, 1000)
+    same_certificate = tunnels.string("same_certificate", "newest", ("newest", "refuse"))
+    tunnels.check_unknown()
     memory_trim_seconds = root.number("memory_trim_seconds", 10.0, 0.0, 3600)
     relay = root.string("relay", "auto", ("auto", "rust", "python"))
     arrow_validation = root.string("arrow_validation", "full", ("full", "framing"))
@@ -615,6 +621,8 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
         max_subscriptions_per_session=per_session["subscriptions"],
         max_partitions_per_session=per_session["partitions"],
         max_calls_per_tenant=max_calls_per_tenant,
+        max_tunnels_per_tenant=max_tunnels_per_tenant,
+        same_certificate=same_certificate,
         memory_trim_seconds=memory_trim_seconds,
         relay=relay,
         arrow_validation=arrow_validation,

@@ -17,6 +17,7 @@ from saeta.client import AsyncClient, ServerError
 from saeta.core.tunnel_codec import encode_arrow_chunk
 from saeta.v1 import tunnel_pb2 as pb
 
+from benchmarks.procstat import peak_rss
 from tests.system.harness import Deployment, http_json, wait_for
 
 pytestmark = pytest.mark.system
@@ -40,9 +41,11 @@ def credentials(dep: Deployment, tenant: str | None) -> grpc.ChannelCredentials:
     )
 
 
-def channel(dep: Deployment, port: int, tenant: str | None) -> grpc.aio.Channel:
+def channel(dep: Deployment, port: int, tenant: str | None, *options: tuple[str, Any]) -> grpc.aio.Channel:
     return grpc.aio.secure_channel(
-        f"127.0.0.1:{port}", credentials(dep, tenant), options=[("grpc.ssl_target_name_override", "localhost")]
+        f"127.0.0.1:{port}",
+        credentials(dep, tenant),
+        options=[("grpc.ssl_target_name_override", "localhost"), *options],
     )
 
 
@@ -80,10 +83,16 @@ class HostileConnector:
     DoGetRequest in ``do_gets``."""
 
     def __init__(
-        self, dep: Deployment, tenant: str, schema: pa.Schema = SCHEMA, version: str = "", refusal: str | None = None
+        self,
+        dep: Deployment,
+        tenant: str,
+        schema: pa.Schema = SCHEMA,
+        version: str = "",
+        refusal: str | None = None,
+        partitions: int = 1,
     ) -> None:
         self.dep, self.tenant, self.schema = dep, tenant, schema
-        self.version, self.refusal = version, refusal
+        self.version, self.refusal, self.partitions = version, refusal, partitions
         self.outbox: asyncio.Queue[pb.ConnectorMessage] = asyncio.Queue()
         self.do_gets: asyncio.Queue[pb.DoGetRequest] = asyncio.Queue()
         self.data_port = 0
@@ -121,7 +130,7 @@ class HostileConnector:
                             flight_info=pb.FlightInfoResponse(
                                 request_id=msg.get_flight_info.request_id,
                                 schema=self.schema.serialize().to_pybytes(),
-                                partitions=[pb.Partition(ticket="t", records=-1)],
+                                partitions=[pb.Partition(ticket="t", records=-1)] * self.partitions,
                                 total_records=-1,
                             )
                         )
@@ -152,6 +161,39 @@ async def query_with(dep: Deployment, act: Any, schema: pa.Schema = SCHEMA) -> t
                 return err, outcome
     finally:
         runner.cancel()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"partitions": 10_001}, "10001 partitions (at most 10000)"),
+        ({"schema": pa.schema([(f"c{i}", pa.int8()) for i in range(5000)])}, "5000 columns (at most 4096)"),
+        ({"schema": pa.schema([("c" * 600_000, pa.int8())])}, "exceed 524288 characters"),
+    ],
+)
+def test_a_connectors_answer_is_bounded_before_the_gateway_works_on_it(
+    gateway: tuple[Deployment, int], kwargs: dict[str, Any], problem: str
+) -> None:
+    """Partitions a query answer may list, and columns (and their text) a schema may hold:
+    past them the query fails at once, no partition is fetched, no info frame is sent."""
+    dep, _ = gateway
+
+    async def main() -> tuple[ServerError, int]:
+        hostile = HostileConnector(dep, "acme", **kwargs)
+        ready = asyncio.Event()
+        runner = asyncio.create_task(hostile.run(ready))
+        try:
+            await asyncio.wait_for(ready.wait(), 20)
+            async with await AsyncClient.connect(dep.ws_url, dep.session("acme")) as client:
+                with pytest.raises(ServerError) as err:
+                    await client.query("d")
+                return err.value, hostile.do_gets.qsize()
+        finally:
+            runner.cancel()
+
+    err, do_gets = asyncio.run(main())
+    assert err.code == "QUERY_FAILED" and problem in err.message, err.message
+    assert do_gets == 0
 
 
 def test_text_from_a_connector_cannot_forge_a_log_line(gateway: tuple[Deployment, int]) -> None:
@@ -375,3 +417,95 @@ def test_bad_control_messages_end_that_call_only(
             return (await client.query("x")).num_rows
 
     assert asyncio.run(other()) == 1
+
+
+def test_a_connector_that_floods_heartbeats_and_reads_nothing_is_dropped(deployment: Deployment) -> None:
+    """Each heartbeat is answered on the Control call; a connector that never reads the
+    answers fills the call's window, then the gateway's outbox for it, which is bounded:
+    the tunnel is dropped (CONTROL_BACKLOG) instead of the gateway's memory growing."""
+    deployment.start_control_plane()
+    gateway = deployment.start_gateway()
+    beat = pb.ConnectorMessage(heartbeat=pb.Heartbeat()).SerializeToString()
+    sent = 0
+
+    async def requests() -> AsyncIterator[bytes]:
+        nonlocal sent
+        reg = pb.RegisterRequest(tenant_id="acme", datasets=["d"], protocol_version=1)
+        yield pb.ConnectorMessage(register=reg).SerializeToString()
+        while sent < 200_000:  # far beyond the outbox (4,096) and the call's window (64 KiB)
+            yield beat
+            sent += 1
+
+    async def main() -> None:
+        # The receive window stays at its initial 64 KiB (no BDP probing): about 5,000
+        # unread answers fill it, whatever the machine's speed.
+        async with channel(deployment, deployment.grpc_port, "acme", ("grpc.http2.bdp_probe", 0)) as ch:
+            control = ch.stream_stream("/saeta.v1.Tunnel/Control", request_serializer=None, response_deserializer=None)
+            call = control(requests())  # never read: the answers pile up at the gateway
+            await asyncio.to_thread(
+                wait_for, lambda: "code=CONTROL_BACKLOG" in gateway.text(), 120, "the gateway to drop the tunnel"
+            )
+            call.cancel()
+
+    with peak_rss({"gateway": gateway.popen.pid}) as rss:
+        asyncio.run(main())
+    grown = (rss["gateway"][1] - rss["gateway"][0]) / (1024 * 1024)
+    print(f"\n{sent:,} heartbeats sent unread: tunnel dropped, gateway RSS +{grown:.1f} MiB at most")
+    wait_for(lambda: deployment.connectors() == 0, 30, "the tunnel to be gone")
+    assert grown < 64
+
+
+async def _register(dep: Deployment, ch: grpc.aio.Channel) -> tuple[Any, str]:
+    """Registers as acme on ``ch``; returns the call (kept open) and how it went: "ok", or
+    the refusal's status and message."""
+    reg = pb.ConnectorMessage(register=pb.RegisterRequest(tenant_id="acme", datasets=["d"], protocol_version=1))
+
+    async def requests() -> AsyncIterator[pb.ConnectorMessage]:
+        yield reg
+        await asyncio.sleep(60)
+
+    control = ch.stream_stream(
+        "/saeta.v1.Tunnel/Control",
+        request_serializer=pb.ConnectorMessage.SerializeToString,
+        response_deserializer=pb.GatewayMessage.FromString,
+    )
+    call = control(requests())
+    try:
+        first = await asyncio.wait_for(call.read(), 20)
+    except grpc.aio.AioRpcError as exc:
+        return call, f"{exc.code().name} {exc.details()}"
+    return call, "ok" if first.WhichOneof("msg") == "registered" else str(first)
+
+
+@pytest.mark.parametrize("same_certificate", ["newest", "refuse"])
+def test_a_second_tunnel_with_a_live_certificate_is_loud_or_refused(
+    deployment: Deployment, same_certificate: str
+) -> None:
+    deployment.start_control_plane()
+    gateway = deployment.start_gateway(tunnels={"same_certificate": same_certificate, "max_per_tenant": 2})
+
+    async def main() -> list[str]:
+        outcomes = []
+        async with (
+            channel(deployment, deployment.grpc_port, "acme") as a,
+            channel(deployment, deployment.grpc_port, "acme") as b,
+            channel(deployment, deployment.grpc_port, "acme") as c,
+        ):
+            calls = []
+            for ch in (a, b, c):
+                call, outcome = await _register(deployment, ch)
+                calls.append(call)
+                outcomes.append(outcome)
+            for call in calls:
+                call.cancel()
+        return outcomes
+
+    outcomes = asyncio.run(main())
+    log = gateway.text()
+    if same_certificate == "newest":
+        # The second takes over, loudly; the third is past the tenant's bound of 2 tunnels.
+        assert outcomes[:2] == ["ok", "ok"] and outcomes[2].startswith("RESOURCE_EXHAUSTED TOO_MANY_TUNNELS"), outcomes
+        assert "WARNING saeta.gateway.tunnel: code=DUPLICATE_CERTIFICATE tenant=acme" in log
+    else:
+        assert outcomes[0] == "ok" and all(o.startswith("ALREADY_EXISTS CERT_IN_USE") for o in outcomes[1:]), outcomes
+        assert "tunnel refused code=CERT_IN_USE tenant=acme" in log

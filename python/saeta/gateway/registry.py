@@ -35,6 +35,13 @@ def error_from_connector(err: pb.QueryError) -> SaetaError:
     return _ERRORS_BY_CODE.get(err.code, QueryFailed)(message)
 
 
+# Commands and heartbeat answers queued for a connector's Control call. A connector reads
+# them as they come; one that reads nothing (while it floods heartbeats) has its tunnel
+# dropped here instead of growing the gateway's memory without end.
+MAX_OUTBOX = 4096
+BACKLOG_REASON = "the connector reads nothing of its Control call (CONTROL_BACKLOG)"
+
+
 @dataclass(eq=False)
 class ConnectorLink:
     """One registered tunnel. ``send`` queues a command for the Control call; answers
@@ -55,6 +62,14 @@ class ConnectorLink:
     def send(self, msg: pb.GatewayMessage) -> None:
         if self.closed.is_set():
             raise ConnectorOffline("the connector went offline")
+        self._queue(msg)
+        if self.closed.is_set():
+            raise ConnectorOffline("the connector went offline")
+
+    def _queue(self, msg: pb.GatewayMessage) -> None:
+        if self.outbox.qsize() >= MAX_OUTBOX:
+            self.close(BACKLOG_REASON)
+            return
         self.outbox.put_nowait(msg)
 
     def on_message(self, msg: pb.ConnectorMessage) -> None:
@@ -75,8 +90,8 @@ class ConnectorLink:
             sfut = self._snapshots.get(msg.snapshot_done.request_id)
             if sfut is not None and not sfut.done():
                 sfut.set_result(max(0, msg.snapshot_done.rows))
-        elif kind == "heartbeat":
-            self.outbox.put_nowait(pb.GatewayMessage(heartbeat=msg.heartbeat))
+        elif kind == "heartbeat" and not self.closed.is_set():
+            self._queue(pb.GatewayMessage(heartbeat=msg.heartbeat))
 
     async def get_flight_info(
         self,
@@ -134,7 +149,7 @@ class ConnectorLink:
 
     def cancel(self, request_id: str) -> None:
         if not self.closed.is_set():
-            self.outbox.put_nowait(pb.GatewayMessage(cancel=pb.CancelRequest(request_id=request_id)))
+            self._queue(pb.GatewayMessage(cancel=pb.CancelRequest(request_id=request_id)))
 
     def close(self, reason: str) -> None:
         if self.closed.is_set():
@@ -172,6 +187,10 @@ class ConnectorRegistry:
 
     def count(self) -> int:
         return sum(len(v) for v in self._links.values())
+
+    def of(self, tenant: str) -> list[ConnectorLink]:
+        """``tenant``'s live links, oldest first."""
+        return list(self._links.get(tenant, []))
 
     def online(self, tenant: str) -> bool:
         return bool(self._links.get(tenant))

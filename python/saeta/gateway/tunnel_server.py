@@ -22,7 +22,7 @@ from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS, KEEPALIVE_TIME_MS
 from saeta.errors import QueryFailed
 from saeta.gateway.crl import CrlWatcher
 from saeta.gateway.data_calls import DataCalls, GrpcDataStream, PendingCall
-from saeta.gateway.registry import ConnectorLink, ConnectorRegistry
+from saeta.gateway.registry import BACKLOG_REASON, ConnectorLink, ConnectorRegistry
 from saeta.v1 import tunnel_pb2 as pb
 
 log = logging.getLogger("saeta.gateway.tunnel")
@@ -185,6 +185,7 @@ class TunnelService:
             log.info("tunnel probe ok tenant=%s peer=%s", link.tenant, context.peer())
             yield welcome
             return
+        await self._admit(link, context)
         self.registry.add(link)
         log.info(
             "connector registered tenant=%s tunnel=%s version=%s datasets=%d peer=%s",
@@ -194,7 +195,8 @@ class TunnelService:
             len(link.datasets),
             context.peer(),
         )
-        reader = asyncio.create_task(self._read_loop(link, requests))
+        handler = asyncio.current_task()
+        reader = asyncio.create_task(self._read_loop(link, requests, handler))
         try:
             yield welcome
             while (msg := await link.outbox.get()) is not None:
@@ -210,8 +212,49 @@ class TunnelService:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, "CERT_REVOKED: the client certificate is revoked")
         if link.close_reason == BAD_MESSAGE_REASON:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "BAD_MESSAGE: not a ConnectorMessage")
+        if link.close_reason == BACKLOG_REASON:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"CONTROL_BACKLOG: {BACKLOG_REASON}")
 
-    async def _read_loop(self, link: ConnectorLink, requests: AsyncIterator[pb.ConnectorMessage]) -> None:
+    async def _admit(self, link: ConnectorLink, context: grpc.aio.ServicerContext) -> None:
+        """Bounds a tenant's live tunnels, and says loudly when a tunnel registers with the
+        certificate of one that is live: a connector reconnecting before the gateway saw
+        its old tunnel go, or a second connector with a copy of its certificate, whose
+        queries now go to the newest (unless ``tunnels.same_certificate: refuse``)."""
+        peer = context.peer()
+        live = self.registry.of(link.tenant)
+        if len(live) >= self.cfg.max_tunnels_per_tenant:
+            _refusal(link.tenant, "TOO_MANY_TUNNELS", f"{len(live)} tunnels live (tunnels.max_per_tenant)", peer)
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"TOO_MANY_TUNNELS: at most {self.cfg.max_tunnels_per_tenant} tunnels per tenant",
+            )
+        same = [other for other in live if other.cert_serial == link.cert_serial]
+        if not same:
+            return
+        serial = f"{link.cert_serial:x}" if link.cert_serial is not None else "-"
+        if self.cfg.same_certificate == "refuse":
+            _refusal(link.tenant, "CERT_IN_USE", f"certificate {serial} is live on tunnel {same[-1].tunnel_id}", peer)
+            await context.abort(
+                grpc.StatusCode.ALREADY_EXISTS, "CERT_IN_USE: a tunnel with this certificate is live (same_certificate)"
+            )
+        log.warning(
+            "code=DUPLICATE_CERTIFICATE tenant=%s serial=%s peer=%s: certificate already live on tunnel %s; "
+            "queries go to the newest (a reconnect, or a second connector with a copy of the certificate)",
+            link.tenant,
+            serial,
+            peer,
+            same[-1].tunnel_id,
+        )
+
+    async def _read_loop(
+        self,
+        link: ConnectorLink,
+        requests: AsyncIterator[pb.ConnectorMessage],
+        handler: asyncio.Task[Any] | None,
+    ) -> None:
+        """Reads the connector's messages until the call or the link ends. A link closed
+        for its backlog cannot end its handler the usual way (the handler waits to write to
+        a connector that reads nothing), so its task is cancelled, which ends the call."""
         silence = 3 * self.cfg.heartbeat_seconds + 5
         try:
             while True:
@@ -228,6 +271,11 @@ class TunnelService:
                     link.close(BAD_MESSAGE_REASON)  # ends the handler, which aborts the call
                     return
                 link.on_message(msg)
+                if link.close_reason == BACKLOG_REASON:
+                    _refusal(link.tenant, "CONTROL_BACKLOG", BACKLOG_REASON, "-")
+                    if handler is not None:
+                        handler.cancel()
+                    return
         except grpc.RpcError as exc:
             link.close(f"tunnel broke: {exc}")
         except Exception as exc:
