@@ -24,7 +24,9 @@ pytestmark = pytest.mark.system
 
 DOGET = "/saeta.v1.Tunnel/DoGet"
 SCHEMA = pa.schema([("x", pa.int64())])
-PLANES = ["data-plane", "grpcio"]
+# Where DoGet is served: the Rust data plane; grpcio with the Rust relay; grpcio with the
+# pure-Python relay twin (relay: python), end to end.
+PLANES = ["data-plane", "grpcio", "python-twin"]
 
 
 def credentials(dep: Deployment, tenant: str | None) -> grpc.ChannelCredentials:
@@ -69,8 +71,11 @@ async def doget(dep: Deployment, port: int, tenant: str | None, call_id: str | N
 def gateway(deployment: Deployment, request: pytest.FixtureRequest) -> Iterator[tuple[Deployment, int]]:
     """A gateway and the port its DoGet calls go to."""
     deployment.start_control_plane()
-    if request.param == "grpcio":
-        deployment.start_gateway(data_port=None)
+    if request.param in ("grpcio", "python-twin"):
+        extra = {"relay": "python"} if request.param == "python-twin" else {}
+        gateway = deployment.start_gateway(data_port=None, **extra)
+        want = "relay=python" if extra else "relay=rust"
+        assert want in gateway.text()
         yield deployment, deployment.grpc_port
     else:
         deployment.start_gateway()
@@ -141,16 +146,27 @@ class HostileConnector:
                     await self.outbox.put(pb.ConnectorMessage(heartbeat=pb.Heartbeat()))
 
 
-async def query_with(dep: Deployment, act: Any, schema: pa.Schema = SCHEMA) -> tuple[ServerError | pa.Table, Any]:
+async def query_with(
+    dep: Deployment, act: Any, schema: pa.Schema = SCHEMA, data_frames: list[int] | None = None
+) -> tuple[ServerError | pa.Table, Any]:
     """Starts a hostile acme connector, runs a browser query on it, and lets ``act`` play
     the connector's part of the DoGet; returns the browser's table or error, and act's
-    result."""
+    result. ``data_frames`` gets the number of binary frames the browser received after
+    the schema's: whatever the client then made of them."""
     hostile = HostileConnector(dep, "acme", schema)
     ready = asyncio.Event()
     runner = asyncio.create_task(hostile.run(ready))
     try:
         await asyncio.wait_for(ready.wait(), 20)
         async with await AsyncClient.connect(dep.ws_url, dep.session("acme")) as client:
+            frames = [0]
+            on_binary = client._on_binary
+
+            def counting(frame: bytes) -> None:
+                frames[0] += 1
+                on_binary(frame)
+
+            client._on_binary = counting  # type: ignore[method-assign]
             query = asyncio.create_task(client.query("d"))
             request = await asyncio.wait_for(hostile.do_gets.get(), 20)
             port = hostile.data_port or dep.grpc_port
@@ -159,6 +175,9 @@ async def query_with(dep: Deployment, act: Any, schema: pa.Schema = SCHEMA) -> t
                 return await asyncio.wait_for(query, 20), outcome
             except ServerError as err:
                 return err, outcome
+            finally:
+                if data_frames is not None:
+                    data_frames.append(frames[0] - 1)  # the first is the schema's
     finally:
         runner.cancel()
 
@@ -260,7 +279,9 @@ def test_invalid_arrow_never_reaches_the_browser(gateway: tuple[Deployment, int]
     async def send_garbage(port: int, request: pb.DoGetRequest) -> Any:
         return await doget(dep, port, "acme", request.call_id, [encode_arrow_chunk([payload])])
 
-    err, answer = asyncio.run(query_with(dep, send_garbage))
+    relayed: list[int] = []
+    err, answer = asyncio.run(query_with(dep, send_garbage, data_frames=relayed))
+    assert relayed == [0]  # not one frame of it reached the browser
     assert isinstance(err, ServerError) and err.code == "QUERY_FAILED"
     assert code in err.message
     assert isinstance(answer, grpc.aio.AioRpcError) and answer.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -297,11 +318,52 @@ def test_data_that_only_full_validation_catches_never_reaches_the_browser(
     async def send(port: int, request: pb.DoGetRequest) -> Any:
         return await doget(dep, port, "acme", request.call_id, [encode_arrow_chunk([payload])])
 
-    err, answer = asyncio.run(query_with(dep, send, TEXT))
+    relayed: list[int] = []
+    err, answer = asyncio.run(query_with(dep, send, TEXT, relayed))
+    assert relayed == [0]
     assert isinstance(err, ServerError) and err.code == "QUERY_FAILED"
     assert "FULL_VALIDATION" in err.message
     assert isinstance(answer, grpc.aio.AioRpcError) and answer.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "code=FULL_VALIDATION tenant=acme" in dep.procs[1].text()
+
+
+def test_an_oversized_data_message_ends_that_call_only(gateway: tuple[Deployment, int]) -> None:
+    """A DoGet message over limits.max_message_bytes (16 MiB): that call ends with
+    RESOURCE_EXHAUSTED and the query fails, on each DoGet server; the tunnel stays."""
+    dep, _ = gateway
+    oversized = encode_arrow_chunk([b"\x00" * (17 * 1024 * 1024)])
+
+    async def send(port: int, request: pb.DoGetRequest) -> Any:
+        return await doget(dep, port, "acme", request.call_id, [oversized])
+
+    relayed: list[int] = []
+    err, answer = asyncio.run(query_with(dep, send, data_frames=relayed))
+    assert isinstance(answer, grpc.aio.AioRpcError), answer
+    assert answer.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, answer
+    assert isinstance(err, ServerError) and relayed == [0]
+
+
+def test_framing_only_validation_relays_what_the_full_check_refuses(deployment: Deployment) -> None:
+    """``arrow_validation: framing`` (for connectors one trusts): the relay's framing check
+    alone, so the invalid UTF-8 that the full check refuses above is relayed here; and a
+    framing error is still refused. The premise of the full check, and the mode, tested."""
+    deployment.start_control_plane()
+    deployment.start_gateway(arrow_validation="framing")
+    bad_text = _text_batch([0, 2, 4], b"ok\xff\xfe")
+
+    async def send(port: int, request: pb.DoGetRequest) -> Any:
+        end = pb.ArrowChunk(end=True, end_records=2).SerializeToString()
+        return await doget(deployment, port, "acme", request.call_id, [encode_arrow_chunk([bad_text]), end])
+
+    relayed: list[int] = []
+    table, _ = asyncio.run(query_with(deployment, send, TEXT, relayed))
+    assert isinstance(table, pa.Table) and table.num_rows == 2 and relayed == [2]  # the batch, then EOS
+
+    async def send_garbage(port: int, request: pb.DoGetRequest) -> Any:
+        return await doget(deployment, port, "acme", request.call_id, [encode_arrow_chunk([b"\xff" * 64])])
+
+    err, _ = asyncio.run(query_with(deployment, send_garbage))
+    assert isinstance(err, ServerError) and err.code == "QUERY_FAILED"
 
 
 def test_a_well_behaved_call_is_relayed(gateway: tuple[Deployment, int]) -> None:
