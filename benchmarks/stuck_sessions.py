@@ -82,6 +82,8 @@ async def read(url: str, rows: int) -> float:
                 if message["type"] == "error":
                     raise RuntimeError(f"the read failed: {message}")
                 if message["type"] == "end":
+                    if message["rows"] != rows:
+                        raise RuntimeError(f"the read ended after {message['rows']} rows, not {rows}")
                     return time.perf_counter() - started
 
 

@@ -146,3 +146,16 @@ def test_limit_stops_the_scan_early(tmp_path: Path) -> None:
     assert "big.csv" not in err.value.message and str(path) in (err.value.detail or "")
     got = pa.Table.from_batches(list(source.read(0, ("id",), 10, parse_filter([["id", ">=", 20_000]]))))
     assert got.column("id").to_pylist() == list(range(20_000, 20_010))
+
+
+def test_empty_csv_text_is_null_unless_the_dataset_says_otherwise(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text('id,name\n1,ana\n2,\n3,""\n')
+    rows = {}
+    for setting in (None, True, False):
+        options = {} if setting is None else {"strings_can_be_null": setting}
+        source = FileSource(DatasetConfig("t", "csv", (str(tmp_path / "t.csv"),), options), 1_000)
+        rows[setting] = pa.Table.from_batches(list(source.read(0, ("name",), None))).column("name").to_pylist()
+    assert rows[None] == rows[True] == ["ana", None, None]
+    assert rows[False] == ["ana", "", ""]
+    with pytest.raises(SourceError, match="true or false"):
+        FileSource(DatasetConfig("t", "csv", (str(tmp_path / "t.csv"),), {"strings_can_be_null": "no"}), 1_000)

@@ -47,6 +47,7 @@ _CSV_OPTIONS = {
     "timestamp_formats",
     "encoding",
     "skip_rows",
+    "strings_can_be_null",
 }
 _JSON_OPTIONS = {"column_types"}
 _PARQUET_OPTIONS: set[str] = set()
@@ -82,6 +83,8 @@ class FileSource:
         unknown = sorted(set(cfg.options) - allowed)
         if unknown:
             raise SourceError(f"dataset {cfg.name}: unknown {cfg.type} option {unknown[0]!r}")
+        if not isinstance(cfg.options.get("strings_can_be_null", True), bool):
+            raise SourceError(f"dataset {cfg.name}: options.strings_can_be_null must be true or false")
         self._format = self._file_format()
         self._row_counts: dict[str, tuple[tuple[int, int], int]] = {}
         self._schema: pa.Schema | None = None
@@ -131,7 +134,9 @@ class FileSource:
             column_types=types,
             null_values=list(opts["null_values"]) if "null_values" in opts else None,
             timestamp_parsers=list(opts.get("timestamp_formats", [])) or None,
-            strings_can_be_null=True,
+            # Empty fields of text columns are nulls by default (as pandas and DuckDB read
+            # them), unlike pyarrow's own default; false keeps them as empty strings.
+            strings_can_be_null=bool(opts.get("strings_can_be_null", True)),
         )
         return read, parse, convert
 
