@@ -205,6 +205,7 @@ datasets:
   tds:
     type: sqlserver
     driver: FreeTDS
+    trust_server_certificate: true  # FreeTDS verifies nothing here: said so explicitly
     server: sql02
     port: 14330
     database: "odd;db"
@@ -242,6 +243,25 @@ def test_sqlserver_and_odbc_dataset_keys(tmp_path: Path) -> None:
         "postgresql",
         "Driver={PostgreSQL Unicode};Server=db;Port=5432;Database=x;",
     )
+
+
+def test_freetds_refuses_to_start_when_it_cannot_verify_the_server(tmp_path: Path) -> None:
+    certs.init_ca(tmp_path / "certs")
+    certs.issue_client(tmp_path / "certs", "t1")
+    dataset = """
+  tds:
+    type: sqlserver
+    driver: FreeTDS
+    server: sql02
+    database: d
+    user: r
+    password_env: P
+    table: t
+"""
+    with pytest.raises(ConfigError, match=r"datasets\.tds\.trust_server_certificate.*FreeTDS does not verify"):
+        load_connector_config(write(tmp_path, CONNECTOR_HEAD + "datasets:" + dataset))
+    unencrypted = dataset.replace("    table: t", "    table: t\n    encrypt: false")
+    assert load_connector_config(write(tmp_path, CONNECTOR_HEAD + "datasets:" + unencrypted)).datasets["tds"]
 
 
 def test_connection_string_values_are_braced() -> None:

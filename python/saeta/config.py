@@ -333,6 +333,14 @@ def _sql_location(sec: _Section, kind: str) -> tuple[str, str, str, str | None]:
     driver = sec.string("driver", "ODBC Driver 18 for SQL Server")
     encrypt = sec.boolean("encrypt", True)
     trust = sec.boolean("trust_server_certificate", False)
+    if "freetds" in driver.lower() and encrypt and not trust:
+        # FreeTDS checks a server's certificate only against a `ca file` of freetds.conf,
+        # which the connector neither writes nor sees: the default "verified" cannot be kept.
+        raise sec.fail(
+            "trust_server_certificate",
+            "FreeTDS does not verify the server's certificate from a connection string: set it to true to "
+            "accept an unverified (still encrypted) connection, or use driver: ODBC Driver 18 for SQL Server",
+        )
     conn = sqlserver_connection_string(server, port, database, driver, encrypt, trust)
     return "odbc", "sqlserver", conn, sec.string("user")
 
