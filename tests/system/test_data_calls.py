@@ -182,6 +182,22 @@ async def query_with(
         runner.cancel()
 
 
+async def _refused_query(dep: Deployment, **hostile_args: Any) -> tuple[ServerError, int]:
+    """A browser query of a HostileConnector(``hostile_args``) that must fail: its error,
+    and how many DoGets the gateway asked for."""
+    hostile = HostileConnector(dep, "acme", **hostile_args)
+    ready = asyncio.Event()
+    runner = asyncio.create_task(hostile.run(ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 20)
+        async with await AsyncClient.connect(dep.ws_url, dep.session("acme")) as client:
+            with pytest.raises(ServerError) as err:
+                await client.query("d")
+            return err.value, hostile.do_gets.qsize()
+    finally:
+        runner.cancel()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "problem"),
     [
@@ -196,21 +212,7 @@ def test_a_connectors_answer_is_bounded_before_the_gateway_works_on_it(
     """Partitions a query answer may list, and columns (and their text) a schema may hold:
     past them the query fails at once, no partition is fetched, no info frame is sent."""
     dep, _ = gateway
-
-    async def main() -> tuple[ServerError, int]:
-        hostile = HostileConnector(dep, "acme", **kwargs)
-        ready = asyncio.Event()
-        runner = asyncio.create_task(hostile.run(ready))
-        try:
-            await asyncio.wait_for(ready.wait(), 20)
-            async with await AsyncClient.connect(dep.ws_url, dep.session("acme")) as client:
-                with pytest.raises(ServerError) as err:
-                    await client.query("d")
-                return err.value, hostile.do_gets.qsize()
-        finally:
-            runner.cancel()
-
-    err, do_gets = asyncio.run(main())
+    err, do_gets = asyncio.run(_refused_query(dep, **kwargs))
     assert err.code == "QUERY_FAILED" and problem in err.message, err.message
     assert do_gets == 0
 
@@ -221,20 +223,7 @@ def test_text_from_a_connector_cannot_forge_a_log_line(gateway: tuple[Deployment
     dep, _ = gateway
     forged = "\n2026-12-01 00:00:00,000 gateway WARNING saeta.gateway: FORGED \x1b[2J\r"
 
-    async def main() -> ServerError:
-        hostile = HostileConnector(dep, "acme", version="1.0" + forged, refusal="no" + forged)
-        ready = asyncio.Event()
-        runner = asyncio.create_task(hostile.run(ready))
-        try:
-            await asyncio.wait_for(ready.wait(), 20)
-            async with await AsyncClient.connect(dep.ws_url, dep.session("acme")) as client:
-                with pytest.raises(ServerError) as err:
-                    await client.query("d")
-                return err.value
-        finally:
-            runner.cancel()
-
-    err = asyncio.run(main())
+    err, _ = asyncio.run(_refused_query(dep, version="1.0" + forged, refusal="no" + forged))
     assert err.code == "QUERY_FAILED"
     log = next(p for p in dep.procs if p.name == "gateway").text()
     assert "version=1.0\\x0a2026-12-01" in log and "no\\x0a2026-12-01" in log  # quoted, escaped

@@ -74,6 +74,7 @@ def edge_protocols(seconds: float, cap: int) -> tuple[type[H11Protocol], type[Pa
 
     class EdgeWebSocketProtocol(PartsWebSocketProtocol):
         _deadline: asyncio.TimerHandle | None = None
+        _counted = True  # among the unauthenticated connections
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             super().connection_made(transport)
@@ -87,6 +88,7 @@ def edge_protocols(seconds: float, cap: int) -> tuple[type[H11Protocol], type[Pa
             super().connection_lost(exc)
 
         def _release(self) -> None:
+            self._counted = False
             edge.pending.release(self)
             if self._deadline is not None:
                 self._deadline.cancel()
@@ -120,7 +122,7 @@ def edge_protocols(seconds: float, cap: int) -> tuple[type[H11Protocol], type[Pa
 
         async def send(self, message: Any) -> None:
             await super().send(message)
-            if self.handshake_complete:  # accepted (session checked) or refused: proven or done
+            if self._counted and self.handshake_complete:  # accepted (session checked) or refused
                 self._release()
 
     class EdgeH11Protocol(H11Protocol):

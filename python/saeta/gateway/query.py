@@ -276,9 +276,8 @@ async def _fetch_partition(
     """Relays one partition's data call, each payload behind the stream's frame header
     (``out``: the header, and the schema every batch is validated against), holding one
     of the tenant's call slots for the session while the call is open."""
-    if ctx.slots is None:
-        return await _relay_partition(ctx, request_id, ticket, limit, conditions, out, errors)
-    async with ctx.slots.hold(ctx.link.tenant, ctx.owner):
+    slot = ctx.slots.hold(ctx.link.tenant, ctx.owner) if ctx.slots is not None else contextlib.nullcontext()
+    async with slot:
         return await _relay_partition(ctx, request_id, ticket, limit, conditions, out, errors)
 
 
