@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,9 +253,18 @@ class Deployment:
         wait_for(lambda: self.connectors() > before, 30, f"connector {tenant} to register")
         return proc
 
+    def readyz(self, http_port: int | None = None) -> tuple[int, dict[str, Any]]:
+        """The gateway's /readyz: its status (200 ready, 503 not) and body."""
+        url = f"http://127.0.0.1:{http_port or self.http_port}/readyz"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
     def connectors(self) -> int:
         try:
-            n: int = http_json(f"http://127.0.0.1:{self.http_port}/readyz")["connectors"]
+            n: int = self.readyz()[1]["connectors"]
             return n
         except OSError:
             return -1

@@ -114,3 +114,20 @@ def test_a_cached_session_ends_at_its_expiry_while_the_control_plane_is_down(sit
     asyncio.run(main())
     gateway_log = next(p for p in deployment.procs if p.name == "gateway").text()
     assert "session no longer valid tenant=acme" in gateway_log and "token expired" in gateway_log
+
+
+def test_readiness_follows_the_control_plane(site: Deployment) -> None:
+    """A hung control plane (it accepts connections and answers nothing) makes the gateway
+    not ready, saying why, and ready again once it answers: a load balancer then sends new
+    sessions to gateways that can check them."""
+    deployment = site
+    cp = next(p for p in deployment.procs if p.name == "control-plane")
+    assert deployment.readyz()[1]["control_plane"] == {"reachable": True}
+    cp.popen.send_signal(signal.SIGSTOP)
+    try:
+        wait_for(lambda: deployment.readyz()[0] == 503, 60, "the gateway to see the control plane hang")
+        assert deployment.readyz()[1]["control_plane"] == {"reachable": False}
+        assert deployment.readyz()[1]["connectors"] == 1  # everything else is fine
+    finally:
+        cp.popen.send_signal(signal.SIGCONT)
+    wait_for(lambda: deployment.readyz()[0] == 200, 60, "the gateway to be ready again")

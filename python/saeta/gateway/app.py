@@ -66,6 +66,9 @@ STATIC_HEADERS = {
 }
 
 
+PROBE_SECONDS = 5.0  # how often /readyz's view of the control plane is refreshed
+
+
 class _StaticFiles(StaticFiles):
     def file_response(self, *args: Any, **kwargs: Any) -> Response:
         response = super().file_response(*args, **kwargs)
@@ -149,10 +152,12 @@ class Gateway:
 
     async def readyz(self, request: Request) -> Response:
         revocation = self.revocations.status()
-        ready = self.grpc_ready and bool(revocation["fresh"]) and not self.draining
+        reachable = self.sessions.reachable
+        ready = self.grpc_ready and bool(revocation["fresh"]) and not self.draining and reachable is not False
         body = {
             "ready": ready,
             "draining": self.draining,
+            "control_plane": {"reachable": reachable},
             "connectors": self.registry.count(),
             "sockets": len(self.sockets),
             "relay": self.relay.IMPLEMENTATION,
@@ -232,6 +237,7 @@ class Gateway:
         await self.revocations.start()
         self.tunnels.crl.poll()  # revoked certificates are refused from the first handshake
         crl_task = asyncio.create_task(self.tunnels.crl.run(), name="crl-watch")
+        probe_task = asyncio.create_task(self._probe_control_plane(), name="control-plane-probe")
         trim_task = asyncio.create_task(
             memory_trim.trim_while_running(self.cfg.memory_trim_seconds), name="memory-trim"
         )
@@ -288,11 +294,23 @@ class Gateway:
         stop_task.cancel()
         crl_task.cancel()
         trim_task.cancel()
+        probe_task.cancel()
         await self.http.aclose()
         await self.revocations.close()
         if http_task.done() and not http_task.cancelled() and http_task.exception():
             raise SaetaError("the HTTP server failed to start", code="LISTEN_FAILED")
         log.info("gateway stopped")
+
+    async def _probe_control_plane(self) -> None:
+        """Readiness follows the control plane: asked every PROBE_SECONDS, each time
+        bounded by timeouts.connect_seconds (a hung one is not answering)."""
+        while True:
+            try:
+                async with asyncio.timeout(self.cfg.connect_seconds):
+                    await self.sessions.probe()
+            except TimeoutError:
+                self.sessions.reachable = False
+            await asyncio.sleep(PROBE_SECONDS)
 
     def _start_data_plane(self) -> None:
         """DoGet from Rust on data_port, when configured and the Rust relay is in use."""
