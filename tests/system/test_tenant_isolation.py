@@ -7,13 +7,17 @@ measures the same attack with and without the limits."""
 from __future__ import annotations
 
 import asyncio
+import json
 from contextlib import AsyncExitStack
+from typing import Any
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from benchmarks.one_user import MiB, attack, other_user, start
 from benchmarks.procstat import rss_bytes, settled_rss
-from tests.system.harness import BIG_FILE_ROWS, Deployment
+from tests.system.harness import BIG_FILE_ROWS, Deployment, big_dataset
 
 pytestmark = pytest.mark.system
 PARTITIONS_PER_SESSION = 16  # the gateway's default limits.max_partitions_per_session
@@ -47,3 +51,54 @@ def test_one_session_cannot_stall_its_tenant_or_take_the_memory(deployment: Depl
     for name in pids:
         bound = PARTITIONS_PER_SESSION * PER_CALL_MIB[name] + CONSTANT_MIB[name]
         assert grown[name] < bound, f"{name} grew {grown[name]:.0f} MiB (bound {bound})"
+
+
+async def _text(ws: Any) -> dict[str, Any]:
+    """The socket's next text frame (binary ones, other queries' data, are skipped)."""
+    while isinstance(frame := await asyncio.wait_for(ws.recv(), 30), bytes):
+        pass
+    message: dict[str, Any] = json.loads(frame)
+    return message
+
+
+def test_a_session_past_its_sockets_and_queries_is_refused_with_codes(deployment: Deployment) -> None:
+    """Over all its sockets, one session gets at most limits.max_sockets_per_session sockets
+    (the next is closed with 4029) and max_queries_per_session queries (TOO_MANY_QUERIES);
+    another session of the same user is not held back by it."""
+    deployment.start_control_plane()
+    deployment.start_gateway(limits={"max_sockets_per_session": 3, "max_queries_per_session": 4})
+    deployment.start_connector("acme", {"big": big_dataset(deployment.root)})
+    url = f"{deployment.ws_url}/stream/{deployment.session('acme')}"
+    other = f"{deployment.ws_url}/stream/{deployment.session('acme')}"
+
+    async def main() -> tuple[int | None, list[str], str]:
+        async with AsyncExitStack() as stack:
+            sockets = [
+                await stack.enter_async_context(connect(url, compression=None, max_size=None, close_timeout=1))
+                for _ in range(3)
+            ]
+            async with connect(url, compression=None) as fourth:
+                with pytest.raises(ConnectionClosed):
+                    await asyncio.wait_for(fourth.recv(), 30)
+                refused_with = fourth.close_code
+            # Two queries on each of two sockets: the session's four; a fifth on the third.
+            for s, ws in enumerate(sockets[:2]):
+                for q in range(2):
+                    await ws.send(json.dumps({"action": "query", "id": f"s{s}q{q}", "dataset": "big"}))
+                    assert (await _text(ws))["id"] == f"s{s}q{q}"  # its info frame
+            await sockets[2].send(json.dumps({"action": "query", "id": "fifth", "dataset": "big"}))
+            codes = [(await _text(sockets[2])).get("code", "?")]
+            async with connect(other, compression=None) as ws:
+                await ws.send(json.dumps({"action": "query", "id": "o", "dataset": "big", "limit": 5}))
+                while (
+                    isinstance(frame := await asyncio.wait_for(ws.recv(), 30), bytes)
+                    or json.loads(frame)["type"] == "info"
+                ):
+                    pass
+                other_end = json.loads(frame)["type"]
+        return refused_with, codes, other_end
+
+    refused_with, codes, other_end = asyncio.run(main())
+    assert refused_with == 4029
+    assert codes == ["TOO_MANY_QUERIES"]
+    assert other_end == "end"

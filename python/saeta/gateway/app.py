@@ -55,7 +55,7 @@ PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
-
+PROBE_SECONDS = 5.0  # how often /readyz's view of the control plane is refreshed
 
 # The dashboard's scripts and styles: never sniffed into another type, and a policy that
 # lets nothing they are opened as (a document, if ever) run or load anything.
@@ -64,9 +64,6 @@ STATIC_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
     "Referrer-Policy": "no-referrer",
 }
-
-
-PROBE_SECONDS = 5.0  # how often /readyz's view of the control plane is refreshed
 
 
 class _StaticFiles(StaticFiles):
