@@ -125,11 +125,18 @@ class SaetaTarget(Target):
     (data_port) unless ``data_plane`` is False."""
 
     def __init__(
-        self, root: Path, certs_dir: Path, parquet: Path, relay: str, batch_rows: int, data_plane: bool = True
+        self,
+        root: Path,
+        certs_dir: Path,
+        parquet: Path,
+        relay: str,
+        batch_rows: int,
+        data_plane: bool = True,
+        **gateway: object,
     ) -> None:
         uses_plane = data_plane and relay == "rust"
         self.name = f"saeta ({relay} relay{', data plane' if uses_plane else ', grpcio DoGet'})"
-        extra: dict[str, object] = {} if uses_plane else {"data_port": None}
+        extra: dict[str, object] = {**gateway, **({} if uses_plane else {"data_port": None})}
         self.dep = deployment(
             root, certs_dir, {"bench": {"type": "parquet", "path": str(parquet)}}, batch_rows, relay=relay, **extra
         )

@@ -88,13 +88,11 @@ class AsyncClient:
 
     @classmethod
     async def connect(cls, url: str, session_id: str, **kwargs: Any) -> AsyncClient:
-        """Opens ``{url}/stream/{session_id}`` (url is ws:// or wss://)."""
-        ws = await connect(
-            f"{url.rstrip('/')}/stream/{session_id}",
-            compression=None,
-            max_size=MAX_FRAME_BYTES,
-            **kwargs,
-        )
+        """Opens ``{url}/stream/{session_id}`` (url is ws:// or wss://). ``kwargs`` go to
+        websockets' connect; ``max_size`` (the largest frame accepted, MAX_FRAME_BYTES by
+        default) must be at least the gateway's websocket.max_frame_bytes."""
+        kwargs.setdefault("max_size", MAX_FRAME_BYTES)
+        ws = await connect(f"{url.rstrip('/')}/stream/{session_id}", compression=None, **kwargs)
         return cls(ws)
 
     async def __aenter__(self) -> AsyncClient:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import yaml
 
+from saeta.core import browser_protocol as bp
 from saeta.core.names import is_dataset_name, is_tenant_id
 from saeta.core.session_token import MIN_SECRET_CHARS
 from saeta.errors import ConfigError
@@ -490,6 +491,7 @@ class GatewayConfig:
     ping_timeout_seconds: float
     handshake_seconds: float
     stalled_seconds: float
+    max_frame_bytes: int
     session_cache_seconds: float
     heartbeat_seconds: int
     max_message_bytes: int
@@ -570,6 +572,9 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     ping_timeout = websocket.number("ping_timeout_seconds", 20.0, 0.1, 3600)
     handshake_seconds = websocket.number("handshake_seconds", 10.0, 0.1, 3600)
     stalled_seconds = websocket.number("stalled_seconds", 30.0, 0.5, 3600)
+    max_frame_bytes = websocket.integer(
+        "max_frame_bytes", bp.DEFAULT_MAX_FRAME_BYTES, bp.MIN_MAX_FRAME_BYTES, 64 * 1024 * 1024
+    )
     websocket.check_unknown()
     session_cache_seconds = root.number("session_cache_seconds", 5.0, 0.0, 3600)
     heartbeat_seconds = root.integer("heartbeat_seconds", 10, 1, 3600)
@@ -618,6 +623,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
         ping_timeout_seconds=ping_timeout,
         handshake_seconds=handshake_seconds,
         stalled_seconds=stalled_seconds,
+        max_frame_bytes=max_frame_bytes,
         session_cache_seconds=session_cache_seconds,
         heartbeat_seconds=heartbeat_seconds,
         max_message_bytes=max_message_bytes,

@@ -21,6 +21,7 @@ use crate::data_plane::{DataPlane, Settings};
 pub const KIND_CHUNK: u8 = 0;
 pub const KIND_END: u8 = 1;
 pub const KIND_CLOSED: u8 = 2;
+pub const KIND_TOO_LARGE: u8 = 3;
 
 #[pyclass(module = "saeta._relay", frozen)]
 pub struct DataServer {
@@ -159,7 +160,8 @@ impl DataCall {
     }
 
     /// The next item or None: (0, Payload, rows) a chunk, (1, None, records) the end
-    /// marker, (2, reason or None, 0) the call ended. Invalid data raises RelayError.
+    /// marker, (2, reason or None, 0) the call ended, (3, reason, 0) it ended on a message
+    /// over max_message_bytes. Invalid data raises RelayError.
     fn take(&self, py: Python<'_>) -> PyResult<Option<(u8, Py<PyAny>, i64)>> {
         Ok(match self.call.take() {
             None => None,
@@ -169,6 +171,7 @@ impl DataCall {
             }
             Some(Item::End { records }) => Some((KIND_END, py.None(), records)),
             Some(Item::Closed(reason)) => Some((KIND_CLOSED, reason.into_pyobject(py)?.into_any().unbind(), 0)),
+            Some(Item::TooLarge(reason)) => Some((KIND_TOO_LARGE, reason.into_pyobject(py)?.into_any().unbind(), 0)),
             Some(Item::Invalid(err)) => return Err(crate::to_py(err)),
         })
     }

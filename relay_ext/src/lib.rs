@@ -96,6 +96,7 @@ fn _relay(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("KIND_CHUNK", data_py::KIND_CHUNK)?;
     m.add("KIND_END", data_py::KIND_END)?;
     m.add("KIND_CLOSED", data_py::KIND_CLOSED)?;
+    m.add("KIND_TOO_LARGE", data_py::KIND_TOO_LARGE)?;
     m.add("IMPLEMENTATION", "rust")?;
     Ok(())
 }

@@ -330,6 +330,7 @@ def test_an_oversized_data_message_ends_that_call_only(gateway: tuple[Deployment
     assert isinstance(answer, grpc.aio.AioRpcError), answer
     assert answer.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, answer
     assert isinstance(err, ServerError) and relayed == [0]
+    assert err.code == "QUERY_FAILED" and "limits.max_message_bytes" in err.message, err
 
 
 def test_framing_only_validation_relays_what_the_full_check_refuses(deployment: Deployment) -> None:

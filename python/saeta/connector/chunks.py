@@ -7,22 +7,34 @@ from collections.abc import Iterable, Iterator
 
 import pyarrow as pa
 
+from saeta.core.frame_split import fitting_batches
 from saeta.core.tunnel_codec import encode_arrow_chunk
 
 
-def chunk_messages(batches: Iterable[pa.RecordBatch], target_bytes: int) -> Iterator[tuple[bytes, int]]:
+def chunk_messages(
+    batches: Iterable[pa.RecordBatch], target_bytes: int, max_bytes: int = 0
+) -> Iterator[tuple[bytes, int]]:
     """Yields (serialized ArrowChunk, rows) with whole batches, about ``target_bytes``
     each: a group closes once it reaches the target, so a single large batch still goes
-    alone, and many small ones share a message."""
+    alone, and many small ones share a message. With ``max_bytes`` (the gateway's
+    DoGetRequest.max_chunk_bytes; 0 = none) no message's data is larger: groups close
+    before it, and larger batches go as row slices that fit (a single row larger than it
+    goes alone, and the gateway refuses it)."""
+    if max_bytes > 0:
+        target_bytes = min(target_bytes, max_bytes)
     parts: list[pa.Buffer] = []
     size = rows = 0
     for batch in batches:
-        buf = batch.serialize()
-        parts.append(buf)
-        size += buf.size
-        rows += batch.num_rows
-        if size >= target_bytes:
-            yield encode_arrow_chunk(parts), rows
-            parts, size, rows = [], 0, 0
+        pieces = fitting_batches(batch, max_bytes) if max_bytes > 0 else [(batch, batch.serialize())]
+        for piece, buf in pieces:
+            if max_bytes > 0 and parts and size + buf.size > max_bytes:
+                yield encode_arrow_chunk(parts), rows
+                parts, size, rows = [], 0, 0
+            parts.append(buf)
+            size += buf.size
+            rows += piece.num_rows
+            if size >= target_bytes:
+                yield encode_arrow_chunk(parts), rows
+                parts, size, rows = [], 0, 0
     if parts:
         yield encode_arrow_chunk(parts), rows

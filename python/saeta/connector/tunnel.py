@@ -264,10 +264,10 @@ class Tunnel:
 
         def poll() -> tuple[list[bytes], bool]:  # on a worker thread: reading and encoding
             batches, more = follower.poll()
-            return [message for message, _ in chunk_messages(batches, self.cfg.chunk_bytes)], more
+            return [message for message, _ in chunk_messages(batches, self.cfg.chunk_bytes, self._chunk_cap(req))], more
 
         try:
-            reader = _BlockingReader(chunk_messages(follower.snapshot(), self.cfg.chunk_bytes))
+            reader = _BlockingReader(chunk_messages(follower.snapshot(), self.cfg.chunk_bytes, self._chunk_cap(req)))
             try:
                 rows, _ = await _write_all(call, reader, self._reads)
             finally:
@@ -283,6 +283,11 @@ class Tunnel:
         finally:
             self._following.discard(req.request_id)
             await asyncio.to_thread(follower.close)
+
+    def _chunk_cap(self, req: pb.DoGetRequest) -> int:
+        """The most data one ArrowChunk may hold: what the gateway asked for (its browser
+        frame), else half the largest tunnel message (a gateway of before the field)."""
+        return min(req.max_chunk_bytes or self.cfg.max_message_bytes // 2, self.cfg.max_message_bytes // 2)
 
     async def _heartbeats(self) -> None:
         while True:
@@ -383,7 +388,7 @@ class Tunnel:
                 return
             limit = req.limit if req.limit >= 0 else None
             batches = source.read(ticket.partition, ticket.columns, limit, conditions)
-            reader = _BlockingReader(chunk_messages(batches, self.cfg.chunk_bytes))
+            reader = _BlockingReader(chunk_messages(batches, self.cfg.chunk_bytes, self._chunk_cap(req)))
             rows, nbytes = await _write_all(call, reader, self._reads)
             await call.write(pb.ArrowChunk(end=True, end_records=rows).SerializeToString())
             await call.done_writing()

@@ -12,7 +12,13 @@ from saeta.core.text import has_lone_surrogate
 from saeta.errors import BadRequest, SaetaError
 
 PROTOCOL_VERSION = 1
-MAX_TEXT_FRAME_BYTES = 64 * 1024
+MAX_TEXT_FRAME_BYTES = 64 * 1024  # client to gateway
+# Gateway to client: no frame is larger than websocket.max_frame_bytes (this by default,
+# the default of Python websockets' max_size too); a binary frame is an 8-byte header and
+# whole Arrow IPC messages.
+DEFAULT_MAX_FRAME_BYTES = 1024 * 1024
+MIN_MAX_FRAME_BYTES = 64 * 1024
+FRAME_HEADER_BYTES = 8
 MAX_ID_CHARS = 128
 MAX_DATASET_CHARS = 256
 MAX_COLUMNS = 1024

@@ -25,6 +25,7 @@ from saeta.errors import (
     ControlPlaneUnavailable,
     DatasetNotFound,
     QueryCancelled,
+    QueryFailed,
     SaetaError,
     SessionRevoked,
     TooManyQueries,
@@ -222,7 +223,12 @@ class BrowserSocket:
             await self.send_text(bp.error_frame_for(None, ConnectorOffline("the data source's connector is offline")))
             return
         names = sorted(d for d in self.registry.datasets(self.session.tenant) if self.session.allows(d))
-        await self.send_text(bp.datasets_frame([{"name": n} for n in names]))
+        answer = bp.datasets_frame([{"name": n} for n in names])
+        if len(answer.encode()) > self.cfg.max_frame_bytes:
+            too_many = QueryFailed(f"the {len(names)} dataset names exceed the gateway's websocket.max_frame_bytes")
+            await self.send_text(bp.error_frame_for(None, too_many))
+            return
+        await self.send_text(answer)
 
     async def _query(self, q: bp.RunQuery | bp.Subscribe, stop: asyncio.Event | None = None) -> None:
         try:
@@ -242,6 +248,7 @@ class BrowserSocket:
                 self.cfg.arrow_validation == "full",
                 self.limits.slots,
                 self.session.sid,
+                self.cfg.max_frame_bytes,
             )
             if isinstance(q, bp.Subscribe):
                 assert stop is not None

@@ -41,6 +41,17 @@ class CallBroken(Exception):
     """The data call ended before its end marker; the message says how, if known."""
 
 
+class ClosedEarly(CallBroken):
+    """The data call's stream ended cleanly but before its end marker: the connector
+    closed it (after telling why on Control, when it had a reason), or grpcio ended it on
+    a message over the limit without saying so."""
+
+
+class MessageTooLarge(CallBroken):
+    """The data call ended on a message over limits.max_message_bytes (refused unread,
+    RESOURCE_EXHAUSTED to the connector): the connector is up, its data is not relayable."""
+
+
 class DataStream(Protocol):
     async def next_piece(self) -> Chunk | End: ...
 
@@ -113,7 +124,9 @@ class GrpcDataStream:
         try:
             raw = await anext(self._messages)
         except StopAsyncIteration:
-            raise CallBroken("the connector closed the data call") from None
+            # Also how grpcio ends a call it refused for a message over the limit: the
+            # handler is not told why.
+            raise ClosedEarly("the connector closed the data call") from None
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # grpc's errors when the call breaks

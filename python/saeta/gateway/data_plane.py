@@ -20,7 +20,7 @@ from saeta.certs import der_identity
 from saeta.config import GatewayConfig
 from saeta.core.tunnel_keepalive import KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS
 from saeta.errors import SaetaError
-from saeta.gateway.data_calls import CallBroken, Chunk, End
+from saeta.gateway.data_calls import CallBroken, Chunk, ClosedEarly, End, MessageTooLarge
 from saeta.gateway.tunnel_server import DataCallRefused, TunnelService
 
 log = logging.getLogger("saeta.gateway.data")
@@ -33,7 +33,7 @@ class RustDataStream:
 
     def __init__(self, call: Any, native: ModuleType) -> None:
         self._call = call
-        self._chunk, self._end = native.KIND_CHUNK, native.KIND_END
+        self._chunk, self._end, self._too_large = native.KIND_CHUNK, native.KIND_END, native.KIND_TOO_LARGE
         self._waiter: asyncio.Future[None] | None = None
 
     def wake(self) -> None:
@@ -52,7 +52,11 @@ class RustDataStream:
             return Chunk(memoryview(value), number, len(value))
         if kind == self._end:
             return End(number)
-        raise CallBroken(value or "the connector closed the data call")
+        if kind == self._too_large:
+            raise MessageTooLarge(value)
+        if value is None:
+            raise ClosedEarly("the connector closed the data call")
+        raise CallBroken(value)
 
     def finish(self, abort_reason: str | None) -> None:
         self._call.finish(abort_reason)

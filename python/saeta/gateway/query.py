@@ -19,13 +19,23 @@ import pyarrow as pa
 
 from saeta import memory_trim
 from saeta.core import browser_protocol as bp
-from saeta.core import filter_codec
+from saeta.core import filter_codec, frame_split
+from saeta.core.browser_protocol import DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES
 from saeta.core.filters import Condition
 from saeta.core.tunnel_codec import INVALID_DATA
 from saeta.errors import ConnectorOffline, QueryFailed, QueryTimeout, RelayError, SaetaError
 from saeta.gateway import arrow_check
 from saeta.gateway.call_slots import CallSlots
-from saeta.gateway.data_calls import CallBroken, Chunk, DataCalls, DataStream, End, PendingCall
+from saeta.gateway.data_calls import (
+    CallBroken,
+    Chunk,
+    ClosedEarly,
+    DataCalls,
+    DataStream,
+    End,
+    MessageTooLarge,
+    PendingCall,
+)
 from saeta.gateway.registry import ConnectorLink
 from saeta.gateway.ws_protocol import Buffer
 from saeta.relay import EOS, frame_header
@@ -35,9 +45,24 @@ log = logging.getLogger("saeta.gateway.query")
 T = TypeVar("T")
 
 FIRST = asyncio.FIRST_COMPLETED
-# Where a query's batches go: its frame header, and the schema they are fully validated
-# against (None with arrow_validation: framing).
-Out = tuple[bytes, pa.Schema | None]
+
+
+@dataclass(frozen=True)
+class Out:
+    """Where a query's batches go: its frame header, the stream's schema, whether every
+    batch is fully validated against it (arrow_validation: full), and the most bytes of
+    Arrow one browser frame may carry (websocket.max_frame_bytes less the header)."""
+
+    header: bytes
+    schema: pa.Schema
+    validate: bool
+    frame_payload: int
+
+    def frames(self, payload: Buffer) -> list[Buffer]:
+        """``payload`` in pieces that each fit a frame (frame_split.py)."""
+        return list(frame_split.split_payload(payload, self.schema, self.frame_payload))
+
+
 # How long to wait, after a data call ends without its end marker, for the connector's
 # QueryError explaining why (it is sent on the Control call just before the cancel).
 ERROR_GRACE_SECONDS = 2.0
@@ -61,6 +86,16 @@ class QueryContext:
     full_validation: bool = True  # gateway arrow_validation: full (else the relay's framing only)
     slots: CallSlots | None = None  # the tenant's data-call slots (None: unbounded, for tests)
     owner: str = ""  # whose slots: the session's id (never logged)
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES  # websocket.max_frame_bytes
+
+    async def send_info(self, text: str) -> None:
+        """A text frame that must fit the frame limit (info: its size follows the schema)."""
+        if len(text.encode()) > self.max_frame_bytes:
+            raise QueryFailed(
+                f"the dataset's schema makes an info frame of {len(text.encode())} bytes, "
+                f"over the gateway's websocket.max_frame_bytes ({self.max_frame_bytes})"
+            )
+        await self.send_text(text)
 
 
 def _checked_schema(ctx: QueryContext, schema_ipc: bytes) -> pa.Schema:
@@ -83,8 +118,13 @@ def _checked_partitions(info: pb.FlightInfoResponse) -> None:
         raise QueryFailed(f"the connector answered with {len(info.partitions)} partitions (at most {MAX_PARTITIONS})")
 
 
-def _out(ctx: QueryContext, stream_id: int, schema: pa.Schema) -> Out:
-    return frame_header(stream_id), schema if ctx.full_validation else None
+def _out(ctx: QueryContext, stream_id: int, schema: pa.Schema, schema_ipc: bytes) -> Out:
+    out = Out(frame_header(stream_id), schema, ctx.full_validation, ctx.max_frame_bytes - FRAME_HEADER_BYTES)
+    if len(schema_ipc) > out.frame_payload:
+        raise QueryFailed(
+            f"the dataset's schema message is {len(schema_ipc)} bytes, over the gateway's websocket.max_frame_bytes"
+        )
+    return out
 
 
 def schema_fields(schema: pa.Schema) -> list[dict[str, str]]:
@@ -127,9 +167,9 @@ async def run_query(q: bp.RunQuery, stream_id: int, ctx: QueryContext) -> None:
         schema = _checked_schema(ctx, info.schema)
         fields = schema_fields(schema)
         total = info.total_records if info.total_records >= 0 else None
-        await ctx.send_text(bp.info_frame(q.id, stream_id, fields, len(info.partitions), total))
-        out = _out(ctx, stream_id, schema)
-        header = out[0]
+        out = _out(ctx, stream_id, schema, info.schema)
+        await ctx.send_info(bp.info_frame(q.id, stream_id, fields, len(info.partitions), total))
+        header = out.header
         await ctx.send_parts((header, info.schema))
         tickets = [part.ticket for part in info.partitions]
         if q.limit is None and not q.ordered:
@@ -225,6 +265,7 @@ async def _open_data_call(
                 call_id=pending.call_id,
                 limit=-1 if limit is None else limit,
                 filter=filter_codec.to_proto(conditions),
+                max_chunk_bytes=ctx.max_frame_bytes - FRAME_HEADER_BYTES,
             )
         )
     )
@@ -243,21 +284,24 @@ async def _open_data_call(
     return None
 
 
-async def _next_piece(
-    stream: DataStream, errors: asyncio.Future[SaetaError], tenant: str, schema: pa.Schema | None
-) -> Chunk | End:
+async def _next_piece(stream: DataStream, errors: asyncio.Future[SaetaError], tenant: str, out: Out) -> Chunk | End:
     """The data call's next piece, framed by the relay and then fully validated
     (arrow_check.py); a broken call raises why, bad bytes InvalidArrowData."""
     try:
         piece = await stream.next_piece()
+    except MessageTooLarge as exc:
+        log.warning("refused connector data code=MESSAGE_TOO_LARGE tenant=%s: %s", tenant, exc)
+        raise QueryFailed("the connector sent a data message over the gateway's limits.max_message_bytes") from None
+    except ClosedEarly:
+        raise await _why_cut(errors, closed=True) from None
     except CallBroken:
         raise await _why_cut(errors) from None
     except RelayError as exc:
         log.warning("refused connector data code=%s tenant=%s: %s", exc.code, tenant, exc.message)
         raise InvalidArrowData(f"the connector sent invalid Arrow data ({exc.code})") from None
-    if schema is not None and isinstance(piece, Chunk):
+    if out.validate and isinstance(piece, Chunk):
         try:
-            arrow_check.check_payload(piece.payload, schema, piece.rows)
+            arrow_check.check_payload(piece.payload, out.schema, piece.rows)
         except arrow_check.ArrowRefused as exc:
             log.warning("refused connector data code=FULL_VALIDATION tenant=%s: %s", tenant, exc.message)
             raise InvalidArrowData(exc.message) from None
@@ -290,7 +334,6 @@ async def _relay_partition(
     out: Out,
     errors: asyncio.Future[SaetaError],
 ) -> tuple[int, int]:
-    header, checked = out
     link = ctx.link
     pending = ctx.calls.expect(link.tenant)
     abort: str | None = "query stopped"
@@ -300,7 +343,7 @@ async def _relay_partition(
         rows = nbytes = 0
         while True:
             try:
-                piece = await _within(_next_piece(stream, errors, link.tenant, checked), ctx.timeout, errors)
+                piece = await _within(_next_piece(stream, errors, link.tenant, out), ctx.timeout, errors)
             except InvalidArrowData:
                 abort = f"{INVALID_DATA}: invalid Arrow data"
                 raise
@@ -313,20 +356,28 @@ async def _relay_partition(
             if limit is not None and rows > limit:
                 abort = f"{INVALID_DATA}: more rows than asked"
                 raise QueryFailed("the connector sent more rows than the limit")
-            nbytes += piece.length
-            await ctx.send_parts((header, piece.payload))
+            for payload in out.frames(piece.payload):
+                nbytes += len(payload)
+                await ctx.send_parts((out.header, payload))
     finally:
         ctx.calls.drop(pending)
         pending.finish(abort)
         memory_trim.transfer_ended()
 
 
-async def _why_cut(errors: asyncio.Future[SaetaError]) -> SaetaError:
-    """The reason a data call ended without its end marker."""
+async def _why_cut(errors: asyncio.Future[SaetaError], closed: bool = False) -> SaetaError:
+    """The reason a data call ended without its end marker: the connector's error, else
+    (``closed``: the call's stream ended cleanly, the tunnel still up) a message over the
+    limit, which grpcio ends that way, else the connector went away."""
     with contextlib.suppress(TimeoutError):
         return await asyncio.wait_for(asyncio.shield(errors), ERROR_GRACE_SECONDS)
     if errors.done():
         return errors.result()
+    if closed:
+        return QueryFailed(
+            "the connector's data call ended without its end: a data message over the gateway's "
+            "limits.max_message_bytes, or a fault of the connector"
+        )
     return ConnectorOffline("the connector stopped sending mid-query")
 
 
@@ -349,8 +400,9 @@ async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, s
         fields = schema_fields(schema)
         if len(info.partitions) != 1:
             raise QueryFailed("the connector answered a subscription with several partitions")
-        await ctx.send_text(bp.info_frame(q.id, stream_id, fields, 1, None))
-        header, checked = _out(ctx, stream_id, schema)
+        out = _out(ctx, stream_id, schema, info.schema)
+        await ctx.send_info(bp.info_frame(q.id, stream_id, fields, 1, None))
+        header = out.header
         await ctx.send_parts((header, info.schema))
         pending = ctx.calls.expect(link.tenant)
         ticket = info.partitions[0].ticket
@@ -363,7 +415,7 @@ async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, s
                 await ctx.send_text(bp.snapshot_frame(q.id, snapshot.result()))
                 told = True
             if piece_task is None:
-                piece_task = asyncio.ensure_future(_next_piece(stream, errors, link.tenant, checked))
+                piece_task = asyncio.ensure_future(_next_piece(stream, errors, link.tenant, out))
             waiters: set[asyncio.Future[Any]] = {piece_task, stopped, errors}
             if not told:
                 waiters.add(snapshot)
@@ -381,8 +433,9 @@ async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, s
             if isinstance(piece, End):
                 break  # the connector ended it (it does not today): end the stream cleanly
             rows += piece.rows
-            nbytes += piece.length
-            await ctx.send_parts((header, piece.payload))
+            for payload in out.frames(piece.payload):
+                nbytes += len(payload)
+                await ctx.send_parts((header, payload))
         if piece_task is not None:
             piece_task.cancel()
         await ctx.send_parts((header, EOS))

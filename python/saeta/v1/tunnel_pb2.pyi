@@ -439,6 +439,7 @@ class DoGetRequest(_message.Message):
     CALL_ID_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
     FILTER_FIELD_NUMBER: _builtins.int
+    MAX_CHUNK_BYTES_FIELD_NUMBER: _builtins.int
     ticket: _builtins.str
     """from FlightInfoResponse.partitions"""
     request_id: _builtins.str
@@ -447,6 +448,11 @@ class DoGetRequest(_message.Message):
     """sent back as "saeta-call-id" metadata on DoGet"""
     limit: _builtins.int
     """rows still wanted by the query, -1 = all"""
+    max_chunk_bytes: _builtins.int
+    """The largest ArrowChunk.data the gateway wants on this call (its browsers' frame limit,
+    websocket.max_frame_bytes, less the frame header); 0 = no preference. A connector
+    that honours it slices larger batches; the gateway cuts whatever still exceeds it.
+    """
     @_builtins.property
     def filter(self) -> _containers.RepeatedCompositeFieldContainer[Global___Condition]:
         """the query's filter, as in its GetFlightInfoRequest"""
@@ -459,10 +465,11 @@ class DoGetRequest(_message.Message):
         call_id: _builtins.str = ...,
         limit: _builtins.int = ...,
         filter: _abc.Iterable[Global___Condition] | None = ...,
+        max_chunk_bytes: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "filter", b"filter", "limit", b"limit", "request_id", b"request_id", "ticket", b"ticket"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "filter", b"filter", "limit", b"limit", "max_chunk_bytes", b"max_chunk_bytes", "request_id", b"request_id", "ticket", b"ticket"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

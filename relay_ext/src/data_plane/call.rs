@@ -24,6 +24,8 @@ pub enum Item {
     Invalid(RelayError),
     /// The call ended: `None` when the connector closed its side, else why it broke.
     Closed(Option<String>),
+    /// The call ended on a message over max_message_bytes, refused before it was read.
+    TooLarge(String),
 }
 
 /// Sorts one raw ArrowChunk message into an item, checking it on the way.

@@ -126,7 +126,7 @@ async fn serve_call(hub: Arc<Hub>, request: Request<Streaming<Bytes>>) -> Result
                 // The decoder refused a message over max_message_bytes before reading it:
                 // this call ends RESOURCE_EXHAUSTED at once, as grpcio ends it on the
                 // tunnel port, and the query learns that the call broke.
-                hub.push(&call, Item::Closed(Some(status.message().to_string())));
+                hub.push(&call, Item::TooLarge(status.message().to_string()));
                 return Err(Status::resource_exhausted(status.message().to_string()));
             }
             Err(status) => Item::Closed(Some(status.message().to_string())),
