@@ -120,11 +120,11 @@ async def _one(url: str, session: str, started: float, retries: list[int]) -> tu
 async def _many(dep: Deployment, sessions: int) -> tuple[float, list[tuple[int, float] | BaseException], float, int]:
     async with httpx.AsyncClient(timeout=30, headers=dep.admin_headers()) as http:
 
-        async def issue() -> str:
-            answer = await http.post(f"{dep.cp_url}/api/sessions", json={"tenant": "acme", "user_id": "load"})
+        async def issue(i: int) -> str:  # one user each: the gateway's quotas are per user
+            answer = await http.post(f"{dep.cp_url}/api/sessions", json={"tenant": "acme", "user_id": f"load-{i}"})
             return str(answer.json()["session_id"])
 
-        tokens = [await issue() for _ in range(sessions)]
+        tokens = [await issue(i) for i in range(sessions)]
     singles = []
     retries: list[int] = []
     for token in tokens[:5]:

@@ -35,7 +35,12 @@ MAX_FRAME_BYTES = 256 * 1024 * 1024
 
 
 class ServerError(SaetaError):
-    """An error frame from the gateway; ``code`` is the protocol's code."""
+    """An error frame from the gateway; ``code`` is the protocol's code, ``retry_after``
+    the seconds after which a retry can succeed when the gateway says (QUOTA_EXCEEDED)."""
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after_ms: Any = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after_ms / 1000 if isinstance(retry_after_ms, int) else None
 
 
 class SocketClosed(SaetaError):
@@ -170,7 +175,7 @@ class AsyncClient:
         if kind == "closed":
             raise value
         if kind == "error":
-            raise ServerError(value["message"], code=value["code"])
+            raise ServerError(value["message"], code=value["code"], retry_after_ms=value.get("retry_after_ms"))
         datasets: builtins.list[dict[str, Any]] = value
         return datasets
 
@@ -245,7 +250,7 @@ class AsyncClient:
                     return
                 elif kind == "error":
                     finished = True
-                    raise ServerError(value["message"], code=value["code"])
+                    raise ServerError(value["message"], code=value["code"], retry_after_ms=value.get("retry_after_ms"))
                 elif kind == "closed":
                     finished = True
                     raise value

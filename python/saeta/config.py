@@ -18,6 +18,7 @@ import yaml
 
 from saeta.core import browser_protocol as bp
 from saeta.core.names import is_dataset_name, is_tenant_id
+from saeta.core.quotas import QuotaCaps
 from saeta.core.session_token import MIN_SECRET_CHARS
 from saeta.errors import ConfigError
 
@@ -503,6 +504,7 @@ class GatewayConfig:
     max_subscriptions_per_session: int
     max_partitions_per_session: int
     max_calls_per_tenant: int
+    quotas: QuotaCaps
     max_tunnels_per_tenant: int
     same_certificate: Literal["newest", "refuse"]
     memory_trim_seconds: float
@@ -593,6 +595,22 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     # data plane's), which subscriptions use too: the tenant's queries keep below it.
     max_calls_per_tenant = limits.integer("max_calls_per_tenant", 128, 1, 192)
     limits.check_unknown()
+    quotas = root.section("quotas")
+    defaults = QuotaCaps()
+    quota_caps = QuotaCaps(
+        **{
+            name: quotas.integer(name, getattr(defaults, name), 0, 2**40)
+            for name in (
+                "queries_per_minute_per_user",
+                "queries_per_minute_per_tenant",
+                "concurrent_queries_per_user",
+                "concurrent_queries_per_tenant",
+                "bytes_per_second_per_user",
+                "bytes_per_second_per_tenant",
+            )
+        }
+    )
+    quotas.check_unknown()
     tunnels = root.section("tunnels")
     max_tunnels_per_tenant = tunnels.integer("max_per_tenant", 8, 1, 1000)
     same_certificate = tunnels.string("same_certificate", "newest", ("newest", "refuse"))
@@ -635,6 +653,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
         max_subscriptions_per_session=per_session["subscriptions"],
         max_partitions_per_session=per_session["partitions"],
         max_calls_per_tenant=max_calls_per_tenant,
+        quotas=quota_caps,
         max_tunnels_per_tenant=max_tunnels_per_tenant,
         same_certificate=same_certificate,
         memory_trim_seconds=memory_trim_seconds,

@@ -354,7 +354,10 @@ export class Connection extends EventTarget {
         }
         break;
       case 'error': {
-        const error = new SaetaError(msg.code, msg.message, { queryId: msg.id ?? null });
+        const error = new SaetaError(msg.code, msg.message, {
+          queryId: msg.id ?? null,
+          retryAfterMs: msg.retry_after_ms ?? null,
+        });
         if (q) {
           q._fail(error);
           this._forget(q);

@@ -44,6 +44,7 @@ export const ErrorCodes = Object.freeze({
   CANCELLED: 'The query was cancelled.',
   TOO_MANY_QUERIES: 'Too many queries at once on this connection or session.',
   TOO_MANY_SOCKETS: 'This session has too many connections open (other tabs?). Close one and reload.',
+  QUOTA_EXCEEDED: 'Too many queries for now (a quota of this user or organisation). Try again shortly.',
   INTERNAL: 'The gateway hit an internal error.',
   // The client's own codes.
   SESSION_INVALID: 'The session is invalid or has expired. Open the dashboard again from your portal.',
@@ -58,13 +59,14 @@ export const ErrorCodes = Object.freeze({
 
 const RETRYABLE = new Set([
   'CONNECTOR_OFFLINE', 'TIMEOUT', 'CONNECTION_LOST', 'GATEWAY_UNAVAILABLE', 'INTERNAL', 'CLIENT_TOO_SLOW',
+  'QUOTA_EXCEEDED',
 ]);
 
 export class SaetaError extends Error {
   /**
    * @param {string} code a stable code from ErrorCodes
    * @param {string} [message] the gateway's message, or the code's default one
-   * @param {{closeCode?: number, queryId?: string|null}} [extra]
+   * @param {{closeCode?: number, queryId?: string|null, retryAfterMs?: number|null}} [extra]
    */
   constructor(code, message, extra = {}) {
     super(message || ErrorCodes[code] || code);
@@ -72,6 +74,8 @@ export class SaetaError extends Error {
     this.code = code;
     this.closeCode = extra.closeCode ?? null;
     this.queryId = extra.queryId ?? null;
+    /** When the gateway says a retry can succeed (QUOTA_EXCEEDED), in ms; else null. */
+    this.retryAfterMs = Number.isInteger(extra.retryAfterMs) ? extra.retryAfterMs : null;
   }
 
   get retryable() {

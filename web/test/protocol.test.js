@@ -95,3 +95,11 @@ test('4029: too many sockets for the session; not retried', () => {
   assert.equal(e.closeCode, 4029);
   assert.equal(mayReconnect(Close.TOO_MANY_SOCKETS), false);
 });
+
+test('QUOTA_EXCEEDED is retryable and says when', () => {
+  const over = new SaetaError('QUOTA_EXCEEDED', 'at most 600 queries a minute per user', { retryAfterMs: 1200 });
+  assert.equal(over.retryable, true);
+  assert.equal(over.retryAfterMs, 1200);
+  assert.equal(new SaetaError('QUERY_FAILED', 'x').retryAfterMs, null);
+  assert.equal(new SaetaError('QUOTA_EXCEEDED', 'x', { retryAfterMs: 'soon' }).retryAfterMs, null);
+});

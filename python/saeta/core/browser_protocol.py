@@ -4,6 +4,7 @@ building the gateway's. Every limit here is part of the contract."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -194,9 +195,14 @@ def end_frame(qid: str, rows: int, nbytes: int) -> str:
     return _dumps({"type": "end", "id": qid, "rows": rows, "bytes": nbytes})
 
 
-def error_frame(qid: str | None, code: str, message: str) -> str:
-    return _dumps({"type": "error", "id": qid, "code": code, "message": message})
+def error_frame(qid: str | None, code: str, message: str, retry_after: float | None = None) -> str:
+    frame: dict[str, Any] = {"type": "error", "id": qid, "code": code, "message": message}
+    if retry_after is not None:
+        frame["retry_after_ms"] = max(1, math.ceil(retry_after * 1000))
+    return _dumps(frame)
 
 
 def error_frame_for(qid: str | None, err: SaetaError) -> str:
-    return error_frame(qid, err.code, err.message)
+    """The error frame for ``err``; with ``retry_after_ms`` when the error says when a
+    retry can succeed (QUOTA_EXCEEDED)."""
+    return error_frame(qid, err.code, err.message, getattr(err, "retry_after", None))

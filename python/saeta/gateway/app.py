@@ -25,6 +25,7 @@ from saeta import relay as relay_seam
 from saeta.config import GatewayConfig
 from saeta.core import browser_protocol as bp
 from saeta.core.origins import origin_allowed
+from saeta.core.quotas import Quotas
 from saeta.core.session_limits import SessionCaps, SessionLimits
 from saeta.core.session_token import fingerprint
 from saeta.errors import ControlPlaneUnavailable, SaetaError, SessionRevoked, TooManySockets, Unauthorized
@@ -97,7 +98,9 @@ class Gateway:
             SessionCaps(cfg.max_sockets_per_session, cfg.max_queries_per_session, cfg.max_subscriptions_per_session)
         )
         self.socket_limits = SocketLimits(
-            self.session_limits, CallSlots(cfg.max_calls_per_tenant, cfg.max_partitions_per_session)
+            self.session_limits,
+            CallSlots(cfg.max_calls_per_tenant, cfg.max_partitions_per_session),
+            Quotas(cfg.quotas),
         )
         self.revocations.subscribe(self._on_revoked)
         self.grpc_ready = False

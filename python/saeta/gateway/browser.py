@@ -15,6 +15,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from saeta.config import GatewayConfig
 from saeta.core import browser_protocol as bp
+from saeta.core.quotas import QuotaExceeded, Quotas
 from saeta.core.session_info import SessionInfo
 from saeta.core.session_limits import SessionLimits
 from saeta.core.session_token import fingerprint
@@ -48,6 +49,7 @@ CLOSE_FRAME_SECONDS = 5.0
 # per window, then one line saying how many were held back. Every request is still answered.
 BAD_REQUEST_LOG = LogThrottle(burst=20, window=10.0)
 CRASH_LOG = LogThrottle(burst=5, window=10.0)
+QUOTA_LOG = LogThrottle(burst=20, window=10.0)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class SocketLimits:
 
     sessions: SessionLimits
     slots: CallSlots
+    quotas: Quotas
 
 
 class BrowserSocket:
@@ -95,7 +98,13 @@ class BrowserSocket:
 
     async def send_parts(self, parts: Sequence[Buffer]) -> None:
         """One binary message made of ``parts``, written without joining them when the
-        server offers the send_parts extension (ours does), else joined and sent."""
+        server offers the send_parts extension (ours does), else joined and sent; first
+        paced to the tenant's and user's byte quotas."""
+        wait = self.limits.quotas.pace(
+            self.session.tenant, self.session.user_id, sum(len(p) for p in parts), time.monotonic()
+        )
+        if wait > 0:
+            await asyncio.sleep(wait)
         async with self._send_lock, self._unless_stalled():
             if self._write_parts is not None:
                 await self._write_parts(parts)
@@ -208,6 +217,9 @@ class BrowserSocket:
             )
         elif refusal := self.limits.sessions.start(self.session.sid, isinstance(action, bp.Subscribe)):
             await self.send_text(bp.error_frame_for(action.id, TooManyQueries(refusal)))
+        elif over := self._past_quota():
+            self.limits.sessions.end(self.session.sid, isinstance(action, bp.Subscribe))
+            await self.send_text(bp.error_frame_for(action.id, over))
         else:
             stop = None
             if isinstance(action, bp.Subscribe):
@@ -217,6 +229,22 @@ class BrowserSocket:
             # its first step never runs its handlers, so a cancel that came right behind
             # its query would end it with no answer to the client.
             await asyncio.sleep(0)
+
+    def _past_quota(self) -> QuotaExceeded | None:
+        """Counts a query against the tenant's and user's quotas; the refusal if past one."""
+        try:
+            self.limits.quotas.admit(self.session.tenant, self.session.user_id, time.monotonic())
+        except QuotaExceeded as over:
+            if QUOTA_LOG.allow(time.monotonic()):
+                log.info(
+                    "query refused code=QUOTA_EXCEEDED tenant=%s session=%s: %s%s",
+                    self.session.tenant,
+                    self.fp,
+                    over.message,
+                    QUOTA_LOG.note(),
+                )
+            return over
+        return None
 
     async def _list(self) -> None:
         if not self.registry.online(self.session.tenant):
@@ -276,6 +304,7 @@ class BrowserSocket:
             self.queries.pop(q.id, None)
             self.subscriptions.pop(q.id, None)
             self.limits.sessions.end(self.session.sid, isinstance(q, bp.Subscribe))
+            self.limits.quotas.done(self.session.tenant, self.session.user_id)
 
     async def _watch_session(self) -> None:
         """Closes the socket when the session expires or stops validating (revoked,
