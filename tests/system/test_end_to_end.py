@@ -286,6 +286,10 @@ def test_connector_killed_mid_query_gives_connector_offline(big: tuple[Deploymen
     assert isinstance(err, ServerError) and err.code == "CONNECTOR_OFFLINE"
     assert rows < BIG_ROWS
     wait_for(lambda: deployment.connectors() == 0, 30, "the gateway to drop the connector")
+    # A killed process's connections close with it: the gateway learns at once, well
+    # within the heartbeat bound, whose watchdog never had to act (nor the query timeout).
+    gateway_log = deployment.procs[1].text()
+    assert "reason=no heartbeat" not in gateway_log and "code=TIMEOUT" not in gateway_log
 
 
 def _probe_until_exit(deployment: Deployment, gateway: Proc, outcomes: list[str]) -> None:

@@ -15,6 +15,7 @@ from tests.system.harness import Deployment, wait_for
 
 pytestmark = pytest.mark.system
 CONNECTORS = 20
+_RECONNECTING = re.compile(r"reconnecting in (\d+\.\d+)s")
 _REGISTERED = re.compile(r"^(\S+ \S+) gateway INFO saeta.gateway.tunnel: connector registered tenant=(t\d+)")
 
 
@@ -40,6 +41,8 @@ def test_twenty_connectors_come_back_after_a_gateway_restart(deployment: Deploym
         deployment.spawn(f"connector-{tenant}", "connector", "run", "--config", str(cfg))
     wait_for(lambda: deployment.connectors() == CONNECTORS, 120, "every connector to register")
 
+    connectors = [p for p in deployment.procs if p.name.startswith("connector-")]
+    logged = {p.name: len(p.text()) for p in connectors}
     first.stop()
     second = deployment.start_gateway()
     wait_for(lambda: deployment.connectors() == CONNECTORS, 120, "every connector to come back")
@@ -48,6 +51,16 @@ def test_twenty_connectors_come_back_after_a_gateway_restart(deployment: Deploym
     spread = (times[-1] - times[0]).total_seconds()
     print(f"\n{CONNECTORS} connectors re-registered over {spread:.2f} s")
     assert spread > 0.1  # not in one step
+    # What the jitter promises: each connector's first delay after the loss is its own
+    # uniform draw in [reconnect_delay / 2, reconnect_delay] = [0.5, 1.0] s. Twenty draws
+    # all within a quarter of a second of each other have a chance under 1 in 10,000.
+    firsts = []
+    for p in connectors:
+        m = _RECONNECTING.search(p.text()[logged[p.name] :])
+        assert m, p.name
+        firsts.append(float(m.group(1)))
+    assert all(0.5 <= d <= 1.0 for d in firsts), firsts
+    assert max(firsts) - min(firsts) > 0.25 and len(set(firsts)) >= CONNECTORS - 3, firsts
 
     async def query(tenant: str) -> int:
         async with await AsyncClient.connect(deployment.ws_url, deployment.session(tenant)) as client:

@@ -479,6 +479,6 @@ async def run_forever(cfg: ConnectorConfig, sources: Mapping[str, Source], stop:
         if stop.is_set():
             break
         delay = backoff.next_delay()
-        log.info("reconnecting in %.1fs", delay)
+        log.info("reconnecting in %.3fs", delay)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), delay)
