@@ -67,6 +67,28 @@ def _strings(action: bp.ClientAction) -> list[str]:
     return [str(v) for value in values for v in (value if isinstance(value, tuple) else (value,))]
 
 
+def _agrees(action: bp.ClientAction, obj: dict[str, object]) -> None:
+    """An accepted message means what it says: its action, and its fields as sent."""
+    kinds = {
+        "list": bp.ListDatasets,
+        "query": bp.RunQuery,
+        "subscribe": bp.Subscribe,
+        "cancel": bp.CancelQuery,
+        "unsubscribe": bp.Unsubscribe,
+    }
+    assert isinstance(action, kinds[str(obj["action"])])
+    if isinstance(action, bp.ListDatasets):
+        return
+    assert action.id == obj["id"]
+    if isinstance(action, bp.RunQuery | bp.Subscribe):
+        assert action.dataset == obj["dataset"]
+        columns = obj.get("columns")
+        assert action.columns == (None if columns is None else tuple(columns))  # type: ignore[arg-type]
+        assert len(action.filter) == len(obj.get("filter") or [])  # type: ignore[arg-type]
+    if isinstance(action, bp.RunQuery):
+        assert action.limit == obj.get("limit")
+
+
 def _check(text: str | bytes) -> None:
     """Every input is an action or a BAD_REQUEST; whichever it is, what the gateway
     would write back (the action's strings echoed in frames and logs, or the error frame)
@@ -78,6 +100,7 @@ def _check(text: str | bytes) -> None:
     else:
         for s in _strings(action):
             s.encode("utf-8")
+        _agrees(action, json.loads(text))
         return
     assert err.code == "BAD_REQUEST"
     bp.error_frame(err.request_id, err.code, err.message).encode("utf-8")
