@@ -486,6 +486,8 @@ class GatewayConfig:
     crl: Path
     control_plane_url: str
     allowed_origins: tuple[str, ...]
+    allowed_hosts: tuple[str, ...]
+    readyz_details: str
     redis_url: str | None
     revocation_stale_seconds: float
     ping_interval_seconds: float
@@ -523,6 +525,16 @@ def _tls_file(root: _Section, tls: _Section, key: str, default_name: str) -> Pat
     if not guess.is_file():
         raise tls.fail(key, f"missing, and {guess} does not exist (the default location)")
     return guess
+
+
+def _hosts(root: _Section) -> tuple[str, ...]:
+    """``allowed_hosts``: names a request's Host header may give for this service besides
+    the loopback names (DNS rebinding), lowercased."""
+    names = root.str_list("allowed_hosts", ())
+    for i, name in enumerate(names):
+        if not name or len(name) > 253 or any(c in name for c in "/:@ "):
+            raise root.fail(f"allowed_hosts[{i}]", f"expected a host name without port or scheme, got {name!r}")
+    return tuple(n.lower() for n in names)
 
 
 def _origins(root: _Section) -> tuple[str, ...]:
@@ -565,6 +577,8 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     if not control_plane_url.startswith(("http://", "https://")):
         raise root.fail("control_plane_url", "expected an http:// or https:// URL")
     allowed_origins = _origins(root)
+    allowed_hosts = _hosts(root)
+    readyz_details = root.string("readyz_details", "loopback", ("loopback", "everyone"))
     redis_url = _redis_url(root)
     revocation = root.section("revocation")
     revocation_stale_seconds = revocation.number("stale_seconds", 10.0, 0.5, 86400)
@@ -635,6 +649,8 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
         crl=crl,
         control_plane_url=control_plane_url.rstrip("/"),
         allowed_origins=allowed_origins,
+        allowed_hosts=allowed_hosts,
+        readyz_details=readyz_details,
         redis_url=redis_url,
         revocation_stale_seconds=revocation_stale_seconds,
         ping_interval_seconds=ping_interval,
@@ -704,10 +720,7 @@ def load_control_plane_config(path: str | os.PathLike[str]) -> ControlPlaneConfi
         raise root.fail("admin_token", "must be at least 16 characters")
     token_file = root.string("admin_token_file", None)
     admin_token_file = resolve(file, token_file) if token_file is not None else default_admin_token_file()
-    allowed_hosts = root.str_list("allowed_hosts", ())
-    for i, name in enumerate(allowed_hosts):
-        if not name or len(name) > 253 or any(c in name for c in "/:@ "):
-            raise root.fail(f"allowed_hosts[{i}]", f"expected a host name without port or scheme, got {name!r}")
+    allowed_hosts = _hosts(root)
     allowed_origins = _origins(root)
     redis_url = _redis_url(root)
     gateway_url = root.string("gateway_url", None)
@@ -724,7 +737,7 @@ def load_control_plane_config(path: str | os.PathLike[str]) -> ControlPlaneConfi
         secret_key=secret,
         admin_token=admin_token,
         admin_token_file=admin_token_file,
-        allowed_hosts=tuple(h.lower() for h in allowed_hosts),
+        allowed_hosts=allowed_hosts,
         allowed_origins=allowed_origins,
         redis_url=redis_url,
         gateway_url=gateway_url.rstrip("/") if gateway_url else None,

@@ -1,5 +1,5 @@
 import pytest
-from saeta.core.origins import host_allowed, host_name, origin_allowed, own_origin
+from saeta.core.origins import host_allowed, host_name, is_loopback_peer, origin_allowed, own_origin
 
 
 def test_no_origin_is_not_a_browser_and_is_allowed() -> None:
@@ -7,13 +7,23 @@ def test_no_origin_is_not_a_browser_and_is_allowed() -> None:
 
 
 def test_default_is_the_gateways_own_origin_only() -> None:
-    assert origin_allowed("http://gw:8081", (), "gw:8081", False)
-    assert origin_allowed("HTTP://GW:8081", (), "gw:8081", False)
-    assert not origin_allowed("https://gw:8081", (), "gw:8081", False)
-    assert not origin_allowed("http://gw:8082", (), "gw:8081", False)
-    assert not origin_allowed("http://evil.example", (), "gw:8081", False)
-    assert not origin_allowed("http://gw:8081.evil.example", (), "gw:8081", False)
-    assert origin_allowed("https://gw", (), "gw", True)
+    gw = ("gw",)
+    assert origin_allowed("http://gw:8081", (), "gw:8081", False, gw)
+    assert origin_allowed("HTTP://GW:8081", (), "gw:8081", False, gw)
+    assert not origin_allowed("https://gw:8081", (), "gw:8081", False, gw)
+    assert not origin_allowed("http://gw:8082", (), "gw:8081", False, gw)
+    assert not origin_allowed("http://evil.example", (), "gw:8081", False, gw)
+    assert not origin_allowed("http://gw:8081.evil.example", (), "gw:8081", False, gw)
+    assert origin_allowed("https://gw", (), "gw", True, gw)
+    assert origin_allowed("http://localhost:8081", (), "localhost:8081", False)
+
+
+def test_own_origin_needs_a_host_that_names_the_gateway() -> None:
+    """A DNS-rebinding page sends an Origin that matches its Host, both under its own name."""
+    assert not origin_allowed("http://evil.example:8081", (), "evil.example:8081", False)
+    assert not origin_allowed("http://evil.example:8081", (), "evil.example:8081", False, ("gw",))
+    assert origin_allowed("http://evil.example:8081", (), "evil.example:8081", False, ("evil.example",))
+    assert not origin_allowed("http://gw:8081", (), "gw:8081", False)  # a name not configured
 
 
 def test_configured_list_is_exact() -> None:
@@ -55,3 +65,8 @@ def test_only_loopback_names_and_listed_hosts_are_this_service() -> None:
     assert not host_allowed("127.0.0.1.evil.example", ())
     assert host_allowed("cp.internal:8090", ("cp.internal",))
     assert not host_allowed(None, ("cp.internal",))
+
+
+def test_loopback_peers() -> None:
+    assert is_loopback_peer("127.0.0.1") and is_loopback_peer("127.3.2.1") and is_loopback_peer("::1")
+    assert not is_loopback_peer("10.0.0.7") and not is_loopback_peer(None) and not is_loopback_peer("::ffff:10.0.0.7")

@@ -57,6 +57,37 @@ def test_origin_allowlist_defaults_to_the_gateways_own_origin(gateway: Deploymen
     assert "socket refused code=ORIGIN_REFUSED" in gateway.procs[1].text()
 
 
+def _rebound_status(dep: Deployment, name: str) -> int:
+    """A handshake as a DNS-rebinding page sends it: to the gateway's address, under the
+    page's own name in both Host and Origin (its name now resolves to the gateway)."""
+
+    async def main() -> int:
+        uri = f"ws://{name}:{dep.http_port}/stream/{dep.session('acme')}"
+        try:
+            async with connect(
+                uri, compression=None, origin=f"http://{name}:{dep.http_port}", host="127.0.0.1", port=dep.http_port
+            ):
+                return 101
+        except InvalidStatus as exc:
+            return exc.response.status_code
+
+    return asyncio.run(main())
+
+
+def test_a_rebound_host_is_not_the_gateways_own_origin(deployment: Deployment) -> None:
+    deployment.start_control_plane()
+    deployment.start_gateway()
+    assert _rebound_status(deployment, "evil.example") == 403
+    assert "socket refused code=ORIGIN_REFUSED origin='http://evil.example:" in deployment.procs[1].text()
+    assert _rebound_status(deployment, "localhost") == 101
+    # A name the operator gives the gateway (allowed_hosts) is its own.
+    deployment.procs[1].stop()
+    deployment.procs.pop(1)
+    deployment.start_gateway(allowed_hosts=["tableros.example.com"])
+    assert _rebound_status(deployment, "tableros.example.com") == 101
+    assert _rebound_status(deployment, "evil.example") == 403
+
+
 def test_configured_origins_are_matched_exactly(deployment: Deployment) -> None:
     deployment.start_control_plane()
     deployment.start_gateway(allowed_origins=["https://tableros.example.com"])

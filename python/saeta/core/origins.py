@@ -20,12 +20,16 @@ def own_origin(host_header: str | None, secure: bool) -> str | None:
     return normalize_origin(f"{'https' if secure else 'http'}://{host_header}")
 
 
-def origin_allowed(origin: str | None, allowed: tuple[str, ...], host_header: str | None, secure: bool) -> bool:
+def origin_allowed(
+    origin: str | None, allowed: tuple[str, ...], host_header: str | None, secure: bool, hosts: tuple[str, ...] = ()
+) -> bool:
     """True when a handshake with this Origin header may upgrade.
 
     - No Origin header: not a browser (browsers always send one on WebSocket handshakes),
       so cross-site hijacking does not apply; allowed.
-    - ``allowed`` empty: only the gateway's own origin (the dashboard it serves).
+    - ``allowed`` empty: only the gateway's own origin (the dashboard it serves), and only
+      when the Host header names this gateway (a loopback name or one of ``hosts``): a
+      DNS-rebinding page has an Origin that matches the Host it sends, under its own name.
     - ``allowed`` set: exactly those origins ("null" is never accepted)."""
     if origin is None:
         return True
@@ -34,7 +38,7 @@ def origin_allowed(origin: str | None, allowed: tuple[str, ...], host_header: st
     candidate = normalize_origin(origin)
     if allowed:
         return candidate in {normalize_origin(a) for a in allowed}
-    return candidate == own_origin(host_header, secure)
+    return host_allowed(host_header, hosts) and candidate == own_origin(host_header, secure)
 
 
 # Names a service bound to loopback is reached by; a Host header naming anything else on
@@ -64,3 +68,10 @@ def host_allowed(host_header: str | None, allowed: tuple[str, ...]) -> bool:
     names) or a loopback name."""
     name = host_name(host_header)
     return name is not None and (name in LOOPBACK_NAMES or name in allowed)
+
+
+def is_loopback_peer(address: str | None) -> bool:
+    """Whether a connection's peer address is this machine's loopback."""
+    if not address:
+        return False
+    return address == "::1" or address.startswith("127.") or address == "localhost"

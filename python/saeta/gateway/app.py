@@ -24,7 +24,7 @@ from saeta import memory_trim
 from saeta import relay as relay_seam
 from saeta.config import GatewayConfig
 from saeta.core import browser_protocol as bp
-from saeta.core.origins import origin_allowed
+from saeta.core.origins import is_loopback_peer, origin_allowed
 from saeta.core.quotas import Quotas
 from saeta.core.session_limits import SessionCaps, SessionLimits
 from saeta.core.session_token import fingerprint
@@ -104,6 +104,10 @@ class Gateway:
         )
         self.revocations.subscribe(self._on_revoked)
         self.grpc_ready = False
+        # Names the Host header may give for the own-origin check: allowed_hosts, and the
+        # address the gateway listens on when it is a specific one.
+        bound = () if cfg.host in ("0.0.0.0", "::", "") else (cfg.host.lower().strip("[]"),)
+        self._hosts = cfg.allowed_hosts + bound
         self.draining = False  # set on SIGTERM: no new socket is accepted from then on
         self.tunnels = TunnelService(
             cfg,
@@ -164,13 +168,17 @@ class Gateway:
             "revocation": revocation,
             "revoked_certificates": len(self.tunnels.crl.revoked),
         }
+        peer = request.client.host if request.client else None
+        if self.cfg.readyz_details != "everyone" and not is_loopback_peer(peer):
+            body = {"ready": ready}  # a load balancer needs the status; the rest is the operator's
         return JSONResponse(body, status_code=200 if ready else 503)
 
     async def stream(self, ws: WebSocket) -> None:
         token = ws.path_params["session_id"]
         origin = ws.headers.get("origin")
-        if not origin_allowed(origin, self.cfg.allowed_origins, ws.headers.get("host"), ws.url.scheme == "wss"):
-            log.warning("socket refused code=ORIGIN_REFUSED origin=%.200r", origin)
+        host = ws.headers.get("host")
+        if not origin_allowed(origin, self.cfg.allowed_origins, host, ws.url.scheme == "wss", self._hosts):
+            log.warning("socket refused code=ORIGIN_REFUSED origin=%.200r host=%.200r", origin, host)
             await ws.close(bp.CLOSE_POLICY)  # before accept: the handshake fails with HTTP 403
             return
         if self.draining:
