@@ -102,3 +102,44 @@ def test_a_session_past_its_sockets_and_queries_is_refused_with_codes(deployment
     assert refused_with == 4029
     assert codes == ["TOO_MANY_QUERIES"]
     assert other_end == "end"
+
+
+def test_one_session_cannot_take_the_tenants_subscriptions(deployment: Deployment) -> None:
+    """The connector follows a bounded number of subscriptions for its whole tenant; one
+    session gets at most limits.max_subscriptions_per_session of them over all its sockets
+    (TOO_MANY_QUERIES past it), so another session still follows, and an unsubscribe frees one."""
+    data = deployment.root / "data"
+    data.mkdir()
+    (data / "log.csv").write_text("id,valor\n1,1.5\n2,2.5\n")
+    deployment.start_control_plane()
+    deployment.start_gateway(limits={"max_subscriptions_per_session": 2})
+    # The connector follows 3 for the tenant: without the session's cap, the greedy session
+    # would take them all and the other would be refused QUERY_FAILED.
+    live = {"log": {"type": "csv", "path": "data/log.csv", "live": {"poll_seconds": 0.2}}}
+    deployment.start_connector("acme", live, max_subscriptions=3)
+    url = f"{deployment.ws_url}/stream/{deployment.session('acme', user='greedy')}"
+    other = f"{deployment.ws_url}/stream/{deployment.session('acme', user='other')}"
+
+    async def answer(ws: Any, qid: str) -> str:
+        """The first text frame about ``qid`` after its info frame: snapshot, or error."""
+        while True:
+            frame = await asyncio.wait_for(ws.recv(), 30)
+            if isinstance(frame, str) and (msg := json.loads(frame))["id"] == qid and msg["type"] != "info":
+                return str(msg.get("code", msg["type"]))
+
+    async def subscribe(ws: Any, qid: str) -> str:
+        await ws.send(json.dumps({"action": "subscribe", "id": qid, "dataset": "log"}))
+        return await answer(ws, qid)
+
+    async def main() -> list[str]:
+        async with AsyncExitStack() as stack:
+            a, b = [await stack.enter_async_context(connect(url, compression=None)) for _ in range(2)]
+            seen = [await subscribe(a, "s1"), await subscribe(b, "s2"), await subscribe(a, "s3")]
+            async with connect(other, compression=None) as ws:
+                seen.append(await subscribe(ws, "o1"))
+            await a.send(json.dumps({"action": "unsubscribe", "id": "s1"}))
+            assert await answer(a, "s1") == "end"
+            seen.append(await subscribe(b, "s4"))
+        return seen
+
+    assert asyncio.run(main()) == ["snapshot", "snapshot", "TOO_MANY_QUERIES", "snapshot", "snapshot"]
