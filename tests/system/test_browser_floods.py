@@ -91,8 +91,11 @@ def test_a_flood_of_queries_past_the_limit_is_refused_one_by_one(site: tuple[Dep
     deployment, gateway = site
     sent = 2000
 
-    async def main() -> Counter[str]:
+    async def main() -> tuple[Counter[str], int, set[str]]:
         ends: Counter[str] = Counter()
+        running: set[str] = set()
+        most = 0
+        reasons: set[str] = set()
         url = f"{deployment.ws_url}/stream/{deployment.session('acme')}"
         async with connect(url, compression=None, max_size=None) as ws:
             for i in range(sent):
@@ -101,14 +104,23 @@ def test_a_flood_of_queries_past_the_limit_is_refused_one_by_one(site: tuple[Dep
                 frame = await asyncio.wait_for(ws.recv(), 120)
                 if isinstance(frame, str):
                     message = json.loads(frame)
+                    if message["type"] == "info":
+                        running.add(message["id"])
+                        most = max(most, len(running))
                     if message["type"] in ("end", "error"):
+                        running.discard(message["id"])
                         ends[message.get("code") or "end"] += 1
-        return ends
+                        if message.get("code") == "TOO_MANY_QUERIES":
+                            reasons.add(message["message"])
+        return ends, most, reasons
 
     with peak_rss({"gateway": gateway.popen.pid}) as rss:
-        ends = asyncio.run(main())
-    # Every query ends once: the ones past the socket's limit at once, the others whole.
+        ends, most, reasons = asyncio.run(main())
+    # Every query ends once: the ones past the socket's limit at once, the others whole,
+    # and never more than the socket's 16 (limits.max_queries_per_socket) ran at once.
     assert ends["TOO_MANY_QUERIES"] > 0 and ends["end"] >= 16, ends
+    assert 0 < most <= 16, most
+    assert reasons == {"at most 16 queries at once on one socket"}, reasons
     assert ends["TOO_MANY_QUERIES"] + ends["end"] == sent, ends
     growth = (rss["gateway"][1] - rss["gateway"][0]) / MiB
     print(f"\nquery flood: {dict(ends)}, gateway RSS +{growth:.1f} MiB")
