@@ -54,17 +54,23 @@ def _read_varint(buf: memoryview, pos: int) -> tuple[int, int]:
     raise _tunnel("varint longer than 10 bytes")
 
 
-def locate_payload(message: Buffer) -> tuple[int, int]:
-    """(offset, length) of ArrowChunk.data inside a raw tunnel message."""
+def _read_chunk(message: Buffer) -> tuple[tuple[int, int], bool, int]:
+    """Walks a whole raw ArrowChunk: ((offset, length) of ``data``, ``end``,
+    ``end_records``); varints, the last occurrence wins, as in protobuf."""
     buf = memoryview(message)
     pos, found = 0, None
+    end, end_records = False, 0
     while pos < len(buf):
         key, pos = _read_varint(buf, pos)
         field, wire = key >> 3, key & 7
         if field == 0:
             raise _tunnel("field number 0")
         if wire == 0:
-            pos = _read_varint(buf, pos)[1]
+            value, pos = _read_varint(buf, pos)
+            if field == _END_FIELD:
+                end = value != 0
+            elif field == _END_RECORDS_FIELD:
+                end_records = value - (1 << 64) if value >= 1 << 63 else value  # int64
         elif wire in (1, 5):
             width = 8 if wire == 1 else 4
             if len(buf) - pos < width:
@@ -83,7 +89,12 @@ def locate_payload(message: Buffer) -> tuple[int, int]:
             raise _tunnel("unsupported wire type")
         if (field == _DATA_FIELD and wire != 2) or (field in (_END_FIELD, _END_RECORDS_FIELD) and wire != 0):
             raise _tunnel("a known field has the wrong wire type")
-    return found if found is not None else (len(buf), 0)
+    return (found if found is not None else (len(buf), 0)), end, end_records
+
+
+def locate_payload(message: Buffer) -> tuple[int, int]:
+    """(offset, length) of ArrowChunk.data inside a raw tunnel message."""
+    return _read_chunk(message)[0]
 
 
 def _unpack(fmt: struct.Struct, buf: memoryview, pos: int) -> int:
@@ -231,6 +242,17 @@ def check_chunk(message: Buffer) -> tuple[int, int, int]:
     offset, length = locate_payload(message)
     scan = _scan_partition_chunk(memoryview(message)[offset : offset + length])
     return offset, length, scan[4]
+
+
+def classify_chunk(message: Buffer) -> tuple[bool, int, int, int]:
+    """One raw ArrowChunk as both DoGet servers classify it: (True, 0, 0, records) for
+    the end marker (``end`` set, no data: an empty ``data`` field counts as none), else
+    (False, offset, length, rows) of its checked record batches."""
+    (offset, length), end, records = _read_chunk(message)
+    if end and length == 0:
+        return True, 0, 0, records
+    scan = _scan_partition_chunk(memoryview(message)[offset : offset + length])
+    return False, offset, length, scan[4]
 
 
 def _text_column(data: Buffer, write: Callable[[bytes], str]) -> tuple[bytes, bytes]:

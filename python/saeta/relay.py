@@ -11,8 +11,11 @@ same functions with the same contracts:
   string column (the connector's PostgreSQL source); ``interval_text`` the same for
   month-day-nano intervals, as ISO 8601 durations;
 - ``check_chunk(message) -> (offset, length, rows)``: locate and check in one call per
-  tunnel message, the gateway's hot path with grpcio; the gateway sends a view of
-  ``message[offset:offset + length]``, so no relayed byte is copied.
+  tunnel message; the gateway sends a view of ``message[offset:offset + length]``, so no
+  relayed byte is copied;
+- ``classify_chunk(message) -> (is_end, offset, length, rows_or_records)``: the end marker
+  or checked record batches, the one classification of both DoGet servers (grpcio's path
+  calls it; the data plane calls the same Rust function).
 
 The extension also holds the data plane (``DataServer``): DoGet served from Rust, each
 message located and checked there (see saeta.gateway.data_plane).

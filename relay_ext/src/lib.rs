@@ -50,6 +50,16 @@ fn check_chunk(message: &[u8]) -> PyResult<(usize, usize, u64)> {
     Ok((offset, len, scan.rows))
 }
 
+/// One raw ArrowChunk, classified as both DoGet servers do: `(True, 0, 0, records)` for
+/// the end marker, `(False, offset, length, rows)` for whole record batches.
+#[pyfunction]
+fn classify_chunk(message: &[u8]) -> PyResult<(bool, usize, usize, i64)> {
+    Ok(match tunnel::classify_chunk(message).map_err(to_py)? {
+        tunnel::ChunkKind::End { records } => (true, 0, 0, records),
+        tunnel::ChunkKind::Data { offset, len, rows } => (false, offset, len, i64::try_from(rows).unwrap_or(i64::MAX)),
+    })
+}
+
 /// A top-level JSON array of objects as JSON Lines (one object per line). The scan runs
 /// without the GIL: it reads an immutable bytes object and writes a fresh buffer.
 #[pyfunction]
@@ -87,6 +97,7 @@ fn _relay(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan_ipc, m)?)?;
     m.add_function(wrap_pyfunction!(check_schema_message, m)?)?;
     m.add_function(wrap_pyfunction!(check_chunk, m)?)?;
+    m.add_function(wrap_pyfunction!(classify_chunk, m)?)?;
     m.add_function(wrap_pyfunction!(json_array_to_lines, m)?)?;
     m.add_function(wrap_pyfunction!(uuid_text, m)?)?;
     m.add_function(wrap_pyfunction!(interval_text, m)?)?;

@@ -121,9 +121,38 @@ pub fn read_chunk(msg: &[u8]) -> Result<ChunkFields, RelayError> {
     Ok(ChunkFields { data: found.unwrap_or((msg.len(), 0)), end, end_records })
 }
 
+/// What one raw ArrowChunk is, checked: whole record batches (`offset`, `len` of the
+/// payload in the message, and their rows), or the end marker with the rows it announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkKind {
+    Data { offset: usize, len: usize, rows: u64 },
+    End { records: i64 },
+}
+
+/// The one classification both DoGet servers use: the end marker is `end` set with no
+/// data (an empty `data` field present counts as none), anything else must be whole
+/// record batches of the stream.
+pub fn classify_chunk(msg: &[u8]) -> Result<ChunkKind, RelayError> {
+    let fields = read_chunk(msg)?;
+    if let Some(records) = fields.end_marker() {
+        return Ok(ChunkKind::End { records });
+    }
+    let (offset, len) = fields.data;
+    let scan = crate::ipc::scan_partition_chunk(&msg[offset..offset + len])?;
+    Ok(ChunkKind::Data { offset, len, rows: scan.rows })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_data_field_with_end_is_the_end_marker() {
+        // 0a 00: data of length 0; 10 01: end; 18 05: end_records 5.
+        assert_eq!(classify_chunk(&[0x0a, 0x00, 0x10, 0x01, 0x18, 0x05]), Ok(ChunkKind::End { records: 5 }));
+        assert_eq!(classify_chunk(&[0x10, 0x01, 0x18, 0x05]), Ok(ChunkKind::End { records: 5 }));
+        assert!(classify_chunk(&[0x0a, 0x00]).is_err()); // no data and no end: not a chunk
+    }
 
     #[test]
     fn finds_data_field() {

@@ -167,6 +167,45 @@ class RelaySuite:
         table = pa.ipc.open_stream(bytes(stream)).read_all()
         assert table.equals(pa.Table.from_batches(batches))
 
+    # --- classify_chunk: the one classification of both DoGet servers
+
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [
+            (bytes.fromhex("0a0010011805"), (True, 0, 0, 5)),  # an empty data field + end: the end marker
+            (bytes.fromhex("10011805"), (True, 0, 0, 5)),
+            (tunnel_pb2.ArrowChunk(end=True, end_records=-1).SerializeToString(), (True, 0, 0, -1)),
+            (tunnel_pb2.ArrowChunk(end=True).SerializeToString(), (True, 0, 0, 0)),
+        ],
+    )
+    def test_end_markers(self, raw: bytes, expected: tuple[bool, int, int, int]) -> None:
+        assert self.impl.classify_chunk(raw) == expected
+
+    def test_data_with_end_set_is_data(self) -> None:
+        data = ipc(batch(4))
+        raw = tunnel_pb2.ArrowChunk(data=data, end=True, end_records=4).SerializeToString()
+        is_end, offset, length, rows = self.impl.classify_chunk(raw)
+        assert (is_end, raw[offset : offset + length], rows) == (False, data, 4)
+
+    def test_neither_data_nor_end_is_refused(self) -> None:
+        assert self.code_of(self.impl.classify_chunk, bytes.fromhex("0a00")) == "IPC_SEQUENCE_INVALID"
+
+    @given(st.data())
+    def test_classify_agrees_with_twin_on_random_and_corrupted_messages(self, data: st.DataObject) -> None:
+        n = data.draw(st.integers(0, 20))
+        raw = bytearray(
+            tunnel_pb2.ArrowChunk(
+                data=ipc(batch(n)) if n else b"",
+                end=data.draw(st.booleans()),
+                end_records=data.draw(st.integers(-(2**63), 2**63 - 1)),
+            ).SerializeToString()
+        )
+        for _ in range(data.draw(st.integers(0, 3))):
+            if raw:
+                raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+        sample = bytes(raw[: data.draw(st.integers(0, len(raw)))])
+        assert self._outcome(self.impl.classify_chunk, sample) == self._outcome(_relay_py.classify_chunk, sample)
+
     @pytest.mark.parametrize("payload", [ipc(SCHEMA, batch(1)), ipc(batch(1)) + relay.EOS, b"", b"\x01\x02"])
     def test_check_chunk_refuses_out_of_place_messages(self, payload: bytes) -> None:
         code = self.code_of(self.impl.check_chunk, encode_arrow_chunk([payload]))

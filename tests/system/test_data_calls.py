@@ -371,6 +371,23 @@ def test_a_well_behaved_call_is_relayed(gateway: tuple[Deployment, int]) -> None
     assert answer == b""  # DoGetSummary with default fields
 
 
+def test_an_end_marker_with_an_empty_data_field_ends_the_call_on_every_server(gateway: tuple[Deployment, int]) -> None:
+    """``0a 00 10 01 18 0a``: an empty data field, end, 10 records. Protobuf writers that
+    emit empty fields send this; both DoGet servers take it as the end marker (the data
+    plane did, grpcio refused it IPC_SEQUENCE_INVALID)."""
+    dep, _ = gateway
+    batch = pa.record_batch([pa.array(range(10), pa.int64())], schema=SCHEMA)
+
+    async def serve(port: int, request: pb.DoGetRequest) -> Any:
+        end = bytes.fromhex("0a001001180a")
+        return await doget(dep, port, "acme", request.call_id, [encode_arrow_chunk([batch.serialize()]), end])
+
+    table, answer = asyncio.run(query_with(dep, serve))
+    assert isinstance(table, pa.Table), table
+    assert table.column("x").to_pylist() == list(range(10))
+    assert answer == b""
+
+
 def test_data_plane_refuses_clients_without_a_certificate_and_other_methods(deployment: Deployment) -> None:
     deployment.start_control_plane()
     deployment.start_gateway()

@@ -21,9 +21,6 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Protocol
 
-from saeta.core.tunnel_codec import DATA_TAG
-from saeta.v1 import tunnel_pb2 as pb
-
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
@@ -102,17 +99,6 @@ class DataCalls:
         return self._ended.pop(call_id, None) == tenant and tenant is not None
 
 
-def end_marker(raw: bytes) -> int | None:
-    """The end_records of an end-marker message, or None if ``raw`` is not one."""
-    if raw[:1] == DATA_TAG:
-        return None
-    try:
-        msg = pb.ArrowChunk.FromString(raw)
-    except Exception:  # a malformed message is the relay's to refuse, with its code
-        return None
-    return msg.end_records if msg.end and not msg.data else None
-
-
 class GrpcDataStream:
     """A DoGet call served by grpcio: raw messages, located and checked by the relay."""
 
@@ -131,8 +117,7 @@ class GrpcDataStream:
             raise
         except Exception as exc:  # grpc's errors when the call breaks
             raise CallBroken(f"the data call broke: {type(exc).__name__}") from None
-        records = end_marker(raw)
-        if records is not None:
-            return End(records)
-        offset, length, rows = self._relay.check_chunk(raw)
-        return Chunk(memoryview(raw)[offset : offset + length], rows, length)
+        is_end, offset, length, number = self._relay.classify_chunk(raw)
+        if is_end:
+            return End(number)
+        return Chunk(memoryview(raw)[offset : offset + length], number, length)

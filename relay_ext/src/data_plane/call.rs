@@ -11,7 +11,7 @@ use tokio::sync::{Notify, Semaphore};
 use tonic::Code;
 
 use crate::error::RelayError;
-use crate::{ipc, tunnel};
+use crate::tunnel;
 
 /// What the call has for Python, in order.
 #[derive(Debug)]
@@ -28,18 +28,12 @@ pub enum Item {
     TooLarge(String),
 }
 
-/// Sorts one raw ArrowChunk message into an item, checking it on the way.
+/// Sorts one raw ArrowChunk message into an item, checking it on the way (the same
+/// classification as grpcio's DoGet path: `tunnel::classify_chunk`).
 pub fn classify(message: Bytes) -> Item {
-    let fields = match tunnel::read_chunk(&message) {
-        Ok(f) => f,
-        Err(e) => return Item::Invalid(e),
-    };
-    if let Some(records) = fields.end_marker() {
-        return Item::End { records };
-    }
-    let (offset, len) = fields.data;
-    match ipc::scan_partition_chunk(&message[offset..offset + len]) {
-        Ok(scan) => Item::Chunk { message, offset, len, rows: scan.rows },
+    match tunnel::classify_chunk(&message) {
+        Ok(tunnel::ChunkKind::End { records }) => Item::End { records },
+        Ok(tunnel::ChunkKind::Data { offset, len, rows }) => Item::Chunk { message, offset, len, rows },
         Err(e) => Item::Invalid(e),
     }
 }
