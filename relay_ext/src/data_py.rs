@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use tonic::Code;
 
-use crate::data_plane::call::{Call, Decision, Item};
+use crate::data_plane::call::{Abort, Call, Decision, Item};
 use crate::data_plane::hub::Hub;
 use crate::data_plane::{DataPlane, Settings};
 
@@ -153,10 +153,11 @@ impl DataCall {
         Ok(())
     }
 
-    /// None answers the connector OK; a reason ends the call with CANCELLED.
-    #[pyo3(signature = (abort_reason = None))]
-    fn finish(&self, abort_reason: Option<String>) {
-        self.call.finish(abort_reason);
+    /// No reason answers the connector OK; a reason ends the call with CANCELLED, or with
+    /// INVALID_ARGUMENT (`INVALID_DATA: reason`) when ``invalid_data``.
+    #[pyo3(signature = (abort_reason = None, invalid_data = false))]
+    fn finish(&self, abort_reason: Option<String>, invalid_data: bool) {
+        self.call.finish(abort_reason.map(|reason| Abort { invalid_data, reason }));
     }
 
     /// The next item or None: (0, Payload, rows) a chunk, (1, None, records) the end
@@ -180,7 +181,7 @@ impl DataCall {
 impl Drop for DataCall {
     /// A call Python lets go of without finishing is cancelled, never left hanging.
     fn drop(&mut self) {
-        self.call.finish(Some("the gateway dropped the call".to_string()));
+        self.call.finish(Some(Abort::cancelled("the gateway dropped the call")));
     }
 }
 

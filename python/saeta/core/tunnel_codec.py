@@ -4,6 +4,7 @@ with one join instead of a protobuf object and a second copy."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 DATA_TAG = b"\x0a"  # field 1, wire type 2 (length-delimited)
 # DoGet metadata naming the call (DoGetRequest.call_id), and the id `connector test`
@@ -11,9 +12,23 @@ DATA_TAG = b"\x0a"  # field 1, wire type 2 (length-delimited)
 CALL_ID_KEY = "saeta-call-id"
 PROBE_CALL_ID = "probe"
 # A data call the gateway aborts for what the connector sent (invalid Arrow, more rows than
-# asked) ends with INVALID_ARGUMENT and a reason starting with this; any other abort (the
-# query stopped) with CANCELLED.
+# asked) ends with INVALID_ARGUMENT and a status message starting with this; any other
+# abort (the query stopped) with CANCELLED.
 INVALID_DATA = "INVALID_DATA"
+
+
+@dataclass(frozen=True, slots=True)
+class Abort:
+    """Why the gateway ends a data call early, as a value (never parsed from text):
+    ``invalid_data``, the connector's data was refused (INVALID_ARGUMENT); else the query
+    no longer needs it (CANCELLED)."""
+
+    reason: str
+    invalid_data: bool = False
+
+    @property
+    def status_message(self) -> str:
+        return f"{INVALID_DATA}: {self.reason}" if self.invalid_data else self.reason
 
 
 def _varint(value: int) -> bytes:

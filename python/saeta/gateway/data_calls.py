@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Protocol
 
+from saeta.core.tunnel_codec import Abort
+
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
@@ -58,12 +60,12 @@ class PendingCall:
     call_id: str
     tenant: str
     arrived: asyncio.Future[DataStream] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
-    # Set by the query side: None = answer OK, a string = abort the call with CANCELLED.
-    finished: asyncio.Future[str | None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    # Set by the query side: None = answer OK, an Abort = end the call with its status.
+    finished: asyncio.Future[Abort | None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
-    def finish(self, abort_reason: str | None = None) -> None:
+    def finish(self, abort: Abort | None = None) -> None:
         if not self.finished.done():
-            self.finished.set_result(abort_reason)
+            self.finished.set_result(abort)
 
 
 # Calls whose query ended before the connector's DoGet arrived, remembered (oldest

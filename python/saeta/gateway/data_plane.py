@@ -18,6 +18,7 @@ from typing import Any
 
 from saeta.certs import der_identity
 from saeta.config import GatewayConfig
+from saeta.core.tunnel_codec import Abort
 from saeta.core.tunnel_keepalive import KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS
 from saeta.errors import SaetaError
 from saeta.gateway.data_calls import CallBroken, Chunk, ClosedEarly, End, MessageTooLarge
@@ -58,8 +59,11 @@ class RustDataStream:
             raise ClosedEarly("the connector closed the data call")
         raise CallBroken(value)
 
-    def finish(self, abort_reason: str | None) -> None:
-        self._call.finish(abort_reason)
+    def finish(self, abort: Abort | None) -> None:
+        if abort is None:
+            self._call.finish()
+        else:
+            self._call.finish(abort.reason, abort.invalid_data)
 
 
 class RustDataPlane:
@@ -129,7 +133,7 @@ class RustDataPlane:
         key = call.key
         self._streams[key] = stream
 
-        def finished(done: asyncio.Future[str | None]) -> None:
+        def finished(done: asyncio.Future[Abort | None]) -> None:
             self._streams.pop(key, None)
             stream.finish(None if done.cancelled() else done.result())
 

@@ -22,7 +22,7 @@ from saeta.core import browser_protocol as bp
 from saeta.core import filter_codec, frame_split
 from saeta.core.browser_protocol import DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES
 from saeta.core.filters import Condition
-from saeta.core.tunnel_codec import INVALID_DATA
+from saeta.core.tunnel_codec import Abort
 from saeta.errors import ConnectorOffline, QueryFailed, QueryTimeout, RelayError, SaetaError
 from saeta.gateway import arrow_check
 from saeta.gateway.call_slots import CallSlots
@@ -336,7 +336,7 @@ async def _relay_partition(
 ) -> tuple[int, int]:
     link = ctx.link
     pending = ctx.calls.expect(link.tenant)
-    abort: str | None = "query stopped"
+    abort: Abort | None = Abort("query stopped")
     try:
         stream = await _open_data_call(ctx, pending, request_id, ticket, limit, conditions, errors)
         assert stream is not None
@@ -345,7 +345,7 @@ async def _relay_partition(
             try:
                 piece = await _within(_next_piece(stream, errors, link.tenant, out), ctx.timeout, errors)
             except InvalidArrowData:
-                abort = f"{INVALID_DATA}: invalid Arrow data"
+                abort = Abort("invalid Arrow data", invalid_data=True)
                 raise
             if isinstance(piece, End):
                 if piece.records != rows:
@@ -354,7 +354,7 @@ async def _relay_partition(
                 return rows, nbytes
             rows += piece.rows
             if limit is not None and rows > limit:
-                abort = f"{INVALID_DATA}: more rows than asked"
+                abort = Abort("more rows than asked", invalid_data=True)
                 raise QueryFailed("the connector sent more rows than the limit")
             for payload in out.frames(piece.payload):
                 nbytes += len(payload)
@@ -392,7 +392,7 @@ async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, s
     errors = link.watch_errors(request_id)
     snapshot = link.watch_snapshot(request_id)
     pending = None
-    abort: str | None = "subscription stopped"
+    abort: Abort | None = Abort("subscription stopped")
     stopped = asyncio.ensure_future(stop.wait())
     try:
         info = await link.get_flight_info(request_id, q.dataset, q.columns, None, ctx.timeout, q.filter, follow=True)
@@ -427,7 +427,7 @@ async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, s
             try:
                 piece = piece_task.result()
             except InvalidArrowData:
-                abort = f"{INVALID_DATA}: invalid Arrow data"
+                abort = Abort("invalid Arrow data", invalid_data=True)
                 raise
             piece_task = None
             if isinstance(piece, End):
@@ -441,7 +441,7 @@ async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, s
         await ctx.send_parts((header, EOS))
         nbytes += len(EOS)
         await ctx.send_text(bp.end_frame(q.id, rows, nbytes))
-        abort = "unsubscribed"
+        abort = Abort("unsubscribed")
         log.info("subscription ended tenant=%s dataset=%s rows=%d bytes=%d", link.tenant, q.dataset, rows, nbytes)
     except asyncio.CancelledError:
         link.cancel(request_id)

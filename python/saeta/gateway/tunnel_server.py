@@ -17,7 +17,7 @@ from google.protobuf.message import DecodeError
 from saeta.certs import certificate_serial, client_cert_problem
 from saeta.config import GatewayConfig
 from saeta.core.names import is_dataset_name, is_tenant_id
-from saeta.core.tunnel_codec import CALL_ID_KEY, INVALID_DATA, PROBE_CALL_ID
+from saeta.core.tunnel_codec import CALL_ID_KEY, PROBE_CALL_ID
 from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS, KEEPALIVE_TIME_MS
 from saeta.errors import QueryFailed
 from saeta.gateway.crl import CrlWatcher
@@ -317,10 +317,10 @@ class TunnelService:
             await context.abort(getattr(grpc.StatusCode, refused.status), refused.message)
             raise  # abort() raises; this line is for the type checker
         pending.arrived.set_result(GrpcDataStream(requests, self.relay))
-        abort_reason = await pending.finished
-        if abort_reason is not None:
-            bad = abort_reason.startswith(INVALID_DATA)
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT if bad else grpc.StatusCode.CANCELLED, abort_reason)
+        abort = await pending.finished
+        if abort is not None:
+            status = grpc.StatusCode.INVALID_ARGUMENT if abort.invalid_data else grpc.StatusCode.CANCELLED
+            await context.abort(status, abort.status_message)
         return pb.DoGetSummary()
 
 

@@ -38,6 +38,20 @@ pub fn classify(message: Bytes) -> Item {
     }
 }
 
+/// Why the gateway ends a call early: its data was refused (INVALID_ARGUMENT, the status
+/// message `INVALID_DATA: reason`), or the query no longer needs it (CANCELLED).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Abort {
+    pub invalid_data: bool,
+    pub reason: String,
+}
+
+impl Abort {
+    pub fn cancelled(reason: &str) -> Self {
+        Abort { invalid_data: false, reason: reason.to_string() }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Pending,
@@ -49,7 +63,7 @@ struct State {
     queue: VecDeque<Item>,
     decision: Decision,
     /// Set by Python: `Some(None)` = answer OK, `Some(Some(reason))` = CANCELLED.
-    finished: Option<Option<String>>,
+    finished: Option<Option<Abort>>,
     /// The call is on the hub's ready list and Python has not yet emptied its queue.
     announced: bool,
 }
@@ -98,10 +112,10 @@ impl Call {
         self.changed.notify_one();
     }
 
-    pub fn finish(&self, abort_reason: Option<String>) {
+    pub fn finish(&self, abort: Option<Abort>) {
         let mut st = self.lock();
         if st.finished.is_none() {
-            st.finished = Some(abort_reason);
+            st.finished = Some(abort);
         }
         drop(st);
         self.changed.notify_one();
@@ -126,7 +140,7 @@ impl Call {
         self.lock().decision.clone()
     }
 
-    pub fn finished(&self) -> Option<Option<String>> {
+    pub fn finished(&self) -> Option<Option<Abort>> {
         self.lock().finished.clone()
     }
 
@@ -138,7 +152,7 @@ impl Call {
     }
 
     /// Runs `fut` until it completes or Python finishes the call (`Err(reason)`).
-    pub async fn until_finished<T>(&self, fut: impl Future<Output = T>) -> Result<T, Option<String>> {
+    pub async fn until_finished<T>(&self, fut: impl Future<Output = T>) -> Result<T, Option<Abort>> {
         tokio::pin!(fut);
         loop {
             if let Some(reason) = self.finished() {
@@ -152,7 +166,7 @@ impl Call {
     }
 
     /// Waits for Python to finish the call; its abort reason, if any.
-    pub async fn wait_finished(&self) -> Option<String> {
+    pub async fn wait_finished(&self) -> Option<Abort> {
         loop {
             if let Some(reason) = self.finished() {
                 return reason;
@@ -163,7 +177,7 @@ impl Call {
 
     /// Waits for Python's accept or reject (or an early finish). A decision taken wins
     /// over a finish that came after it (Python rejects, then drops the call).
-    pub async fn decided(&self) -> Result<Decision, Option<String>> {
+    pub async fn decided(&self) -> Result<Decision, Option<Abort>> {
         loop {
             let d = self.decision();
             if d != Decision::Pending {
@@ -216,8 +230,8 @@ mod tests {
         call.decide(Decision::Accepted);
         call.decide(Decision::Rejected(Code::NotFound, "x".into()));
         assert_eq!(call.decision(), Decision::Accepted);
-        call.finish(Some("stop".into()));
+        call.finish(Some(Abort::cancelled("stop")));
         call.finish(None);
-        assert_eq!(call.finished(), Some(Some("stop".into())));
+        assert_eq!(call.finished(), Some(Some(Abort::cancelled("stop"))));
     }
 }

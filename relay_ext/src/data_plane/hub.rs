@@ -6,7 +6,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use super::call::{Call, Item};
+use super::call::{Abort, Call, Item};
 use super::waker::Waker;
 
 #[derive(Default)]
@@ -79,7 +79,7 @@ impl Hub {
         self.closed.store(true, Ordering::Release);
         let calls: Vec<Arc<Call>> = self.live().values().filter_map(Weak::upgrade).collect();
         for call in calls {
-            call.finish(Some(reason.to_string()));
+            call.finish(Some(Abort::cancelled(reason)));
         }
     }
 }

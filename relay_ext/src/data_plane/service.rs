@@ -11,7 +11,7 @@ use tonic::codegen::{http, BoxFuture, Service};
 use tonic::server::{Grpc, NamedService};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::call::{classify, Call, Decision, Item};
+use super::call::{classify, Abort, Call, Decision, Item};
 use super::hub::Hub;
 
 pub const DOGET_PATH: &str = "/saeta.v1.Tunnel/DoGet";
@@ -75,12 +75,12 @@ impl NamedService for DataService {
 }
 
 /// How a data call ends: OK, INVALID_ARGUMENT when the gateway refused what the connector
-/// sent (the reason starts with `INVALID_DATA`, saeta.core.tunnel_codec), else CANCELLED.
-fn ended(reason: Option<String>) -> Result<Response<()>, Status> {
-    match reason {
+/// sent (`Abort::invalid_data`; the status message is `INVALID_DATA: reason`), else CANCELLED.
+fn ended(abort: Option<Abort>) -> Result<Response<()>, Status> {
+    match abort {
         None => Ok(Response::new(())),
-        Some(reason) if reason.starts_with("INVALID_DATA") => Err(Status::invalid_argument(reason)),
-        Some(reason) => Err(Status::cancelled(reason)),
+        Some(Abort { invalid_data: true, reason }) => Err(Status::invalid_argument(format!("INVALID_DATA: {reason}"))),
+        Some(Abort { reason, .. }) => Err(Status::cancelled(reason)),
     }
 }
 
