@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from saeta import cli
 from saeta.config import ControlPlaneConfig, LoggingConfig
 from saeta.control_plane import admin_token
 from saeta.control_plane.app import ControlPlane
-from saeta.control_plane.store import SessionStore
+from saeta.control_plane.store import SessionRow, SessionStore
 from saeta.errors import ConfigError, SaetaError
 
 SECRET = "control-plane-admin-test-secret-0123456789"
@@ -128,3 +129,15 @@ def test_the_cli_reads_the_token_from_its_flag_the_environment_or_the_file(
     assert cli._admin_token(args) == "from-the-environment-0123"
     args.token = "from-the-flag-0123456789"
     assert cli._admin_token(args) == "from-the-flag-0123456789"
+
+
+def test_sessions_expired_over_a_day_ago_are_purged_as_new_ones_are_issued(tmp_path: Path) -> None:
+    cp = _cp(tmp_path)
+    now = int(time.time())
+    old = SessionRow("old", "u", "", "acme", "*", now - 2 * 86400, None)
+    recent = SessionRow("recent", "u", "", "acme", "*", now - 3600, None)
+    for row in (old, recent):
+        cp.store.create(row, now - 3 * 86400)
+    assert _post(cp, json=BODY, headers=AUTH).status_code == 201
+    assert cp.store.get("old") is None
+    assert cp.store.get("recent") is not None  # expired, but less than a day ago

@@ -75,7 +75,8 @@ async def check(cfg: ConnectorConfig) -> list[CheckResult]:
     tunnel = Tunnel(cfg, sources)
     try:
         reg = await tunnel.register(probe=True)
-        detail = f"registered with {cfg.grpc_uri} as {cfg.tenant_id} (tunnel {reg.session_id})"
+        tunnel_id = reg.session_id  # the seed's name for the tunnel id
+        detail = f"registered with {cfg.grpc_uri} as {cfg.tenant_id} (tunnel {tunnel_id})"
         results.append(CheckResult("gateway", True, detail))
         if reg.data_port:
             problem = await tunnel.probe_data_port(reg.data_port)

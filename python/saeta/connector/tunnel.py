@@ -24,14 +24,13 @@ from saeta.connector.sources.base import Follower, Partition, QueryPlan, Source
 from saeta.core import filter_codec
 from saeta.core.backoff import Backoff
 from saeta.core.grpc_target import with_port
-from saeta.core.tunnel_codec import CALL_ID_KEY, PROBE_CALL_ID
+from saeta.core.tunnel_codec import CALL_ID_KEY, PROBE_CALL_ID, TUNNEL_PROTOCOL_VERSION
 from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS
 from saeta.errors import BadRequest, DatasetNotFound, QueryFailed, SaetaError, SourceError, TunnelRefused
 from saeta.v1 import tunnel_pb2 as pb
 
 log = logging.getLogger("saeta.connector")
 
-PROTOCOL_VERSION = 1
 MAX_TICKET_CHARS = 64 * 1024
 _DOGET_METHOD = "/saeta.v1.Tunnel/DoGet"
 _CONTROL_METHOD = "/saeta.v1.Tunnel/Control"
@@ -178,7 +177,7 @@ class Tunnel:
                     tenant_id=self.cfg.tenant_id,
                     version=__version__,
                     datasets=sorted(self.sources),
-                    protocol_version=PROTOCOL_VERSION,
+                    protocol_version=TUNNEL_PROTOCOL_VERSION,
                     probe=probe,
                 )
             )

@@ -54,6 +54,11 @@ def _is_json(request: Request) -> bool:
     return media_type == "application/json"
 
 
+# Sessions expired over a day ago are deleted, at most this often (on an issue call), so
+# the database does not grow forever; a revoked one is kept as long as it could verify.
+PURGE_EVERY_SECONDS = 3600
+
+
 class ControlPlane:
     def __init__(self, cfg: ControlPlaneConfig, store: SessionStore, admin_token: str) -> None:
         """``admin_token``: the one every admin call must carry (control_plane/admin_token.py)."""
@@ -63,6 +68,7 @@ class ControlPlane:
         self.redis = redis_connect(cfg.redis_url) if cfg.redis_url else None
         self._hosts = (*cfg.allowed_hosts, *([cfg.host.lower()] if cfg.host not in ("0.0.0.0", "::") else []))
         self._origins = {normalize_origin(o) for o in cfg.allowed_origins}
+        self._purged_at = 0  # unix time of the last purge of long-expired sessions
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -151,6 +157,11 @@ class ControlPlane:
         sid = secrets.token_urlsafe(16)
         row = SessionRow(sid, user, cuenta, tenant, datasets, now + ttl, None)
         await asyncio.to_thread(self.store.create, row, now)
+        if now - self._purged_at >= PURGE_EVERY_SECONDS:
+            self._purged_at = now
+            purged = await asyncio.to_thread(self.store.purge_expired, now)
+            if purged:
+                log.info("purged %d sessions expired over a day ago", purged)
         token = issue_session(self.cfg.secret_key, sid, user, now, ttl)
         log.info("session issued tenant=%s user=%s session=%s ttl=%d", tenant, user, fingerprint(token), ttl)
         answer: dict[str, Any] = {"session_id": token, "expires_at": now + ttl}

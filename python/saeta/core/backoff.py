@@ -1,4 +1,5 @@
-"""Reconnect delays: exponential backoff with full jitter, capped."""
+"""Reconnect delays: exponential backoff with equal jitter (a uniform draw in the upper half
+of each delay, never less than half of it), capped."""
 
 from __future__ import annotations
 

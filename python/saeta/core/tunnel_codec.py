@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+# RegisterRequest.protocol_version: the tunnel protocol both sides speak (docs/tunnel.md).
+TUNNEL_PROTOCOL_VERSION = 1
 DATA_TAG = b"\x0a"  # field 1, wire type 2 (length-delimited)
 # DoGet metadata naming the call (DoGetRequest.call_id), and the id `connector test`
 # sends to check the data port: always refused with NOT_FOUND, logged as a probe.

@@ -17,7 +17,7 @@ from google.protobuf.message import DecodeError
 from saeta.certs import certificate_serial, client_cert_problem
 from saeta.config import GatewayConfig
 from saeta.core.names import is_dataset_name, is_tenant_id
-from saeta.core.tunnel_codec import CALL_ID_KEY, PROBE_CALL_ID
+from saeta.core.tunnel_codec import CALL_ID_KEY, PROBE_CALL_ID, TUNNEL_PROTOCOL_VERSION
 from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS, KEEPALIVE_TIME_MS
 from saeta.errors import QueryFailed
 from saeta.gateway.crl import CrlWatcher
@@ -152,7 +152,7 @@ class TunnelService:
         if not is_tenant_id(cn):
             _refusal(cn, "TENANT_INVALID", "certificate CN is not a valid tenant id", peer)
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, "TUNNEL_REFUSED: invalid tenant id")
-        if reg.protocol_version != 1:
+        if reg.protocol_version != TUNNEL_PROTOCOL_VERSION:
             _refusal(cn, "PROTOCOL_VERSION", f"protocol version {reg.protocol_version}", peer)
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "TUNNEL_REFUSED: protocol version 1 required")
         if len(reg.datasets) > MAX_DATASETS or not all(is_dataset_name(d) for d in reg.datasets):

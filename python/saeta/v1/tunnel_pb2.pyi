@@ -276,7 +276,9 @@ class RegisterResponse(_message.Message):
     status: _builtins.str
     """"ok" """
     session_id: _builtins.str
-    """identifies this tunnel in both sides' logs"""
+    """The tunnel's id, in both sides' logs (`tunnel=`). Named session_id since the seed;
+    it is not a browser session: code calls it tunnel_id.
+    """
     heartbeat_seconds: _builtins.int
     """how often the connector must send a Heartbeat"""
     data_port: _builtins.int
