@@ -10,6 +10,8 @@ ruff check python tests benchmarks scripts
 ruff format --check python tests benchmarks scripts
 echo "== mypy --strict"
 mypy
+echo "== stubtest: python/saeta/_relay.pyi against the built extension"
+(cd python && python -m mypy.stubtest saeta._relay --allowlist ../scripts/relay-stubtest-allowlist.txt)
 echo "== cargo fmt + clippy + test"
 (cd relay_ext && cargo fmt --check && cargo clippy -q --all-targets -- -D warnings && cargo test -q 2>&1 | grep -E "^test result|FAILED|panicked" )
 [ "${1:-}" = "--lint-only" ] && exit 0

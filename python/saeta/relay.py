@@ -27,17 +27,38 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from types import ModuleType
-from typing import Literal
+from typing import Literal, Protocol
 
 from saeta import _relay_py
 
+_native: Relay | None
 try:
-    from saeta import _relay as _native  # type: ignore[attr-defined, unused-ignore]
+    from saeta import _relay
+
+    _native = _relay
 except ImportError:  # the extension is not built: the twin serves alone
     _native = None
 
 RelayName = Literal["rust", "python", "auto"]
+Buffer = bytes | bytearray | memoryview
+
+
+class Relay(Protocol):
+    """What both implementations are (modules satisfy it: saeta._relay, typed by its
+    checked stub, and saeta._relay_py); the gateway and the connector hold a Relay."""
+
+    IMPLEMENTATION: str
+
+    def locate_payload(self, message: Buffer, /) -> tuple[int, int]: ...
+    def scan_ipc(self, data: Buffer, /) -> tuple[int, int, int, int, int, int, bool]: ...
+    def check_schema_message(self, data: Buffer, /) -> None: ...
+    def check_chunk(self, message: Buffer, /) -> tuple[int, int, int]: ...
+    def classify_chunk(self, message: Buffer, /) -> tuple[bool, int, int, int]: ...
+    def json_array_to_lines(self, data: Buffer, max_depth: int, /) -> bytes: ...
+    def uuid_text(self, data: Buffer, /) -> tuple[bytes, bytes]: ...
+    def interval_text(self, data: Buffer, /) -> tuple[bytes, bytes]: ...
+
+
 EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 
 
@@ -64,7 +85,7 @@ def available() -> list[str]:
     return ["rust", "python"] if _native is not None else ["python"]
 
 
-def load(name: RelayName = "auto") -> ModuleType:
+def load(name: RelayName = "auto") -> Relay:
     """The implementation module for ``name``; "auto" prefers Rust.
 
     Raises ImportError when "rust" is asked for and the extension is not built."""
@@ -74,11 +95,11 @@ def load(name: RelayName = "auto") -> ModuleType:
         if name == "rust":
             raise ImportError("saeta._relay (the Rust extension) is not built")
         return _relay_py
-    native: ModuleType = _native
+    native: Relay = _native
     return native
 
 
-def scan(data: bytes | memoryview, impl: ModuleType | None = None) -> IpcScan:
+def scan(data: bytes | memoryview, impl: Relay | None = None) -> IpcScan:
     """``scan_ipc`` as a typed result."""
     return IpcScan(*(impl or load()).scan_ipc(data))
 

@@ -8,7 +8,7 @@ import contextlib
 import logging
 from collections.abc import Generator
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc.aio
 import httpx
@@ -33,12 +33,14 @@ from saeta.gateway.browser import CLOSE_TRY_AGAIN_LATER, BrowserSocket, SocketLi
 from saeta.gateway.call_slots import CallSlots
 from saeta.gateway.crl import CrlWatcher
 from saeta.gateway.data_calls import DataCalls
-from saeta.gateway.data_plane import RustDataPlane
 from saeta.gateway.http_protocol import MAX_HEAD_BYTES, edge_protocols
 from saeta.gateway.registry import ConnectorRegistry
 from saeta.gateway.revocation import InProcessRevocations, RedisRevocations, Revocations
 from saeta.gateway.sessions import MAX_CALLS_IN_FLIGHT, SessionValidator
 from saeta.gateway.tunnel_server import TunnelService, server_credentials, server_options
+
+if TYPE_CHECKING:
+    from saeta.gateway.data_plane import RustDataPlane
 
 log = logging.getLogger("saeta.gateway")
 CONTROL_PLANE_LIMITS = httpx.Limits(max_connections=MAX_CALLS_IN_FLIGHT, max_keepalive_connections=MAX_CALLS_IN_FLIGHT)
@@ -327,7 +329,10 @@ class Gateway:
         if self.relay.IMPLEMENTATION != "rust":
             log.warning("data_port %d unused: the Python relay serves DoGet on grpc_port", self.cfg.data_port)
             return
-        plane = RustDataPlane(self.cfg, self.tunnels, self.relay)
+        # Imported here: the data plane is the Rust extension's, absent where it is not built.
+        from saeta.gateway.data_plane import RustDataPlane
+
+        plane = RustDataPlane(self.cfg, self.tunnels)
         plane.start(self.cfg.data_port)
         self.data_plane = plane
         self.tunnels.data_port = plane.port

@@ -9,7 +9,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from types import ModuleType
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -38,6 +37,7 @@ from saeta.gateway.query import QueryContext, run_query, run_subscription
 from saeta.gateway.registry import ConnectorRegistry
 from saeta.gateway.sessions import SessionValidator
 from saeta.gateway.ws_protocol import ABORT_EXTENSION, EXTENSION, Buffer
+from saeta.relay import Relay
 
 log = logging.getLogger("saeta.gateway.browser")
 
@@ -72,7 +72,7 @@ class BrowserSocket:
         registry: ConnectorRegistry,
         calls: DataCalls,
         sessions: SessionValidator,
-        relay: ModuleType,
+        relay: Relay,
         limits: SocketLimits,
     ) -> None:
         self.ws, self.token, self.session = ws, token, session

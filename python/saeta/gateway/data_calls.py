@@ -18,10 +18,10 @@ import secrets
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any, Protocol
 
 from saeta.core.tunnel_codec import Abort
+from saeta.relay import Relay
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +104,7 @@ class DataCalls:
 class GrpcDataStream:
     """A DoGet call served by grpcio: raw messages, located and checked by the relay."""
 
-    def __init__(self, messages: AsyncIterator[bytes], relay: ModuleType) -> None:
+    def __init__(self, messages: AsyncIterator[bytes], relay: Relay) -> None:
         self._messages = messages
         self._relay = relay
 

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from types import ModuleType
-from typing import Any
 
+from saeta import _relay
 from saeta.certs import der_identity
 from saeta.config import GatewayConfig
 from saeta.core.tunnel_codec import Abort
@@ -32,9 +31,8 @@ QUEUE_DEPTH = 2  # messages per call (1 MiB each with the connector's default), 
 class RustDataStream:
     """An accepted call's pieces, taken from the extension as they arrive."""
 
-    def __init__(self, call: Any, native: ModuleType) -> None:
+    def __init__(self, call: _relay.DataCall) -> None:
         self._call = call
-        self._chunk, self._end, self._too_large = native.KIND_CHUNK, native.KIND_END, native.KIND_TOO_LARGE
         self._waiter: asyncio.Future[None] | None = None
 
     def wake(self) -> None:
@@ -49,15 +47,16 @@ class RustDataStream:
             finally:
                 self._waiter = None
         kind, value, number = item
-        if kind == self._chunk:
+        if kind == _relay.KIND_CHUNK and isinstance(value, _relay.Payload):
             return Chunk(memoryview(value), number, len(value))
-        if kind == self._end:
+        if kind == _relay.KIND_END:
             return End(number)
-        if kind == self._too_large:
-            raise MessageTooLarge(value)
-        if value is None:
+        reason = value if isinstance(value, str) else None
+        if kind == _relay.KIND_TOO_LARGE:
+            raise MessageTooLarge(reason or "message too large")
+        if kind == _relay.KIND_CLOSED and reason is None:
             raise ClosedEarly("the connector closed the data call")
-        raise CallBroken(value)
+        raise CallBroken(reason or f"the data call ended (item kind {kind})")
 
     def finish(self, abort: Abort | None) -> None:
         if abort is None:
@@ -67,21 +66,20 @@ class RustDataStream:
 
 
 class RustDataPlane:
-    def __init__(self, cfg: GatewayConfig, tunnels: TunnelService, native: ModuleType) -> None:
+    def __init__(self, cfg: GatewayConfig, tunnels: TunnelService) -> None:
         self.cfg = cfg
         self.tunnels = tunnels
-        self._native = native
-        self._server: Any = None
+        self._server: _relay.DataServer | None = None
         self._streams: dict[int, RustDataStream] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def port(self) -> int:
-        return int(self._server.port) if self._server is not None else 0
+        return self._server.port if self._server is not None else 0
 
     def start(self, port: int) -> None:
         try:
-            self._server = self._native.DataServer(
+            self._server = _relay.DataServer(
                 self.cfg.host,
                 port,
                 self.cfg.server_cert.read_bytes(),
@@ -110,6 +108,8 @@ class RustDataPlane:
         self._streams.clear()
 
     def _on_wake(self) -> None:
+        if self._server is None:
+            return
         arrivals, ready = self._server.poll()
         for call in arrivals:
             try:
@@ -122,14 +122,14 @@ class RustDataPlane:
             if stream is not None:
                 stream.wake()
 
-    def _arrive(self, call: Any) -> None:
+    def _arrive(self, call: _relay.DataCall) -> None:
         cn, serial = der_identity(call.peer_cert)
         try:
             pending = self.tunnels.claim_data_call(cn, serial, call.call_id, call.peer)
         except DataCallRefused as refused:
             call.reject(refused.status, refused.message)
             return
-        stream = RustDataStream(call, self._native)
+        stream = RustDataStream(call)
         key = call.key
         self._streams[key] = stream
 

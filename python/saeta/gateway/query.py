@@ -12,7 +12,6 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -38,7 +37,7 @@ from saeta.gateway.data_calls import (
 )
 from saeta.gateway.registry import ConnectorLink
 from saeta.gateway.ws_protocol import Buffer
-from saeta.relay import EOS, frame_header
+from saeta.relay import EOS, Relay, frame_header
 from saeta.v1 import tunnel_pb2 as pb
 
 log = logging.getLogger("saeta.gateway.query")
@@ -78,7 +77,7 @@ MAX_SCHEMA_TEXT = 512 * 1024
 class QueryContext:
     link: ConnectorLink
     calls: DataCalls
-    relay: ModuleType
+    relay: Relay
     timeout: float
     send_text: Callable[[str], Awaitable[None]]
     send_parts: Callable[[Sequence[Buffer]], Awaitable[None]]

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from types import ModuleType
 from typing import Any
 
 import grpc
@@ -23,6 +22,7 @@ from saeta.errors import QueryFailed
 from saeta.gateway.crl import CrlWatcher
 from saeta.gateway.data_calls import DataCalls, GrpcDataStream, PendingCall
 from saeta.gateway.registry import BACKLOG_REASON, ConnectorLink, ConnectorRegistry
+from saeta.relay import Relay
 from saeta.v1 import tunnel_pb2 as pb
 
 log = logging.getLogger("saeta.gateway.tunnel")
@@ -73,7 +73,7 @@ class TunnelService:
         registry: ConnectorRegistry,
         calls: DataCalls,
         crl: CrlWatcher,
-        relay: ModuleType,
+        relay: Relay,
     ) -> None:
         self.cfg = cfg
         self.relay = relay
