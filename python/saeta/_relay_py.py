@@ -259,14 +259,14 @@ def _text_column(data: Buffer, write: Callable[[bytes], str]) -> tuple[bytes, by
     """(text, offsets) buffers of a string column: ``write`` of each 16-byte value."""
     raw = bytes(data)
     if len(raw) % 16:
-        raise ValueError("not whole 16-byte values, or too many")
+        raise RelayError("COLUMN_INVALID", "not whole 16-byte values, or too many")
     text = bytearray()
     ends = [0]
     for i in range(0, len(raw), 16):
         text += write(raw[i : i + 16]).encode("ascii")
         ends.append(len(text))
     if len(text) > 2**31 - 1:
-        raise ValueError("not whole 16-byte values, or too many")
+        raise RelayError("COLUMN_INVALID", "not whole 16-byte values, or too many")
     return bytes(text), struct.pack(f"<{len(ends)}i", *ends)
 
 

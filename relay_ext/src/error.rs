@@ -13,6 +13,8 @@ pub enum RelayError {
     IpcSequence(String),
     /// A JSON document that is not a top-level array of objects.
     Json(String),
+    /// A fixed-width column that is not whole values, or whose text would not fit.
+    Column(String),
 }
 
 impl RelayError {
@@ -22,6 +24,7 @@ impl RelayError {
             RelayError::IpcFraming(_) => "IPC_FRAMING_INVALID",
             RelayError::IpcSequence(_) => "IPC_SEQUENCE_INVALID",
             RelayError::Json(_) => "JSON_INVALID",
+            RelayError::Column(_) => "COLUMN_INVALID",
         }
     }
 
@@ -30,7 +33,8 @@ impl RelayError {
             RelayError::TunnelMessage(m)
             | RelayError::IpcFraming(m)
             | RelayError::IpcSequence(m)
-            | RelayError::Json(m) => m,
+            | RelayError::Json(m)
+            | RelayError::Column(m) => m,
         }
     }
 }

@@ -243,3 +243,83 @@ pub fn check_schema_message(buf: &[u8]) -> Result<(), RelayError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The untrusted-input parser on its own. The vectors are pyarrow's encoding of
+    //! `schema([("id", int64())])` and a 3-row batch of it (`serialize()`).
+    use super::*;
+
+    const SCHEMA: &str = "ffffffff780000001000000000000a000c000600050008000a000000000104000c000000080008000000040008000000040000000100000014000000100014000800060007000c00000010001000000000000102100000001c0000000400000000000000020000006964000008000c0008000700080000000000000140000000";
+    const BATCH: &str = "ffffffff8800000014000000000000000c0016000600050008000c000c0000000003040018000000180000000000000000000a0018000c00040008000a0000003c00000010000000030000000000000000000000020000000000000000000000000000000000000000000000000000001800000000000000000000000100000003000000000000000000000000000000010000000000000002000000000000000300000000000000";
+    const EOS: [u8; 8] = [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    fn stream() -> Vec<u8> {
+        [hex(SCHEMA), hex(BATCH), hex(BATCH), EOS.to_vec()].concat()
+    }
+
+    #[test]
+    fn counts_messages_rows_and_the_end() {
+        let s = scan(&stream()).unwrap();
+        assert_eq!((s.messages, s.schemas, s.record_batches, s.rows, s.body_bytes, s.eos), (3, 1, 2, 6, 48, true));
+        assert_eq!(scan(&[]).unwrap(), Scan::default());
+    }
+
+    #[test]
+    fn every_truncation_is_refused_and_nothing_panics() {
+        let whole = stream();
+        let ends = [hex(SCHEMA).len(), hex(SCHEMA).len() + hex(BATCH).len()];
+        for cut in 1..whole.len() - EOS.len() {
+            if ends.contains(&cut) {
+                continue; // a cut between messages leaves whole messages
+            }
+            assert!(scan(&whole[..cut]).is_err(), "a cut at {cut} passed");
+        }
+    }
+
+    #[test]
+    fn lengths_past_the_end_are_refused_before_any_allocation() {
+        let mut batch = hex(BATCH);
+        batch[4..8].copy_from_slice(&0x7fff_fff8u32.to_le_bytes()); // metadata of 2 GiB
+        assert_eq!(scan(&batch), Err(bad("metadata runs past the end")));
+        let mut negative = hex(BATCH);
+        negative[4..8].copy_from_slice(&(-8i32).to_le_bytes());
+        assert!(scan(&negative).is_err());
+        let mut no_marker = hex(BATCH);
+        no_marker[0] = 0;
+        assert_eq!(scan(&no_marker), Err(bad("missing continuation marker")));
+    }
+
+    #[test]
+    fn corrupted_bytes_never_panic() {
+        let whole = stream();
+        for pos in 0..whole.len() {
+            for value in [0u8, 0x7f, 0xff] {
+                let mut bytes = whole.clone();
+                bytes[pos] = value;
+                let _ = scan(&bytes); // an error or a scan; never a panic or a huge allocation
+            }
+        }
+    }
+
+    #[test]
+    fn a_partition_chunk_is_record_batches_only() {
+        assert_eq!(scan_partition_chunk(&hex(BATCH)).unwrap().rows, 3);
+        assert!(matches!(scan_partition_chunk(&[]), Err(RelayError::IpcSequence(_))));
+        assert!(matches!(scan_partition_chunk(&hex(SCHEMA)), Err(RelayError::IpcSequence(_))));
+        assert!(matches!(scan_partition_chunk(&[hex(BATCH), EOS.to_vec()].concat()), Err(RelayError::IpcSequence(_))));
+        assert!(matches!(scan(&[EOS.to_vec(), hex(BATCH)].concat()), Err(RelayError::IpcFraming(_))));
+    }
+
+    #[test]
+    fn the_schema_answer_is_one_schema_message() {
+        assert_eq!(check_schema_message(&hex(SCHEMA)), Ok(()));
+        assert!(check_schema_message(&hex(BATCH)).is_err());
+        assert!(check_schema_message(&[hex(SCHEMA), hex(SCHEMA)].concat()).is_err());
+        assert!(check_schema_message(&[hex(SCHEMA), EOS.to_vec()].concat()).is_err());
+    }
+}

@@ -72,9 +72,7 @@ type TextBuffers<'py> = (Bound<'py, PyBytes>, Bound<'py, PyBytes>);
 
 /// The (text, offsets) buffers of a string column, written without the GIL.
 fn text_buffers<'py>(py: Python<'py>, data: &[u8], write: fn(&[u8], &mut Vec<u8>)) -> PyResult<TextBuffers<'py>> {
-    let (text, offsets) = py
-        .detach(|| text_column::to_text(data, write))
-        .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("not whole 16-byte values, or too many"))?;
+    let (text, offsets) = py.detach(|| text_column::to_text(data, write)).map_err(to_py)?;
     Ok((PyBytes::new(py, &text), PyBytes::new(py, &offsets)))
 }
 

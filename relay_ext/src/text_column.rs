@@ -2,6 +2,8 @@
 //! month-day-nano `interval`) turned into text a whole column at a time: the buffers of an
 //! Arrow string column (the text, then little-endian i32 offsets).
 
+use crate::error::RelayError;
+
 /// Bytes per value of both kinds.
 pub const WIDTH: usize = 16;
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -41,20 +43,21 @@ fn bytes_at<const N: usize>(value: &[u8], at: usize) -> [u8; N] {
     field
 }
 
-/// (text, offsets) with `write` applied to each 16-byte value of `data`, or `None` if
+/// (text, offsets) with `write` applied to each 16-byte value of `data`; an error if
 /// `data` is not whole values or the text would not fit 32-bit offsets.
-pub fn to_text(data: &[u8], write: fn(&[u8], &mut Vec<u8>)) -> Option<(Vec<u8>, Vec<u8>)> {
+pub fn to_text(data: &[u8], write: fn(&[u8], &mut Vec<u8>)) -> Result<(Vec<u8>, Vec<u8>), RelayError> {
+    let refused = || RelayError::Column("not whole 16-byte values, or too many".to_string());
     if data.len() % WIDTH != 0 {
-        return None;
+        return Err(refused());
     }
     let mut text = Vec::with_capacity(data.len() * 9 / 4);
     let mut offsets = Vec::with_capacity((data.len() / WIDTH + 1) * 4);
     offsets.extend_from_slice(&0i32.to_le_bytes());
     for value in data.chunks_exact(WIDTH) {
         write(value, &mut text);
-        offsets.extend_from_slice(&i32::try_from(text.len()).ok()?.to_le_bytes());
+        offsets.extend_from_slice(&i32::try_from(text.len()).map_err(|_| refused())?.to_le_bytes());
     }
-    Some((text, offsets))
+    Ok((text, offsets))
 }
 
 #[cfg(test)]
@@ -73,7 +76,7 @@ mod tests {
         assert_eq!(&text[..36], b"00010203-0405-0607-0809-0a0b0c0d0e0f");
         assert_eq!(&text[36..], b"ffffffff-ffff-ffff-ffff-ffffffffffff");
         assert_eq!(offsets, [0, 0, 0, 0, 36, 0, 0, 0, 72, 0, 0, 0]);
-        assert!(to_text(&[0u8; 15], write_uuid).is_none());
+        assert!(to_text(&[0u8; 15], write_uuid).is_err());
         assert_eq!(to_text(&[], write_uuid).unwrap(), (vec![], vec![0, 0, 0, 0]));
     }
 
@@ -83,6 +86,6 @@ mod tests {
         let (text, offsets) = to_text(&data, write_interval).unwrap();
         assert_eq!(String::from_utf8(text).unwrap(), "P0M1DT7200SP14M-3DT-1.5SP0M0DT0.000000001S");
         assert_eq!(offsets.len(), 16);
-        assert!(to_text(&[0u8; 15], write_interval).is_none());
+        assert!(to_text(&[0u8; 15], write_interval).is_err());
     }
 }

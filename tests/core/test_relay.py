@@ -292,8 +292,9 @@ class TextColumnSuite:
 
     @pytest.mark.parametrize("fn", ["uuid_text", "interval_text"])
     def test_refuses_partial_values(self, fn: str) -> None:
-        with pytest.raises(ValueError, match="16-byte"):
+        with pytest.raises(RelayError, match="16-byte") as err:
             getattr(self.impl, fn)(b"\0" * 17)
+        assert err.value.code == "COLUMN_INVALID"
 
     @given(st.lists(st.tuples(st.integers(-(2**31), 2**31 - 1), st.integers(-(2**31), 2**31 - 1),
                               st.integers(-(2**63), 2**63 - 1)), max_size=30))  # fmt: skip
