@@ -20,11 +20,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from saeta import _relay_py, relay
 from saeta.config import ConfigError, load_connector_config, load_control_plane_config, load_gateway_config
-from saeta.connector.tunnel import Ticket
 from saeta.core import browser_protocol as bp
 from saeta.core import filter_codec
 from saeta.core.filters import Condition, Kind, bind, parse_filter
 from saeta.core.session_token import verify_session
+from saeta.core.ticket import Ticket
 from saeta.errors import BadRequest, RelayError, SaetaError
 from saeta.gateway.tunnel_server import BadControlMessage, _parsed
 from saeta.v1 import tunnel_pb2 as pb

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -24,14 +22,14 @@ from saeta.connector.sources.base import Follower, Partition, QueryPlan, Source
 from saeta.core import filter_codec
 from saeta.core.backoff import Backoff
 from saeta.core.grpc_target import with_port
+from saeta.core.ticket import Ticket
 from saeta.core.tunnel_codec import CALL_ID_KEY, PROBE_CALL_ID, TUNNEL_PROTOCOL_VERSION
 from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS
-from saeta.errors import BadRequest, DatasetNotFound, QueryFailed, SaetaError, SourceError, TunnelRefused
+from saeta.errors import DatasetNotFound, QueryFailed, SaetaError, SourceError, TunnelRefused
 from saeta.v1 import tunnel_pb2 as pb
 
 log = logging.getLogger("saeta.connector")
 
-MAX_TICKET_CHARS = 64 * 1024
 _DOGET_METHOD = "/saeta.v1.Tunnel/DoGet"
 _CONTROL_METHOD = "/saeta.v1.Tunnel/Control"
 
@@ -73,41 +71,6 @@ def describe_rpc_error(exc: grpc.aio.AioRpcError) -> str:
     """One line for logs and `connector test`: the status and the gateway's reason."""
     details = exc.details() or ""
     return f"{exc.code().name}: {details}".strip()
-
-
-@dataclass(frozen=True)
-class Ticket:
-    """What a FlightInfo partition's ticket names: the connector made it, and checks it
-    again when it comes back (the filter comes with the DoGetRequest, not in here)."""
-
-    dataset: str
-    partition: int
-    columns: tuple[str, ...] | None
-    follow: bool = False  # a subscription's one partition
-
-    def encode(self) -> str:
-        obj: dict[str, Any] = {"v": 1, "d": self.dataset, "p": self.partition, "c": self.columns}
-        if self.follow:
-            obj["live"] = True
-        return json.dumps(obj, separators=(",", ":"))
-
-    @classmethod
-    def decode(cls, ticket: str) -> Ticket:
-        if len(ticket) > MAX_TICKET_CHARS:
-            raise BadRequest("ticket too long")
-        try:
-            obj = json.loads(ticket)
-            dataset, partition, columns = obj["d"], obj["p"], obj["c"]
-        except (ValueError, KeyError, TypeError):
-            raise BadRequest("malformed ticket") from None
-        if obj.get("v") != 1 or not isinstance(dataset, str) or not isinstance(partition, int):
-            raise BadRequest("malformed ticket")
-        if columns is not None and not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
-            raise BadRequest("malformed ticket")
-        follow = obj.get("live", False)
-        if not isinstance(follow, bool):
-            raise BadRequest("malformed ticket")
-        return cls(dataset, partition, tuple(columns) if columns is not None else None, follow)
 
 
 class _BlockingReader:
