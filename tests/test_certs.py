@@ -9,6 +9,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from saeta import certs
+from saeta.core import x509_identity
 from saeta.errors import CertificateError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,8 +33,10 @@ def test_init_and_issue(tmp_path: Path) -> None:
     assert ExtendedKeyUsageOID.SERVER_AUTH in srv.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     cli = load(client.cert)
     assert cli.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "acme"
-    assert certs.client_cert_problem(client.cert.read_bytes()) is None
-    assert certs.client_cert_problem(server.cert.read_bytes()) == "client certificate lacks the clientAuth usage"
+    assert x509_identity.client_cert_problem(client.cert.read_bytes()) is None
+    assert (
+        x509_identity.client_cert_problem(server.cert.read_bytes()) == "client certificate lacks the clientAuth usage"
+    )
     for leaf in (srv, cli):
         leaf.verify_directly_issued_by(ca)
     assert cli.serial_number != load(certs.issue_client(tmp_path, "acme").cert).serial_number
@@ -73,17 +76,19 @@ def test_seed_script_still_works(tmp_path: Path) -> None:
 
 def test_revoking_a_tenant_revokes_every_certificate_it_was_issued(tmp_path: Path) -> None:
     certs.init_ca(tmp_path)
-    first = certs.certificate_serial(certs.issue_client(tmp_path, "acme").cert.read_bytes())
-    second = certs.certificate_serial(certs.issue_client(tmp_path, "acme").cert.read_bytes())  # replaces the files
-    other = certs.certificate_serial(certs.issue_client(tmp_path, "globex").cert.read_bytes())
+    first = x509_identity.certificate_serial(certs.issue_client(tmp_path, "acme").cert.read_bytes())
+    second = x509_identity.certificate_serial(
+        certs.issue_client(tmp_path, "acme").cert.read_bytes()
+    )  # replaces the files
+    other = x509_identity.certificate_serial(certs.issue_client(tmp_path, "globex").cert.read_bytes())
     new, pem = certs.revoke(tmp_path, "acme")
     assert new == {first, second}
     ca = (tmp_path / "ca.crt").read_bytes()
-    assert certs.load_crl_serials(pem, ca) == {first, second}
+    assert x509_identity.load_crl_serials(pem, ca) == {first, second}
     assert other is not None
     new, pem = certs.revoke(tmp_path, format(other, "X"))  # a serial, as openssl prints it
     assert new == {other}
-    assert certs.load_crl_serials((tmp_path / "crl.pem").read_bytes(), ca) == {first, second, other}
+    assert x509_identity.load_crl_serials((tmp_path / "crl.pem").read_bytes(), ca) == {first, second, other}
     assert certs.revoke(tmp_path, "acme")[0] == set()  # already revoked: nothing new
 
 
@@ -103,6 +108,6 @@ def test_unknown_target_and_foreign_crl_are_refused(tmp_path: Path) -> None:
         certs.revoke(tmp_path / "ours", "nobody")
     _, foreign = certs.revoke(tmp_path / "theirs", "acme")
     with pytest.raises(CertificateError, match=r"not issued by this CA|does not verify"):
-        certs.load_crl_serials(foreign, (tmp_path / "ours" / "ca.crt").read_bytes())
+        x509_identity.load_crl_serials(foreign, (tmp_path / "ours" / "ca.crt").read_bytes())
     with pytest.raises(CertificateError, match="not a PEM CRL"):
-        certs.load_crl_serials(b"garbage", (tmp_path / "ours" / "ca.crt").read_bytes())
+        x509_identity.load_crl_serials(b"garbage", (tmp_path / "ours" / "ca.crt").read_bytes())

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from saeta.certs import load_crl_serials
+from saeta.core.x509_identity import load_crl_serials
 from saeta.errors import CertificateError
 
 log = logging.getLogger("saeta.gateway.crl")

@@ -15,10 +15,10 @@ import asyncio
 import logging
 
 from saeta import _relay
-from saeta.certs import der_identity
 from saeta.config import GatewayConfig
 from saeta.core.tunnel_codec import Abort
 from saeta.core.tunnel_keepalive import KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS
+from saeta.core.x509_identity import der_identity
 from saeta.errors import SaetaError
 from saeta.gateway.data_calls import CallBroken, Chunk, ClosedEarly, End, MessageTooLarge
 from saeta.gateway.tunnel_server import DataCallRefused, TunnelService

@@ -13,11 +13,11 @@ import grpc
 import grpc.aio
 from google.protobuf.message import DecodeError
 
-from saeta.certs import certificate_serial, client_cert_problem
 from saeta.config import GatewayConfig
 from saeta.core.names import is_dataset_name, is_tenant_id
 from saeta.core.tunnel_codec import CALL_ID_KEY, PROBE_CALL_ID, TUNNEL_PROTOCOL_VERSION
 from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS, KEEPALIVE_TIME_MS
+from saeta.core.x509_identity import certificate_serial, client_cert_problem
 from saeta.errors import QueryFailed
 from saeta.gateway.crl import CrlWatcher
 from saeta.gateway.data_calls import DataCalls, GrpcDataStream, PendingCall
