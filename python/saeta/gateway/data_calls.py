@@ -14,13 +14,13 @@ without its end marker."""
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from saeta.core.call_table import CallTable, Refused
 from saeta.core.tunnel_codec import Abort
+from saeta.errors import QueryFailed
 from saeta.relay import Relay
 
 
@@ -68,37 +68,29 @@ class PendingCall:
             self.finished.set_result(abort)
 
 
-# Calls whose query ended before the connector's DoGet arrived, remembered (oldest
-# forgotten first) so that the late DoGet of a cancelled query is told so quietly rather
-# than logged as an unknown call id, which is what a guessing connector sends.
-ENDED_REMEMBERED = 4096
-
-
 class DataCalls:
+    """The gateway's table of expected data calls (core/call_table.py), with the futures
+    that hand a claimed call to its query."""
+
     def __init__(self) -> None:
-        self._pending: dict[str, PendingCall] = {}
-        self._ended: OrderedDict[str, str] = OrderedDict()  # call id -> tenant
+        self.table: CallTable[PendingCall] = CallTable()
 
     def expect(self, tenant: str) -> PendingCall:
-        call = PendingCall(secrets.token_hex(16), tenant)
-        self._pending[call.call_id] = call
+        call = PendingCall(CallTable.new_id(), tenant)
+        self.table.expect(call.call_id, tenant, call)
         return call
-
-    def claim(self, call_id: str) -> PendingCall | None:
-        """The pending call for ``call_id``, removed so it can be claimed only once."""
-        return self._pending.pop(call_id, None)
 
     def drop(self, call: PendingCall) -> None:
         """Forgets ``call``; if its DoGet never came, remembers that it ended."""
-        if self._pending.pop(call.call_id, None) is not None:
-            self._ended[call.call_id] = call.tenant
-            while len(self._ended) > ENDED_REMEMBERED:
-                self._ended.popitem(last=False)
+        self.table.drop(call.call_id)
 
-    def ended_unclaimed(self, call_id: str, tenant: str | None) -> bool:
-        """Whether ``call_id`` was ``tenant``'s call whose query ended before it came
-        (answered once: a second DoGet with the same id is an unknown call)."""
-        return self._ended.pop(call_id, None) == tenant and tenant is not None
+    def claim(self, call_id: object, cn: str | None) -> PendingCall | Refused[PendingCall]:
+        """What a DoGet from ``cn`` with ``call_id`` gets (core/call_table.py); the query a
+        refused DoGet aimed at, if any, is failed here."""
+        outcome = self.table.claim(call_id, cn)
+        if isinstance(outcome, Refused) and outcome.victim is not None:
+            outcome.victim.arrived.set_exception(QueryFailed("the data call was refused"))
+        return outcome
 
 
 class GrpcDataStream:

@@ -14,11 +14,11 @@ import grpc.aio
 from google.protobuf.message import DecodeError
 
 from saeta.config import GatewayConfig
+from saeta.core.call_table import Refused
 from saeta.core.names import is_dataset_name, is_tenant_id
 from saeta.core.tunnel_codec import CALL_ID_KEY, PROBE_CALL_ID, TUNNEL_PROTOCOL_VERSION
 from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS, KEEPALIVE_TIME_MS
 from saeta.core.x509_identity import certificate_serial, client_cert_problem
-from saeta.errors import QueryFailed
 from saeta.gateway.crl import CrlWatcher
 from saeta.gateway.data_calls import DataCalls, GrpcDataStream, PendingCall
 from saeta.gateway.registry import BACKLOG_REASON, ConnectorLink, ConnectorRegistry
@@ -291,21 +291,14 @@ class TunnelService:
         if call_id == PROBE_CALL_ID:
             log.info("data call probe tenant=%s peer=%s", cn or "-", peer)
             raise DataCallRefused("NOT_FOUND", "probe: this port serves data calls")
-        pending = self.calls.claim(call_id) if isinstance(call_id, str) else None
-        if pending is None:
-            if isinstance(call_id, str) and self.calls.ended_unclaimed(call_id, cn):
-                # The usual race of a cancel: the query ended before its DoGet arrived.
-                log.info("data call after its query ended tenant=%s peer=%s", cn, peer)
-                raise DataCallRefused("NOT_FOUND", "the query this data call served has ended")
-            _refusal(cn, "UNKNOWN_CALL", "DoGet with an unknown call id", peer)
-            raise DataCallRefused("NOT_FOUND", "no such data call")
-        if pending.tenant != cn:
-            # Another tenant's connector guessed or stole a call id: refuse, and fail the
-            # query it aimed at rather than leave it waiting.
-            _refusal(cn, "CALL_TENANT_MISMATCH", "DoGet for another tenant's query", peer)
-            pending.arrived.set_exception(QueryFailed("the data call was refused"))
-            raise DataCallRefused("PERMISSION_DENIED", "no such data call")
-        return pending
+        outcome = self.calls.claim(call_id, cn)
+        if isinstance(outcome, Refused):
+            if outcome.log_code is None:
+                log.info("%s tenant=%s peer=%s", outcome.log_text, cn, peer)
+            else:
+                _refusal(cn, outcome.log_code, outcome.log_text, peer)
+            raise DataCallRefused(outcome.status, outcome.message)
+        return outcome
 
     async def do_get(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> pb.DoGetSummary:
         cn, pem = _peer_identity(context)
