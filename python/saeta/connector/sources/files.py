@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from saeta import relay
 from saeta.config import DatasetConfig
-from saeta.connector.sources.base import Follower, Partition, QueryPlan, Source, exposed, project
+from saeta.connector.sources.base import Follower, Partition, QueryPlan, exposed, project
 from saeta.connector.sources.file_filter import to_expression
 from saeta.core.arrow_types import parse_type
 from saeta.core.filters import Condition, bind, kinds_of
@@ -291,18 +291,3 @@ class FileSource:
             if where is not None:
                 batch = batch.filter(where)
             yield batch.select(names)
-
-
-def open_source(cfg: DatasetConfig, batch_rows: int) -> Source:
-    """The source for one dataset of the connector's config."""
-    if cfg.sql is not None:
-        from saeta.connector.sources.sql_source import SqlSource
-
-        if cfg.sql.driver == "odbc":
-            from saeta.connector.sources.odbc import OdbcDriver
-
-            return SqlSource(cfg, batch_rows, OdbcDriver(cfg.sql))
-        from saeta.connector.sources.postgres import PostgresDriver
-
-        return SqlSource(cfg, batch_rows, PostgresDriver())
-    return FileSource(cfg, batch_rows)
