@@ -18,9 +18,10 @@ import pyarrow as pa
 
 from saeta import memory_trim
 from saeta.core import browser_protocol as bp
-from saeta.core import filter_codec, frame_split
+from saeta.core import filter_codec
 from saeta.core.browser_protocol import DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES
 from saeta.core.filters import Condition
+from saeta.core.partition_relay import PartitionRelay
 from saeta.core.tunnel_codec import Abort
 from saeta.errors import ConnectorOffline, QueryFailed, QueryTimeout, RelayError, SaetaError
 from saeta.gateway import arrow_check
@@ -56,10 +57,6 @@ class Out:
     schema: pa.Schema
     validate: bool
     frame_payload: int
-
-    def frames(self, payload: Buffer) -> list[Buffer]:
-        """``payload`` in pieces that each fit a frame (frame_split.py)."""
-        return list(frame_split.split_payload(payload, self.schema, self.frame_payload))
 
 
 # How long to wait, after a data call ends without its end marker, for the connector's
@@ -335,32 +332,24 @@ async def _relay_partition(
 ) -> tuple[int, int]:
     link = ctx.link
     pending = ctx.calls.expect(link.tenant)
-    abort: Abort | None = Abort("query stopped")
+    relay = PartitionRelay(out.schema, out.frame_payload, limit)
     try:
         stream = await _open_data_call(ctx, pending, request_id, ticket, limit, conditions, errors)
         assert stream is not None
-        rows = nbytes = 0
         while True:
             try:
                 piece = await _within(_next_piece(stream, errors, link.tenant, out), ctx.timeout, errors)
             except InvalidArrowData:
-                abort = Abort("invalid Arrow data", invalid_data=True)
+                relay.invalid_data()
                 raise
             if isinstance(piece, End):
-                if piece.records != rows:
-                    raise QueryFailed(f"the connector announced {piece.records} rows but sent {rows}")
-                abort = None
-                return rows, nbytes
-            rows += piece.rows
-            if limit is not None and rows > limit:
-                abort = Abort("more rows than asked", invalid_data=True)
-                raise QueryFailed("the connector sent more rows than the limit")
-            for payload in out.frames(piece.payload):
-                nbytes += len(payload)
+                relay.end(piece.records)
+                return relay.rows, relay.nbytes
+            for payload in relay.chunk(piece.rows, piece.payload):
                 await ctx.send_parts((out.header, payload))
     finally:
         ctx.calls.drop(pending)
-        pending.finish(abort)
+        pending.finish(relay.abort)
         memory_trim.transfer_ended()
 
 
@@ -391,7 +380,7 @@ async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, s
     errors = link.watch_errors(request_id)
     snapshot = link.watch_snapshot(request_id)
     pending = None
-    abort: Abort | None = Abort("subscription stopped")
+    relay: PartitionRelay | None = None
     stopped = asyncio.ensure_future(stop.wait())
     try:
         info = await link.get_flight_info(request_id, q.dataset, q.columns, None, ctx.timeout, q.filter, follow=True)
@@ -403,20 +392,18 @@ async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, s
         await ctx.send_info(bp.info_frame(q.id, stream_id, fields, 1, None))
         header = out.header
         await ctx.send_parts((header, info.schema))
+        relay = PartitionRelay(out.schema, out.frame_payload, None, "subscription")
         pending = ctx.calls.expect(link.tenant)
         ticket = info.partitions[0].ticket
         stream = await _open_data_call(ctx, pending, request_id, ticket, None, q.filter, errors, stopped)
-        rows, nbytes = 0, len(info.schema)
-        told = False
         piece_task: asyncio.Future[Chunk | End] | None = None
         while stream is not None and not stop.is_set():
-            if not told and snapshot.done() and rows >= snapshot.result():
+            if relay.snapshot_due(snapshot.result() if snapshot.done() else None):
                 await ctx.send_text(bp.snapshot_frame(q.id, snapshot.result()))
-                told = True
             if piece_task is None:
                 piece_task = asyncio.ensure_future(_next_piece(stream, errors, link.tenant, out))
             waiters: set[asyncio.Future[Any]] = {piece_task, stopped, errors}
-            if not told:
+            if not relay.snapshot_told:
                 waiters.add(snapshot)
             await asyncio.wait(waiters, return_when=FIRST)
             if errors.done():
@@ -426,21 +413,19 @@ async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, s
             try:
                 piece = piece_task.result()
             except InvalidArrowData:
-                abort = Abort("invalid Arrow data", invalid_data=True)
+                relay.invalid_data()
                 raise
             piece_task = None
             if isinstance(piece, End):
                 break  # the connector ended it (it does not today): end the stream cleanly
-            rows += piece.rows
-            for payload in out.frames(piece.payload):
-                nbytes += len(payload)
+            for payload in relay.chunk(piece.rows, piece.payload):
                 await ctx.send_parts((header, payload))
         if piece_task is not None:
             piece_task.cancel()
         await ctx.send_parts((header, EOS))
-        nbytes += len(EOS)
+        rows, nbytes = relay.rows, len(info.schema) + relay.nbytes + len(EOS)
         await ctx.send_text(bp.end_frame(q.id, rows, nbytes))
-        abort = Abort("unsubscribed")
+        relay.unsubscribed()
         log.info("subscription ended tenant=%s dataset=%s rows=%d bytes=%d", link.tenant, q.dataset, rows, nbytes)
     except asyncio.CancelledError:
         link.cancel(request_id)
@@ -449,6 +434,6 @@ async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, s
         stopped.cancel()
         if pending is not None:
             ctx.calls.drop(pending)
-            pending.finish(abort)
+            pending.finish(relay.abort if relay is not None else Abort("subscription stopped"))
             memory_trim.transfer_ended()
         link.unwatch(request_id)
