@@ -9,31 +9,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from saeta.core import filter_codec
+from saeta.core.connector_answers import Described, Echo, Failed, SnapshotSize, sort_message
 from saeta.core.filters import Condition
 from saeta.errors import (
     ConnectorOffline,
     DatasetNotFound,
-    QueryFailed,
     QueryTimeout,
     SaetaError,
 )
 from saeta.v1 import tunnel_pb2 as pb
 
 log = logging.getLogger("saeta.gateway")
-
-_ERRORS_BY_CODE: dict[str, type[SaetaError]] = {
-    cls.code: cls for cls in (DatasetNotFound, QueryFailed, ConnectorOffline, QueryTimeout)
-}
-
-
-def error_from_connector(err: pb.QueryError) -> SaetaError:
-    """The connector's QueryError as a typed error (unknown codes become QUERY_FAILED,
-    BAD_REQUEST stays BAD_REQUEST)."""
-    message = err.message[:1000] or "the connector refused the query"
-    if err.code == "BAD_REQUEST":
-        return SaetaError(message, code="BAD_REQUEST")
-    return _ERRORS_BY_CODE.get(err.code, QueryFailed)(message)
-
 
 # Commands and heartbeat answers queued for a connector's Control call. A connector reads
 # them as they come; one that reads nothing (while it floods heartbeats) has its tunnel
@@ -73,25 +59,25 @@ class ConnectorLink:
         self.outbox.put_nowait(msg)
 
     def on_message(self, msg: pb.ConnectorMessage) -> None:
-        kind = msg.WhichOneof("msg")
-        if kind == "flight_info":
-            fut = self._waiting.pop(msg.flight_info.request_id, None)
+        """Settles what ``msg`` answers (core/connector_answers.py)."""
+        answer = sort_message(msg)
+        if isinstance(answer, Described):
+            fut = self._waiting.pop(answer.request_id, None)
             if fut is not None and not fut.done():
-                fut.set_result(msg.flight_info)
-        elif kind == "error":
-            err = error_from_connector(msg.error)
-            fut = self._waiting.pop(msg.error.request_id, None)
+                fut.set_result(answer.info)
+        elif isinstance(answer, Failed):
+            fut = self._waiting.pop(answer.request_id, None)
             if fut is not None and not fut.done():
-                fut.set_exception(err)
-            efut = self._errors.get(msg.error.request_id)
+                fut.set_exception(answer.error)
+            efut = self._errors.get(answer.request_id)
             if efut is not None and not efut.done():
-                efut.set_result(err)
-        elif kind == "snapshot_done":
-            sfut = self._snapshots.get(msg.snapshot_done.request_id)
+                efut.set_result(answer.error)
+        elif isinstance(answer, SnapshotSize):
+            sfut = self._snapshots.get(answer.request_id)
             if sfut is not None and not sfut.done():
-                sfut.set_result(max(0, msg.snapshot_done.rows))
-        elif kind == "heartbeat" and not self.closed.is_set():
-            self._queue(pb.GatewayMessage(heartbeat=msg.heartbeat))
+                sfut.set_result(answer.rows)
+        elif isinstance(answer, Echo) and not self.closed.is_set():
+            self._queue(answer.reply)
 
     async def get_flight_info(
         self,
