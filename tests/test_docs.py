@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from saeta import certs, config, errors
+from saeta import certs, errors
+from saeta.config import _base as config
 from saeta.config import load_connector_config, load_control_plane_config, load_gateway_config
 
 ROOT = Path(__file__).resolve().parents[1]

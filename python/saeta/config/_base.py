@@ -1,0 +1,192 @@
+"""The parsing every config file shares: a section that tracks the keys it read and
+names the file and dotted key in each refusal, path resolution, logging, hosts, origins
+and the Redis URL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from saeta.core.session_token import MIN_SECRET_CHARS
+from saeta.errors import ConfigError
+
+MAX_CONFIG_BYTES = 1024 * 1024
+_REQUIRED: Any = object()
+
+
+class _Section:
+    """Typed access to one mapping of a config file, with error messages naming the key."""
+
+    def __init__(self, file: Path, data: Mapping[str, Any], prefix: str = "") -> None:
+        self.file, self.data, self.prefix = file, data, prefix
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def fail(self, name: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.file}: {self.key(name)}: {problem}")
+
+    def raw(self, name: str, default: Any = _REQUIRED) -> Any:
+        self.used.add(name)
+        if name not in self.data or self.data[name] is None:
+            if default is _REQUIRED:
+                raise self.fail(name, "missing (required)")
+            return default
+        return self.data[name]
+
+    def section(self, name: str, required: bool = False) -> _Section:
+        value = self.raw(name, _REQUIRED if required else {})
+        if not isinstance(value, Mapping):
+            raise self.fail(name, f"expected a mapping, got {type(value).__name__}")
+        return _Section(self.file, value, f"{self.key(name)}.")
+
+    def string(self, name: str, default: Any = _REQUIRED, choices: tuple[str, ...] = ()) -> Any:
+        value = self.raw(name, default)
+        if value is default:  # an absent optional key (raw() raised for a required one)
+            return value
+        if not isinstance(value, str):
+            raise self.fail(name, f"expected a string, got {type(value).__name__}")
+        if choices and value not in choices:
+            raise self.fail(name, f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def integer(self, name: str, default: Any = _REQUIRED, lo: int = 0, hi: int = 2**31) -> Any:
+        value = self.raw(name, default)
+        if value is default:  # an absent optional key (raw() raised for a required one)
+            return value
+        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+            raise self.fail(name, f"expected an integer from {lo} to {hi}, got {value!r}")
+        return value
+
+    def number(self, name: str, default: Any = _REQUIRED, lo: float = 0.0, hi: float = 1e9) -> Any:
+        value = self.raw(name, default)
+        if value is default:  # an absent optional key (raw() raised for a required one)
+            return value
+        if not isinstance(value, int | float) or isinstance(value, bool) or not lo <= value <= hi:
+            raise self.fail(name, f"expected a number from {lo} to {hi}, got {value!r}")
+        return float(value)
+
+    def boolean(self, name: str, default: Any = _REQUIRED) -> Any:
+        value = self.raw(name, default)
+        if value is default:
+            return value
+        if not isinstance(value, bool):
+            raise self.fail(name, f"expected true or false, got {type(value).__name__}")
+        return value
+
+    def str_list(self, name: str, default: Any = _REQUIRED) -> Any:
+        value = self.raw(name, default)
+        if value is default:  # an absent optional key (raw() raised for a required one)
+            return value
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(name, "expected a list of strings")
+        return tuple(value)
+
+    def readable_file(self, name: str, default: Any = _REQUIRED) -> Any:
+        value = self.string(name, default)
+        if value is default:  # an absent optional key (raw() raised for a required one)
+            return value
+        path = resolve(self.file, value)
+        if not path.is_file():
+            raise self.fail(name, f"file not found: {path}")
+        if not os.access(path, os.R_OK):
+            raise self.fail(name, f"file not readable: {path}")
+        return path
+
+    def secret(self, name: str) -> str:
+        value: str = self.string(name)
+        if len(value) < MIN_SECRET_CHARS:
+            raise self.fail(name, f"must be at least {MIN_SECRET_CHARS} characters")
+        return value
+
+    def check_unknown(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.fail(unknown[0], "unknown key")
+
+
+def resolve(config_file: Path, value: str) -> Path:
+    """A path from a config file: absolute, or relative to the file's folder."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (config_file.parent / path)
+
+
+def load_yaml(path: str | os.PathLike[str]) -> tuple[Path, _Section]:
+    file = Path(path)
+    try:
+        if file.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{file}: larger than {MAX_CONFIG_BYTES} bytes")
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{file}: expected a mapping at the top level")
+    return file.resolve(), _Section(file.resolve(), data)
+
+
+# --------------------------------------------------------------------------- logging
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogFormat = Literal["text", "json"]
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: LogLevel = "INFO"
+    format: LogFormat = "text"
+
+
+def _logging(root: _Section) -> LoggingConfig:
+    sec = root.section("logging")
+    level = sec.string("level", "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise sec.fail("level", f"expected DEBUG, INFO, WARNING or ERROR, got {level!r}")
+    cfg = LoggingConfig(level=level, format=sec.string("format", "text", ("text", "json")))
+    sec.check_unknown()
+    return cfg
+
+
+# --------------------------------------------------------------------------- connector
+
+
+def _hosts(root: _Section) -> tuple[str, ...]:
+    """``allowed_hosts``: names a request's Host header may give for this service besides
+    the loopback names (DNS rebinding), lowercased."""
+    names = root.str_list("allowed_hosts", ())
+    for i, name in enumerate(names):
+        if not name or len(name) > 253 or any(c in name for c in "/:@ "):
+            raise root.fail(f"allowed_hosts[{i}]", f"expected a host name without port or scheme, got {name!r}")
+    return tuple(n.lower() for n in names)
+
+
+def _origins(root: _Section) -> tuple[str, ...]:
+    """``allowed_origins``: exact browser origins, ``scheme://host[:port]``."""
+    origins: tuple[str, ...] = root.str_list("allowed_origins", ())
+    for i, origin in enumerate(origins):
+        if "://" not in origin or origin.rstrip("/") != origin or len(origin) > 512:
+            raise root.fail(f"allowed_origins[{i}]", f"expected scheme://host[:port] without a path, got {origin!r}")
+    return origins
+
+
+def _redis_url(root: _Section) -> str | None:
+    url: str | None = root.string("redis_url", None)
+    if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise root.fail("redis_url", "expected a redis://, rediss:// or unix:// URL")
+    return url

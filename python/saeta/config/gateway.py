@@ -1,0 +1,209 @@
+"""The gateway's config file (docs/configuration.md, "Gateway")."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from saeta.config._base import (
+    LoggingConfig,
+    _hosts,
+    _logging,
+    _origins,
+    _redis_url,
+    _Section,
+    load_yaml,
+    resolve,
+)
+from saeta.core import browser_protocol as bp
+from saeta.core.quotas import QuotaCaps
+
+RelayChoice = Literal["auto", "rust", "python"]
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    file: Path
+    host: str
+    http_port: int
+    grpc_port: int
+    data_port: int | None
+    query_seconds: float
+    connect_seconds: float
+    secret_key: str
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+    crl: Path
+    control_plane_url: str
+    allowed_origins: tuple[str, ...]
+    allowed_hosts: tuple[str, ...]
+    readyz_details: str
+    redis_url: str | None
+    revocation_stale_seconds: float
+    ping_interval_seconds: float
+    ping_timeout_seconds: float
+    handshake_seconds: float
+    stalled_seconds: float
+    max_frame_bytes: int
+    session_cache_seconds: float
+    heartbeat_seconds: int
+    max_message_bytes: int
+    max_queries_per_socket: int
+    max_partitions_in_flight: int
+    max_unauthenticated_connections: int
+    max_sockets_per_session: int
+    max_queries_per_session: int
+    max_subscriptions_per_session: int
+    max_partitions_per_session: int
+    max_calls_per_tenant: int
+    quotas: QuotaCaps
+    max_tunnels_per_tenant: int
+    same_certificate: Literal["newest", "refuse"]
+    memory_trim_seconds: float
+    relay: RelayChoice
+    arrow_validation: Literal["full", "framing"]
+    logging: LoggingConfig
+
+
+def _tls_file(root: _Section, tls: _Section, key: str, default_name: str) -> Path:
+    if key in tls.data:
+        path: Path = tls.readable_file(key)
+        return path
+    tls.used.add(key)
+    # The seed's auto-detection: certs/<name> next to the config file.
+    guess = root.file.parent / "certs" / default_name
+    if not guess.is_file():
+        raise tls.fail(key, f"missing, and {guess} does not exist (the default location)")
+    return guess
+
+
+def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
+    file, root = load_yaml(path)
+    host = root.string("host", "0.0.0.0")
+    http_port = root.integer("http_port", 8081, 0, 65535)
+    grpc_port = root.integer("grpc_port", 50051, 0, 65535)
+    data_port = root.integer("data_port", None, 1, 65535)
+    root.string("transport_mode", "grpc", ("grpc",))
+    timeouts = root.section("timeouts")
+    query_seconds = timeouts.number("query_seconds", 60.0, 0.1, 86400)
+    connect_seconds = timeouts.number("connect_seconds", 10.0, 0.1, 3600)
+    timeouts.check_unknown()
+    secret = root.secret("tableros_secret_key")
+    tls = root.section("tls")
+    ca_cert = _tls_file(root, tls, "ca_cert", "ca.crt")
+    server_cert = _tls_file(root, tls, "server_cert", "server.crt")
+    server_key = _tls_file(root, tls, "server_key", "server.key")
+    # The CA's revocation list: watched, so it may appear after the gateway started.
+    crl_value = tls.string("crl", None)
+    crl = resolve(file, crl_value) if crl_value is not None else ca_cert.parent / "crl.pem"
+    tls.check_unknown()
+    control_plane_url = root.string("control_plane_url")
+    if not control_plane_url.startswith(("http://", "https://")):
+        raise root.fail("control_plane_url", "expected an http:// or https:// URL")
+    allowed_origins = _origins(root)
+    allowed_hosts = _hosts(root)
+    readyz_details = root.string("readyz_details", "loopback", ("loopback", "everyone"))
+    redis_url = _redis_url(root)
+    revocation = root.section("revocation")
+    revocation_stale_seconds = revocation.number("stale_seconds", 10.0, 0.5, 86400)
+    revocation.check_unknown()
+    websocket = root.section("websocket")
+    ping_interval = websocket.number("ping_interval_seconds", 20.0, 0.1, 3600)
+    ping_timeout = websocket.number("ping_timeout_seconds", 20.0, 0.1, 3600)
+    handshake_seconds = websocket.number("handshake_seconds", 10.0, 0.1, 3600)
+    stalled_seconds = websocket.number("stalled_seconds", 30.0, 0.5, 3600)
+    max_frame_bytes = websocket.integer(
+        "max_frame_bytes", bp.DEFAULT_MAX_FRAME_BYTES, bp.MIN_MAX_FRAME_BYTES, 64 * 1024 * 1024
+    )
+    websocket.check_unknown()
+    session_cache_seconds = root.number("session_cache_seconds", 5.0, 0.0, 3600)
+    heartbeat_seconds = root.integer("heartbeat_seconds", 10, 1, 3600)
+    limits = root.section("limits")
+    max_message_bytes = limits.integer("max_message_bytes", 16 * 1024 * 1024, 64 * 1024, 2**31 - 1)
+    max_queries = limits.integer("max_queries_per_socket", 16, 1, 10_000)
+    max_partitions = limits.integer("max_partitions_in_flight", 4, 1, 64)
+    max_unauthenticated = limits.integer("max_unauthenticated_connections", 1024, 1, 1_000_000)
+    per_session = {
+        "sockets": limits.integer("max_sockets_per_session", 8, 1, 10_000),
+        "queries": limits.integer("max_queries_per_session", 32, 1, 100_000),
+        "subscriptions": limits.integer("max_subscriptions_per_session", 8, 1, 10_000),
+        "partitions": limits.integer("max_partitions_per_session", 16, 1, 10_000),
+    }
+    # A connector's data calls share one HTTP/2 connection of at most 256 streams (the
+    # data plane's), which subscriptions use too: the tenant's queries keep below it.
+    max_calls_per_tenant = limits.integer("max_calls_per_tenant", 128, 1, 192)
+    limits.check_unknown()
+    quotas = root.section("quotas")
+    defaults = QuotaCaps()
+    quota_caps = QuotaCaps(
+        **{
+            name: quotas.integer(name, getattr(defaults, name), 0, 2**40)
+            for name in (
+                "queries_per_minute_per_user",
+                "queries_per_minute_per_tenant",
+                "concurrent_queries_per_user",
+                "concurrent_queries_per_tenant",
+                "bytes_per_second_per_user",
+                "bytes_per_second_per_tenant",
+            )
+        }
+    )
+    quotas.check_unknown()
+    tunnels = root.section("tunnels")
+    max_tunnels_per_tenant = tunnels.integer("max_per_tenant", 8, 1, 1000)
+    same_certificate = tunnels.string("same_certificate", "newest", ("newest", "refuse"))
+    tunnels.check_unknown()
+    memory_trim_seconds = root.number("memory_trim_seconds", 10.0, 0.0, 3600)
+    relay = root.string("relay", "auto", ("auto", "rust", "python"))
+    arrow_validation = root.string("arrow_validation", "full", ("full", "framing"))
+    logging_cfg = _logging(root)
+    root.check_unknown()
+    return GatewayConfig(
+        file=file,
+        host=host,
+        http_port=http_port,
+        grpc_port=grpc_port,
+        data_port=data_port,
+        query_seconds=query_seconds,
+        connect_seconds=connect_seconds,
+        secret_key=secret,
+        ca_cert=ca_cert,
+        server_cert=server_cert,
+        server_key=server_key,
+        crl=crl,
+        control_plane_url=control_plane_url.rstrip("/"),
+        allowed_origins=allowed_origins,
+        allowed_hosts=allowed_hosts,
+        readyz_details=readyz_details,
+        redis_url=redis_url,
+        revocation_stale_seconds=revocation_stale_seconds,
+        ping_interval_seconds=ping_interval,
+        ping_timeout_seconds=ping_timeout,
+        handshake_seconds=handshake_seconds,
+        stalled_seconds=stalled_seconds,
+        max_frame_bytes=max_frame_bytes,
+        session_cache_seconds=session_cache_seconds,
+        heartbeat_seconds=heartbeat_seconds,
+        max_message_bytes=max_message_bytes,
+        max_queries_per_socket=max_queries,
+        max_partitions_in_flight=max_partitions,
+        max_unauthenticated_connections=max_unauthenticated,
+        max_sockets_per_session=per_session["sockets"],
+        max_queries_per_session=per_session["queries"],
+        max_subscriptions_per_session=per_session["subscriptions"],
+        max_partitions_per_session=per_session["partitions"],
+        max_calls_per_tenant=max_calls_per_tenant,
+        quotas=quota_caps,
+        max_tunnels_per_tenant=max_tunnels_per_tenant,
+        same_certificate=same_certificate,
+        memory_trim_seconds=memory_trim_seconds,
+        relay=relay,
+        arrow_validation=arrow_validation,
+        logging=logging_cfg,
+    )
+
+
+# --------------------------------------------------------------------------- control plane
