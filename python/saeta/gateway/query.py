@@ -86,9 +86,10 @@ class QueryContext:
 
     async def send_info(self, text: str) -> None:
         """A text frame that must fit the frame limit (info: its size follows the schema)."""
-        if len(text.encode()) > self.max_frame_bytes:
+        size = len(text.encode())
+        if size > self.max_frame_bytes:
             raise QueryFailed(
-                f"the dataset's schema makes an info frame of {len(text.encode())} bytes, "
+                f"the dataset's schema makes an info frame of {size} bytes, "
                 f"over the gateway's websocket.max_frame_bytes ({self.max_frame_bytes})"
             )
         await self.send_text(text)
