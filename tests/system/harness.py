@@ -4,6 +4,7 @@ for assertions and shown when a test fails."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -47,11 +48,40 @@ def big_dataset(root: Path, name: str = "big.parquet") -> dict[str, Any]:
     return {"type": "parquet", "path": [f"data/{name}"] * BIG_COPIES}
 
 
+def _port_pool() -> range:
+    """Ports outside the kernel's ephemeral range. A port the OS hands out with
+    ``bind(0)`` comes from that range, so between picking it and the server binding it
+    any outgoing connection (ours, Redis', PostgreSQL's) may take it as its local port:
+    CI once lost a run to exactly that (EADDRINUSE on a gateway's HTTP port). No
+    connection is ever given a port below the range on its own."""
+    try:
+        low, high = (int(v) for v in EPHEMERAL.read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    if low - 1 - 10000 >= 4096:
+        return range(10000, low)
+    return range(high + 1, 65536)
+
+
+EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_POOL = _port_pool()
+# Each test process starts at its own place in the pool, then walks it in order, so
+# two runs side by side, or a port a stopped server left in TIME_WAIT, cost a skip.
+_next_port = itertools.count(os.getpid() * 7919 % len(_POOL))
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A loopback TCP port nothing holds now and that no outgoing connection can take
+    before the server under test binds it (see ``_port_pool``)."""
+    for _ in range(len(_POOL)):
+        port = _POOL[next(_next_port) % len(_POOL)]
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free loopback port outside the ephemeral range")
 
 
 @dataclass
