@@ -1,5 +1,6 @@
 """One browser WebSocket (`/stream/{session_id}`): session check before anything else,
-then the protocol v1 loop: list, query and cancel, several queries at once."""
+then the protocol v1 loop. What each client message means, and the socket's query table,
+are decided in core/browser_session.py; this shell sends, starts and cancels."""
 
 from __future__ import annotations
 
@@ -14,7 +15,17 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from saeta.config import GatewayConfig
 from saeta.core import browser_protocol as bp
-from saeta.core.quotas import QuotaExceeded, Quotas
+from saeta.core.browser_session import (
+    BINARY_REFUSED,
+    BrowserSession,
+    Cancel,
+    Decision,
+    ListDatasets,
+    Send,
+    Start,
+    Stop,
+)
+from saeta.core.quotas import Quotas
 from saeta.core.session_info import SessionInfo
 from saeta.core.session_limits import SessionLimits
 from saeta.core.session_token import fingerprint
@@ -28,7 +39,6 @@ from saeta.errors import (
     QueryFailed,
     SaetaError,
     SessionRevoked,
-    TooManyQueries,
     Unauthorized,
 )
 from saeta.gateway.call_slots import CallSlots
@@ -82,7 +92,9 @@ class BrowserSocket:
         self.queries: dict[str, asyncio.Task[None]] = {}
         self.subscriptions: dict[str, asyncio.Event] = {}  # by id: set to unsubscribe
         self._send_lock = asyncio.Lock()
-        self._next_stream = 0
+        self.state = BrowserSession(
+            session.sid, session.tenant, session.user_id, cfg.max_queries_per_socket, limits.sessions, limits.quotas
+        )
         self.closed = False
         self._closing: asyncio.Task[None] | None = None
         extension = ws.scope.get("extensions", {}).get(EXTENSION)
@@ -166,9 +178,9 @@ class BrowserSocket:
                     break
                 text = message.get("text")
                 if text is None:
-                    await self.send_text(bp.error_frame(None, "BAD_REQUEST", "binary frames are not accepted"))
+                    await self.send_text(BINARY_REFUSED)
                     continue
-                await self._handle(text)
+                await self._carry_out(self.state.receive(text, time.monotonic()))
         except (WebSocketDisconnect, ClientTooSlow):  # gone, or given up on (the close is under way)
             pass
         finally:
@@ -181,70 +193,42 @@ class BrowserSocket:
             if self.queries:
                 await asyncio.gather(*self.queries.values(), return_exceptions=True)
 
-    async def _handle(self, text: str) -> None:
-        try:
-            action = bp.parse_client_message(text)
-        except bp.RequestError as err:
-            if BAD_REQUEST_LOG.allow(time.monotonic()):
-                log.info(
-                    "bad request code=%s tenant=%s session=%s: %s%s",
-                    err.code,
-                    self.session.tenant,
-                    self.fp,
-                    err.message,
-                    BAD_REQUEST_LOG.note(),
-                )
-            await self.send_text(bp.error_frame(err.request_id, err.code, err.message))
-            return
-        if isinstance(action, bp.ListDatasets):
+    async def _carry_out(self, decision: Decision) -> None:
+        """What core/browser_session.py decided for one client message."""
+        if isinstance(decision, Send):
+            if decision.refusal is not None:
+                self._log_refusal(*decision.refusal)
+            await self.send_text(decision.text)
+        elif isinstance(decision, ListDatasets):
             await self._list()
-        elif isinstance(action, bp.CancelQuery):
-            task = self.queries.get(action.id)
-            if task is not None:  # cancelling a finished query is a no-op
-                task.cancel()
-        elif isinstance(action, bp.Unsubscribe):
-            stop = self.subscriptions.get(action.id)
-            if stop is not None:  # as for cancel: an id that is not subscribed is a no-op
-                stop.set()
-        elif action.id in self.queries:
-            await self.send_text(bp.error_frame(action.id, "BAD_REQUEST", "a query with this id is running"))
-        elif len(self.queries) >= self.cfg.max_queries_per_socket:
-            await self.send_text(
-                bp.error_frame_for(
-                    action.id,
-                    TooManyQueries(f"at most {self.cfg.max_queries_per_socket} queries at once on one socket"),
-                )
-            )
-        elif refusal := self.limits.sessions.start(self.session.sid, isinstance(action, bp.Subscribe)):
-            await self.send_text(bp.error_frame_for(action.id, TooManyQueries(refusal)))
-        elif over := self._past_quota():
-            self.limits.sessions.end(self.session.sid, isinstance(action, bp.Subscribe))
-            await self.send_text(bp.error_frame_for(action.id, over))
-        else:
+        elif isinstance(decision, Cancel):
+            self.queries[decision.id].cancel()
+        elif isinstance(decision, Stop):
+            self.subscriptions[decision.id].set()
+        elif isinstance(decision, Start):
+            q = decision.request
             stop = None
-            if isinstance(action, bp.Subscribe):
-                stop = self.subscriptions[action.id] = asyncio.Event()
-            self.queries[action.id] = asyncio.create_task(self._query(action, stop))
+            if isinstance(q, bp.Subscribe):
+                stop = self.subscriptions[q.id] = asyncio.Event()
+            self.queries[q.id] = asyncio.create_task(self._query(q, stop))
             # Let the task start before the next message is read: a task cancelled before
             # its first step never runs its handlers, so a cancel that came right behind
             # its query would end it with no answer to the client.
             await asyncio.sleep(0)
 
-    def _past_quota(self) -> QuotaExceeded | None:
-        """Counts a query against the tenant's and user's quotas; the refusal if past one."""
-        try:
-            self.limits.quotas.admit(self.session.tenant, self.session.user_id, time.monotonic())
-        except QuotaExceeded as over:
-            if QUOTA_LOG.allow(time.monotonic()):
-                log.info(
-                    "query refused code=QUOTA_EXCEEDED tenant=%s session=%s: %s%s",
-                    self.session.tenant,
-                    self.fp,
-                    over.message,
-                    QUOTA_LOG.note(),
-                )
-            return over
-        return None
+    def _log_refusal(self, kind: str, code: str, message: str) -> None:
+        throttle = QUOTA_LOG if kind == "quota" else BAD_REQUEST_LOG
+        if throttle.allow(time.monotonic()):
+            what = "query refused" if kind == "quota" else "bad request"
+            log.info(
+                "%s code=%s tenant=%s session=%s: %s%s",
+                what,
+                code,
+                self.session.tenant,
+                self.fp,
+                message,
+                throttle.note(),
+            )
 
     async def _list(self) -> None:
         if not self.registry.online(self.session.tenant):
@@ -264,7 +248,7 @@ class BrowserSocket:
                 # Exactly the answer for a dataset that does not exist.
                 raise DatasetNotFound(f"no dataset {q.dataset!r}")
             link = self.registry.route(self.session.tenant, q.dataset)
-            self._next_stream = (self._next_stream + 1) % 2**32 or 1
+            stream_id = self.state.next_stream()
             ctx = QueryContext(
                 link,
                 self.calls,
@@ -280,9 +264,9 @@ class BrowserSocket:
             )
             if isinstance(q, bp.Subscribe):
                 assert stop is not None
-                await run_subscription(q, self._next_stream, ctx, stop)
+                await run_subscription(q, stream_id, ctx, stop)
             else:
-                await run_query(q, self._next_stream, ctx)
+                await run_query(q, stream_id, ctx)
         except SaetaError as err:
             log.info(
                 "query refused code=%s tenant=%s session=%s: %s", err.code, self.session.tenant, self.fp, err.message
@@ -303,8 +287,7 @@ class BrowserSocket:
         finally:
             self.queries.pop(q.id, None)
             self.subscriptions.pop(q.id, None)
-            self.limits.sessions.end(self.session.sid, isinstance(q, bp.Subscribe))
-            self.limits.quotas.done(self.session.tenant, self.session.user_id)
+            self.state.finished(q.id)
 
     async def _watch_session(self) -> None:
         """Closes the socket when the session expires or stops validating (revoked,
