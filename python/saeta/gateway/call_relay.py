@@ -1,0 +1,329 @@
+"""One data call relayed to a browser socket, a query's partition or a subscription's
+call alike: the DoGetRequest sent down the tunnel, the call awaited, each piece read
+within the query's timeout (or, followed, until the unsubscribe), checked, cut to the
+frame limit and sent behind the stream's frame header. The accounting (rows against the
+limit, the end marker's count, the snapshot, how the call ends for the connector) is
+core/partition_relay.py's; this shell only waits and sends. A relayed payload is sent as
+a view of the tunnel message it arrived in, never copied."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pyarrow as pa
+
+from saeta import memory_trim
+from saeta.core import browser_protocol as bp
+from saeta.core import filter_codec
+from saeta.core.browser_protocol import DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES
+from saeta.core.filters import Condition
+from saeta.core.partition_relay import PartitionRelay
+from saeta.errors import ConnectorOffline, QueryFailed, QueryTimeout, RelayError, SaetaError
+from saeta.gateway import arrow_check
+from saeta.gateway.call_slots import CallSlots
+from saeta.gateway.data_calls import (
+    CallBroken,
+    Chunk,
+    ClosedEarly,
+    DataCalls,
+    DataStream,
+    End,
+    MessageTooLarge,
+    PendingCall,
+)
+from saeta.gateway.registry import ConnectorLink
+from saeta.gateway.ws_protocol import Buffer
+from saeta.relay import Relay
+from saeta.v1 import tunnel_pb2 as pb
+
+log = logging.getLogger("saeta.gateway.query")
+T = TypeVar("T")
+
+FIRST = asyncio.FIRST_COMPLETED
+
+
+@dataclass(frozen=True)
+class Out:
+    """Where a query's batches go: its frame header, the stream's schema, whether every
+    batch is fully validated against it (arrow_validation: full), and the most bytes of
+    Arrow one browser frame may carry (websocket.max_frame_bytes less the header)."""
+
+    header: bytes
+    schema: pa.Schema
+    validate: bool
+    frame_payload: int
+
+
+# How long to wait, after a data call ends without its end marker, for the connector's
+# QueryError explaining why (it is sent on the Control call just before the cancel).
+ERROR_GRACE_SECONDS = 2.0
+
+
+@dataclass
+class QueryContext:
+    link: ConnectorLink
+    calls: DataCalls
+    relay: Relay
+    timeout: float
+    send_text: Callable[[str], Awaitable[None]]
+    send_parts: Callable[[Sequence[Buffer]], Awaitable[None]]
+    partitions_in_flight: int = 1
+    full_validation: bool = True  # gateway arrow_validation: full (else the relay's framing only)
+    slots: CallSlots | None = None  # the tenant's data-call slots (None: unbounded, for tests)
+    owner: str = ""  # whose slots: the session's id (never logged)
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES  # websocket.max_frame_bytes
+
+    async def send_info(self, text: str) -> None:
+        """A text frame that must fit the frame limit (info: its size follows the schema)."""
+        size = len(text.encode())
+        if size > self.max_frame_bytes:
+            raise QueryFailed(
+                f"the dataset's schema makes an info frame of {size} bytes, "
+                f"over the gateway's websocket.max_frame_bytes ({self.max_frame_bytes})"
+            )
+        await self.send_text(text)
+
+
+async def _within(aw: Awaitable[T], seconds: float, errors: asyncio.Future[SaetaError]) -> T:
+    """``aw``, unless ``seconds`` pass first (TIMEOUT) or the connector's error arrives
+    first (a tunnel dropped for silence sets CONNECTOR_OFFLINE while a stalled data call
+    still waits). asyncio.timeout, not wait_for or asyncio.wait: no task per awaited piece;
+    the error ends the wait by moving the deadline to now."""
+    if errors.done():
+        raise errors.result()
+    try:
+        async with asyncio.timeout(seconds) as deadline:
+
+            def expire_now(_: asyncio.Future[SaetaError]) -> None:
+                deadline.reschedule(asyncio.get_running_loop().time())
+
+            errors.add_done_callback(expire_now)
+            try:
+                return await aw
+            finally:
+                errors.remove_done_callback(expire_now)
+    except TimeoutError:
+        if errors.done():
+            raise errors.result() from None
+        raise QueryTimeout(f"the connector sent nothing for {seconds:g}s") from None
+
+
+class InvalidArrowData(QueryFailed):
+    """The connector sent bytes that are not whole Arrow IPC messages of the stream."""
+
+
+async def _open_data_call(
+    ctx: QueryContext,
+    pending: PendingCall,
+    request_id: str,
+    ticket: str,
+    limit: int | None,
+    conditions: Sequence[Condition],
+    errors: asyncio.Future[SaetaError],
+    stop: asyncio.Future[Any] | None = None,
+) -> DataStream | None:
+    """Asks the connector for a partition's data call and waits for it to open. None when
+    ``stop`` completes first; raises the connector's error, or TIMEOUT."""
+    ctx.link.send(
+        pb.GatewayMessage(
+            do_get=pb.DoGetRequest(
+                ticket=ticket,
+                request_id=request_id,
+                call_id=pending.call_id,
+                limit=-1 if limit is None else limit,
+                filter=filter_codec.to_proto(conditions),
+                max_chunk_bytes=ctx.max_frame_bytes - FRAME_HEADER_BYTES,
+            )
+        )
+    )
+    arrived = asyncio.ensure_future(pending.arrived)
+    waiters: set[asyncio.Future[Any]] = {arrived, errors}
+    if stop is not None:
+        waiters.add(stop)
+    done, _ = await asyncio.wait(waiters, timeout=ctx.timeout, return_when=FIRST)
+    if arrived in done:
+        return arrived.result()
+    arrived.cancel()
+    if errors in done:
+        raise errors.result()
+    if not done:
+        raise QueryTimeout(f"the connector did not open the data call within {ctx.timeout:g}s")
+    return None
+
+
+async def _next_piece(stream: DataStream, errors: asyncio.Future[SaetaError], tenant: str, out: Out) -> Chunk | End:
+    """The data call's next piece, framed by the relay and then fully validated
+    (arrow_check.py); a broken call raises why, bad bytes InvalidArrowData."""
+    try:
+        piece = await stream.next_piece()
+    except MessageTooLarge as exc:
+        log.warning("refused connector data code=MESSAGE_TOO_LARGE tenant=%s: %s", tenant, exc)
+        raise QueryFailed("the connector sent a data message over the gateway's limits.max_message_bytes") from None
+    except ClosedEarly:
+        raise await _why_cut(errors, closed=True) from None
+    except CallBroken:
+        raise await _why_cut(errors) from None
+    except RelayError as exc:
+        log.warning("refused connector data code=%s tenant=%s: %s", exc.code, tenant, exc.message)
+        raise InvalidArrowData(f"the connector sent invalid Arrow data ({exc.code})") from None
+    if out.validate and isinstance(piece, Chunk):
+        try:
+            arrow_check.check_payload(piece.payload, out.schema, piece.rows)
+        except arrow_check.ArrowRefused as exc:
+            log.warning("refused connector data code=FULL_VALIDATION tenant=%s: %s", tenant, exc.message)
+            raise InvalidArrowData(exc.message) from None
+    return piece
+
+
+async def fetch_partition(
+    ctx: QueryContext,
+    request_id: str,
+    ticket: str,
+    limit: int | None,
+    conditions: Sequence[Condition],
+    out: Out,
+    errors: asyncio.Future[SaetaError],
+) -> tuple[int, int]:
+    """Relays one partition's data call, each payload behind the stream's frame header
+    (``out``: the header, and the schema every batch is validated against), holding one
+    of the tenant's call slots for the session while the call is open."""
+    slot = ctx.slots.hold(ctx.link.tenant, ctx.owner) if ctx.slots is not None else contextlib.nullcontext()
+    async with slot:
+        return await relay_partition(ctx, request_id, ticket, limit, conditions, out, errors)
+
+
+async def relay_partition(
+    ctx: QueryContext,
+    request_id: str,
+    ticket: str,
+    limit: int | None,
+    conditions: Sequence[Condition],
+    out: Out,
+    errors: asyncio.Future[SaetaError],
+    follow: Follow | None = None,
+) -> tuple[int, int]:
+    """One data call relayed, a query's partition or a subscription's call alike; the
+    accounting is core/partition_relay.py's. Returns the rows and bytes relayed."""
+    link = ctx.link
+    pending = ctx.calls.expect(link.tenant)
+    relay = PartitionRelay(out.schema, out.frame_payload, limit, "query" if follow is None else "subscription")
+    try:
+        stopped = None if follow is None else follow.stopped
+        stream = await _open_data_call(ctx, pending, request_id, ticket, limit, conditions, errors, stopped)
+        if stream is None:  # unsubscribed before the call opened
+            relay.unsubscribed()
+            return relay.rows, relay.nbytes
+        pieces: _Pieces = (
+            _Pieces(ctx, stream, errors, out) if follow is None else _Followed(ctx, stream, errors, out, follow)
+        )
+        try:
+            while True:
+                try:
+                    piece = await pieces.next()
+                except InvalidArrowData:
+                    relay.invalid_data()
+                    raise
+                if isinstance(piece, End):
+                    relay.end(piece.records)
+                    break
+                if isinstance(piece, Chunk):
+                    for payload in relay.chunk(piece.rows, piece.payload):
+                        await ctx.send_parts((out.header, payload))
+                elif follow is not None and follow.stopped.done():
+                    relay.unsubscribed()
+                    break
+                if follow is not None and relay.snapshot_due(follow.snapshot_rows()):
+                    await ctx.send_text(bp.snapshot_frame(follow.query_id, follow.snapshot.result()))
+        finally:
+            pieces.close()
+        return relay.rows, relay.nbytes
+    finally:
+        ctx.calls.drop(pending)
+        pending.finish(relay.abort)
+        memory_trim.transfer_ended()
+
+
+class _Pieces:
+    """A query's data call: each piece within the query's timeout, or the connector's error."""
+
+    def __init__(self, ctx: QueryContext, stream: DataStream, errors: asyncio.Future[SaetaError], out: Out) -> None:
+        self.ctx, self.stream, self.errors, self.out = ctx, stream, errors, out
+
+    async def next(self) -> Chunk | End | None:
+        piece = _next_piece(self.stream, self.errors, self.ctx.link.tenant, self.out)
+        return await _within(piece, self.ctx.timeout, self.errors)
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(eq=False)
+class Follow:
+    """What a subscription's data call also waits on: the unsubscribe, and the connector's
+    count of the snapshot's rows (SnapshotDone)."""
+
+    query_id: str
+    stop: asyncio.Event
+    snapshot: asyncio.Future[int]
+    stopped: asyncio.Future[Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.stopped = asyncio.ensure_future(self.stop.wait())
+
+    def snapshot_rows(self) -> int | None:
+        return self.snapshot.result() if self.snapshot.done() else None
+
+    def close(self) -> None:
+        self.stopped.cancel()
+
+
+class _Followed(_Pieces):
+    """A subscription's data call: no timeout between pieces (a source may stay as it is
+    for hours); ``next`` also returns None when woken by the unsubscribe or the snapshot's
+    count. The read of a piece survives a wake-up (it is not cancelled mid-message)."""
+
+    def __init__(
+        self, ctx: QueryContext, stream: DataStream, errors: asyncio.Future[SaetaError], out: Out, follow: Follow
+    ) -> None:
+        super().__init__(ctx, stream, errors, out)
+        self.follow = follow
+        self._reading: asyncio.Future[Chunk | End] | None = None
+
+    async def next(self) -> Chunk | End | None:
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(_next_piece(self.stream, self.errors, self.ctx.link.tenant, self.out))
+        waiters: set[asyncio.Future[Any]] = {self._reading, self.follow.stopped, self.errors}
+        if not self.follow.snapshot.done():
+            waiters.add(self.follow.snapshot)
+        await asyncio.wait(waiters, return_when=FIRST)
+        if self.errors.done():
+            raise self.errors.result()
+        if not self._reading.done():
+            return None
+        reading, self._reading = self._reading, None
+        return reading.result()
+
+    def close(self) -> None:
+        if self._reading is not None:
+            self._reading.cancel()
+
+
+async def _why_cut(errors: asyncio.Future[SaetaError], closed: bool = False) -> SaetaError:
+    """The reason a data call ended without its end marker: the connector's error, else
+    (``closed``: the call's stream ended cleanly, the tunnel still up) a message over the
+    limit, which grpcio ends that way, else the connector went away."""
+    with contextlib.suppress(TimeoutError):
+        return await asyncio.wait_for(asyncio.shield(errors), ERROR_GRACE_SECONDS)
+    if errors.done():
+        return errors.result()
+    if closed:
+        return QueryFailed(
+            "the connector's data call ended without its end: a data message over the gateway's "
+            "limits.max_message_bytes, or a fault of the connector"
+        )
+    return ConnectorOffline("the connector stopped sending mid-query")
