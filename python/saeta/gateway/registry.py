@@ -1,4 +1,5 @@
-"""Live connectors by tenant, and each tunnel's pending requests."""
+"""Live connectors by tenant, and each tunnel's link: its core state (core/tunnel_link.py)
+with the futures its queries wait on."""
 
 from __future__ import annotations
 
@@ -7,77 +8,102 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from saeta.core import filter_codec
-from saeta.core.connector_answers import Described, Echo, Failed, SnapshotSize, sort_message
 from saeta.core.filters import Condition
-from saeta.errors import (
-    ConnectorOffline,
-    DatasetNotFound,
-    QueryTimeout,
-    SaetaError,
-)
+from saeta.core.tunnel_link import Request, TunnelLink
+from saeta.errors import ConnectorOffline, DatasetNotFound, QueryTimeout, SaetaError
 from saeta.v1 import tunnel_pb2 as pb
 
 log = logging.getLogger("saeta.gateway")
 
-# Commands and heartbeat answers queued for a connector's Control call. A connector reads
-# them as they come; one that reads nothing (while it floods heartbeats) has its tunnel
-# dropped here instead of growing the gateway's memory without end.
-MAX_OUTBOX = 4096
-BACKLOG_REASON = "the connector reads nothing of its Control call (CONTROL_BACKLOG)"
+
+@dataclass(eq=False)
+class _Waits:
+    """The futures a request's queries wait on, settled from its core Request."""
+
+    info: asyncio.Future[pb.FlightInfoResponse] | None = None
+    error: asyncio.Future[SaetaError] | None = None
+    snapshot: asyncio.Future[int] | None = None
 
 
 @dataclass(eq=False)
 class ConnectorLink:
-    """One registered tunnel. ``send`` queues a command for the Control call; answers
-    arrive through ``on_message``; ``close`` fails everything pending."""
+    """One registered tunnel: core/tunnel_link.py's state, with the futures each request's
+    query waits on. ``send`` queues a command for the Control call, ``next_command`` gives
+    them to it; answers arrive through ``on_message``; ``close`` fails everything pending."""
 
     tenant: str
     datasets: frozenset[str]
     version: str
     cert_serial: int | None = None
     tunnel_id: str = field(default_factory=lambda: secrets.token_hex(8))
-    outbox: asyncio.Queue[pb.GatewayMessage | None] = field(default_factory=asyncio.Queue)
-    closed: asyncio.Event = field(default_factory=asyncio.Event)
-    close_reason: str = ""
-    _waiting: dict[str, asyncio.Future[pb.FlightInfoResponse]] = field(default_factory=dict)
-    _errors: dict[str, asyncio.Future[SaetaError]] = field(default_factory=dict)
-    _snapshots: dict[str, asyncio.Future[int]] = field(default_factory=dict)
+    state: TunnelLink = field(default_factory=TunnelLink)
+    _ready: asyncio.Event = field(default_factory=asyncio.Event)
+    _waits: dict[str, _Waits] = field(default_factory=dict)
+    _close_told: bool = False
+
+    @property
+    def close_reason(self) -> str:
+        return self.state.close_reason or ""
+
+    @property
+    def is_closed(self) -> bool:
+        return self.state.closed
 
     def send(self, msg: pb.GatewayMessage) -> None:
-        if self.closed.is_set():
-            raise ConnectorOffline("the connector went offline")
-        self._queue(msg)
-        if self.closed.is_set():
-            raise ConnectorOffline("the connector went offline")
+        try:
+            self.state.send(msg)
+        finally:
+            self._wake()
 
-    def _queue(self, msg: pb.GatewayMessage) -> None:
-        if self.outbox.qsize() >= MAX_OUTBOX:
-            self.close(BACKLOG_REASON)
-            return
-        self.outbox.put_nowait(msg)
+    async def next_command(self) -> pb.GatewayMessage | None:
+        """The next command for the Control call; None once the tunnel is closed and
+        every command queued before the close has been given."""
+        while (msg := self.state.take()) is None and not self.state.closed:
+            self._ready.clear()
+            await self._ready.wait()
+        return msg
+
+    def _wake(self) -> None:
+        """After any change: the Control writer looks for commands, and a close (asked
+        for, or made by a full queue) reaches every waiting query once."""
+        self._ready.set()
+        if self.state.closed and not self._close_told:
+            self._close_told = True
+            for request_id in list(self._waits):
+                self._settle(self.state.open(request_id))
 
     def on_message(self, msg: pb.ConnectorMessage) -> None:
-        """Settles what ``msg`` answers (core/connector_answers.py)."""
-        answer = sort_message(msg)
-        if isinstance(answer, Described):
-            fut = self._waiting.pop(answer.request_id, None)
-            if fut is not None and not fut.done():
-                fut.set_result(answer.info)
-        elif isinstance(answer, Failed):
-            fut = self._waiting.pop(answer.request_id, None)
-            if fut is not None and not fut.done():
-                fut.set_exception(answer.error)
-            efut = self._errors.get(answer.request_id)
-            if efut is not None and not efut.done():
-                efut.set_result(answer.error)
-        elif isinstance(answer, SnapshotSize):
-            sfut = self._snapshots.get(answer.request_id)
-            if sfut is not None and not sfut.done():
-                sfut.set_result(answer.rows)
-        elif isinstance(answer, Echo) and not self.closed.is_set():
-            self._queue(answer.reply)
+        """Settles what ``msg`` answers (core/tunnel_link.py decides what that is)."""
+        changed = self.state.receive(msg)
+        if changed is not None:
+            self._settle(changed)
+        self._wake()
+
+    def _settle(self, request: Request) -> None:
+        waits = self._waits.get(request.request_id)
+        if waits is None:
+            return
+        if waits.info is not None and not waits.info.done():
+            if request.error is not None:
+                waits.info.set_exception(request.error)
+            elif request.info is not None:
+                waits.info.set_result(request.info)
+        if waits.error is not None and request.error is not None and not waits.error.done():
+            waits.error.set_result(request.error)
+        if waits.snapshot is not None and request.snapshot_rows is not None and not waits.snapshot.done():
+            waits.snapshot.set_result(request.snapshot_rows)
+
+    def _waits_of(self, request_id: str) -> _Waits:
+        waits = self._waits.get(request_id)
+        if waits is None:
+            waits = self._waits[request_id] = _Waits()
+        return waits
+
+    def _future(self) -> asyncio.Future[Any]:
+        return asyncio.get_running_loop().create_future()
 
     async def get_flight_info(
         self,
@@ -89,68 +115,56 @@ class ConnectorLink:
         conditions: Sequence[Condition] = (),
         follow: bool = False,
     ) -> pb.FlightInfoResponse:
-        fut: asyncio.Future[pb.FlightInfoResponse] = asyncio.get_running_loop().create_future()
-        self._waiting[request_id] = fut
+        waits = self._waits_of(request_id)
+        waits.info = fut = self._future()
+        ask = pb.GetFlightInfoRequest(
+            path=[dataset],
+            request_id=request_id,
+            query=pb.Query(
+                columns=columns or (),
+                limit=-1 if limit is None else limit,
+                filter=filter_codec.to_proto(conditions),
+                follow=follow,
+            ),
+        )
         try:
-            self.send(
-                pb.GatewayMessage(
-                    get_flight_info=pb.GetFlightInfoRequest(
-                        path=[dataset],
-                        request_id=request_id,
-                        query=pb.Query(
-                            columns=columns or (),
-                            limit=-1 if limit is None else limit,
-                            filter=filter_codec.to_proto(conditions),
-                            follow=follow,
-                        ),
-                    )
-                )
-            )
+            try:
+                self._settle(self.state.describe(request_id, ask))
+            finally:
+                self._wake()
             return await asyncio.wait_for(fut, seconds)
         except TimeoutError:
             raise QueryTimeout(f"the connector did not describe the dataset within {seconds:g}s") from None
         finally:
-            self._waiting.pop(request_id, None)
+            waits.info = None
 
     def watch_errors(self, request_id: str) -> asyncio.Future[SaetaError]:
         """A future set to the connector's error for ``request_id``, or to
         ConnectorOffline when the tunnel closes. ``unwatch`` when done."""
-        fut = self._errors.get(request_id)
-        if fut is None:
-            fut = asyncio.get_running_loop().create_future()
-            if self.closed.is_set():
-                fut.set_result(ConnectorOffline("the connector went offline"))
-            self._errors[request_id] = fut
-        return fut
+        waits = self._waits_of(request_id)
+        if waits.error is None:
+            waits.error = self._future()
+            self._settle(self.state.open(request_id))
+        return waits.error
 
     def watch_snapshot(self, request_id: str) -> asyncio.Future[int]:
         """A future set to a subscription's snapshot row count (SnapshotDone)."""
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._snapshots[request_id] = fut
-        return fut
+        waits = self._waits_of(request_id)
+        waits.snapshot = self._future()
+        self._settle(self.state.open(request_id))
+        return waits.snapshot
 
     def unwatch(self, request_id: str) -> None:
-        self._errors.pop(request_id, None)
-        self._snapshots.pop(request_id, None)
+        self._waits.pop(request_id, None)
+        self.state.forget(request_id)
 
     def cancel(self, request_id: str) -> None:
-        if not self.closed.is_set():
-            self._queue(pb.GatewayMessage(cancel=pb.CancelRequest(request_id=request_id)))
+        self.state.cancel(request_id)
+        self._wake()
 
     def close(self, reason: str) -> None:
-        if self.closed.is_set():
-            return
-        self.close_reason = reason
-        self.closed.set()
-        self.outbox.put_nowait(None)
-        offline = ConnectorOffline("the connector went offline")
-        for fut in self._waiting.values():
-            if not fut.done():
-                fut.set_exception(offline)
-        for efut in self._errors.values():
-            if not efut.done():
-                efut.set_result(offline)
-        self._waiting.clear()
+        self.state.close(reason)
+        self._wake()
 
 
 class ConnectorRegistry:

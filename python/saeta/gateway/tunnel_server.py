@@ -18,10 +18,11 @@ from saeta.core.call_table import Refused
 from saeta.core.names import is_dataset_name, is_tenant_id
 from saeta.core.tunnel_codec import CALL_ID_KEY, PROBE_CALL_ID, TUNNEL_PROTOCOL_VERSION
 from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS, KEEPALIVE_TIME_MS
+from saeta.core.tunnel_link import BACKLOG_REASON
 from saeta.core.x509_identity import certificate_serial, client_cert_problem
 from saeta.gateway.crl import CrlWatcher
 from saeta.gateway.data_calls import DataCalls, GrpcDataStream, PendingCall
-from saeta.gateway.registry import BACKLOG_REASON, ConnectorLink, ConnectorRegistry
+from saeta.gateway.registry import ConnectorLink, ConnectorRegistry
 from saeta.relay import Relay
 from saeta.v1 import tunnel_pb2 as pb
 
@@ -199,7 +200,7 @@ class TunnelService:
         reader = asyncio.create_task(self._read_loop(link, requests, handler))
         try:
             yield welcome
-            while (msg := await link.outbox.get()) is not None:
+            while (msg := await link.next_command()) is not None:
                 yield msg
         finally:
             reader.cancel()
