@@ -46,3 +46,9 @@ def parse_type(text: str) -> pa.DataType:
         f"unknown type {text!r}; use one of {', '.join(sorted(_SIMPLE))}, "
         "timestamp[s|ms|us|ns(, tz=ZONE)], decimal128(P, S)"
     )
+
+
+def json_readable(t: pa.DataType) -> pa.DataType:
+    """The type Arrow's JSON reader is asked for: dates as timestamps (it parses date-time
+    strings but not date strings), cast to the date type after reading."""
+    return pa.timestamp("s") if pa.types.is_date(t) else t

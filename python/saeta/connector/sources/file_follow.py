@@ -22,14 +22,16 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
+from saeta.config import DatasetConfig
 from saeta.connector.sources.base import project
 from saeta.connector.sources.file_filter import to_expression
-from saeta.connector.sources.files import FileSource, json_readable
+from saeta.core.arrow_types import json_readable
 from saeta.core.filters import Condition, bind, kinds_of
 from saeta.errors import SourceError
 
@@ -50,9 +52,34 @@ class _Pending:
     mtime_ns: int
 
 
+class FollowedFiles(Protocol):
+    """What a follower reads of its source (sources/files.py's FileSource, which builds
+    followers: this module does not import it back)."""
+
+    name: str
+    cfg: DatasetConfig
+    batch_rows: int
+
+    def schema(self) -> pa.Schema: ...
+
+    def files(self) -> list[str]: ...
+
+    def is_json_array(self, path: str) -> bool: ...
+
+    def csv_options(self) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]: ...
+
+    def read(
+        self,
+        partition: int,
+        columns: tuple[str, ...] | None,
+        limit: int | None,
+        conditions: Sequence[Condition] = (),
+    ) -> Iterator[pa.RecordBatch]: ...
+
+
 @dataclass
 class FileFollower:
-    source: FileSource
+    source: FollowedFiles
     columns: tuple[str, ...] | None
     conditions: Sequence[Condition]
     poll_seconds: float

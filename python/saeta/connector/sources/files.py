@@ -26,7 +26,8 @@ from saeta import relay
 from saeta.config import DatasetConfig
 from saeta.connector.sources.base import Follower, Partition, QueryPlan, exposed, project
 from saeta.connector.sources.file_filter import to_expression
-from saeta.core.arrow_types import parse_type
+from saeta.connector.sources.file_follow import FileFollower
+from saeta.core.arrow_types import json_readable, parse_type
 from saeta.core.filters import Condition, bind, kinds_of
 from saeta.errors import BadRequest, SourceError
 
@@ -56,12 +57,6 @@ _PARQUET_OPTIONS: set[str] = set()
 def _plain(schema: pa.Schema) -> pa.Schema:
     fields = [f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in schema]
     return pa.schema(fields, metadata=schema.metadata)
-
-
-def json_readable(t: pa.DataType) -> pa.DataType:
-    """The type Arrow's JSON reader is asked for: dates as timestamps (it parses date-time
-    strings but not date strings), cast to the date type after reading."""
-    return pa.timestamp("s") if pa.types.is_date(t) else t
 
 
 def _column_types(dataset: str, options: Mapping[str, Any]) -> dict[str, pa.DataType]:
@@ -244,8 +239,6 @@ class FileSource:
             ) from None
 
     def follow(self, columns: tuple[str, ...] | None, conditions: Sequence[Condition]) -> Follower:
-        from saeta.connector.sources.file_follow import FileFollower
-
         if self.cfg.live is None:
             raise BadRequest(f"dataset {self.name} cannot be followed")
         return FileFollower(self, columns, conditions, self.cfg.live.poll_seconds)

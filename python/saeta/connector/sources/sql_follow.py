@@ -10,7 +10,7 @@ order, or accept that gap (docs/sources.md, "Live data")."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import pyarrow as pa
 
@@ -18,17 +18,40 @@ from saeta.connector.sources.base import project
 from saeta.core.filters import Bound, BoundValue, Condition, Kind
 from saeta.errors import BadRequest
 
-if TYPE_CHECKING:
-    from saeta.connector.sources.sql_source import SqlSource
-
 POLL_ROWS = 65_536
 _ORDERED = (Kind.INTEGER, Kind.FLOAT, Kind.DECIMAL, Kind.STRING, Kind.DATE, Kind.TIMESTAMP, Kind.TIMESTAMP_TZ)
+
+
+class FollowedTable(Protocol):
+    """What a follower reads of its source (sources/sql_source.py's SqlSource, which
+    builds followers: this module does not import it back)."""
+
+    name: str
+
+    def schema(self) -> pa.Schema: ...
+
+    def bind(self, conditions: Sequence[Condition]) -> tuple[Bound, ...]: ...
+
+    def kinds(self) -> dict[str, Kind]: ...
+
+    def partition_count(self) -> int: ...
+
+    def max_of(self, column: str) -> pa.Array: ...
+
+    def read_rows(
+        self,
+        names: Sequence[str],
+        limit: int | None,
+        bound: Sequence[Bound],
+        partition: int | None,
+        order_by: str | None = None,
+    ) -> Iterator[pa.RecordBatch]: ...
 
 
 class SqlFollower:
     def __init__(
         self,
-        source: SqlSource,
+        source: FollowedTable,
         columns: tuple[str, ...] | None,
         conditions: Sequence[Condition],
         cursor: str,

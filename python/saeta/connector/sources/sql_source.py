@@ -21,6 +21,7 @@ import pyarrow as pa
 from saeta.config import DatasetConfig, SqlDataset
 from saeta.connector.sources.base import Follower, Partition, QueryPlan, exposed, project
 from saeta.connector.sources.db_pool import ConnectionPool
+from saeta.connector.sources.sql_follow import SqlFollower
 from saeta.connector.sources.sql_text import DIALECTS, Dialect
 from saeta.core.filters import Bound, Condition, Kind, bind, parse_filter
 from saeta.errors import BadRequest, SourceError
@@ -260,8 +261,6 @@ class SqlSource:
         yield from self.read_rows(target.names, limit, bound, partition)
 
     def follow(self, columns: tuple[str, ...] | None, conditions: Sequence[Condition]) -> Follower:
-        from saeta.connector.sources.sql_follow import SqlFollower
-
         live = self.live
         if live is None or live.cursor is None:
             raise BadRequest(f"dataset {self.name} cannot be followed: its config names no live.cursor column")
