@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import re
 import uuid
 from typing import Any
 
@@ -13,6 +14,7 @@ from saeta.core import browser_protocol as bp
 from saeta.core import filter_codec
 from saeta.core.filters import Condition, Kind, bind, kinds_of, parse_filter, to_json
 from saeta.errors import BadRequest
+from saeta.v1 import tunnel_pb2
 
 SCHEMA = pa.schema(
     [
@@ -77,6 +79,35 @@ def test_tunnel_codec_keeps_value_types() -> None:
     back = filter_codec.from_proto(filter_codec.to_proto(conditions))
     assert back == conditions
     assert [type(v) for v in back[0].values] == [bool, int, float, str, int, int]
+
+
+def _proto(column: str, op: str, *values: str | int | float) -> tunnel_pb2.Condition:
+    return filter_codec.to_proto([Condition(column, op, tuple(values))])[0]
+
+
+@pytest.mark.parametrize(
+    ("conditions", "problem"),
+    [
+        ([_proto("id", "=", 1, 2)], "= takes one value"),
+        ([_proto("id", "=")], "= needs a value"),
+        ([_proto("id", "is_null", 1)], "is_null takes no value"),
+        ([_proto("id", "in")], "needs a list of 1 to 1000"),
+        ([_proto("id", "like", "a%")], "unknown op 'like'"),
+        ([_proto("", "=", 1)], "non-empty string"),
+        ([_proto("x", "=", float("nan"))], "finite"),
+        ([_proto("x", "=", "a" * 4097)], "at most 4096 characters"),
+        ([_proto("id", "=", 1)] * 65, "at most 64"),
+        ([_proto("id", "in", *range(1000))] * 3, "more than 2000 values in all"),
+        ([tunnel_pb2.Condition(column="id", op="=", values=[tunnel_pb2.FilterValue()])], "a filter value is empty"),
+    ],
+)
+def test_the_tunnels_conditions_are_checked_by_the_browsers_rules(
+    conditions: list[tunnel_pb2.Condition], problem: str
+) -> None:
+    """Decoded once, straight from the message, and held to the same rules: a gateway
+    that sent what no browser can is refused by the connector."""
+    with pytest.raises(BadRequest, match=re.escape(problem)):
+        filter_codec.from_proto(conditions)
 
 
 @pytest.mark.parametrize(

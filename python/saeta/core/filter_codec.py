@@ -3,10 +3,9 @@ connector checks what arrives as strictly as the gateway checked what the browse
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from saeta.core.filters import Condition, Scalar, parse_filter
+from saeta.core.filters import MAX_CONDITIONS, Condition, Scalar, condition, whole_filter
 from saeta.errors import BadRequest
 from saeta.v1 import tunnel_pb2 as pb
 
@@ -33,15 +32,11 @@ def _scalar(v: pb.FilterValue) -> Scalar:
     return value
 
 
-def from_proto(conditions: Iterable[pb.Condition]) -> tuple[Condition, ...]:
-    """The tunnel's conditions, shape-checked by the same rules as the browser's."""
-    raw: list[list[Any]] = []
-    for c in conditions:
-        values = [_scalar(v) for v in c.values]
-        if c.op in ("in", "not_in"):
-            raw.append([c.column, c.op, values])
-        elif values:
-            raw.append([c.column, c.op, *values])
-        else:
-            raw.append([c.column, c.op])
-    return parse_filter(raw)
+def from_proto(conditions: Sequence[pb.Condition]) -> tuple[Condition, ...]:
+    """The tunnel's conditions, checked by the same rules as the browser's, decoded once
+    (straight from the message, not through the browser's JSON form)."""
+    if len(conditions) > MAX_CONDITIONS:
+        raise BadRequest(f"'filter' must be a list of at most {MAX_CONDITIONS} conditions")
+    return whole_filter(
+        [condition(c.column, c.op, [_scalar(v) for v in c.values], f"filter[{i}]") for i, c in enumerate(conditions)]
+    )

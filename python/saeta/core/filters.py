@@ -97,6 +97,34 @@ def _scalar(value: Any, where: str) -> Scalar:
     raise BadRequest(f"{where}: a value must be a string, number or boolean")
 
 
+def condition(column: Any, op: Any, values: Sequence[Any], where: str) -> Condition:
+    """One condition from its parts, whatever form it came in (the browser's JSON list,
+    the tunnel's message): the rules are the same. Raises BadRequest naming ``where``."""
+    if not isinstance(column, str) or not column or len(column) > 256:
+        raise BadRequest(f"{where}: the column must be a non-empty string")
+    if op not in OPS:
+        raise BadRequest(f"{where}: unknown op {str(op)[:16]!r}; expected one of {' '.join(OPS)}")
+    if op in NULL_OPS:
+        if values:
+            raise BadRequest(f"{where}: {op} takes no value")
+        return Condition(column, op, ())
+    if op in SET_OPS:
+        if not 1 <= len(values) <= MAX_IN_VALUES:
+            raise BadRequest(f"{where}: {op} needs a list of 1 to {MAX_IN_VALUES} values")
+    elif len(values) != 1:
+        raise BadRequest(f"{where}: {op} needs a value" if not values else f"{where}: {op} takes one value")
+    return Condition(column, op, tuple(_scalar(v, where) for v in values))
+
+
+def whole_filter(conditions: Sequence[Condition]) -> tuple[Condition, ...]:
+    """The limits of a filter as a whole (its conditions already checked one by one)."""
+    if len(conditions) > MAX_CONDITIONS:
+        raise BadRequest(f"'filter' must be a list of at most {MAX_CONDITIONS} conditions")
+    if sum(len(c.values) for c in conditions) > MAX_FILTER_VALUES:
+        raise BadRequest(f"'filter' holds more than {MAX_FILTER_VALUES} values in all")
+    return tuple(conditions)
+
+
 def parse_filter(raw: Any) -> tuple[Condition, ...]:
     """The ``filter`` of a query message: a list of ``[column, op, value]``. Raises
     BadRequest naming the first problem."""
@@ -107,28 +135,17 @@ def parse_filter(raw: Any) -> tuple[Condition, ...]:
         where = f"filter[{i}]"
         if not isinstance(cond, list) or not 2 <= len(cond) <= 3:
             raise BadRequest(f"{where} must be [column, op, value]")
-        column, op = cond[0], cond[1]
-        if not isinstance(column, str) or not column or len(column) > 256:
-            raise BadRequest(f"{where}: the column must be a non-empty string")
-        if op not in OPS:
-            raise BadRequest(f"{where}: unknown op {str(op)[:16]!r}; expected one of {' '.join(OPS)}")
-        if op in NULL_OPS:
-            if len(cond) == 3 and cond[2] is not None:
-                raise BadRequest(f"{where}: {op} takes no value")
-            out.append(Condition(column, op, ()))
-            continue
-        if len(cond) != 3:
-            raise BadRequest(f"{where}: {op} needs a value")
-        value = cond[2]
-        if op in SET_OPS:
-            if not isinstance(value, list) or not 1 <= len(value) <= MAX_IN_VALUES:
+        column, op, given = cond[0], cond[1], cond[2:]
+        if op in NULL_OPS and given == [None]:
+            given = []  # [column, "is_null", null] is accepted as [column, "is_null"]
+        elif op in SET_OPS:
+            if not given:
+                raise BadRequest(f"{where}: {op} needs a value")
+            if not isinstance(given[0], list):
                 raise BadRequest(f"{where}: {op} needs a list of 1 to {MAX_IN_VALUES} values")
-            out.append(Condition(column, op, tuple(_scalar(v, where) for v in value)))
-        else:
-            out.append(Condition(column, op, (_scalar(value, where),)))
-    if sum(len(c.values) for c in out) > MAX_FILTER_VALUES:
-        raise BadRequest(f"'filter' holds more than {MAX_FILTER_VALUES} values in all")
-    return tuple(out)
+            given = given[0]
+        out.append(condition(column, op, given, where))
+    return whole_filter(out)
 
 
 def to_json(conditions: Sequence[Condition]) -> list[list[Any]]:
