@@ -9,11 +9,10 @@ from typing_extensions import Buffer
 
 __all__ = [
     "IMPLEMENTATION",
-    "KIND_CHUNK",
-    "KIND_CLOSED",
-    "KIND_END",
-    "KIND_TOO_LARGE",
+    "CallEnded",
     "DataCall",
+    "DataChunk",
+    "DataEnd",
     "DataServer",
     "Payload",
     "check_chunk",
@@ -27,10 +26,6 @@ __all__ = [
 ]
 
 IMPLEMENTATION: str
-KIND_CHUNK: int
-KIND_END: int
-KIND_CLOSED: int
-KIND_TOO_LARGE: int
 
 def locate_payload(message: Buffer) -> tuple[int, int]: ...
 def scan_ipc(data: Buffer) -> tuple[int, int, int, int, int, int, bool]: ...
@@ -51,6 +46,31 @@ class Payload:
     def __buffer__(self, flags: int, /) -> memoryview: ...
 
 @final
+class DataChunk:
+    """Whole record batches of a data call."""
+
+    @property
+    def payload(self) -> Payload: ...
+    @property
+    def rows(self) -> int: ...
+
+@final
+class DataEnd:
+    """The connector's end marker."""
+
+    @property
+    def records(self) -> int: ...
+
+@final
+class CallEnded:
+    """The call ended before its end marker (no reason: closed cleanly by the connector)."""
+
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def too_large(self) -> bool: ...
+
+@final
 class DataCall:
     """One DoGet call that reached the data plane, handed to Python to accept or reject."""
 
@@ -65,7 +85,7 @@ class DataCall:
     def accept(self) -> None: ...
     def reject(self, code: str, message: str) -> None: ...
     def finish(self, abort_reason: str | None = None, invalid_data: bool = False) -> None: ...
-    def take(self) -> tuple[int, Payload | str | None, int] | None: ...
+    def take(self) -> DataChunk | DataEnd | CallEnded | None: ...
 
 @final
 class DataServer:

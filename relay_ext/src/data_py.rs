@@ -17,11 +17,31 @@ use crate::data_plane::call::{Abort, Call, Decision, Item};
 use crate::data_plane::hub::Hub;
 use crate::data_plane::{DataPlane, Settings};
 
-/// Item kinds returned by `DataCall.take`, exported to Python under these names.
-pub const KIND_CHUNK: u8 = 0;
-pub const KIND_END: u8 = 1;
-pub const KIND_CLOSED: u8 = 2;
-pub const KIND_TOO_LARGE: u8 = 3;
+/// What `DataCall.take` gives: whole record batches of the call.
+#[pyclass(module = "saeta._relay", frozen)]
+pub struct DataChunk {
+    #[pyo3(get)]
+    payload: Py<Payload>,
+    #[pyo3(get)]
+    rows: i64,
+}
+
+/// What `DataCall.take` gives: the connector's end marker, with the rows it announces.
+#[pyclass(module = "saeta._relay", frozen)]
+pub struct DataEnd {
+    #[pyo3(get)]
+    records: i64,
+}
+
+/// What `DataCall.take` gives: the call ended before its end marker. No reason: the
+/// connector closed its stream cleanly; ``too_large``: on a message over max_message_bytes.
+#[pyclass(module = "saeta._relay", frozen)]
+pub struct CallEnded {
+    #[pyo3(get)]
+    reason: Option<String>,
+    #[pyo3(get)]
+    too_large: bool,
+}
 
 #[pyclass(module = "saeta._relay", frozen)]
 pub struct DataServer {
@@ -160,21 +180,24 @@ impl DataCall {
         self.call.finish(abort_reason.map(|reason| Abort { invalid_data, reason }));
     }
 
-    /// The next item or None: (0, Payload, rows) a chunk, (1, None, records) the end
-    /// marker, (2, reason or None, 0) the call ended, (3, reason, 0) it ended on a message
-    /// over max_message_bytes. Invalid data raises RelayError.
-    fn take(&self, py: Python<'_>) -> PyResult<Option<(u8, Py<PyAny>, i64)>> {
-        Ok(match self.call.take() {
-            None => None,
-            Some(Item::Chunk { message, offset, len, rows }) => {
+    /// The next item or None: a DataChunk, the DataEnd marker, or CallEnded. Invalid
+    /// data raises RelayError.
+    fn take(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let item = match self.call.take() {
+            None => return Ok(None),
+            Some(item) => item,
+        };
+        Ok(Some(match item {
+            Item::Chunk { message, offset, len, rows } => {
                 let payload = Py::new(py, Payload { message, offset, len })?;
-                Some((KIND_CHUNK, payload.into_any(), i64::try_from(rows).unwrap_or(i64::MAX)))
+                let rows = i64::try_from(rows).unwrap_or(i64::MAX);
+                Py::new(py, DataChunk { payload, rows })?.into_any()
             }
-            Some(Item::End { records }) => Some((KIND_END, py.None(), records)),
-            Some(Item::Closed(reason)) => Some((KIND_CLOSED, reason.into_pyobject(py)?.into_any().unbind(), 0)),
-            Some(Item::TooLarge(reason)) => Some((KIND_TOO_LARGE, reason.into_pyobject(py)?.into_any().unbind(), 0)),
-            Some(Item::Invalid(err)) => return Err(crate::to_py(err)),
-        })
+            Item::End { records } => Py::new(py, DataEnd { records })?.into_any(),
+            Item::Closed(reason) => Py::new(py, CallEnded { reason, too_large: false })?.into_any(),
+            Item::TooLarge(reason) => Py::new(py, CallEnded { reason: Some(reason), too_large: true })?.into_any(),
+            Item::Invalid(err) => return Err(crate::to_py(err)),
+        }))
     }
 }
 

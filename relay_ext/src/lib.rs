@@ -21,10 +21,6 @@ pub(crate) fn to_py(err: error::RelayError) -> PyErr {
 
 type ScanTuple = (u64, u64, u64, u64, u64, u64, bool);
 
-fn scan_tuple(s: &ipc::Scan) -> ScanTuple {
-    (s.messages, s.schemas, s.dictionary_batches, s.record_batches, s.rows, s.body_bytes, s.eos)
-}
-
 /// (offset, length) of ArrowChunk.data inside a raw tunnel message.
 #[pyfunction]
 fn locate_payload(message: &[u8]) -> PyResult<(usize, usize)> {
@@ -34,7 +30,9 @@ fn locate_payload(message: &[u8]) -> PyResult<(usize, usize)> {
 /// Scans whole encapsulated Arrow IPC messages; see saeta.relay.IpcScan for the fields.
 #[pyfunction]
 fn scan_ipc(data: &[u8]) -> PyResult<ScanTuple> {
-    ipc::scan(data).map(|s| scan_tuple(&s)).map_err(to_py)
+    ipc::scan(data)
+        .map(|s| (s.messages, s.schemas, s.dictionary_batches, s.record_batches, s.rows, s.body_bytes, s.eos))
+        .map_err(to_py)
 }
 
 /// Checks the FlightInfo schema: exactly one schema message.
@@ -43,11 +41,10 @@ fn check_schema_message(data: &[u8]) -> PyResult<()> {
     ipc::check_schema_message(data).map_err(to_py)
 }
 
+/// (offset, length, rows) of a raw ArrowChunk's record batches.
 #[pyfunction]
 fn check_chunk(message: &[u8]) -> PyResult<(usize, usize, u64)> {
-    let (offset, len) = tunnel::locate_payload(message).map_err(to_py)?;
-    let scan = ipc::scan_partition_chunk(&message[offset..offset + len]).map_err(to_py)?;
-    Ok((offset, len, scan.rows))
+    tunnel::check_chunk(message).map_err(to_py)
 }
 
 /// One raw ArrowChunk, classified as both DoGet servers do: `(True, 0, 0, records)` for
@@ -102,10 +99,9 @@ fn _relay(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<data_py::DataServer>()?;
     m.add_class::<data_py::DataCall>()?;
     m.add_class::<data_py::Payload>()?;
-    m.add("KIND_CHUNK", data_py::KIND_CHUNK)?;
-    m.add("KIND_END", data_py::KIND_END)?;
-    m.add("KIND_CLOSED", data_py::KIND_CLOSED)?;
-    m.add("KIND_TOO_LARGE", data_py::KIND_TOO_LARGE)?;
+    m.add_class::<data_py::DataChunk>()?;
+    m.add_class::<data_py::DataEnd>()?;
+    m.add_class::<data_py::CallEnded>()?;
     m.add("IMPLEMENTATION", "rust")?;
     Ok(())
 }

@@ -46,17 +46,15 @@ class RustDataStream:
                 await self._waiter
             finally:
                 self._waiter = None
-        kind, value, number = item
-        if kind == _relay.KIND_CHUNK and isinstance(value, _relay.Payload):
-            return Chunk(memoryview(value), number, len(value))
-        if kind == _relay.KIND_END:
-            return End(number)
-        reason = value if isinstance(value, str) else None
-        if kind == _relay.KIND_TOO_LARGE:
-            raise MessageTooLarge(reason or "message too large")
-        if kind == _relay.KIND_CLOSED and reason is None:
+        if isinstance(item, _relay.DataChunk):
+            return Chunk(memoryview(item.payload), item.rows, len(item.payload))
+        if isinstance(item, _relay.DataEnd):
+            return End(item.records)
+        if item.too_large:
+            raise MessageTooLarge(item.reason or "message too large")
+        if item.reason is None:
             raise ClosedEarly("the connector closed the data call")
-        raise CallBroken(reason or f"the data call ended (item kind {kind})")
+        raise CallBroken(item.reason)
 
     def finish(self, abort: Abort | None) -> None:
         if abort is None:
