@@ -83,3 +83,60 @@ impl Hub {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arrive(hub: &Hub, id: &str) -> Arc<Call> {
+        hub.arrive(id.to_string(), vec![], "ipv4:127.0.0.1:1".to_string()).expect("the hub is open")
+    }
+
+    #[test]
+    fn arrivals_are_handed_over_once_with_distinct_keys() {
+        let hub = Hub::new(2).unwrap();
+        let (a, b) = (arrive(&hub, "a"), arrive(&hub, "b"));
+        assert_ne!(a.key, b.key);
+        let (arrivals, ready) = hub.poll();
+        assert_eq!(arrivals.iter().map(|c| c.call_id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert!(ready.is_empty());
+        let (arrivals, _) = hub.poll();
+        assert!(arrivals.is_empty());
+    }
+
+    #[test]
+    fn a_call_is_ready_once_until_python_drains_it() {
+        let hub = Hub::new(2).unwrap();
+        let call = arrive(&hub, "a");
+        hub.poll();
+        hub.push(&call, Item::End { records: 1 });
+        hub.push(&call, Item::Closed(None));
+        assert_eq!(hub.poll().1, [call.key]);
+        assert!(call.take().is_some() && call.take().is_some() && call.take().is_none());
+        hub.push(&call, Item::Closed(None));
+        assert_eq!(hub.poll().1, [call.key]);
+    }
+
+    #[test]
+    fn close_all_cancels_live_calls_and_refuses_new_ones() {
+        let hub = Hub::new(2).unwrap();
+        let live = arrive(&hub, "live");
+        let gone = arrive(&hub, "gone");
+        hub.depart(gone.key);
+        hub.close_all("gateway stopping");
+        assert_eq!(live.finished(), Some(Some(Abort::cancelled("gateway stopping"))));
+        assert_eq!(gone.finished(), None); // departed: no longer the hub's to end
+        assert!(hub.arrive("late".into(), vec![], String::new()).is_none());
+    }
+
+    #[test]
+    fn a_call_python_dropped_is_not_kept_alive_by_the_hub() {
+        let hub = Hub::new(2).unwrap();
+        let call = arrive(&hub, "a");
+        hub.poll();
+        let weak = Arc::downgrade(&call);
+        drop(call);
+        assert!(weak.upgrade().is_none());
+        hub.close_all("stop"); // a dead entry is skipped
+    }
+}

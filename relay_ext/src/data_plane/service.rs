@@ -187,3 +187,187 @@ impl Service<Request<Streaming<Bytes>>> for DoGetMethod {
         Box::pin(serve_call(self.0.clone(), request))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, Full};
+    use std::time::Duration;
+
+    /// One gRPC length-prefixed message.
+    fn framed(messages: &[&[u8]]) -> Bytes {
+        let mut out = Vec::new();
+        for m in messages {
+            out.push(0);
+            out.extend_from_slice(&u32::try_from(m.len()).unwrap().to_be_bytes());
+            out.extend_from_slice(m);
+        }
+        Bytes::from(out)
+    }
+
+    fn request(path: &str, call_id: Option<&str>, body: Bytes) -> http::Request<Full<Bytes>> {
+        let mut builder = http::Request::builder()
+            .method("POST")
+            .uri(format!("http://gateway{path}"))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers");
+        if let Some(id) = call_id {
+            builder = builder.header(CALL_ID_KEY, id);
+        }
+        builder.body(Full::new(body)).unwrap()
+    }
+
+    /// The response's grpc-status and (decoded) grpc-message: in the headers of a
+    /// trailers-only answer, else in the trailers.
+    async fn status_of(response: http::Response<tonic::body::Body>) -> (String, String) {
+        let (parts, body) = response.into_parts();
+        let status = match Status::from_header_map(&parts.headers) {
+            Some(status) => status,
+            None => {
+                let trailers = body.collect().await.unwrap().trailers().cloned().unwrap_or_default();
+                Status::from_header_map(&trailers).expect("a grpc-status")
+            }
+        };
+        ((status.code() as i32).to_string(), status.message().to_string())
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    }
+
+    /// Python's side, played by the test: the next call that arrives at the hub.
+    async fn next_arrival(hub: &Hub) -> Arc<Call> {
+        for _ in 0..1000 {
+            if let Some(call) = hub.poll().0.pop() {
+                return call;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("no call arrived");
+    }
+
+    async fn next_item(call: &Call) -> Item {
+        for _ in 0..1000 {
+            if let Some(item) = call.take() {
+                return item;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("no item came");
+    }
+
+    fn service(hub: &Arc<Hub>) -> DataService {
+        DataService::new(hub.clone(), 1 << 20)
+    }
+
+    const END_3: &[u8] = &[0x10, 0x01, 0x18, 0x03];
+
+    #[test]
+    fn only_doget_is_served() {
+        runtime().block_on(async {
+            let hub = Arc::new(Hub::new(2).unwrap());
+            let response = service(&hub).call(request("/saeta.v1.Tunnel/Control", None, Bytes::new())).await.unwrap();
+            assert_eq!(status_of(response).await.0, "12"); // UNIMPLEMENTED
+            assert!(hub.poll().0.is_empty());
+        });
+    }
+
+    #[test]
+    fn a_call_without_a_usable_id_is_not_found() {
+        runtime().block_on(async {
+            let hub = Arc::new(Hub::new(2).unwrap());
+            let long = "x".repeat(MAX_CALL_ID_LEN + 1);
+            for id in [None, Some(""), Some(long.as_str())] {
+                let response = service(&hub).call(request(DOGET_PATH, id, framed(&[END_3]))).await.unwrap();
+                assert_eq!(status_of(response).await.0, "5"); // NOT_FOUND
+            }
+            assert!(hub.poll().0.is_empty());
+        });
+    }
+
+    #[test]
+    fn an_accepted_call_hands_over_its_end_marker_and_ends_as_python_says() {
+        runtime().block_on(async {
+            for (abort, code, message) in [
+                (None, "0", ""),
+                (Some(Abort { invalid_data: true, reason: "bad rows".into() }), "3", "INVALID_DATA: bad rows"),
+                (Some(Abort::cancelled("unsubscribed")), "1", "unsubscribed"),
+            ] {
+                let hub = Arc::new(Hub::new(2).unwrap());
+                let served = tokio::spawn(service(&hub).call(request(DOGET_PATH, Some("c1"), framed(&[END_3]))));
+                let call = next_arrival(&hub).await;
+                assert_eq!(call.call_id, "c1");
+                call.decide(Decision::Accepted);
+                assert!(matches!(next_item(&call).await, Item::End { records: 3 }));
+                call.finish(abort);
+                let (got_code, got_message) = status_of(served.await.unwrap().unwrap()).await;
+                assert_eq!((got_code.as_str(), got_message.as_str()), (code, message));
+            }
+        });
+    }
+
+    #[test]
+    fn a_call_closed_before_its_end_marker_says_so() {
+        runtime().block_on(async {
+            let hub = Arc::new(Hub::new(2).unwrap());
+            let served = tokio::spawn(service(&hub).call(request(DOGET_PATH, Some("c1"), Bytes::new())));
+            let call = next_arrival(&hub).await;
+            call.decide(Decision::Accepted);
+            assert!(matches!(next_item(&call).await, Item::Closed(None)));
+            call.finish(Some(Abort::cancelled("the connector stopped sending mid-query")));
+            assert_eq!(status_of(served.await.unwrap().unwrap()).await.0, "1"); // CANCELLED
+        });
+    }
+
+    #[test]
+    fn a_rejected_call_gets_the_status_python_chose() {
+        runtime().block_on(async {
+            let hub = Arc::new(Hub::new(2).unwrap());
+            let served = tokio::spawn(service(&hub).call(request(DOGET_PATH, Some("c1"), framed(&[END_3]))));
+            let call = next_arrival(&hub).await;
+            call.decide(Decision::Rejected(tonic::Code::PermissionDenied, "CERT_REVOKED".into()));
+            let (code, message) = status_of(served.await.unwrap().unwrap()).await;
+            assert_eq!((code.as_str(), message.as_str()), ("7", "CERT_REVOKED"));
+        });
+    }
+
+    #[test]
+    fn invalid_data_is_handed_over_and_nothing_after_it_is_read() {
+        runtime().block_on(async {
+            let hub = Arc::new(Hub::new(2).unwrap());
+            let garbage: &[u8] = &[0x0a, 0x02, 1, 2];
+            let body = framed(&[garbage, END_3]);
+            let served = tokio::spawn(service(&hub).call(request(DOGET_PATH, Some("c1"), body)));
+            let call = next_arrival(&hub).await;
+            call.decide(Decision::Accepted);
+            assert!(matches!(next_item(&call).await, Item::Invalid(_)));
+            call.finish(Some(Abort { invalid_data: true, reason: "invalid Arrow data".into() }));
+            assert_eq!(status_of(served.await.unwrap().unwrap()).await.0, "3");
+            assert!(call.take().is_none()); // the end marker behind it was never queued
+        });
+    }
+
+    #[test]
+    fn a_message_over_the_limit_ends_the_call_resource_exhausted() {
+        runtime().block_on(async {
+            let hub = Arc::new(Hub::new(2).unwrap());
+            let big = vec![0u8; 64];
+            let served =
+                tokio::spawn(DataService::new(hub.clone(), 16).call(request(DOGET_PATH, Some("c1"), framed(&[&big]))));
+            let call = next_arrival(&hub).await;
+            call.decide(Decision::Accepted);
+            assert!(matches!(next_item(&call).await, Item::TooLarge(_)));
+            assert_eq!(status_of(served.await.unwrap().unwrap()).await.0, "8"); // RESOURCE_EXHAUSTED
+        });
+    }
+
+    #[test]
+    fn a_closed_hub_turns_calls_away() {
+        runtime().block_on(async {
+            let hub = Arc::new(Hub::new(2).unwrap());
+            hub.close_all("stopping");
+            let response = service(&hub).call(request(DOGET_PATH, Some("c1"), framed(&[END_3]))).await.unwrap();
+            assert_eq!(status_of(response).await.0, "14"); // UNAVAILABLE
+        });
+    }
+}
