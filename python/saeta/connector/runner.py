@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from saeta import memory_trim, process_stats
 from saeta.config import ConnectorConfig
+from saeta.connector.reconnect import run_forever
 from saeta.connector.sources import Source, open_source
-from saeta.connector.tunnel import Tunnel, run_forever
+from saeta.connector.tunnel import Tunnel
 from saeta.errors import SaetaError
 
 log = logging.getLogger("saeta.connector")

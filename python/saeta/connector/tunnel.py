@@ -1,100 +1,34 @@
-"""The connector's side of the tunnel: dial out over mTLS, register on the Control call,
-answer GetFlightInfo and DoGet commands, heartbeat, and reconnect forever with backoff."""
+"""The connector's side of one tunnel: dial out over mTLS, register on the Control call,
+answer GetFlightInfo and DoGet commands, heartbeat. The channels are connector/channel.py's,
+the reconnect loop connector/reconnect.py's."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any
 
 import grpc
 import grpc.aio
+import pyarrow as pa
 
 from saeta import __version__, memory_trim
 from saeta.config import ConnectorConfig
+from saeta.connector.call_writer import BlockingReader, write_all, write_followed
+from saeta.connector.channel import CONTROL_METHOD, describe_rpc_error, dial, doget_method
 from saeta.connector.chunks import chunk_messages
 from saeta.connector.sources.base import Follower, Partition, QueryPlan, Source
 from saeta.core import filter_codec
-from saeta.core.backoff import Backoff
 from saeta.core.grpc_target import with_port
 from saeta.core.ticket import Ticket
 from saeta.core.tunnel_codec import CALL_ID_KEY, PROBE_CALL_ID, TUNNEL_PROTOCOL_VERSION
-from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS
 from saeta.errors import DatasetNotFound, QueryFailed, SaetaError, SourceError, TunnelRefused
 from saeta.v1 import tunnel_pb2 as pb
 
 log = logging.getLogger("saeta.connector")
-
-_DOGET_METHOD = "/saeta.v1.Tunnel/DoGet"
-_CONTROL_METHOD = "/saeta.v1.Tunnel/Control"
-
-
-def channel_credentials(cfg: ConnectorConfig) -> grpc.ChannelCredentials:
-    return grpc.ssl_channel_credentials(
-        root_certificates=cfg.ca_cert.read_bytes(),
-        private_key=cfg.client_key.read_bytes(),
-        certificate_chain=cfg.client_cert.read_bytes(),
-    )
-
-
-def channel_options(cfg: ConnectorConfig) -> list[tuple[str, Any]]:
-    options: list[tuple[str, Any]] = [
-        ("grpc.max_send_message_length", cfg.max_message_bytes),
-        ("grpc.max_receive_message_length", 4 * 1024 * 1024),
-        *KEEPALIVE_OPTIONS,
-        # Our own backoff decides when to dial again, not grpc's channel.
-        ("grpc.enable_retries", 0),
-    ]
-    if cfg.server_name:
-        options.append(("grpc.ssl_target_name_override", cfg.server_name))
-    return options
-
-
-def dial(cfg: ConnectorConfig, target: str) -> grpc.aio.Channel:
-    """A channel to ``target`` with the connector's certificates and options."""
-    return grpc.aio.secure_channel(target, channel_credentials(cfg), options=channel_options(cfg))
-
-
-def doget_method(channel: grpc.aio.Channel) -> grpc.aio.StreamUnaryMultiCallable:
-    """DoGet on ``channel``: raw ArrowChunk messages out (hand-encoded), the summary back."""
-    return channel.stream_unary(
-        _DOGET_METHOD, request_serializer=None, response_deserializer=pb.DoGetSummary.FromString
-    )
-
-
-def describe_rpc_error(exc: grpc.aio.AioRpcError) -> str:
-    """One line for logs and `connector test`: the status and the gateway's reason."""
-    details = exc.details() or ""
-    return f"{exc.code().name}: {details}".strip()
-
-
-class _BlockingReader:
-    """Runs a blocking iterator on its own thread, one item per await, and closes it on
-    that same thread (a generator cannot be closed while another thread runs it)."""
-
-    def __init__(self, it: Iterator[tuple[bytes, int]]) -> None:
-        self._it = it
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="saeta-read")
-        self._closed = False
-
-    async def next(self) -> tuple[bytes, int] | None:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, next, self._it, None)
-
-    def close(self) -> None:
-        """Closes the iterator on its thread; a second call does nothing."""
-        if self._closed:
-            return
-        self._closed = True
-        close = getattr(self._it, "close", None)
-        if close is not None:
-            self._pool.submit(close)
-        self._pool.shutdown(wait=False)
 
 
 class Tunnel:
@@ -105,7 +39,7 @@ class Tunnel:
         self.sources = sources
         self.channel = dial(cfg, cfg.grpc_uri)
         self._control = self.channel.stream_stream(
-            _CONTROL_METHOD,
+            CONTROL_METHOD,
             request_serializer=pb.ConnectorMessage.SerializeToString,
             response_deserializer=pb.GatewayMessage.FromString,
         )
@@ -224,24 +158,15 @@ class Tunnel:
             raise QueryFailed(f"the connector follows {self.cfg.max_subscriptions} subscriptions already")
         self._following.add(req.request_id)
 
-        def poll() -> tuple[list[bytes], bool]:  # on a worker thread: reading and encoding
-            batches, more = follower.poll()
-            return [message for message, _ in chunk_messages(batches, self.cfg.chunk_bytes, self._chunk_cap(req))], more
+        def encode(batches: Iterable[pa.RecordBatch]) -> Iterator[tuple[bytes, int]]:
+            return chunk_messages(batches, self.cfg.chunk_bytes, self._chunk_cap(req))
 
-        try:
-            reader = _BlockingReader(chunk_messages(follower.snapshot(), self.cfg.chunk_bytes, self._chunk_cap(req)))
-            try:
-                rows, _ = await _write_all(call, reader, self._reads)
-            finally:
-                reader.close()
+        def snapshot_done(rows: int) -> None:
             self.send(pb.ConnectorMessage(snapshot_done=pb.SnapshotDone(request_id=req.request_id, rows=rows)))
             log.info("subscription %s: snapshot of %d rows sent, following", req.request_id, rows)
-            while True:
-                messages, more = await asyncio.to_thread(poll)
-                for message in messages:
-                    await call.write(message)
-                if not more:
-                    await asyncio.sleep(follower.poll_seconds)
+
+        try:
+            await write_followed(call, follower, encode, self._reads, snapshot_done)
         finally:
             self._following.discard(req.request_id)
             await asyncio.to_thread(follower.close)
@@ -340,7 +265,7 @@ class Tunnel:
     async def _read_partition(self, req: pb.DoGetRequest, ticket: Ticket) -> None:
         started = time.perf_counter()
         call = self._doget(metadata=((CALL_ID_KEY, req.call_id),))
-        reader: _BlockingReader | None = None
+        reader: BlockingReader | None = None
         rows = nbytes = 0
         try:
             source = self._source(ticket.dataset)
@@ -350,8 +275,8 @@ class Tunnel:
                 return
             limit = req.limit if req.limit >= 0 else None
             batches = source.read(ticket.partition, ticket.columns, limit, conditions)
-            reader = _BlockingReader(chunk_messages(batches, self.cfg.chunk_bytes, self._chunk_cap(req)))
-            rows, nbytes = await _write_all(call, reader, self._reads)
+            reader = BlockingReader(chunk_messages(batches, self.cfg.chunk_bytes, self._chunk_cap(req)))
+            rows, nbytes = await write_all(call, reader, self._reads)
             await call.write(pb.ArrowChunk(end=True, end_records=rows).SerializeToString())
             await call.done_writing()
             await call
@@ -388,59 +313,3 @@ class Tunnel:
             if reader is not None:
                 reader.close()
             memory_trim.transfer_ended()
-
-
-async def _write_all(call: Any, reader: _BlockingReader, slots: asyncio.Semaphore) -> tuple[int, int]:
-    """Writes every message ``reader`` gives to the data call; (rows, bytes) written.
-    A read slot is held while the source makes the next message, never while a write
-    waits for the gateway: a browser that reads slowly, or not at all, holds back its own
-    query only, not the connector's other queries."""
-    rows = nbytes = 0
-    while True:
-        async with slots:
-            item = await reader.next()
-        if item is None:
-            break
-        message, n = item
-        await call.write(message)
-        rows += n
-        nbytes += len(message)
-    return rows, nbytes
-
-
-async def run_forever(cfg: ConnectorConfig, sources: Mapping[str, Source], stop: asyncio.Event) -> None:
-    """Keeps one registered tunnel up until ``stop`` is set, reconnecting with backoff
-    and jitter (performance.reconnect_delay, doubling up to max_reconnect_delay)."""
-    backoff = Backoff(base=cfg.reconnect_delay, cap=cfg.max_reconnect_delay)
-    while not stop.is_set():
-        tunnel = Tunnel(cfg, sources)
-        try:
-            await tunnel.register()
-            log.info(
-                "registered with %s as tenant %s (tunnel %s, %d datasets)",
-                cfg.grpc_uri,
-                cfg.tenant_id,
-                tunnel.tunnel_id,
-                len(sources),
-            )
-            backoff.reset()
-            serve = asyncio.create_task(tunnel.serve())
-            stopped = asyncio.create_task(stop.wait())
-            await asyncio.wait({serve, stopped}, return_when=asyncio.FIRST_COMPLETED)
-            stopped.cancel()
-            if serve.done():
-                serve.result()
-            else:
-                serve.cancel()
-                with contextlib.suppress(asyncio.CancelledError, SaetaError):
-                    await serve
-        except TunnelRefused as err:
-            log.warning("tunnel down: %s", err.message)
-        finally:
-            await tunnel.close()
-        if stop.is_set():
-            break
-        delay = backoff.next_delay()
-        log.info("reconnecting in %.3fs", delay)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay)
