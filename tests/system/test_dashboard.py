@@ -111,7 +111,9 @@ def _done(panel: Any) -> None:
 
 
 def _chart_ys(page: Any, index: int) -> list[float]:
-    ys: list[float] = page.evaluate(f"window.saeta.panels[{index}].chart.data.datasets[0].data.map((p) => p.y)")
+    ys: list[float] = page.evaluate(
+        f"window.saeta.panels[{index}].chartView.chart.data.datasets[0].data.map((p) => p.y)"
+    )
     return ys
 
 
@@ -133,11 +135,13 @@ def test_dashboard_shows_exactly_the_connectors_rows(site: tuple[Deployment, pa.
     assert int(cells[4]) == first["cantidad"] and float(cells[6]) == first["total"]
     assert panel.locator("[data-testid=table] tbody tr").count() == 25
     assert panel.locator("[data-testid=page]").inner_text() == f"rows 1\u201325 of {expected.num_rows:,}"
-    last = page.evaluate("(() => { const r = window.saeta.panels[0].rowAt(11999); return [String(r.id), r.total]; })()")
+    last = page.evaluate(
+        "(() => { const r = window.saeta.panels[0].rows.rowAt(11999); return [String(r.id), r.total]; })()"
+    )
     assert last == [str(expected["id"][-1].as_py()), expected["total"][-1].as_py()]
     # The chart (x = fecha, y = the first number column) keeps every extreme of the data.
-    assert page.evaluate("window.saeta.panels[0].dataX") == "fecha"
-    y_column = page.evaluate("window.saeta.panels[0].dataY")
+    assert page.evaluate("window.saeta.panels[0].rows.x") == "fecha"
+    y_column = page.evaluate("window.saeta.panels[0].rows.y")
     ys = _chart_ys(page, 0)
     assert max(ys) == pc.max(expected[y_column]).as_py()
     assert min(ys) == pc.min(expected[y_column]).as_py()
@@ -166,8 +170,8 @@ def test_two_charts_at_once_from_two_datasets(site: tuple[Deployment, pa.Table],
     assert first.get_attribute("data-rows") == str(expected.num_rows)
     assert second.get_attribute("data-rows") == "5000"
     assert int(first.get_attribute("data-points")) > 0 and int(second.get_attribute("data-points")) > 0
-    assert page.evaluate("window.saeta.panels[1].dataX") == "actualizado"  # a date: a time axis
-    assert page.evaluate("window.saeta.panels[1].chart.config.type") == "bar"
+    assert page.evaluate("window.saeta.panels[1].rows.x") == "actualizado"  # a date: a time axis
+    assert page.evaluate("window.saeta.panels[1].chartView.chart.config.type") == "bar"
     page.screenshot(path=str(ARTIFACTS / "dashboard-two-charts.png"), full_page=True)
 
 
@@ -271,8 +275,8 @@ def test_view_in_the_url_runs_at_once(site: tuple[Deployment, pa.Table], page: A
     panel = _panel(page, 0)
     _done(panel)
     assert panel.get_attribute("data-rows") == "1000"
-    assert page.evaluate("window.saeta.panels[0].chart.config.type") == "bar"
-    assert page.evaluate("window.saeta.panels[0].dataY") == "stock"
+    assert page.evaluate("window.saeta.panels[0].chartView.chart.config.type") == "bar"
+    assert page.evaluate("window.saeta.panels[0].rows.y") == "stock"
     assert "session=" not in page.url and "dataset=inventario" in page.url
 
 
@@ -310,8 +314,8 @@ def test_changing_axes_redraws_from_the_rows_already_received(site: tuple[Deploy
     panel.locator("[data-testid=y]").select_option("cantidad")
     assert _chart_ys(page, 0) == expected["cantidad"].slice(0, 100).to_pylist()
     panel.locator("[data-testid=x]").select_option("region")  # a category axis: a bar per label
-    assert page.evaluate("window.saeta.panels[0].chart.config.type") == "bar"
-    labels = page.evaluate("window.saeta.panels[0].chart.data.labels")
+    assert page.evaluate("window.saeta.panels[0].chartView.chart.config.type") == "bar"
+    labels = page.evaluate("window.saeta.panels[0].chartView.chart.data.labels")
     assert set(labels) == set(expected["region"].slice(0, 100).to_pylist())
 
 
@@ -349,7 +353,7 @@ def test_a_followed_dataset_keeps_the_chart_moving(site: tuple[Deployment, pa.Ta
     playwright_sync.expect(panel).to_have_attribute("data-rows", "150", timeout=60_000)
     # The chart redraws from the new rows on its own (no Run): the newest row is drawn.
     page.wait_for_function(
-        "() => Math.max(...window.saeta.panels[0].chart.data.datasets[0].data.map((p) => p.y)) === 74.5"
+        "() => Math.max(...window.saeta.panels[0].chartView.chart.data.datasets[0].data.map((p) => p.y)) === 74.5"
     )
     panel.locator("[data-testid=cancel]").click()
     _done(panel)
