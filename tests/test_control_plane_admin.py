@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from saeta import cli
+from saeta.cli import sessions
 from saeta.config import ControlPlaneConfig, LoggingConfig
 from saeta.control_plane import admin_token
 from saeta.control_plane.app import ControlPlane
@@ -118,17 +119,17 @@ def test_the_cli_reads_the_token_from_its_flag_the_environment_or_the_file(
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     args = cli.build_parser().parse_args(["session", "revoke", "x", "--control-plane", "http://cp"])
     with pytest.raises(SaetaError, match="no admin token") as err:
-        cli._admin_token(args)
+        sessions.admin_token(args)
     assert err.value.code == "ADMIN_TOKEN_MISSING"
     generated = admin_token.load_or_create(tmp_path / "state" / "saeta" / "admin-token")  # the default place
-    assert cli._admin_token(args) == generated
+    assert sessions.admin_token(args) == generated
     (tmp_path / "other").write_text("from-a-file-0123456789\n")
     monkeypatch.setenv("SAETA_ADMIN_TOKEN_FILE", str(tmp_path / "other"))
-    assert cli._admin_token(args) == "from-a-file-0123456789"
+    assert sessions.admin_token(args) == "from-a-file-0123456789"
     monkeypatch.setenv("SAETA_ADMIN_TOKEN", "from-the-environment-0123")
-    assert cli._admin_token(args) == "from-the-environment-0123"
+    assert sessions.admin_token(args) == "from-the-environment-0123"
     args.token = "from-the-flag-0123456789"
-    assert cli._admin_token(args) == "from-the-flag-0123456789"
+    assert sessions.admin_token(args) == "from-the-flag-0123456789"
 
 
 def test_sessions_expired_over_a_day_ago_are_purged_as_new_ones_are_issued(tmp_path: Path) -> None:

@@ -1,0 +1,83 @@
+"""`saeta gateway`, `saeta control-plane` and `saeta demo`: the long-running processes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+
+def gateway(args: argparse.Namespace) -> int:
+    import signal
+
+    from saeta import logs, process_stats
+    from saeta.config import load_gateway_config
+    from saeta.gateway.app import Gateway
+
+    cfg = load_gateway_config(args.config)
+    logs.configure(cfg.logging, "gateway")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        process_stats.install(loop)
+        await Gateway(cfg).serve(stop)
+
+    asyncio.run(main())
+    return 0
+
+
+def control_plane(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from saeta import logs
+    from saeta.config import load_control_plane_config
+    from saeta.control_plane import admin_token
+    from saeta.control_plane.app import ControlPlane
+    from saeta.control_plane.store import SessionStore
+
+    cfg = load_control_plane_config(args.config)
+    logs.configure(cfg.logging, "control-plane")
+    token = cfg.admin_token or admin_token.load_or_create(cfg.admin_token_file)
+    store = SessionStore(cfg.database)
+    app = ControlPlane(cfg, store, token).app()
+    # No access log: lookups carry session ids in their paths.
+    uvicorn.run(app, host=cfg.host, port=cfg.port, access_log=False, log_config=None, lifespan="on")
+    store.close()
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    from saeta import demo
+
+    state = Path(args.state_dir) if args.state_dir else demo.default_state_dir()
+    redis_port = None if args.no_redis else args.redis_port
+    ports = demo.Ports(args.http_port, args.grpc_port, args.data_port, args.control_plane_port)
+    return demo.run(state, ports, args.ventas_rows, redis_port)
+
+
+def add_to(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    c = sub.add_parser("gateway", help="run the gateway")
+    c.add_argument("--config", required=True)
+    c.set_defaults(fn=gateway)
+
+    c = sub.add_parser("control-plane", help="run the reference control plane")
+    c.add_argument("--config", required=True)
+    c.set_defaults(fn=control_plane)
+
+
+def add_demo_to(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    c = sub.add_parser("demo", help="run a whole deployment on this machine")
+    c.add_argument("--state-dir")
+    c.add_argument("--http-port", type=int, default=8081)
+    c.add_argument("--grpc-port", type=int, default=50051)
+    c.add_argument(
+        "--data-port", type=int, default=50052, help="the gateway's data plane for query data (0: on the tunnel port)"
+    )
+    c.add_argument("--control-plane-port", type=int, default=8090)
+    c.add_argument("--ventas-rows", type=int, default=2_000_000)
+    c.add_argument("--redis-port", type=int, default=6380, help="port of the demo's own redis-server")
+    c.add_argument("--no-redis", action="store_true", help="revocations in process, no redis-server")
+    c.set_defaults(fn=demo)
