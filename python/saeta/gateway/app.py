@@ -7,17 +7,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Generator
-from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import grpc.aio
 import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from saeta import memory_trim
@@ -29,11 +27,12 @@ from saeta.core.quotas import Quotas
 from saeta.core.session_limits import SessionCaps, SessionLimits
 from saeta.core.session_token import fingerprint
 from saeta.errors import ControlPlaneUnavailable, SaetaError, SessionRevoked, TooManySockets, Unauthorized
+from saeta.gateway import pages
 from saeta.gateway.browser import CLOSE_TRY_AGAIN_LATER, BrowserSocket, SocketLimits
 from saeta.gateway.call_slots import CallSlots
 from saeta.gateway.crl import CrlWatcher
 from saeta.gateway.data_calls import DataCalls
-from saeta.gateway.http_protocol import MAX_HEAD_BYTES, edge_protocols
+from saeta.gateway.http_protocol import MAX_HEAD_BYTES, edge_protocols, unauthenticated_cap
 from saeta.gateway.registry import ConnectorRegistry
 from saeta.gateway.revocation import InProcessRevocations, RedisRevocations, Revocations
 from saeta.gateway.sessions import MAX_CALLS_IN_FLIGHT, SessionValidator
@@ -45,35 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("saeta.gateway")
 CONTROL_PLANE_LIMITS = httpx.Limits(max_connections=MAX_CALLS_IN_FLIGHT, max_keepalive_connections=MAX_CALLS_IN_FLIGHT)
 
-STATIC_DIR = resources.files("saeta.gateway") / "static"
-# The dashboard's page: no inline script, no third-party origin, never framed, and the
-# session in its URL never leaks through a Referer header.
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-}
 PROBE_SECONDS = 5.0  # how often /readyz's view of the control plane is refreshed
-
-# The dashboard's scripts and styles: never sniffed into another type, and a policy that
-# lets nothing they are opened as (a document, if ever) run or load anything.
-STATIC_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-    "Referrer-Policy": "no-referrer",
-}
-
-
-class _StaticFiles(StaticFiles):
-    def file_response(self, *args: Any, **kwargs: Any) -> Response:
-        response = super().file_response(*args, **kwargs)
-        response.headers.update(STATIC_HEADERS)
-        return response
 
 
 class _Server(uvicorn.Server):
@@ -132,26 +103,12 @@ class Gateway:
 
     def app(self) -> Starlette:
         routes: list[Route | WebSocketRoute | Mount] = [
-            Route("/", self.dashboard),
-            Route("/dashboard", self.dashboard),
+            *pages.routes(),
             Route("/healthz", self.healthz),
             Route("/readyz", self.readyz),
             WebSocketRoute("/stream/{session_id}", self.stream),
         ]
-        if STATIC_DIR.is_dir():
-            routes.append(Mount("/static", _StaticFiles(directory=str(STATIC_DIR)), name="static"))
         return Starlette(routes=routes)
-
-    async def dashboard(self, request: Request) -> Response:
-        index = STATIC_DIR / "index.html"
-        if not index.is_file():
-            log.error("code=DASHBOARD_NOT_BUILT no dashboard assets in %s", STATIC_DIR)
-            return PlainTextResponse(
-                "DASHBOARD_NOT_BUILT: this gateway was installed without the dashboard's assets "
-                "(build them with `make setup`, or `npm ci && npm run build` in web/).",
-                status_code=503,
-            )
-        return FileResponse(str(index), media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
     async def healthz(self, request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -259,7 +216,9 @@ class Gateway:
         await grpc_server.start()
         self._start_data_plane()
         self.grpc_ready = True
-        http_protocol, ws_protocol = edge_protocols(self.cfg.handshake_seconds, _unauthenticated_cap(self.cfg))
+        http_protocol, ws_protocol = edge_protocols(
+            self.cfg.handshake_seconds, unauthenticated_cap(self.cfg.max_unauthenticated_connections)
+        )
         http_server = _Server(
             uvicorn.Config(
                 self.app(),
@@ -336,31 +295,6 @@ class Gateway:
         plane.start(self.cfg.data_port)
         self.data_plane = plane
         self.tunnels.data_port = plane.port
-
-
-def _unauthenticated_cap(cfg: GatewayConfig) -> int:
-    """``limits.max_unauthenticated_connections``, within what the process may open: the
-    soft limit on file descriptors is raised to the hard one, and the cap lowered to a
-    quarter of it if need be, so that strangers can never hold every descriptor."""
-    cap = cfg.max_unauthenticated_connections
-    try:
-        import resource  # (POSIX only)
-    except ImportError:
-        return cap
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and soft < hard:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-    if soft != resource.RLIM_INFINITY and cap > soft // 4:
-        log.warning(
-            "limits.max_unauthenticated_connections %d lowered to %d: the process may open %d files (ulimit -n)",
-            cap,
-            max(1, soft // 4),
-            soft,
-        )
-        cap = max(1, soft // 4)
-    return cap
 
 
 def _revocations(cfg: GatewayConfig) -> Revocations:

@@ -17,6 +17,7 @@ websockets-sansio protocols with a deadline and a bound on every connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -186,3 +187,27 @@ def edge_protocols(seconds: float, cap: int) -> tuple[type[H11Protocol], type[Pa
             super().handle_websocket_upgrade(event)
 
     return EdgeH11Protocol, EdgeWebSocketProtocol
+
+
+def unauthenticated_cap(cap: int) -> int:
+    """``limits.max_unauthenticated_connections``, within what the process may open: the
+    soft limit on file descriptors is raised to the hard one, and the cap lowered to a
+    quarter of it if need be, so that strangers can never hold every descriptor."""
+    try:
+        import resource  # (POSIX only)
+    except ImportError:
+        return cap
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    if soft != resource.RLIM_INFINITY and cap > soft // 4:
+        log.warning(
+            "limits.max_unauthenticated_connections %d lowered to %d: the process may open %d files (ulimit -n)",
+            cap,
+            max(1, soft // 4),
+            soft,
+        )
+        cap = max(1, soft // 4)
+    return cap
