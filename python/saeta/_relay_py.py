@@ -1,6 +1,9 @@
 """Pure-Python twin of the Rust module ``saeta._relay``: same functions, same results,
 same error codes. It is the test oracle (one suite runs against both) and the fallback
-where the extension cannot be built. Keep it line for line with relay_ext/src/."""
+where the extension cannot be built. Keep it line for line with relay_ext/src/.
+
+Why one file: it mirrors the one extension module saeta._relay and satisfies the same
+Relay protocol; the shared suite runs against both, so it stays whole as the module is."""
 
 from __future__ import annotations
 

@@ -9,6 +9,9 @@ Async::
             ...
 
 Sync: ``with Client.connect(url, session_id) as c: c.query("ventas")``.
+
+Why one file: AsyncClient and Client, its blocking wrapper that only forwards, are
+the one public import users write (``from saeta.client import Client``).
 """
 
 from __future__ import annotations

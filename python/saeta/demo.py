@@ -1,6 +1,9 @@
 """`saeta demo`: a whole deployment on this machine, from nothing: certificates, sample
 data, redis-server (when installed), control plane, gateway and two connectors of two
-tenants, and a ready session with its dashboard URL."""
+tenants, and a ready session with its dashboard URL.
+
+Why one file: the demo is one script read top to bottom, from certificates to the
+summary it prints."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """The connector's config file (docs/configuration.md, "Connector"): datasets, their
-sources and live options, and the SQL Server connection string."""
+sources and live options, and the SQL Server connection string.
+
+Why one file: it is one process's config file, a dataclass per section, each key
+declared once."""
 
 from __future__ import annotations
 

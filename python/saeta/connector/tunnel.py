@@ -1,6 +1,9 @@
 """The connector's side of one tunnel: dial out over mTLS, register on the Control call,
 answer GetFlightInfo and DoGet commands, heartbeat. The channels are connector/channel.py's,
-the reconnect loop connector/reconnect.py's."""
+the reconnect loop connector/reconnect.py's.
+
+Why one file: one tunnel's Control and DoGet handlers share its channel, its read
+slots and its subscriptions."""
 
 from __future__ import annotations
 

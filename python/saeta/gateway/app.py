@@ -1,5 +1,8 @@
 """The gateway process: the gRPC tunnel server and the HTTP/WebSocket server in one
-event loop, sharing the connector registry."""
+event loop, sharing the connector registry.
+
+Why one file: it wires the process's parts together and holds its routes, start-up and
+drain; each part is a module of its own."""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """One browser WebSocket (`/stream/{session_id}`): session check before anything else,
 then the protocol v1 loop. What each client message means, and the socket's query table,
-are decided in core/browser_session.py; this shell sends, starts and cancels."""
+are decided in core/browser_session.py; this shell sends, starts and cancels.
+
+Why one file: it is the whole shell of one socket (paced sends, the stall watchdog, the
+close, the loop, the session's re-checks), each a few lines around core's decisions."""
 
 from __future__ import annotations
 

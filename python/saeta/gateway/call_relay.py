@@ -4,7 +4,10 @@ within the query's timeout (or, followed, until the unsubscribe), checked, cut t
 frame limit and sent behind the stream's frame header. The accounting (rows against the
 limit, the end marker's count, the snapshot, how the call ends for the connector) is
 core/partition_relay.py's; this shell only waits and sends. A relayed payload is sent as
-a view of the tunnel message it arrived in, never copied."""
+a view of the tunnel message it arrived in, never copied.
+
+Why one file: it is one relay loop, used by queries and subscriptions alike; the
+followed reader is that loop's variant, not another relay."""
 
 from __future__ import annotations
 

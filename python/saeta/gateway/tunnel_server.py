@@ -1,5 +1,9 @@
 """The gateway's gRPC side: mTLS with required client certificates, registration checked
-against the certificate's CN, the Control call loop, and the DoGet hand-over."""
+against the certificate's CN, the Control call loop, and the DoGet hand-over.
+
+Why one file: registration, the Control call's two loops and DoGet on grpc_port share
+the service's state (registry, CRL, expected calls); the protocol's decisions are core's
+(tunnel_link.py, call_table.py, tunnel_codec.py)."""
 
 from __future__ import annotations
 
