@@ -294,7 +294,7 @@ class Gateway:
         # Imported here: the data plane is the Rust extension's, absent where it is not built.
         from saeta.gateway.data_plane import RustDataPlane
 
-        plane = RustDataPlane(self.cfg, self.tunnels)
+        plane = RustDataPlane(self.cfg, self.tunnels.claim_data_call)
         plane.start(self.cfg.data_port)
         self.data_plane = plane
         self.tunnels.data_port = plane.port

@@ -14,14 +14,18 @@ without its end marker."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from saeta.core.call_table import CallTable, Refused
-from saeta.core.tunnel_codec import Abort
+from saeta.core.tunnel_codec import PROBE_CALL_ID, Abort
 from saeta.errors import QueryFailed
 from saeta.relay import Relay
+
+# The same logger as the tunnel server: a refused DoGet is a tunnel refusal to operators.
+log = logging.getLogger("saeta.gateway.tunnel")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,39 @@ class DataCalls:
         if isinstance(outcome, Refused) and outcome.victim is not None:
             outcome.victim.arrived.set_exception(QueryFailed("the data call was refused"))
         return outcome
+
+
+class DataCallRefused(Exception):
+    """A DoGet that must not serve any query: the gRPC status name and its message."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def claim_for_doget(
+    calls: DataCalls, revoked: Callable[[int], bool], cn: str | None, serial: int | None, call_id: object, peer: str
+) -> PendingCall:
+    """The pending call a DoGet from ``cn`` (certificate ``serial``) may serve, claimed;
+    else DataCallRefused. Shared by grpcio's DoGet and the Rust data plane."""
+    if serial is not None and revoked(serial):
+        _refusal(cn, "CERT_REVOKED", "DoGet with a revoked certificate", peer)
+        raise DataCallRefused("PERMISSION_DENIED", "CERT_REVOKED: the client certificate is revoked")
+    if call_id == PROBE_CALL_ID:
+        log.info("data call probe tenant=%s peer=%s", cn or "-", peer)
+        raise DataCallRefused("NOT_FOUND", "probe: this port serves data calls")
+    outcome = calls.claim(call_id, cn)
+    if isinstance(outcome, Refused):
+        if outcome.log_code is None:
+            log.info("%s tenant=%s peer=%s", outcome.log_text, cn, peer)
+        else:
+            _refusal(cn, outcome.log_code, outcome.log_text, peer)
+        raise DataCallRefused(outcome.status, outcome.message)
+    return outcome
+
+
+def _refusal(tenant: str | None, code: str, detail: str, peer: str) -> None:
+    log.warning("tunnel refused code=%s tenant=%s peer=%s: %s", code, tenant or "-", peer, detail)
 
 
 class GrpcDataStream:

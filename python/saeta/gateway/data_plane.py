@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from saeta import _relay
 from saeta.config import GatewayConfig
@@ -20,8 +21,15 @@ from saeta.core.tunnel_codec import Abort
 from saeta.core.tunnel_keepalive import KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS
 from saeta.core.x509_identity import der_identity
 from saeta.errors import SaetaError
-from saeta.gateway.data_calls import CallBroken, Chunk, ClosedEarly, End, MessageTooLarge
-from saeta.gateway.tunnel_server import DataCallRefused, TunnelService
+from saeta.gateway.data_calls import (
+    CallBroken,
+    Chunk,
+    ClosedEarly,
+    DataCallRefused,
+    End,
+    MessageTooLarge,
+    PendingCall,
+)
 
 log = logging.getLogger("saeta.gateway.data")
 
@@ -63,10 +71,14 @@ class RustDataStream:
             self._call.finish(abort.reason, abort.invalid_data)
 
 
+# Who may serve a DoGet: the claim the tunnel server also uses (data_calls.claim_for_doget).
+Claim = Callable[[str | None, int | None, object, str], PendingCall]
+
+
 class RustDataPlane:
-    def __init__(self, cfg: GatewayConfig, tunnels: TunnelService) -> None:
+    def __init__(self, cfg: GatewayConfig, claim: Claim) -> None:
         self.cfg = cfg
-        self.tunnels = tunnels
+        self.claim = claim
         self._server: _relay.DataServer | None = None
         self._streams: dict[int, RustDataStream] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -123,7 +135,7 @@ class RustDataPlane:
     def _arrive(self, call: _relay.DataCall) -> None:
         cn, serial = der_identity(call.peer_cert)
         try:
-            pending = self.tunnels.claim_data_call(cn, serial, call.call_id, call.peer)
+            pending = self.claim(cn, serial, call.call_id, call.peer)
         except DataCallRefused as refused:
             call.reject(refused.status, refused.message)
             return

@@ -18,14 +18,13 @@ import grpc.aio
 from google.protobuf.message import DecodeError
 
 from saeta.config import GatewayConfig
-from saeta.core.call_table import Refused
 from saeta.core.names import is_dataset_name, is_tenant_id
-from saeta.core.tunnel_codec import CALL_ID_KEY, PROBE_CALL_ID, TUNNEL_PROTOCOL_VERSION
+from saeta.core.tunnel_codec import CALL_ID_KEY, TUNNEL_PROTOCOL_VERSION
 from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS, KEEPALIVE_TIME_MS
 from saeta.core.tunnel_link import BACKLOG_REASON
 from saeta.core.x509_identity import certificate_serial, client_cert_problem
 from saeta.gateway.crl import CrlWatcher
-from saeta.gateway.data_calls import DataCalls, GrpcDataStream, PendingCall
+from saeta.gateway.data_calls import DataCallRefused, DataCalls, GrpcDataStream, PendingCall, claim_for_doget
 from saeta.gateway.registry import ConnectorLink, ConnectorRegistry
 from saeta.relay import Relay
 from saeta.v1 import tunnel_pb2 as pb
@@ -61,14 +60,6 @@ def _peer_identity(context: grpc.aio.ServicerContext) -> tuple[str | None, bytes
 
 def _refusal(tenant: str | None, code: str, detail: str, peer: str) -> None:
     log.warning("tunnel refused code=%s tenant=%s peer=%s: %s", code, tenant or "-", peer, detail)
-
-
-class DataCallRefused(Exception):
-    """A DoGet that must not serve any query: the gRPC status name and its message."""
-
-    def __init__(self, status: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
 
 
 class TunnelService:
@@ -288,22 +279,8 @@ class TunnelService:
             link.close(f"tunnel read failed: {type(exc).__name__}")
 
     def claim_data_call(self, cn: str | None, serial: int | None, call_id: object, peer: str) -> PendingCall:
-        """The pending call a DoGet from ``cn`` may serve, claimed; else DataCallRefused.
-        Shared by grpcio's DoGet and the Rust data plane."""
-        if serial is not None and self.crl.is_revoked(serial):
-            _refusal(cn, "CERT_REVOKED", "DoGet with a revoked certificate", peer)
-            raise DataCallRefused("PERMISSION_DENIED", "CERT_REVOKED: the client certificate is revoked")
-        if call_id == PROBE_CALL_ID:
-            log.info("data call probe tenant=%s peer=%s", cn or "-", peer)
-            raise DataCallRefused("NOT_FOUND", "probe: this port serves data calls")
-        outcome = self.calls.claim(call_id, cn)
-        if isinstance(outcome, Refused):
-            if outcome.log_code is None:
-                log.info("%s tenant=%s peer=%s", outcome.log_text, cn, peer)
-            else:
-                _refusal(cn, outcome.log_code, outcome.log_text, peer)
-            raise DataCallRefused(outcome.status, outcome.message)
-        return outcome
+        """The pending call a DoGet from ``cn`` may serve (gateway/data_calls.py)."""
+        return claim_for_doget(self.calls, self.crl.is_revoked, cn, serial, call_id, peer)
 
     async def do_get(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> pb.DoGetSummary:
         cn, pem = _peer_identity(context)
