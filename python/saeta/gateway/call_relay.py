@@ -183,23 +183,6 @@ async def _next_piece(stream: DataStream, errors: asyncio.Future[SaetaError], te
     return piece
 
 
-async def fetch_partition(
-    ctx: QueryContext,
-    request_id: str,
-    ticket: str,
-    limit: int | None,
-    conditions: Sequence[Condition],
-    out: Out,
-    errors: asyncio.Future[SaetaError],
-) -> tuple[int, int]:
-    """Relays one partition's data call, each payload behind the stream's frame header
-    (``out``: the header, and the schema every batch is validated against), holding one
-    of the tenant's call slots for the session while the call is open."""
-    slot = ctx.slots.hold(ctx.link.tenant, ctx.owner) if ctx.slots is not None else contextlib.nullcontext()
-    async with slot:
-        return await relay_partition(ctx, request_id, ticket, limit, conditions, out, errors)
-
-
 async def relay_partition(
     ctx: QueryContext,
     request_id: str,
@@ -210,45 +193,51 @@ async def relay_partition(
     errors: asyncio.Future[SaetaError],
     follow: Follow | None = None,
 ) -> tuple[int, int]:
-    """One data call relayed, a query's partition or a subscription's call alike; the
-    accounting is core/partition_relay.py's. Returns the rows and bytes relayed."""
-    link = ctx.link
-    pending = ctx.calls.expect(link.tenant)
-    relay = PartitionRelay(out.schema, out.frame_payload, limit, "query" if follow is None else "subscription")
-    try:
-        stopped = None if follow is None else follow.stopped
-        stream = await _open_data_call(ctx, pending, request_id, ticket, limit, conditions, errors, stopped)
-        if stream is None:  # unsubscribed before the call opened
-            relay.unsubscribed()
-            return relay.rows, relay.nbytes
-        pieces: _Pieces = (
-            _Pieces(ctx, stream, errors, out) if follow is None else _Followed(ctx, stream, errors, out, follow)
-        )
+    """One data call relayed, a query's partition or a subscription's call alike, each
+    payload behind the stream's frame header (``out``: the header, and the schema every
+    batch is validated against); the accounting is core/partition_relay.py's. A query's
+    call holds one of the tenant's call slots for the session while it is open (a
+    subscription's holds none: it may stay open for hours). Returns the rows and bytes
+    relayed."""
+    slot = ctx.slots.hold(ctx.link.tenant, ctx.owner) if ctx.slots and follow is None else contextlib.nullcontext()
+    async with slot:
+        link = ctx.link
+        pending = ctx.calls.expect(link.tenant)
+        relay = PartitionRelay(out.schema, out.frame_payload, limit, "query" if follow is None else "subscription")
         try:
-            while True:
-                try:
-                    piece = await pieces.next()
-                except InvalidArrowData:
-                    relay.invalid_data()
-                    raise
-                if isinstance(piece, End):
-                    relay.end(piece.records)
-                    break
-                if isinstance(piece, Chunk):
-                    for payload in relay.chunk(piece.rows, piece.payload):
-                        await ctx.send_parts((out.header, payload))
-                elif follow is not None and follow.stopped.done():
-                    relay.unsubscribed()
-                    break
-                if follow is not None and relay.snapshot_due(follow.snapshot_rows()):
-                    await ctx.send_text(bp.snapshot_frame(follow.query_id, follow.snapshot.result()))
+            stopped = None if follow is None else follow.stopped
+            stream = await _open_data_call(ctx, pending, request_id, ticket, limit, conditions, errors, stopped)
+            if stream is None:  # unsubscribed before the call opened
+                relay.unsubscribed()
+                return relay.rows, relay.nbytes
+            pieces: _Pieces = (
+                _Pieces(ctx, stream, errors, out) if follow is None else _Followed(ctx, stream, errors, out, follow)
+            )
+            try:
+                while True:
+                    try:
+                        piece = await pieces.next()
+                    except InvalidArrowData:
+                        relay.invalid_data()
+                        raise
+                    if isinstance(piece, End):
+                        relay.end(piece.records)
+                        break
+                    if isinstance(piece, Chunk):
+                        for payload in relay.chunk(piece.rows, piece.payload):
+                            await ctx.send_parts((out.header, payload))
+                    elif follow is not None and follow.stopped.done():
+                        relay.unsubscribed()
+                        break
+                    if follow is not None and relay.snapshot_due(follow.snapshot_rows()):
+                        await ctx.send_text(bp.snapshot_frame(follow.query_id, follow.snapshot.result()))
+            finally:
+                pieces.close()
+            return relay.rows, relay.nbytes
         finally:
-            pieces.close()
-        return relay.rows, relay.nbytes
-    finally:
-        ctx.calls.drop(pending)
-        pending.finish(relay.abort)
-        memory_trim.transfer_ended()
+            ctx.calls.drop(pending)
+            pending.finish(relay.abort)
+            memory_trim.transfer_ended()
 
 
 class _Pieces:

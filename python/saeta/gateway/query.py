@@ -18,7 +18,7 @@ from saeta.core.browser_protocol import FRAME_HEADER_BYTES
 from saeta.core.filters import Condition
 from saeta.errors import QueryFailed, RelayError, SaetaError
 from saeta.gateway import arrow_check
-from saeta.gateway.call_relay import Follow, Out, QueryContext, fetch_partition, relay_partition
+from saeta.gateway.call_relay import Follow, Out, QueryContext, relay_partition
 from saeta.relay import EOS, frame_header
 from saeta.v1 import tunnel_pb2 as pb
 
@@ -150,7 +150,7 @@ async def _fetch_in_order(
         if rows == limit:
             break
         remaining = None if limit is None else limit - rows
-        got_rows, got_bytes = await fetch_partition(ctx, request_id, ticket, remaining, conditions, out, errors)
+        got_rows, got_bytes = await relay_partition(ctx, request_id, ticket, remaining, conditions, out, errors)
         rows += got_rows
         nbytes += got_bytes
     return rows, nbytes
@@ -172,7 +172,7 @@ async def _fetch_concurrently(
     async def worker() -> tuple[int, int]:
         rows = nbytes = 0
         for ticket in queue:
-            got_rows, got_bytes = await fetch_partition(ctx, request_id, ticket, None, conditions, out, errors)
+            got_rows, got_bytes = await relay_partition(ctx, request_id, ticket, None, conditions, out, errors)
             rows += got_rows
             nbytes += got_bytes
         return rows, nbytes
