@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 
-def gateway(args: argparse.Namespace) -> int:
+def run_gateway(args: argparse.Namespace) -> int:
     import signal
 
     from saeta import logs, process_stats
@@ -29,7 +29,7 @@ def gateway(args: argparse.Namespace) -> int:
     return 0
 
 
-def control_plane(args: argparse.Namespace) -> int:
+def run_control_plane(args: argparse.Namespace) -> int:
     import uvicorn
 
     from saeta import logs
@@ -49,7 +49,7 @@ def control_plane(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo(args: argparse.Namespace) -> int:
+def run_demo(args: argparse.Namespace) -> int:
     from saeta import demo
 
     state = Path(args.state_dir) if args.state_dir else demo.default_state_dir()
@@ -61,11 +61,11 @@ def demo(args: argparse.Namespace) -> int:
 def add_to(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c = sub.add_parser("gateway", help="run the gateway")
     c.add_argument("--config", required=True)
-    c.set_defaults(fn=gateway)
+    c.set_defaults(fn=run_gateway)
 
     c = sub.add_parser("control-plane", help="run the reference control plane")
     c.add_argument("--config", required=True)
-    c.set_defaults(fn=control_plane)
+    c.set_defaults(fn=run_control_plane)
 
 
 def add_demo_to(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,4 +80,4 @@ def add_demo_to(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     c.add_argument("--ventas-rows", type=int, default=2_000_000)
     c.add_argument("--redis-port", type=int, default=6380, help="port of the demo's own redis-server")
     c.add_argument("--no-redis", action="store_true", help="revocations in process, no redis-server")
-    c.set_defaults(fn=demo)
+    c.set_defaults(fn=run_demo)

@@ -205,9 +205,11 @@ class BrowserSocket:
         elif isinstance(decision, ListDatasets):
             await self._list()
         elif isinstance(decision, Cancel):
-            self.queries[decision.id].cancel()
+            if (task := self.queries.get(decision.id)) is not None:  # the two tables agree; never a KeyError
+                task.cancel()
         elif isinstance(decision, Stop):
-            self.subscriptions[decision.id].set()
+            if (stop := self.subscriptions.get(decision.id)) is not None:
+                stop.set()
         elif isinstance(decision, Start):
             q = decision.request
             stop = None

@@ -48,10 +48,6 @@ class ConnectorLink:
     def close_reason(self) -> str:
         return self.state.close_reason or ""
 
-    @property
-    def is_closed(self) -> bool:
-        return self.state.closed
-
     def send(self, msg: pb.GatewayMessage) -> None:
         try:
             self.state.send(msg)
