@@ -51,7 +51,7 @@ def test_scan_ipc(benchmark: Any, impl: str, message: bytes) -> None:
 
 
 @pytest.mark.parametrize("impl", list(IMPLS))
-def test_check_chunk(benchmark: Any, impl: str, message: bytes) -> None:
-    _, length, rows = benchmark(IMPLS[impl].check_chunk, message)
+def test_classify_chunk(benchmark: Any, impl: str, message: bytes) -> None:
+    _, _, length, rows = benchmark(IMPLS[impl].classify_chunk, message)
     assert rows > 0
     assert length > 0

@@ -239,14 +239,6 @@ def check_schema_message(data: Buffer) -> None:
         raise _sequence("expected exactly one schema message")
 
 
-def check_chunk(message: Buffer) -> tuple[int, int, int]:
-    """Locate and check one raw ArrowChunk: (payload offset, payload length, rows). The
-    caller sends a view of the message: no copy here."""
-    offset, length = locate_payload(message)
-    scan = _scan_partition_chunk(memoryview(message)[offset : offset + length])
-    return offset, length, scan[4]
-
-
 def classify_chunk(message: Buffer) -> tuple[bool, int, int, int]:
     """One raw ArrowChunk as both DoGet servers classify it: (True, 0, 0, records) for
     the end marker (``end`` set, no data: an empty ``data`` field counts as none), else

@@ -10,12 +10,11 @@ same functions with the same contracts:
 - ``uuid_text(data) -> (text, offsets)``: a column of 16-byte UUIDs as the buffers of a
   string column (the connector's PostgreSQL source); ``interval_text`` the same for
   month-day-nano intervals, as ISO 8601 durations;
-- ``check_chunk(message) -> (offset, length, rows)``: locate and check in one call per
-  tunnel message; the gateway sends a view of ``message[offset:offset + length]``, so no
-  relayed byte is copied;
 - ``classify_chunk(message) -> (is_end, offset, length, rows_or_records)``: the end marker
-  or checked record batches, the one classification of both DoGet servers (grpcio's path
-  calls it; the data plane calls the same Rust function).
+  or checked record batches, located and checked in one call per tunnel message, the one
+  classification of both DoGet servers (grpcio's path calls it; the data plane calls the
+  same Rust function); the gateway sends a view of ``message[offset:offset + length]``,
+  so no relayed byte is copied.
 
 The extension also holds the data plane (``DataServer``): DoGet served from Rust, each
 message located and checked there (see saeta.gateway.data_plane).
@@ -52,7 +51,6 @@ class Relay(Protocol):
     def locate_payload(self, message: Buffer, /) -> tuple[int, int]: ...
     def scan_ipc(self, data: Buffer, /) -> tuple[int, int, int, int, int, int, bool]: ...
     def check_schema_message(self, data: Buffer, /) -> None: ...
-    def check_chunk(self, message: Buffer, /) -> tuple[int, int, int]: ...
     def classify_chunk(self, message: Buffer, /) -> tuple[bool, int, int, int]: ...
     def json_array_to_lines(self, data: Buffer, max_depth: int, /) -> bytes: ...
     def uuid_text(self, data: Buffer, /) -> tuple[bytes, bytes]: ...

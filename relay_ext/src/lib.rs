@@ -41,12 +41,6 @@ fn check_schema_message(data: &[u8]) -> PyResult<()> {
     ipc::check_schema_message(data).map_err(to_py)
 }
 
-/// (offset, length, rows) of a raw ArrowChunk's record batches.
-#[pyfunction]
-fn check_chunk(message: &[u8]) -> PyResult<(usize, usize, u64)> {
-    tunnel::check_chunk(message).map_err(to_py)
-}
-
 /// One raw ArrowChunk, classified as both DoGet servers do: `(True, 0, 0, records)` for
 /// the end marker, `(False, offset, length, rows)` for whole record batches.
 #[pyfunction]
@@ -91,7 +85,6 @@ fn _relay(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(locate_payload, m)?)?;
     m.add_function(wrap_pyfunction!(scan_ipc, m)?)?;
     m.add_function(wrap_pyfunction!(check_schema_message, m)?)?;
-    m.add_function(wrap_pyfunction!(check_chunk, m)?)?;
     m.add_function(wrap_pyfunction!(classify_chunk, m)?)?;
     m.add_function(wrap_pyfunction!(json_array_to_lines, m)?)?;
     m.add_function(wrap_pyfunction!(uuid_text, m)?)?;

@@ -142,14 +142,6 @@ pub fn classify_chunk(msg: &[u8]) -> Result<ChunkKind, RelayError> {
     Ok(ChunkKind::Data { offset, len, rows: scan.rows })
 }
 
-/// `(offset, length, rows)` of a chunk that must be whole record batches (no end
-/// marker is taken here: `classify_chunk` is for a DoGet call's messages).
-pub fn check_chunk(msg: &[u8]) -> Result<(usize, usize, u64), RelayError> {
-    let (offset, len) = locate_payload(msg)?;
-    let scan = crate::ipc::scan_partition_chunk(&msg[offset..offset + len])?;
-    Ok((offset, len, scan.rows))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -108,7 +108,7 @@ def chunk(data: bytes) -> None:
     outcomes = []
     for impl in (_relay_py, relay.load()):
         try:
-            outcomes.append(impl.check_chunk(data))
+            outcomes.append(impl.classify_chunk(data))
         except RelayError as err:
             outcomes.append(err.code)
     assert outcomes[0] == outcomes[1]

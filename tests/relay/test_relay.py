@@ -142,17 +142,18 @@ class RelaySuite:
         except RelayError as exc:
             return ("error", exc.code)
 
-    # --- check_schema_message / check_chunk; the frame header
+    # --- check_schema_message; where classify_chunk finds the payload
 
     def test_schema_message_checks(self) -> None:
         self.impl.check_schema_message(SCHEMA.serialize().to_pybytes())
         for bad in (ipc(batch(1)), ipc(SCHEMA, SCHEMA), ipc(SCHEMA) + relay.EOS, b""):
             assert self.code_of(self.impl.check_schema_message, bad) == "IPC_SEQUENCE_INVALID"
 
-    def test_check_chunk_locates_payload(self) -> None:
+    def test_classify_chunk_locates_payload(self) -> None:
         data = ipc(batch(10), batch(5, 10))
         message = encode_arrow_chunk([data])
-        offset, length, rows = self.impl.check_chunk(message)
+        is_end, offset, length, rows = self.impl.classify_chunk(message)
+        assert not is_end
         assert message[offset : offset + length] == data
         assert (rows, length) == (15, len(data))
 
@@ -161,7 +162,7 @@ class RelaySuite:
         stream = bytearray(SCHEMA.serialize().to_pybytes())
         for b in batches:
             message = encode_arrow_chunk([ipc(b)])
-            offset, length, _ = self.impl.check_chunk(message)
+            _, offset, length, _ = self.impl.classify_chunk(message)
             stream += message[offset : offset + length]
         stream += relay.EOS
         table = pa.ipc.open_stream(bytes(stream)).read_all()
@@ -207,8 +208,8 @@ class RelaySuite:
         assert self._outcome(self.impl.classify_chunk, sample) == self._outcome(_relay_py.classify_chunk, sample)
 
     @pytest.mark.parametrize("payload", [ipc(SCHEMA, batch(1)), ipc(batch(1)) + relay.EOS, b"", b"\x01\x02"])
-    def test_check_chunk_refuses_out_of_place_messages(self, payload: bytes) -> None:
-        code = self.code_of(self.impl.check_chunk, encode_arrow_chunk([payload]))
+    def test_classify_chunk_refuses_out_of_place_messages(self, payload: bytes) -> None:
+        code = self.code_of(self.impl.classify_chunk, encode_arrow_chunk([payload]))
         assert code in ("IPC_SEQUENCE_INVALID", "IPC_FRAMING_INVALID")
 
 
@@ -333,5 +334,5 @@ def test_compressed_batches_are_refused_before_anything_decompresses(impl: Modul
         writer.write_batch(batch)
     compressed = list(pa.ipc.MessageReader.open_stream(sink.getvalue()))[1].serialize().to_pybytes()
     with pytest.raises(RelayError) as info:
-        impl.check_chunk(encode_arrow_chunk([compressed]))
+        impl.classify_chunk(encode_arrow_chunk([compressed]))
     assert "compressed record batch" in str(info.value)

@@ -1,6 +1,6 @@
 """Full validation of the Arrow a connector sends, before any byte of it reaches a browser.
 
-The relay's framing check (saeta._relay.check_chunk) proves each tunnel message is whole
+The relay's framing check (saeta._relay.classify_chunk) proves each tunnel message is whole
 IPC messages of this stream, with lengths in bounds, without reading the data. This reads
 the data too: every record batch is decoded against the query's schema (zero copy, over
 the tunnel message's own buffer) and validated with ``validate(full=True)``: offsets in
