@@ -26,7 +26,6 @@ class PartitionRelay:
         self.rows = 0
         self.nbytes = 0
         self.abort: Abort | None = Abort(f"{what} stopped")  # until it ends well
-        self.ended = False
         self._snapshot_told = False
 
     def chunk(self, rows: int, payload: Any) -> Iterator[Any]:
@@ -46,7 +45,6 @@ class PartitionRelay:
         if records != self.rows:
             raise QueryFailed(f"the connector announced {records} rows but sent {self.rows}")
         self.abort = None
-        self.ended = True
 
     def invalid_data(self) -> None:
         """The connector's bytes were refused: the call ends INVALID_ARGUMENT."""
@@ -63,6 +61,11 @@ class PartitionRelay:
             return False
         self._snapshot_told = True
         return True
+
+    @property
+    def ended(self) -> bool:
+        """The end marker came and agreed: the call is answered OK."""
+        return self.abort is None
 
     @property
     def snapshot_told(self) -> bool:
