@@ -11,8 +11,11 @@ cd "$(dirname "$0")/.."
 # chromium (+ a font): the dashboard's browser tests, driven by Playwright, which never
 # downloads a browser of its own; postgresql: the PostgreSQL sources' tests (a throwaway
 # cluster per test session, never the system one); unixodbc + odbc-postgresql: the ODBC
-# source's tests, run against that PostgreSQL through its ODBC driver.
-SYSTEM_PACKAGES=(ca-certificates nix-bin redis-server chromium fonts-liberation postgresql unixodbc odbc-postgresql)
+# source's tests, run against that PostgreSQL through its ODBC driver; haproxy and
+# redis-sentinel: several gateway replicas behind a real load balancer, on a Redis that
+# fails over (docs/scaling.md).
+SYSTEM_PACKAGES=(ca-certificates nix-bin redis-server redis-sentinel haproxy chromium fonts-liberation postgresql
+  unixodbc odbc-postgresql)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

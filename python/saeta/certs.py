@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from saeta.core.names import is_tenant_id
+from saeta.core.x509_identity import REPLICA_ROLE
 from saeta.errors import CertificateError
 
 CA_DAYS = 3650
@@ -115,14 +116,15 @@ def _leaf(
     ca_cert: x509.Certificate,
     ca_key: ec.EllipticCurvePrivateKey,
     subject: x509.Name,
-    usage: x509.ObjectIdentifier,
+    usage: x509.ObjectIdentifier | tuple[x509.ObjectIdentifier, ...],
     days: int,
     san: x509.SubjectAlternativeName | None = None,
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     key = ec.generate_private_key(ec.SECP256R1())
+    usages = list(usage) if isinstance(usage, tuple) else [usage]
     builder = (
         _builder(subject, ca_cert.subject, key, days, ca=False)
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
     )
     if san is not None:
@@ -149,6 +151,13 @@ def init_ca(
         cert = _builder(name, name, key, CA_DAYS, ca=True).sign(key, hashes.SHA256())
         _save(IssuedFiles(directory / "ca.crt", directory / "ca.key"), cert, key)
     ca_cert, ca_key = _load_ca(directory)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, (server_names or ("localhost",))[0])])
+    cert, key = _leaf(ca_cert, ca_key, subject, ExtendedKeyUsageOID.SERVER_AUTH, days, _server_names(server_names))
+    return _save(IssuedFiles(directory / "server.crt", directory / "server.key"), cert, key)
+
+
+def _server_names(server_names: tuple[str, ...]) -> x509.SubjectAlternativeName:
+    """localhost, 127.0.0.1, ::1 and each of ``server_names`` (DNS names or IP addresses)."""
     entries: list[x509.GeneralName] = []
     for value in (*DEFAULT_SERVER_NAMES, *DEFAULT_SERVER_IPS, *server_names):
         try:
@@ -157,16 +166,30 @@ def init_ca(
             entry = x509.DNSName(value)
         if entry not in entries:
             entries.append(entry)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, (server_names or ("localhost",))[0])])
-    cert, key = _leaf(
-        ca_cert,
-        ca_key,
-        subject,
-        ExtendedKeyUsageOID.SERVER_AUTH,
-        days,
-        x509.SubjectAlternativeName(entries),
+    return x509.SubjectAlternativeName(entries)
+
+
+def issue_replica(
+    directory: Path, name: str, server_names: tuple[str, ...] = (), *, days: int = LEAF_DAYS
+) -> IssuedFiles:
+    """Writes DIR/replicas/NAME/replica.crt and replica.key: a gateway replica's
+    certificate for peer calls (docs/scaling.md). CN = NAME, OU = saeta-replica (the role
+    a connector's certificate never has), both serverAuth and clientAuth usages, the SANs
+    of a server certificate, so that one file serves a replica's tunnel port and its calls
+    to the others."""
+    if not is_tenant_id(name):
+        raise CertificateError(f"invalid replica name {name!r}: 1-64 of A-Z a-z 0-9 . _ - (not starting with . _ -)")
+    ca_cert, ca_key = _load_ca(directory)
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, name),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, REPLICA_ROLE),
+        ]
     )
-    return _save(IssuedFiles(directory / "server.crt", directory / "server.key"), cert, key)
+    usages = (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH)
+    cert, key = _leaf(ca_cert, ca_key, subject, usages, days, _server_names(server_names))
+    out = directory / "replicas" / name
+    return _save(IssuedFiles(out / "replica.crt", out / "replica.key"), cert, key)
 
 
 def issue_client(directory: Path, tenant_id: str, *, days: int = LEAF_DAYS) -> IssuedFiles:

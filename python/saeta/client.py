@@ -27,7 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from saeta.errors import SaetaError
 
@@ -82,26 +82,65 @@ class _Query:
     queue: asyncio.Queue[tuple[str, Any]] = field(default_factory=asyncio.Queue)
     schema: pa.Schema | None = None
     info: QueryInfo | None = None
+    # Resumption (docs/protocol.md, "Resuming"): checkpoints waiting for their frames
+    # ([frames left, rows, token]), the last one whose frames all arrived, the data
+    # frames received, and whether the next stream's schema frame is one already had.
+    pending: list[list[Any]] = field(default_factory=list)
+    committed: tuple[int, str] | None = None
+    frames: int = 0
+    skip_schema: bool = False
+    resumes: int = 0
+
+    def on_frame(self) -> None:
+        self.frames += 1
+        if self.pending:
+            self.pending[0][0] -= 1
+            if self.pending[0][0] <= 0:
+                _, rows, token = self.pending.pop(0)
+                self.committed = (rows, token)
+
+
+# Errors after which a resumable query is resumed on the same socket (a replica holding
+# the tenant's tunnel went away: the connector re-homes within its heartbeat bound), and
+# socket closes after which the client reconnects and resumes (the gateway went away or
+# is stopping; the network dropped). At most MAX_RESUMES per query, RESUME_DELAYS apart.
+RESUME_ON_ERROR = frozenset({"CONNECTOR_OFFLINE"})
+RECONNECT_ON_CLOSE = frozenset({1001, 1006, 1011, 1012, 1013, None})
+MAX_RESUMES = 20
+RESUME_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
+RECONNECT_SECONDS = 60.0
 
 
 class AsyncClient:
-    def __init__(self, ws: ClientConnection) -> None:
+    def __init__(self, ws: ClientConnection, resume: bool = False, dial: Any = None) -> None:
         self._ws = ws
         self._queries: dict[str, _Query] = {}
         self._by_stream: dict[int, _Query] = {}
         self._lists: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._ids = itertools.count(1)
         self._closed: SocketClosed | None = None
+        self._resume = resume
+        self._dial = dial  # opens a new socket to the same place (reconnect)
+        self._closing = False
+        self._reconnected = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def connect(cls, url: str, session_id: str, **kwargs: Any) -> AsyncClient:
+    async def connect(cls, url: str, session_id: str, *, resume: bool = False, **kwargs: Any) -> AsyncClient:
         """Opens ``{url}/stream/{session_id}`` (url is ws:// or wss://). ``kwargs`` go to
         websockets' connect; ``max_size`` (the largest frame accepted, MAX_FRAME_BYTES by
-        default) must be at least the gateway's websocket.max_frame_bytes."""
+        default) must be at least the gateway's websocket.max_frame_bytes. With
+        ``resume``, queries ask for checkpoints and carry on where they stopped when the
+        replica holding the tunnel goes (CONNECTOR_OFFLINE) or the socket drops: the
+        client reconnects (for up to RECONNECT_SECONDS) and resumes them, no row lost or
+        repeated (docs/protocol.md, "Resuming")."""
         kwargs.setdefault("max_size", MAX_FRAME_BYTES)
-        ws = await connect(f"{url.rstrip('/')}/stream/{session_id}", compression=None, **kwargs)
-        return cls(ws)
+        target = f"{url.rstrip('/')}/stream/{session_id}"
+
+        async def dial() -> ClientConnection:
+            return await connect(target, compression=None, **kwargs)
+
+        return cls(await dial(), resume, dial)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -110,6 +149,7 @@ class AsyncClient:
         await self.close()
 
     async def close(self) -> None:
+        self._closing = True
         await self._ws.close()
         self._reader.cancel()
 
@@ -126,8 +166,9 @@ class AsyncClient:
         return self._closed
 
     async def _read(self) -> None:
+        ws = self._ws
         try:
-            async for message in self._ws:
+            async for message in ws:
                 if isinstance(message, bytes):
                     self._on_binary(message)
                 else:
@@ -135,15 +176,44 @@ class AsyncClient:
         except ConnectionClosed:
             pass
         finally:
-            self._closed = SocketClosed(self._ws.close_code, self._ws.close_reason or "")
-            for q in self._queries.values():
-                q.queue.put_nowait(("closed", self._closed))
-            self._lists.put_nowait(("closed", self._closed))
+            closed = SocketClosed(ws.close_code, ws.close_reason or "")
+            if self._resume and not self._closing and ws.close_code in RECONNECT_ON_CLOSE and self._dial is not None:
+                self._reconnected.clear()
+                self._lists.put_nowait(("closed", closed))
+                self._reader = asyncio.create_task(self._reconnect(closed))
+            else:
+                self._give_up(closed)
+
+    def _give_up(self, closed: SocketClosed) -> None:
+        self._closed = closed
+        self._reconnected.set()
+        for q in self._queries.values():
+            q.queue.put_nowait(("closed", closed))
+        self._lists.put_nowait(("closed", closed))
+
+    async def _reconnect(self, closed: SocketClosed) -> None:
+        """A new socket, then each running query told to resume on it."""
+        deadline = asyncio.get_running_loop().time() + RECONNECT_SECONDS
+        for attempt in itertools.count():
+            await asyncio.sleep(RESUME_DELAYS[min(attempt, len(RESUME_DELAYS) - 1)])
+            try:
+                self._ws = await self._dial()
+                break
+            except (OSError, InvalidHandshake, TimeoutError):
+                if asyncio.get_running_loop().time() >= deadline:
+                    self._give_up(closed)
+                    return
+        self._by_stream.clear()
+        self._reconnected.set()
+        for q in self._queries.values():
+            q.queue.put_nowait(("reconnected", None))
+        await self._read()
 
     def _on_binary(self, frame: bytes) -> None:
         stream, _flags = struct.unpack_from("<II", frame)
         q = self._by_stream.get(stream)
         if q is not None:
+            q.on_frame()
             q.queue.put_nowait(("data", memoryview(frame)[8:]))
 
     def _on_text(self, msg: dict[str, Any]) -> None:
@@ -157,6 +227,9 @@ class AsyncClient:
                 self._lists.put_nowait(("error", msg))
             return
         assert isinstance(qid, str) and isinstance(kind, str)
+        if kind == "checkpoint":
+            q.pending.append([msg["frames"], msg["rows"], msg["token"]])
+            return
         if kind == "info":
             q.info = QueryInfo(qid, msg["stream"], msg["schema"]["fields"], msg["partitions"], msg["total_records"])
             self._by_stream[q.info.stream] = q
@@ -202,6 +275,8 @@ class AsyncClient:
             request["limit"] = limit
         if ordered:
             request["ordered"] = True
+        if self._resume:
+            request["resumable"] = True
         return self._run(request, schema_out, None)
 
     def subscribe(
@@ -237,6 +312,9 @@ class AsyncClient:
             while True:
                 kind, value = await q.queue.get()
                 if kind == "data":
+                    if q.skip_schema:  # a resumed stream's schema: the one already had
+                        q.skip_schema = False
+                        continue
                     if q.schema is None:
                         q.schema = pa.ipc.read_schema(pa.py_buffer(value))
                         if schema_out is not None:
@@ -252,8 +330,14 @@ class AsyncClient:
                     finished = True
                     return
                 elif kind == "error":
+                    if self._resume and value["code"] in RESUME_ON_ERROR and await self._resumed(request, q):
+                        continue
                     finished = True
                     raise ServerError(value["message"], code=value["code"], retry_after_ms=value.get("retry_after_ms"))
+                elif kind == "reconnected":
+                    if not await self._resumed(request, q, delay=False):
+                        finished = True
+                        raise SocketClosed(None, "reconnected, but the query cannot be resumed")
                 elif kind == "closed":
                     finished = True
                     raise value
@@ -264,6 +348,30 @@ class AsyncClient:
             self._queries.pop(qid, None)
             if q.info is not None:
                 self._by_stream.pop(q.info.stream, None)
+
+    async def _resumed(self, request: dict[str, Any], q: _Query, delay: bool = True) -> bool:
+        """Asks again for query ``q`` from its last committed checkpoint (or from the
+        start, when no data came yet); False when it cannot be resumed."""
+        if request["action"] != "query" or q.resumes >= MAX_RESUMES:
+            return False
+        if q.committed is None and q.frames > 1:  # data came, and no checkpoint covers it
+            return False
+        if delay:
+            await asyncio.sleep(RESUME_DELAYS[min(q.resumes, len(RESUME_DELAYS) - 1)])
+        q.resumes += 1
+        again = dict(request)
+        if q.committed is not None:
+            again["resume"] = {"rows": q.committed[0], "token": q.committed[1]}
+        q.pending.clear()
+        q.frames = 0
+        q.skip_schema = q.schema is not None
+        if q.info is not None:
+            self._by_stream.pop(q.info.stream, None)
+        try:
+            await self._send(again)
+        except SocketClosed:
+            return False
+        return True
 
     async def query(
         self,

@@ -141,3 +141,38 @@ def test_any_message_shaped_like_a_request_is_an_action_or_bad_request(message: 
 def test_frames_are_json_of_the_protocol() -> None:
     assert json.loads(bp.end_frame("a", 3, 10)) == {"type": "end", "id": "a", "rows": 3, "bytes": 10}
     assert json.loads(bp.error_frame(None, "X", "m")) == {"type": "error", "id": None, "code": "X", "message": "m"}
+
+
+def test_resume_is_parsed_and_needs_resumable() -> None:
+    base = {"action": "query", "id": "q1", "dataset": "ventas"}
+    plain = bp.parse_client_message(json.dumps(base))
+    assert isinstance(plain, bp.RunQuery) and not plain.resumable and plain.resume is None
+    asked = bp.parse_client_message(json.dumps({**base, "resumable": True, "resume": {"token": "t.m", "rows": 5}}))
+    assert isinstance(asked, bp.RunQuery) and asked.resumable and asked.resume == bp.Resume("t.m", 5)
+    for bad in (
+        {**base, "resume": {"token": "t.m", "rows": 5}},
+        {**base, "resumable": 1},
+        {**base, "resumable": True, "resume": {"token": "t.m"}},
+        {**base, "resumable": True, "resume": {"token": "", "rows": 5}},
+        {**base, "resumable": True, "resume": {"token": "x" * 5000, "rows": 5}},
+        {**base, "resumable": True, "resume": {"token": "t.m", "rows": -1}},
+        {**base, "resumable": True, "resume": {"token": "t.m", "rows": True}},
+        {**base, "resumable": True, "resume": {"token": "t.m", "rows": 1, "more": 1}},
+    ):
+        with pytest.raises(bp.RequestError) as refused:
+            bp.parse_client_message(json.dumps(bad))
+        assert refused.value.request_id == "q1"
+
+
+def test_checkpoint_and_resumable_info_frames() -> None:
+    assert json.loads(bp.checkpoint_frame("q1", 10, 2, "t.m")) == {
+        "type": "checkpoint",
+        "id": "q1",
+        "rows": 10,
+        "frames": 2,
+        "token": "t.m",
+    }
+    plain = json.loads(bp.info_frame("q1", 1, [], 2, None))
+    assert "resumable" not in plain and "resumed_rows" not in plain
+    resumed = json.loads(bp.info_frame("q1", 1, [], 2, None, True, 40))
+    assert resumed["resumable"] is True and resumed["resumed_rows"] == 40

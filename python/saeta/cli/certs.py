@@ -26,6 +26,14 @@ def certs_issue(args: argparse.Namespace) -> int:
     return 0
 
 
+def certs_replica(args: argparse.Namespace) -> int:
+    from saeta import certs
+
+    files = certs.issue_replica(Path(args.dir), args.name, tuple(args.server_name or ()))
+    print(f"replica certificate for {args.name}: {files.cert} {files.key}")
+    return 0
+
+
 def certs_revoke(args: argparse.Namespace) -> int:
     from saeta import certs
 
@@ -68,6 +76,11 @@ def add_to(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.add_argument("tenant")
     c.add_argument("--dir", required=True)
     c.set_defaults(fn=certs_issue)
+    c = certs.add_parser("replica", help="issue a gateway replica's certificate for peer calls (docs/scaling.md)")
+    c.add_argument("name")
+    c.add_argument("--dir", required=True)
+    c.add_argument("--server-name", action="append", help="extra DNS name or IP its peers dial it by")
+    c.set_defaults(fn=certs_replica)
     c = certs.add_parser("revoke", help="revoke a tenant's certificates or one serial (rewrites DIR/crl.pem)")
     c.add_argument("target", metavar="TENANT|SERIAL")
     c.add_argument("--dir", required=True)

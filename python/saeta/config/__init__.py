@@ -15,7 +15,7 @@ from saeta.config.connector import (
     sqlserver_connection_string,
 )
 from saeta.config.control_plane import ControlPlaneConfig, default_admin_token_file, load_control_plane_config
-from saeta.config.gateway import GatewayConfig, load_gateway_config
+from saeta.config.gateway import GatewayConfig, ReplicaConfig, load_gateway_config
 from saeta.errors import ConfigError
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "KeyRanges",
     "LiveConfig",
     "LoggingConfig",
+    "ReplicaConfig",
     "SqlDataset",
     "braced",
     "default_admin_token_file",

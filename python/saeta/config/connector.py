@@ -98,6 +98,9 @@ class ConnectorConfig:
     memory_trim_seconds: float
     datasets: Mapping[str, DatasetConfig]
     logging: LoggingConfig
+    # Distinct gateway replicas to hold a tunnel to at once (docs/scaling.md); one
+    # gateway alone takes one whatever this says.
+    connections: int = 1
 
 
 def _dataset(root: _Section, name: str, value: Any) -> DatasetConfig:
@@ -265,6 +268,7 @@ def load_connector_config(path: str | os.PathLike[str]) -> ConnectorConfig:
     grpc_uri = gw.string("grpc_uri")
     gw.string("transport_mode", "grpc", ("grpc",))
     server_name = gw.string("server_name", None)
+    connections = gw.integer("connections", 2, 1, 16)
     gw.check_unknown()
     mtls = root.section("mtls", required=True)
     ca_cert = mtls.readable_file("ca_cert")
@@ -314,6 +318,7 @@ def load_connector_config(path: str | os.PathLike[str]) -> ConnectorConfig:
         memory_trim_seconds=connector_trim,
         datasets=datasets,
         logging=logging_cfg,
+        connections=connections,
     )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -18,9 +20,23 @@ from saeta.config._base import (
     resolve,
 )
 from saeta.core import browser_protocol as bp
+from saeta.core.names import is_tenant_id
 from saeta.core.quotas import QuotaCaps
 
 RelayChoice = Literal["auto", "rust", "python"]
+
+
+@dataclass(frozen=True)
+class ReplicaConfig:
+    """One of several gateways (docs/scaling.md): its id, the address its peers call it
+    at, and the replica-role certificate it calls them with."""
+
+    id: str
+    peer_address: str
+    cert: Path
+    key: Path
+    server_name: str | None
+    presence_seconds: float
 
 
 @dataclass(frozen=True)
@@ -66,6 +82,7 @@ class GatewayConfig:
     relay: RelayChoice
     arrow_validation: Literal["full", "framing"]
     logging: LoggingConfig
+    replica: ReplicaConfig | None = None
 
 
 def _tls_file(root: _Section, tls: _Section, key: str, default_name: str) -> Path:
@@ -78,6 +95,36 @@ def _tls_file(root: _Section, tls: _Section, key: str, default_name: str) -> Pat
     if not guess.is_file():
         raise tls.fail(key, f"missing, and {guess} does not exist (the default location)")
     return guess
+
+
+def _replica(root: _Section, redis_url: str | None) -> ReplicaConfig | None:
+    """The ``replica`` section: absent on a gateway that is the only one."""
+    if "replica" not in root.data:
+        root.used.add("replica")
+        return None
+    sec = root.section("replica")
+    if redis_url is None:
+        raise root.fail("redis_url", "required with replica: replicas find each other through Redis")
+    default_id = f"{socket.gethostname()[:40]}-{secrets.token_hex(3)}"
+    replica_id = sec.string("id", default_id)
+    if not is_tenant_id(replica_id):
+        raise sec.fail("id", "expected 1-64 of A-Z a-z 0-9 . _ - (not starting with . _ -)")
+    peer_address = sec.string("peer_address")
+    host, _, port = peer_address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in peer_address:
+        raise sec.fail(
+            "peer_address", f"expected HOST:PORT (this replica's grpc_port as its peers reach it), got {peer_address!r}"
+        )
+    cfg = ReplicaConfig(
+        id=replica_id,
+        peer_address=peer_address,
+        cert=sec.readable_file("cert"),
+        key=sec.readable_file("key"),
+        server_name=sec.string("server_name", None),
+        presence_seconds=sec.number("presence_seconds", 15.0, 2.0, 3600),
+    )
+    sec.check_unknown()
+    return cfg
 
 
 def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
@@ -160,6 +207,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     relay = root.string("relay", "auto", ("auto", "rust", "python"))
     arrow_validation = root.string("arrow_validation", "full", ("full", "framing"))
     logging_cfg = _logging(root)
+    replica = _replica(root, redis_url)
     root.check_unknown()
     return GatewayConfig(
         file=file,
@@ -203,6 +251,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
         relay=relay,
         arrow_validation=arrow_validation,
         logging=logging_cfg,
+        replica=replica,
     )
 
 

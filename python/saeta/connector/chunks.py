@@ -38,3 +38,25 @@ def chunk_messages(
                 parts, size, rows = [], 0, 0
     if parts:
         yield encode_arrow_chunk(parts), rows
+
+
+def skip_rows(batches: Iterator[pa.RecordBatch], skip: int) -> Iterator[pa.RecordBatch]:
+    """``batches`` without their first ``skip`` rows (resumption: DoGetRequest.skip_rows);
+    closing it closes ``batches``."""
+    if skip <= 0:
+        return batches
+    return _skipped(batches, skip)
+
+
+def _skipped(batches: Iterator[pa.RecordBatch], skip: int) -> Iterator[pa.RecordBatch]:
+    try:
+        for batch in batches:
+            if skip >= batch.num_rows:
+                skip -= batch.num_rows
+                continue
+            yield batch.slice(skip) if skip else batch
+            skip = 0
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()

@@ -22,7 +22,7 @@ from saeta import __version__, memory_trim
 from saeta.config import ConnectorConfig
 from saeta.connector.call_writer import BlockingReader, write_all, write_followed
 from saeta.connector.channel import CONTROL_METHOD, describe_rpc_error, dial, doget_method
-from saeta.connector.chunks import chunk_messages
+from saeta.connector.chunks import chunk_messages, skip_rows
 from saeta.connector.sources.base import Follower, Partition, QueryPlan, Source
 from saeta.core import filter_codec
 from saeta.core.grpc_target import with_port
@@ -34,10 +34,20 @@ from saeta.v1 import tunnel_pb2 as pb
 log = logging.getLogger("saeta.connector")
 
 
+class AlreadyHeld(TunnelRefused):
+    """The load balancer led to a replica this connector holds a tunnel to already."""
+
+    def __init__(self, replica_id: str) -> None:
+        super().__init__(f"replica {replica_id or '-'} holds a tunnel of this connector already")
+        self.replica_id = replica_id
+
+
 class Tunnel:
     """One dialled channel and its Control call. ``register()`` then ``serve()``."""
 
-    def __init__(self, cfg: ConnectorConfig, sources: Mapping[str, Source]) -> None:
+    def __init__(
+        self, cfg: ConnectorConfig, sources: Mapping[str, Source], reads: asyncio.Semaphore | None = None
+    ) -> None:
         self.cfg = cfg
         self.sources = sources
         self.channel = dial(cfg, cfg.grpc_uri)
@@ -53,11 +63,14 @@ class Tunnel:
         # Messages made at once (each partition reads on a thread of its own); the rest
         # wait their turn, so a burst of queries never starves the event loop (and its
         # heartbeats) of the GIL. A partition waiting for the gateway holds no slot.
-        self._reads = asyncio.Semaphore(cfg.max_concurrent_reads)
+        # Shared by the connector's tunnels (gateway.connections), so that the bound holds
+        # for the connector as a whole.
+        self._reads = reads or asyncio.Semaphore(cfg.max_concurrent_reads)
         self._following: set[str] = set()  # request ids of the subscriptions this tunnel follows
         self._call: grpc.aio.StreamStreamCall | None = None
         self._tasks: dict[str, set[asyncio.Task[None]]] = {}
         self.tunnel_id = ""
+        self.replica_id = ""  # the gateway replica that answered; "" from a gateway alone
         self.heartbeat_seconds = 10
 
     async def _outgoing(self) -> AsyncIterator[pb.ConnectorMessage]:
@@ -67,9 +80,11 @@ class Tunnel:
     def send(self, msg: pb.ConnectorMessage) -> None:
         self._outbox.put_nowait(msg)
 
-    async def register(self, probe: bool = False) -> pb.RegisterResponse:
+    async def register(self, probe: bool = False, held: tuple[str, ...] = ()) -> pb.RegisterResponse:
         """Dials, registers and waits for the answer (within performance.connect_timeout).
-        Raises TunnelRefused with the reason on any failure."""
+        ``held``: the replicas this connector holds a tunnel to already. Raises
+        AlreadyHeld when the answer comes from one of them, TunnelRefused with the reason
+        on any failure."""
         self._call = self._control(self._outgoing())
         self.send(
             pb.ConnectorMessage(
@@ -79,6 +94,7 @@ class Tunnel:
                     datasets=sorted(self.sources),
                     protocol_version=TUNNEL_PROTOCOL_VERSION,
                     probe=probe,
+                    held_replicas=held,
                 )
             )
         )
@@ -90,8 +106,11 @@ class Tunnel:
             raise TunnelRefused(f"{self.cfg.grpc_uri}: {describe_rpc_error(exc)}") from None
         if first is grpc.aio.EOF or first.WhichOneof("msg") != "registered":
             raise TunnelRefused("the gateway closed the tunnel without registering it")
+        if first.registered.status == "already_held":
+            raise AlreadyHeld(first.registered.replica_id)
         if first.registered.status != "ok":
             raise TunnelRefused(f"registration refused: {first.registered.status}")
+        self.replica_id = first.registered.replica_id
         self.tunnel_id = first.registered.session_id
         self.heartbeat_seconds = max(1, first.registered.heartbeat_seconds or 10)
         registered: pb.RegisterResponse = first.registered
@@ -253,6 +272,7 @@ class Tunnel:
                         for p in plan.partitions
                     ],
                     total_records=-1 if plan.total_records is None else plan.total_records,
+                    resumable=source.resumable and not req.query.follow,
                 )
             )
         )
@@ -277,7 +297,11 @@ class Tunnel:
                 await self._follow(req, call, source.follow(ticket.columns, conditions))
                 return
             limit = req.limit if req.limit >= 0 else None
-            batches = source.read(ticket.partition, ticket.columns, limit, conditions)
+            skip = max(0, req.skip_rows)
+            if skip and not source.resumable:
+                raise QueryFailed(f"dataset {ticket.dataset} cannot be read from a row offset")
+            wanted = None if limit is None else limit + skip
+            batches = skip_rows(source.read(ticket.partition, ticket.columns, wanted, conditions), skip)
             reader = BlockingReader(chunk_messages(batches, self.cfg.chunk_bytes, self._chunk_cap(req)))
             rows, nbytes = await write_all(call, reader, self._reads)
             await call.write(pb.ArrowChunk(end=True, end_records=rows).SerializeToString())

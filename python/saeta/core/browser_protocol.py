@@ -25,6 +25,7 @@ MAX_DATASET_CHARS = 256
 MAX_COLUMNS = 1024
 MAX_COLUMN_CHARS = 256
 MAX_LIMIT = 2**63 - 1
+MAX_RESUME_TOKEN_CHARS = 4096  # core/resume_token.py
 
 # WebSocket close codes (docs/protocol.md, "Close codes").
 CLOSE_NORMAL = 1000
@@ -51,6 +52,16 @@ class RunQuery:
     limit: int | None
     filter: tuple[Condition, ...] = ()
     ordered: bool = False  # partitions one after the other, in order (else several at once)
+    resumable: bool = False  # checkpoints with resume tokens (docs/protocol.md, "Resuming")
+    resume: Resume | None = None  # resume from this token, whose rows the client has
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """A query's ``resume``: the last token the client committed, and its row count."""
+
+    token: str
+    rows: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +168,26 @@ def parse_client_message(text: str | bytes) -> ClientAction:
     ordered = obj.get("ordered", False)
     if not isinstance(ordered, bool):
         raise RequestError("'ordered' must be true or false", qid)
-    return RunQuery(qid, dataset, columns, limit, conditions, ordered)
+    resumable = obj.get("resumable", False)
+    if not isinstance(resumable, bool):
+        raise RequestError("'resumable' must be true or false", qid)
+    resume = _resume(obj.get("resume"), qid)
+    if resume is not None and not resumable:
+        raise RequestError("'resume' needs 'resumable': true", qid)
+    return RunQuery(qid, dataset, columns, limit, conditions, ordered, resumable, resume)
+
+
+def _resume(value: Any, qid: str) -> Resume | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"token", "rows"}:
+        raise RequestError('\'resume\' must be {"token": STR, "rows": INT}', qid)
+    token, rows = value["token"], value["rows"]
+    if not isinstance(token, str) or not 0 < len(token) <= MAX_RESUME_TOKEN_CHARS:
+        raise RequestError(f"'resume.token' must be a string of 1-{MAX_RESUME_TOKEN_CHARS} characters", qid)
+    if not isinstance(rows, int) or isinstance(rows, bool) or not 0 <= rows <= MAX_LIMIT:
+        raise RequestError("'resume.rows' must be a non-negative integer", qid)
+    return Resume(token, rows)
 
 
 def _dumps(obj: dict[str, Any]) -> str:
@@ -174,17 +204,26 @@ def info_frame(
     fields: list[dict[str, str]],
     partitions: int,
     total_records: int | None,
+    resumable: bool | None = None,
+    resumed_rows: int | None = None,
 ) -> str:
-    return _dumps(
-        {
-            "type": "info",
-            "id": qid,
-            "stream": stream,
-            "schema": {"fields": fields},
-            "partitions": partitions,
-            "total_records": total_records,
-        }
-    )
+    frame: dict[str, Any] = {
+        "type": "info",
+        "id": qid,
+        "stream": stream,
+        "schema": {"fields": fields},
+        "partitions": partitions,
+        "total_records": total_records,
+    }
+    if resumable is not None:  # the query asked for checkpoints
+        frame["resumable"] = resumable
+    if resumed_rows is not None:
+        frame["resumed_rows"] = resumed_rows
+    return _dumps(frame)
+
+
+def checkpoint_frame(qid: str, rows: int, frames: int, token: str) -> str:
+    return _dumps({"type": "checkpoint", "id": qid, "rows": rows, "frames": frames, "token": token})
 
 
 def snapshot_frame(qid: str, rows: int) -> str:

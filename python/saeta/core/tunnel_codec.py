@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+Buffer = Any  # bytes-like: bytes, a memoryview, the relay's Payload
 
 # RegisterRequest.protocol_version: the tunnel protocol both sides speak (docs/tunnel.md).
 TUNNEL_PROTOCOL_VERSION = 1
@@ -45,7 +48,7 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
-def encode_arrow_chunk(parts: Sequence[bytes | memoryview]) -> bytes:
+def encode_arrow_chunk(parts: Sequence[Buffer]) -> bytes:
     """The serialized ArrowChunk whose ``data`` is the concatenation of ``parts``;
     byte-identical to ``ArrowChunk(data=b"".join(parts)).SerializeToString()``."""
     size = sum(len(p) for p in parts)

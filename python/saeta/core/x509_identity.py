@@ -12,6 +12,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from saeta.errors import CertificateError
 
 MAX_CRL_BYTES = 8 * 1024 * 1024
+# The organizational unit that makes a certificate a gateway replica's (docs/scaling.md):
+# `saeta certs replica` sets it, `saeta certs issue` (a connector's) never does.
+REPLICA_ROLE = "saeta-replica"
 
 
 def load_crl_serials(pem: bytes, ca_pem: bytes) -> frozenset[int]:
@@ -43,7 +46,8 @@ def certificate_serial(pem: bytes) -> int | None:
 
 def client_cert_problem(pem: bytes) -> str | None:
     """Why a presented client certificate must not register, or None when it may: it
-    must carry the clientAuth extended key usage (grpcio does not check usages)."""
+    must carry the clientAuth extended key usage (grpcio does not check usages), and not
+    be a replica's (that role calls peers; it is no tenant)."""
     try:
         cert = x509.load_pem_x509_certificate(pem)
         usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
@@ -51,7 +55,21 @@ def client_cert_problem(pem: bytes) -> str | None:
         return "client certificate has no extended key usage"
     if ExtendedKeyUsageOID.CLIENT_AUTH not in usages:
         return "client certificate lacks the clientAuth usage"
+    if is_replica_certificate(pem):
+        return "a gateway replica's certificate cannot register a tunnel"
     return None
+
+
+def is_replica_certificate(pem: bytes) -> bool:
+    """Whether a presented certificate plays the replica role: OU saeta-replica, and the
+    clientAuth usage it dials its peers with."""
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except (ValueError, x509.ExtensionNotFound):
+        return False
+    units = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+    return ExtendedKeyUsageOID.CLIENT_AUTH in usages and any(u.value == REPLICA_ROLE for u in units)
 
 
 def der_identity(der: bytes) -> tuple[str | None, int | None]:

@@ -36,8 +36,12 @@ from saeta.gateway.call_slots import CallSlots
 from saeta.gateway.crl import CrlWatcher
 from saeta.gateway.data_calls import DataCalls
 from saeta.gateway.http_protocol import MAX_HEAD_BYTES, edge_protocols, unauthenticated_cap
+from saeta.gateway.peer_link import PeerClients
+from saeta.gateway.peer_server import PeerService
+from saeta.gateway.presence import Presence
 from saeta.gateway.registry import ConnectorRegistry
 from saeta.gateway.revocation import InProcessRevocations, RedisRevocations, Revocations
+from saeta.gateway.router import Router
 from saeta.gateway.sessions import MAX_CALLS_IN_FLIGHT, SessionValidator
 from saeta.gateway.tunnel_server import TunnelService, server_credentials, server_options
 
@@ -94,6 +98,21 @@ class Gateway:
         )
         self.data_plane: RustDataPlane | None = None
         self.revocations.subscribe_crl(self.tunnels.crl.accept_pushed)
+        # One of several replicas (docs/scaling.md): presence in Redis, peer calls both ways.
+        self.presence: Presence | None = None
+        self.peers: PeerClients | None = None
+        self.peer_service: PeerService | None = None
+        replica = cfg.replica
+        if replica is not None and cfg.redis_url is not None:
+            self.presence = Presence(
+                cfg.redis_url, replica.id, replica.peer_address, replica.presence_seconds, cfg.connect_seconds
+            )
+            self.registry.listeners.append(self.presence.on_tunnel)
+            self.peers = PeerClients(cfg, replica, self.relay)
+            self.peer_service = PeerService(
+                cfg, self.registry, self.calls, self.socket_limits.slots, self.tunnels.crl, self.relay
+            )
+        self.router = Router(self.registry, self.presence, self.peers)
 
     def _on_crl_change(self, revoked: frozenset[int]) -> None:
         self.tunnels.cut_revoked(revoked)
@@ -129,6 +148,7 @@ class Gateway:
             "relay": self.relay.IMPLEMENTATION,
             "revocation": revocation,
             "revoked_certificates": len(self.tunnels.crl.revoked),
+            **({"replica": self.presence.status()} if self.presence is not None else {}),
         }
         peer = request.client.host if request.client else None
         if self.cfg.readyz_details != "everyone" and not is_loopback_peer(peer):
@@ -170,7 +190,7 @@ class Gateway:
         try:
             await ws.accept()
             sock = BrowserSocket(
-                ws, token, session, self.cfg, self.registry, self.calls, self.sessions, self.relay, self.socket_limits
+                ws, token, session, self.cfg, self.router, self.calls, self.sessions, self.relay, self.socket_limits
             )
             self.sockets.add(sock)
             log.info("socket open tenant=%s user=%s session=%s", session.tenant, session.user_id, sock.fp)
@@ -205,6 +225,8 @@ class Gateway:
     async def serve(self, stop: asyncio.Event) -> None:
         """Runs both servers until ``stop`` is set, then drains and closes."""
         await self.revocations.start()
+        if self.presence is not None:
+            await self.presence.start()
         self.tunnels.crl.poll()  # revoked certificates are refused from the first handshake
         crl_task = asyncio.create_task(self.tunnels.crl.run(), name="crl-watch")
         probe_task = asyncio.create_task(self._probe_control_plane(), name="control-plane-probe")
@@ -212,7 +234,9 @@ class Gateway:
             memory_trim.trim_while_running(self.cfg.memory_trim_seconds), name="memory-trim"
         )
         grpc_server = grpc.aio.server(options=server_options(self.cfg))
-        grpc_server.add_generic_rpc_handlers([self.tunnels.handlers()])
+        grpc_server.add_generic_rpc_handlers(
+            [self.tunnels.handlers(), *([self.peer_service.handlers()] if self.peer_service else [])]
+        )
         address = f"{self.cfg.host}:{self.cfg.grpc_port}"
         if grpc_server.add_secure_port(address, server_credentials(self.cfg)) == 0:
             raise SaetaError(f"cannot listen for tunnels on {address}", code="LISTEN_FAILED")
@@ -268,6 +292,10 @@ class Gateway:
         trim_task.cancel()
         probe_task.cancel()
         await self.http.aclose()
+        if self.presence is not None:
+            await self.presence.close()
+        if self.peers is not None:
+            await self.peers.close()
         await self.revocations.close()
         if http_task.done() and not http_task.cancelled() and http_task.exception():
             raise SaetaError("the HTTP server failed to start", code="LISTEN_FAILED")

@@ -29,6 +29,7 @@ from saeta.core.browser_session import (
     Stop,
 )
 from saeta.core.quotas import Quotas
+from saeta.core.resume_token import ResumeKeys, session_digest
 from saeta.core.session_info import SessionInfo
 from saeta.core.session_limits import SessionLimits
 from saeta.core.session_token import fingerprint
@@ -47,7 +48,7 @@ from saeta.errors import (
 from saeta.gateway.call_slots import CallSlots
 from saeta.gateway.data_calls import DataCalls
 from saeta.gateway.query import QueryContext, run_query, run_subscription
-from saeta.gateway.registry import ConnectorRegistry
+from saeta.gateway.router import Router
 from saeta.gateway.sessions import SessionValidator
 from saeta.gateway.ws_protocol import ABORT_EXTENSION, EXTENSION, Buffer
 from saeta.relay import Relay
@@ -82,14 +83,14 @@ class BrowserSocket:
         token: str,
         session: SessionInfo,
         cfg: GatewayConfig,
-        registry: ConnectorRegistry,
+        router: Router,
         calls: DataCalls,
         sessions: SessionValidator,
         relay: Relay,
         limits: SocketLimits,
     ) -> None:
         self.ws, self.token, self.session = ws, token, session
-        self.cfg, self.registry, self.calls, self.sessions, self.relay = cfg, registry, calls, sessions, relay
+        self.cfg, self.router, self.calls, self.sessions, self.relay = cfg, router, calls, sessions, relay
         self.limits = limits
         self.fp = fingerprint(token)
         self.queries: dict[str, asyncio.Task[None]] = {}
@@ -236,10 +237,12 @@ class BrowserSocket:
             )
 
     async def _list(self) -> None:
-        if not self.registry.online(self.session.tenant):
-            await self.send_text(bp.error_frame_for(None, ConnectorOffline("the data source's connector is offline")))
+        try:
+            served = await self.router.datasets(self.session.tenant)
+        except ConnectorOffline as offline:
+            await self.send_text(bp.error_frame_for(None, offline))
             return
-        names = sorted(d for d in self.registry.datasets(self.session.tenant) if self.session.allows(d))
+        names = sorted(d for d in served if self.session.allows(d))
         answer = bp.datasets_frame([{"name": n} for n in names])
         if len(answer.encode()) > self.cfg.max_frame_bytes:
             too_many = QueryFailed(f"the {len(names)} dataset names exceed the gateway's websocket.max_frame_bytes")
@@ -248,11 +251,12 @@ class BrowserSocket:
         await self.send_text(answer)
 
     async def _query(self, q: bp.RunQuery | bp.Subscribe, stop: asyncio.Event | None = None) -> None:
+        answer: str | None = None  # the error frame, when the query fails
         try:
             if not self.session.allows(q.dataset):
                 # Exactly the answer for a dataset that does not exist.
                 raise DatasetNotFound(f"no dataset {q.dataset!r}")
-            link = self.registry.route(self.session.tenant, q.dataset)
+            link = await self.router.route(self.session.tenant, q.dataset, self.fp)
             stream_id = self.state.next_stream()
             ctx = QueryContext(
                 link,
@@ -266,6 +270,7 @@ class BrowserSocket:
                 self.limits.slots,
                 self.session.sid,
                 self.cfg.max_frame_bytes,
+                ResumeKeys(self.cfg.secret_key, session_digest(self.session.sid), self.session.expires_at),
             )
             if isinstance(q, bp.Subscribe):
                 assert stop is not None
@@ -276,23 +281,22 @@ class BrowserSocket:
             log.info(
                 "query refused code=%s tenant=%s session=%s: %s", err.code, self.session.tenant, self.fp, err.message
             )
-            if self._open():
-                with contextlib.suppress(Exception):
-                    await self.send_text(bp.error_frame_for(q.id, err))
+            answer = bp.error_frame_for(q.id, err)
         except asyncio.CancelledError:
-            if self._open():
-                with contextlib.suppress(Exception):
-                    await self.send_text(bp.error_frame_for(q.id, QueryCancelled("query cancelled")))
+            answer = bp.error_frame_for(q.id, QueryCancelled("query cancelled"))
         except Exception:
             if CRASH_LOG.allow(time.monotonic()):
                 log.exception("query crashed tenant=%s session=%s%s", self.session.tenant, self.fp, CRASH_LOG.note())
-            if self._open():
-                with contextlib.suppress(Exception):
-                    await self.send_text(bp.error_frame(q.id, "INTERNAL", "internal error"))
+            answer = bp.error_frame(q.id, "INTERNAL", "internal error")
         finally:
+            # The id is free before the client hears the query ended: it may ask again
+            # (a resume) as soon as it reads the answer.
             self.queries.pop(q.id, None)
             self.subscriptions.pop(q.id, None)
             self.state.finished(q.id)
+        if answer is not None and self._open():
+            with contextlib.suppress(Exception):
+                await self.send_text(answer)
 
     async def _watch_session(self) -> None:
         """Closes the socket when the session expires or stops validating (revoked,

@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pyarrow as pa
 
@@ -26,6 +26,7 @@ from saeta.core import filter_codec
 from saeta.core.browser_protocol import DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES
 from saeta.core.filters import Condition
 from saeta.core.partition_relay import PartitionRelay
+from saeta.core.resume_token import ResumeKeys
 from saeta.errors import ConnectorOffline, QueryFailed, QueryTimeout, RelayError, SaetaError
 from saeta.gateway import arrow_check
 from saeta.gateway.call_slots import CallSlots
@@ -33,13 +34,12 @@ from saeta.gateway.data_calls import (
     CallBroken,
     Chunk,
     ClosedEarly,
+    DataCall,
     DataCalls,
     DataStream,
     End,
     MessageTooLarge,
-    PendingCall,
 )
-from saeta.gateway.registry import ConnectorLink
 from saeta.gateway.ws_protocol import Buffer
 from saeta.relay import Relay
 from saeta.v1 import tunnel_pb2 as pb
@@ -67,9 +67,38 @@ class Out:
 ERROR_GRACE_SECONDS = 2.0
 
 
+class Link(Protocol):
+    """Where a tenant's queries go: a tunnel on this replica (gateway/registry.py's
+    ConnectorLink) or a peer replica that holds one (gateway/peer_link.py)."""
+
+    @property
+    def tenant(self) -> str: ...
+
+    async def get_flight_info(
+        self,
+        request_id: str,
+        dataset: str,
+        columns: tuple[str, ...] | None,
+        limit: int | None,
+        seconds: float,
+        conditions: Sequence[Condition] = (),
+        follow: bool = False,
+    ) -> pb.FlightInfoResponse: ...
+
+    def watch_errors(self, request_id: str) -> asyncio.Future[SaetaError]: ...
+
+    def watch_snapshot(self, request_id: str) -> asyncio.Future[int]: ...
+
+    def unwatch(self, request_id: str) -> None: ...
+
+    def cancel(self, request_id: str) -> None: ...
+
+    def open_call(self, calls: DataCalls, ask: pb.DoGetRequest, follow: bool) -> DataCall: ...
+
+
 @dataclass
 class QueryContext:
-    link: ConnectorLink
+    link: Link
     calls: DataCalls
     relay: Relay
     timeout: float
@@ -80,6 +109,7 @@ class QueryContext:
     slots: CallSlots | None = None  # the tenant's data-call slots (None: unbounded, for tests)
     owner: str = ""  # whose slots: the session's id (never logged)
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES  # websocket.max_frame_bytes
+    resume_keys: ResumeKeys | None = None  # what resumable queries sign tokens with
 
     async def send_info(self, text: str) -> None:
         """A text frame that must fit the frame limit (info: its size follows the schema)."""
@@ -90,6 +120,10 @@ class QueryContext:
                 f"over the gateway's websocket.max_frame_bytes ({self.max_frame_bytes})"
             )
         await self.send_text(text)
+
+    async def snapshot(self, query_id: str, rows: int) -> None:
+        """A subscription's snapshot is relayed whole (a browser gets the snapshot frame)."""
+        await self.send_text(bp.snapshot_frame(query_id, rows))
 
 
 async def _within(aw: Awaitable[T], seconds: float, errors: asyncio.Future[SaetaError]) -> T:
@@ -118,45 +152,6 @@ async def _within(aw: Awaitable[T], seconds: float, errors: asyncio.Future[Saeta
 
 class InvalidArrowData(QueryFailed):
     """The connector sent bytes that are not whole Arrow IPC messages of the stream."""
-
-
-async def _open_data_call(
-    ctx: QueryContext,
-    pending: PendingCall,
-    request_id: str,
-    ticket: str,
-    limit: int | None,
-    conditions: Sequence[Condition],
-    errors: asyncio.Future[SaetaError],
-    stop: asyncio.Future[Any] | None = None,
-) -> DataStream | None:
-    """Asks the connector for a partition's data call and waits for it to open. None when
-    ``stop`` completes first; raises the connector's error, or TIMEOUT."""
-    ctx.link.send(
-        pb.GatewayMessage(
-            do_get=pb.DoGetRequest(
-                ticket=ticket,
-                request_id=request_id,
-                call_id=pending.call_id,
-                limit=-1 if limit is None else limit,
-                filter=filter_codec.to_proto(conditions),
-                max_chunk_bytes=ctx.max_frame_bytes - FRAME_HEADER_BYTES,
-            )
-        )
-    )
-    arrived = asyncio.ensure_future(pending.arrived)
-    waiters: set[asyncio.Future[Any]] = {arrived, errors}
-    if stop is not None:
-        waiters.add(stop)
-    done, _ = await asyncio.wait(waiters, timeout=ctx.timeout, return_when=FIRST)
-    if arrived in done:
-        return arrived.result()
-    arrived.cancel()
-    if errors in done:
-        raise errors.result()
-    if not done:
-        raise QueryTimeout(f"the connector did not open the data call within {ctx.timeout:g}s")
-    return None
 
 
 async def _next_piece(stream: DataStream, errors: asyncio.Future[SaetaError], tenant: str, out: Out) -> Chunk | End:
@@ -192,6 +187,8 @@ async def relay_partition(
     out: Out,
     errors: asyncio.Future[SaetaError],
     follow: Follow | None = None,
+    skip_rows: int = 0,
+    frames: Callable[[int, list[Any]], Awaitable[None]] | None = None,
 ) -> tuple[int, int]:
     """One data call relayed, a query's partition or a subscription's call alike, each
     payload behind the stream's frame header (``out``: the header, and the schema every
@@ -201,12 +198,19 @@ async def relay_partition(
     relayed."""
     slot = ctx.slots.hold(ctx.link.tenant, ctx.owner) if ctx.slots and follow is None else contextlib.nullcontext()
     async with slot:
-        link = ctx.link
-        pending = ctx.calls.expect(link.tenant)
+        ask = pb.DoGetRequest(
+            ticket=ticket,
+            request_id=request_id,
+            limit=-1 if limit is None else limit,
+            filter=filter_codec.to_proto(conditions),
+            max_chunk_bytes=ctx.max_frame_bytes - FRAME_HEADER_BYTES,
+            skip_rows=skip_rows,
+        )
+        call = ctx.link.open_call(ctx.calls, ask, follow is not None)
         relay = PartitionRelay(out.schema, out.frame_payload, limit, "query" if follow is None else "subscription")
         try:
             stopped = None if follow is None else follow.stopped
-            stream = await _open_data_call(ctx, pending, request_id, ticket, limit, conditions, errors, stopped)
+            stream = await call.opened(errors, ctx.timeout, stopped)
             if stream is None:  # unsubscribed before the call opened
                 relay.unsubscribed()
                 return relay.rows, relay.nbytes
@@ -224,19 +228,21 @@ async def relay_partition(
                         relay.end(piece.records)
                         break
                     if isinstance(piece, Chunk):
-                        for payload in relay.chunk(piece.rows, piece.payload):
-                            await ctx.send_parts((out.header, payload))
+                        if frames is not None:  # a resumable query's: behind a checkpoint
+                            await frames(piece.rows, list(relay.chunk(piece.rows, piece.payload)))
+                        else:
+                            for payload in relay.chunk(piece.rows, piece.payload):
+                                await ctx.send_parts((out.header, payload))
                     elif follow is not None and follow.stopped.done():
                         relay.unsubscribed()
                         break
                     if follow is not None and relay.snapshot_due(follow.snapshot_rows()):
-                        await ctx.send_text(bp.snapshot_frame(follow.query_id, follow.snapshot.result()))
+                        await ctx.snapshot(follow.query_id, follow.snapshot.result())
             finally:
                 pieces.close()
             return relay.rows, relay.nbytes
         finally:
-            ctx.calls.drop(pending)
-            pending.finish(relay.abort)
+            call.finish(relay.abort)
             memory_trim.transfer_ended()
 
 

@@ -21,8 +21,9 @@ from typing import Any, Protocol
 
 from saeta.core.call_table import CallTable, Refused
 from saeta.core.tunnel_codec import PROBE_CALL_ID, Abort
-from saeta.errors import QueryFailed
+from saeta.errors import QueryFailed, QueryTimeout, SaetaError
 from saeta.relay import Relay
+from saeta.v1 import tunnel_pb2 as pb
 
 # The same logger as the tunnel server: a refused DoGet is a tunnel refusal to operators.
 log = logging.getLogger("saeta.gateway.tunnel")
@@ -95,6 +96,56 @@ class DataCalls:
         if isinstance(outcome, Refused) and outcome.victim is not None:
             outcome.victim.arrived.set_exception(QueryFailed("the data call was refused"))
         return outcome
+
+
+class DataCall(Protocol):
+    """One partition's data call as its relay sees it, wherever it comes from: a
+    connector's call to this replica (LocalCall) or a peer replica's Fetch
+    (gateway/peer_link.py)."""
+
+    async def opened(
+        self, errors: asyncio.Future[SaetaError], seconds: float, stop: asyncio.Future[Any] | None
+    ) -> DataStream | None:
+        """The call's stream once it is open; None when ``stop`` completes first. Raises
+        the connector's error, or TIMEOUT after ``seconds``."""
+
+    def finish(self, abort: Abort | None) -> None:
+        """How the call ends for its sender: answered OK (None) or aborted."""
+
+
+class LocalCall:
+    """A data call a connector opens to this replica: expected in the table, then asked
+    for with a DoGetRequest down its tunnel (``send``)."""
+
+    def __init__(
+        self, calls: DataCalls, tenant: str, send: Callable[[pb.GatewayMessage], None], ask: pb.DoGetRequest
+    ) -> None:
+        self._calls = calls
+        self.pending = calls.expect(tenant)
+        ask.call_id = self.pending.call_id
+        self._send, self._ask = send, ask
+
+    async def opened(
+        self, errors: asyncio.Future[SaetaError], seconds: float, stop: asyncio.Future[Any] | None
+    ) -> DataStream | None:
+        self._send(pb.GatewayMessage(do_get=self._ask))
+        arrived = asyncio.ensure_future(self.pending.arrived)
+        waiters: set[asyncio.Future[Any]] = {arrived, errors}
+        if stop is not None:
+            waiters.add(stop)
+        done, _ = await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        if arrived in done:
+            return arrived.result()
+        arrived.cancel()
+        if errors in done:
+            raise errors.result()
+        if not done:
+            raise QueryTimeout(f"the connector did not open the data call within {seconds:g}s")
+        return None
+
+    def finish(self, abort: Abort | None) -> None:
+        self._calls.drop(self.pending)
+        self.pending.finish(abort)
 
 
 class DataCallRefused(Exception):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Sequence
 
 import pyarrow as pa
@@ -16,9 +17,11 @@ import pyarrow as pa
 from saeta.core import browser_protocol as bp
 from saeta.core.browser_protocol import FRAME_HEADER_BYTES
 from saeta.core.filters import Condition
+from saeta.core.query_progress import Progress
 from saeta.errors import QueryFailed, RelayError, SaetaError
 from saeta.gateway import arrow_check
 from saeta.gateway.call_relay import Follow, Out, QueryContext, relay_partition
+from saeta.gateway.checkpoints import Checkpoints, Resuming
 from saeta.relay import EOS, frame_header
 from saeta.v1 import tunnel_pb2 as pb
 
@@ -86,24 +89,36 @@ async def run_subscription(q: bp.Subscribe, stream_id: int, ctx: QueryContext, s
 async def _run(q: bp.RunQuery | bp.Subscribe, stream_id: int, ctx: QueryContext, stop: asyncio.Event | None) -> None:
     """A query or a subscription: the connector's FlightInfo, checked; the ``info`` frame
     and the schema message; the partitions' data relayed (a subscription: its one call,
-    followed); the end-of-stream marker and the ``end`` frame."""
+    followed); the end-of-stream marker and the ``end`` frame. A resumable query's
+    frames come in checkpointed groups (gateway/checkpoints.py)."""
     request_id = secrets.token_hex(8)
     link = ctx.link
     errors = link.watch_errors(request_id)
     follow = None if stop is None else Follow(q.id, stop, link.watch_snapshot(request_id))
     limit = q.limit if isinstance(q, bp.RunQuery) else None
+    resuming = Resuming.asked(q, ctx.resume_keys, time.time())  # a forged token goes no further
     try:
         info = await link.get_flight_info(
             request_id, q.dataset, q.columns, limit, ctx.timeout, q.filter, follow=follow is not None
         )
-        out = await _begin(ctx, q, stream_id, info, follow is not None)
         tickets = [part.ticket for part in info.partitions]
+        _checked_partitions(info)
+        progress = resuming.progress(info, tickets) if resuming is not None else None
+        out = await _begin(ctx, q, stream_id, info, follow is not None, progress, resuming)
         if follow is not None:
             rows, nbytes = await relay_partition(ctx, request_id, tickets[0], None, q.filter, out, errors, follow)
-        elif limit is None and not (isinstance(q, bp.RunQuery) and q.ordered):
-            rows, nbytes = await _fetch_concurrently(ctx, request_id, tickets, q.filter, out, errors)
         else:
-            rows, nbytes = await _fetch_in_order(ctx, request_id, tickets, limit, q.filter, out, errors)
+            progress = progress or Progress(len(tickets))
+            checkpoints = resuming.checkpoints(ctx, q.id, out, progress) if resuming and resuming.able else None
+            if limit is None and not (isinstance(q, bp.RunQuery) and q.ordered):
+                nbytes = await _fetch_concurrently(
+                    ctx, request_id, tickets, q.filter, out, errors, progress, checkpoints
+                )
+            else:
+                nbytes = await _fetch_in_order(
+                    ctx, request_id, tickets, limit, q.filter, out, errors, progress, checkpoints
+                )
+            rows = progress.rows
         await ctx.send_parts((out.header, EOS))
         nbytes += len(info.schema) + len(EOS)
         await ctx.send_text(bp.end_frame(q.id, rows, nbytes))
@@ -119,17 +134,26 @@ async def _run(q: bp.RunQuery | bp.Subscribe, stream_id: int, ctx: QueryContext,
 
 
 async def _begin(
-    ctx: QueryContext, q: bp.RunQuery | bp.Subscribe, stream_id: int, info: pb.FlightInfoResponse, follow: bool
+    ctx: QueryContext,
+    q: bp.RunQuery | bp.Subscribe,
+    stream_id: int,
+    info: pb.FlightInfoResponse,
+    follow: bool,
+    progress: Progress | None,
+    resuming: Resuming | None,
 ) -> Out:
     """Checks the connector's FlightInfo, sends the ``info`` frame and the schema message;
     the stream's Out."""
-    _checked_partitions(info)
     if follow and len(info.partitions) != 1:
         raise QueryFailed("the connector answered a subscription with several partitions")
     schema = _checked_schema(ctx, info.schema)
     out = _out(ctx, stream_id, schema, info.schema)
     total = None if follow or info.total_records < 0 else info.total_records
-    await ctx.send_info(bp.info_frame(q.id, stream_id, schema_fields(schema), len(info.partitions), total))
+    able = None if resuming is None else resuming.able
+    resumed = progress.rows if progress is not None and resuming is not None and resuming.token else None
+    await ctx.send_info(
+        bp.info_frame(q.id, stream_id, schema_fields(schema), len(info.partitions), total, able, resumed)
+    )
     await ctx.send_parts((out.header, info.schema))
     return out
 
@@ -142,18 +166,44 @@ async def _fetch_in_order(
     conditions: Sequence[Condition],
     out: Out,
     errors: asyncio.Future[SaetaError],
-) -> tuple[int, int]:
+    progress: Progress,
+    checkpoints: Checkpoints | None,
+) -> int:
     """An ordered query, or one with a limit: one partition after the other, each asked
-    for the rows still wanted, so the sources stop as soon as the limit is reached."""
-    rows = nbytes = 0
-    for ticket in tickets:
-        if rows == limit:
-            break
-        remaining = None if limit is None else limit - rows
-        got_rows, got_bytes = await relay_partition(ctx, request_id, ticket, remaining, conditions, out, errors)
-        rows += got_rows
-        nbytes += got_bytes
-    return rows, nbytes
+    for the rows still wanted, so the sources stop as soon as the limit is reached.
+    Returns the bytes relayed."""
+    nbytes = 0
+    while progress.rows != limit and (begun := progress.begin()) is not None:
+        index, skip = begun
+        remaining = None if limit is None else limit - progress.rows
+        nbytes += await _partition(
+            ctx, request_id, tickets, index, skip, remaining, conditions, out, errors, progress, checkpoints
+        )
+    return nbytes
+
+
+async def _partition(
+    ctx: QueryContext,
+    request_id: str,
+    tickets: Sequence[str],
+    index: int,
+    skip: int,
+    limit: int | None,
+    conditions: Sequence[Condition],
+    out: Out,
+    errors: asyncio.Future[SaetaError],
+    progress: Progress,
+    checkpoints: Checkpoints | None,
+) -> int:
+    """Partition ``index`` relayed from row ``skip``; its rows counted in ``progress``."""
+    frames = None if checkpoints is None else checkpoints.sender(index)
+    rows, nbytes = await relay_partition(
+        ctx, request_id, tickets[index], limit, conditions, out, errors, skip_rows=skip, frames=frames
+    )
+    if checkpoints is None:
+        progress.sent(index, rows)
+    progress.finished(index)
+    return nbytes
 
 
 async def _fetch_concurrently(
@@ -163,19 +213,22 @@ async def _fetch_concurrently(
     conditions: Sequence[Condition],
     out: Out,
     errors: asyncio.Future[SaetaError],
-) -> tuple[int, int]:
+    progress: Progress,
+    checkpoints: Checkpoints | None,
+) -> int:
     """A query without a limit: up to ``ctx.partitions_in_flight`` partitions at once,
     their frames interleaved on the socket (each frame holds whole IPC messages of one
-    schema, so the stream stays valid). The first failure stops the others."""
-    queue = iter(tickets)  # shared: each worker takes the next partition not yet taken
+    schema, so the stream stays valid). The first failure stops the others. Returns the
+    bytes relayed."""
 
-    async def worker() -> tuple[int, int]:
-        rows = nbytes = 0
-        for ticket in queue:
-            got_rows, got_bytes = await relay_partition(ctx, request_id, ticket, None, conditions, out, errors)
-            rows += got_rows
-            nbytes += got_bytes
-        return rows, nbytes
+    async def worker() -> int:
+        nbytes = 0
+        while (begun := progress.begin()) is not None:  # shared: the next partition not yet begun
+            index, skip = begun
+            nbytes += await _partition(
+                ctx, request_id, tickets, index, skip, None, conditions, out, errors, progress, checkpoints
+            )
+        return nbytes
 
     workers = [asyncio.ensure_future(worker()) for _ in range(min(ctx.partitions_in_flight, len(tickets)))]
     try:
@@ -184,4 +237,4 @@ async def _fetch_concurrently(
         for w in workers:
             w.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
-    return sum(r for r, _ in totals), sum(b for _, b in totals)
+    return sum(totals)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +14,7 @@ from saeta.core import filter_codec
 from saeta.core.filters import Condition
 from saeta.core.tunnel_link import Request, TunnelLink
 from saeta.errors import ConnectorOffline, DatasetNotFound, QueryTimeout, SaetaError
+from saeta.gateway.data_calls import DataCalls, LocalCall
 from saeta.v1 import tunnel_pb2 as pb
 
 log = logging.getLogger("saeta.gateway")
@@ -158,6 +159,10 @@ class ConnectorLink:
         self.state.cancel(request_id)
         self._wake()
 
+    def open_call(self, calls: DataCalls, ask: pb.DoGetRequest, follow: bool) -> LocalCall:
+        """A data call for ``ask``: expected in ``calls``, asked for down this tunnel."""
+        return LocalCall(calls, self.tenant, self.send, ask)
+
     def close(self, reason: str) -> None:
         self.state.close(reason)
         self._wake()
@@ -170,14 +175,20 @@ class ConnectorRegistry:
 
     def __init__(self) -> None:
         self._links: dict[str, list[ConnectorLink]] = {}
+        # Told of each tunnel added (True) and removed (False): the replica's presence.
+        self.listeners: list[Callable[[str, bool], None]] = []
 
     def add(self, link: ConnectorLink) -> None:
         self._links.setdefault(link.tenant, []).append(link)
+        for listener in self.listeners:
+            listener(link.tenant, True)
 
     def remove(self, link: ConnectorLink) -> None:
         links = self._links.get(link.tenant, [])
         if link in links:
             links.remove(link)
+            for listener in self.listeners:
+                listener(link.tenant, False)
         if not links:
             self._links.pop(link.tenant, None)
 

@@ -73,6 +73,8 @@ class TunnelService:
     ) -> None:
         self.cfg = cfg
         self.relay = relay
+        # Told to connectors at registration: "" from a gateway that is the only one.
+        self.replica_id = cfg.replica.id if cfg.replica is not None else ""
         # Told to connectors at registration once the Rust data plane listens; 0 = DoGet
         # on the tunnel's own channel (grpcio).
         self.data_port = 0
@@ -175,10 +177,17 @@ class TunnelService:
                 session_id=link.tunnel_id,
                 heartbeat_seconds=self.cfg.heartbeat_seconds,
                 data_port=self.data_port,
+                replica_id=self.replica_id,
             )
         )
         if reg.probe:
             log.info("tunnel probe ok tenant=%s peer=%s", link.tenant, context.peer())
+            yield welcome
+            return
+        if self.replica_id and self.replica_id in reg.held_replicas:
+            # The connector holds a tunnel here already and dials for another replica.
+            log.info("tunnel not needed tenant=%s peer=%s: held here already", link.tenant, context.peer())
+            welcome.registered.status = "already_held"
             yield welcome
             return
         await self._admit(link, context)

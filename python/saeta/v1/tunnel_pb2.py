@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15saeta/v1/tunnel.proto\x12\x08saeta.v1\"\xff\x01\n\x10\x43onnectorMessage\x12-\n\x08register\x18\x01 \x01(\x0b\x32\x19.saeta.v1.RegisterRequestH\x00\x12\x33\n\x0b\x66light_info\x18\x02 \x01(\x0b\x32\x1c.saeta.v1.FlightInfoResponseH\x00\x12%\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x14.saeta.v1.QueryErrorH\x00\x12(\n\theartbeat\x18\x04 \x01(\x0b\x32\x13.saeta.v1.HeartbeatH\x00\x12/\n\rsnapshot_done\x18\x05 \x01(\x0b\x32\x16.saeta.v1.SnapshotDoneH\x00\x42\x05\n\x03msg\"0\n\x0cSnapshotDone\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04rows\x18\x02 \x01(\x03\"p\n\x0fRegisterRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x10\n\x08\x64\x61tasets\x18\x03 \x03(\t\x12\x18\n\x10protocol_version\x18\x04 \x01(\r\x12\r\n\x05probe\x18\x05 \x01(\x08\"x\n\x12\x46lightInfoResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06schema\x18\x02 \x01(\x0c\x12\'\n\npartitions\x18\x03 \x03(\x0b\x32\x13.saeta.v1.Partition\x12\x15\n\rtotal_records\x18\x04 \x01(\x03\",\n\tPartition\x12\x0e\n\x06ticket\x18\x01 \x01(\t\x12\x0f\n\x07records\x18\x02 \x01(\x03\"?\n\nQueryError\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"!\n\tHeartbeat\x12\x14\n\x0csent_unix_ms\x18\x01 \x01(\x03\"\x83\x02\n\x0eGatewayMessage\x12\x30\n\nregistered\x18\x01 \x01(\x0b\x32\x1a.saeta.v1.RegisterResponseH\x00\x12\x39\n\x0fget_flight_info\x18\x02 \x01(\x0b\x32\x1e.saeta.v1.GetFlightInfoRequestH\x00\x12(\n\x06\x64o_get\x18\x03 \x01(\x0b\x32\x16.saeta.v1.DoGetRequestH\x00\x12)\n\x06\x63\x61ncel\x18\x04 \x01(\x0b\x32\x17.saeta.v1.CancelRequestH\x00\x12(\n\theartbeat\x18\x05 \x01(\x0b\x32\x13.saeta.v1.HeartbeatH\x00\x42\x05\n\x03msg\"d\n\x10RegisterResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x19\n\x11heartbeat_seconds\x18\x03 \x01(\r\x12\x11\n\tdata_port\x18\x04 \x01(\r\"\\\n\x05Query\x12\x0f\n\x07\x63olumns\x18\x01 \x03(\t\x12\r\n\x05limit\x18\x02 \x01(\x03\x12#\n\x06\x66ilter\x18\x03 \x03(\x0b\x32\x13.saeta.v1.Condition\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\"N\n\tCondition\x12\x0e\n\x06\x63olumn\x18\x01 \x01(\t\x12\n\n\x02op\x18\x02 \x01(\t\x12%\n\x06values\x18\x03 \x03(\x0b\x32\x15.saeta.v1.FilterValue\"^\n\x0b\x46ilterValue\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x11\n\x07integer\x18\x02 \x01(\x12H\x00\x12\x10\n\x06number\x18\x03 \x01(\x01H\x00\x12\x11\n\x07\x62oolean\x18\x04 \x01(\x08H\x00\x42\x07\n\x05value\"X\n\x14GetFlightInfoRequest\x12\x0c\n\x04path\x18\x01 \x03(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x1e\n\x05query\x18\x03 \x01(\x0b\x32\x0f.saeta.v1.Query\"\x90\x01\n\x0c\x44oGetRequest\x12\x0e\n\x06ticket\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x03\x12#\n\x06\x66ilter\x18\x05 \x03(\x0b\x32\x13.saeta.v1.Condition\x12\x17\n\x0fmax_chunk_bytes\x18\x06 \x01(\r\"#\n\rCancelRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\"<\n\nArrowChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x08\x12\x13\n\x0b\x65nd_records\x18\x03 \x01(\x03\".\n\x0c\x44oGetSummary\x12\x0f\n\x07records\x18\x01 \x01(\x03\x12\r\n\x05\x62ytes\x18\x02 \x01(\x03\x32\x86\x01\n\x06Tunnel\x12\x43\n\x07\x43ontrol\x12\x1a.saeta.v1.ConnectorMessage\x1a\x18.saeta.v1.GatewayMessage(\x01\x30\x01\x12\x37\n\x05\x44oGet\x12\x14.saeta.v1.ArrowChunk\x1a\x16.saeta.v1.DoGetSummary(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15saeta/v1/tunnel.proto\x12\x08saeta.v1\"\xff\x01\n\x10\x43onnectorMessage\x12-\n\x08register\x18\x01 \x01(\x0b\x32\x19.saeta.v1.RegisterRequestH\x00\x12\x33\n\x0b\x66light_info\x18\x02 \x01(\x0b\x32\x1c.saeta.v1.FlightInfoResponseH\x00\x12%\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x14.saeta.v1.QueryErrorH\x00\x12(\n\theartbeat\x18\x04 \x01(\x0b\x32\x13.saeta.v1.HeartbeatH\x00\x12/\n\rsnapshot_done\x18\x05 \x01(\x0b\x32\x16.saeta.v1.SnapshotDoneH\x00\x42\x05\n\x03msg\"0\n\x0cSnapshotDone\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04rows\x18\x02 \x01(\x03\"\x87\x01\n\x0fRegisterRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x10\n\x08\x64\x61tasets\x18\x03 \x03(\t\x12\x18\n\x10protocol_version\x18\x04 \x01(\r\x12\r\n\x05probe\x18\x05 \x01(\x08\x12\x15\n\rheld_replicas\x18\x06 \x03(\t\"\x8b\x01\n\x12\x46lightInfoResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06schema\x18\x02 \x01(\x0c\x12\'\n\npartitions\x18\x03 \x03(\x0b\x32\x13.saeta.v1.Partition\x12\x15\n\rtotal_records\x18\x04 \x01(\x03\x12\x11\n\tresumable\x18\x05 \x01(\x08\",\n\tPartition\x12\x0e\n\x06ticket\x18\x01 \x01(\t\x12\x0f\n\x07records\x18\x02 \x01(\x03\"?\n\nQueryError\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"!\n\tHeartbeat\x12\x14\n\x0csent_unix_ms\x18\x01 \x01(\x03\"\x83\x02\n\x0eGatewayMessage\x12\x30\n\nregistered\x18\x01 \x01(\x0b\x32\x1a.saeta.v1.RegisterResponseH\x00\x12\x39\n\x0fget_flight_info\x18\x02 \x01(\x0b\x32\x1e.saeta.v1.GetFlightInfoRequestH\x00\x12(\n\x06\x64o_get\x18\x03 \x01(\x0b\x32\x16.saeta.v1.DoGetRequestH\x00\x12)\n\x06\x63\x61ncel\x18\x04 \x01(\x0b\x32\x17.saeta.v1.CancelRequestH\x00\x12(\n\theartbeat\x18\x05 \x01(\x0b\x32\x13.saeta.v1.HeartbeatH\x00\x42\x05\n\x03msg\"x\n\x10RegisterResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x19\n\x11heartbeat_seconds\x18\x03 \x01(\r\x12\x11\n\tdata_port\x18\x04 \x01(\r\x12\x12\n\nreplica_id\x18\x05 \x01(\t\"\\\n\x05Query\x12\x0f\n\x07\x63olumns\x18\x01 \x03(\t\x12\r\n\x05limit\x18\x02 \x01(\x03\x12#\n\x06\x66ilter\x18\x03 \x03(\x0b\x32\x13.saeta.v1.Condition\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\"N\n\tCondition\x12\x0e\n\x06\x63olumn\x18\x01 \x01(\t\x12\n\n\x02op\x18\x02 \x01(\t\x12%\n\x06values\x18\x03 \x03(\x0b\x32\x15.saeta.v1.FilterValue\"^\n\x0b\x46ilterValue\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x11\n\x07integer\x18\x02 \x01(\x12H\x00\x12\x10\n\x06number\x18\x03 \x01(\x01H\x00\x12\x11\n\x07\x62oolean\x18\x04 \x01(\x08H\x00\x42\x07\n\x05value\"X\n\x14GetFlightInfoRequest\x12\x0c\n\x04path\x18\x01 \x03(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x1e\n\x05query\x18\x03 \x01(\x0b\x32\x0f.saeta.v1.Query\"\xa3\x01\n\x0c\x44oGetRequest\x12\x0e\n\x06ticket\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x03\x12#\n\x06\x66ilter\x18\x05 \x03(\x0b\x32\x13.saeta.v1.Condition\x12\x17\n\x0fmax_chunk_bytes\x18\x06 \x01(\r\x12\x11\n\tskip_rows\x18\x07 \x01(\x03\"#\n\rCancelRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\"j\n\nArrowChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x08\x12\x13\n\x0b\x65nd_records\x18\x03 \x01(\x03\x12\x1a\n\rsnapshot_rows\x18\x04 \x01(\x03H\x00\x88\x01\x01\x42\x10\n\x0e_snapshot_rows\".\n\x0c\x44oGetSummary\x12\x0f\n\x07records\x18\x01 \x01(\x03\x12\r\n\x05\x62ytes\x18\x02 \x01(\x03\x32\x86\x01\n\x06Tunnel\x12\x43\n\x07\x43ontrol\x12\x1a.saeta.v1.ConnectorMessage\x1a\x18.saeta.v1.GatewayMessage(\x01\x30\x01\x12\x37\n\x05\x44oGet\x12\x14.saeta.v1.ArrowChunk\x1a\x16.saeta.v1.DoGetSummary(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,36 +35,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONNECTORMESSAGE']._serialized_end=291
   _globals['_SNAPSHOTDONE']._serialized_start=293
   _globals['_SNAPSHOTDONE']._serialized_end=341
-  _globals['_REGISTERREQUEST']._serialized_start=343
-  _globals['_REGISTERREQUEST']._serialized_end=455
-  _globals['_FLIGHTINFORESPONSE']._serialized_start=457
-  _globals['_FLIGHTINFORESPONSE']._serialized_end=577
-  _globals['_PARTITION']._serialized_start=579
-  _globals['_PARTITION']._serialized_end=623
-  _globals['_QUERYERROR']._serialized_start=625
-  _globals['_QUERYERROR']._serialized_end=688
-  _globals['_HEARTBEAT']._serialized_start=690
-  _globals['_HEARTBEAT']._serialized_end=723
-  _globals['_GATEWAYMESSAGE']._serialized_start=726
-  _globals['_GATEWAYMESSAGE']._serialized_end=985
-  _globals['_REGISTERRESPONSE']._serialized_start=987
-  _globals['_REGISTERRESPONSE']._serialized_end=1087
-  _globals['_QUERY']._serialized_start=1089
-  _globals['_QUERY']._serialized_end=1181
-  _globals['_CONDITION']._serialized_start=1183
-  _globals['_CONDITION']._serialized_end=1261
-  _globals['_FILTERVALUE']._serialized_start=1263
-  _globals['_FILTERVALUE']._serialized_end=1357
-  _globals['_GETFLIGHTINFOREQUEST']._serialized_start=1359
-  _globals['_GETFLIGHTINFOREQUEST']._serialized_end=1447
-  _globals['_DOGETREQUEST']._serialized_start=1450
-  _globals['_DOGETREQUEST']._serialized_end=1594
-  _globals['_CANCELREQUEST']._serialized_start=1596
-  _globals['_CANCELREQUEST']._serialized_end=1631
-  _globals['_ARROWCHUNK']._serialized_start=1633
-  _globals['_ARROWCHUNK']._serialized_end=1693
-  _globals['_DOGETSUMMARY']._serialized_start=1695
-  _globals['_DOGETSUMMARY']._serialized_end=1741
-  _globals['_TUNNEL']._serialized_start=1744
-  _globals['_TUNNEL']._serialized_end=1878
+  _globals['_REGISTERREQUEST']._serialized_start=344
+  _globals['_REGISTERREQUEST']._serialized_end=479
+  _globals['_FLIGHTINFORESPONSE']._serialized_start=482
+  _globals['_FLIGHTINFORESPONSE']._serialized_end=621
+  _globals['_PARTITION']._serialized_start=623
+  _globals['_PARTITION']._serialized_end=667
+  _globals['_QUERYERROR']._serialized_start=669
+  _globals['_QUERYERROR']._serialized_end=732
+  _globals['_HEARTBEAT']._serialized_start=734
+  _globals['_HEARTBEAT']._serialized_end=767
+  _globals['_GATEWAYMESSAGE']._serialized_start=770
+  _globals['_GATEWAYMESSAGE']._serialized_end=1029
+  _globals['_REGISTERRESPONSE']._serialized_start=1031
+  _globals['_REGISTERRESPONSE']._serialized_end=1151
+  _globals['_QUERY']._serialized_start=1153
+  _globals['_QUERY']._serialized_end=1245
+  _globals['_CONDITION']._serialized_start=1247
+  _globals['_CONDITION']._serialized_end=1325
+  _globals['_FILTERVALUE']._serialized_start=1327
+  _globals['_FILTERVALUE']._serialized_end=1421
+  _globals['_GETFLIGHTINFOREQUEST']._serialized_start=1423
+  _globals['_GETFLIGHTINFOREQUEST']._serialized_end=1511
+  _globals['_DOGETREQUEST']._serialized_start=1514
+  _globals['_DOGETREQUEST']._serialized_end=1677
+  _globals['_CANCELREQUEST']._serialized_start=1679
+  _globals['_CANCELREQUEST']._serialized_end=1714
+  _globals['_ARROWCHUNK']._serialized_start=1716
+  _globals['_ARROWCHUNK']._serialized_end=1822
+  _globals['_DOGETSUMMARY']._serialized_start=1824
+  _globals['_DOGETSUMMARY']._serialized_end=1870
+  _globals['_TUNNEL']._serialized_start=1873
+  _globals['_TUNNEL']._serialized_end=2007
 # @@protoc_insertion_point(module_scope)

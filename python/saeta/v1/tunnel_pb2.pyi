@@ -95,6 +95,7 @@ class RegisterRequest(_message.Message):
     DATASETS_FIELD_NUMBER: _builtins.int
     PROTOCOL_VERSION_FIELD_NUMBER: _builtins.int
     PROBE_FIELD_NUMBER: _builtins.int
+    HELD_REPLICAS_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     """must equal the client certificate's CN, byte for byte"""
     version: _builtins.str
@@ -107,6 +108,13 @@ class RegisterRequest(_message.Message):
     def datasets(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """dataset names this connector serves"""
 
+    @_builtins.property
+    def held_replicas(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The gateway replicas this connector holds a tunnel to already (their
+        RegisterResponse.replica_id): one of them answers status "already_held" instead of
+        registering a second tunnel (docs/scaling.md). Empty from a connector of one tunnel.
+        """
+
     def __init__(
         self,
         *,
@@ -115,10 +123,11 @@ class RegisterRequest(_message.Message):
         datasets: _abc.Iterable[_builtins.str] | None = ...,
         protocol_version: _builtins.int = ...,
         probe: _builtins.bool = ...,
+        held_replicas: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["datasets", b"datasets", "probe", b"probe", "protocol_version", b"protocol_version", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["datasets", b"datasets", "held_replicas", b"held_replicas", "probe", b"probe", "protocol_version", b"protocol_version", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -132,11 +141,17 @@ class FlightInfoResponse(_message.Message):
     SCHEMA_FIELD_NUMBER: _builtins.int
     PARTITIONS_FIELD_NUMBER: _builtins.int
     TOTAL_RECORDS_FIELD_NUMBER: _builtins.int
+    RESUMABLE_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     schema: _builtins.bytes
     """one encapsulated Arrow IPC Schema message"""
     total_records: _builtins.int
     """-1 when unknown"""
+    resumable: _builtins.bool
+    """Every partition can be read again from a row offset (DoGetRequest.skip_rows) with
+    the same rows in the same order: the query's stream can be resumed (docs/protocol.md,
+    "Resuming"). False from a connector of before the field.
+    """
     @_builtins.property
     def partitions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Partition]: ...
     def __init__(
@@ -146,10 +161,11 @@ class FlightInfoResponse(_message.Message):
         schema: _builtins.bytes = ...,
         partitions: _abc.Iterable[Global___Partition] | None = ...,
         total_records: _builtins.int = ...,
+        resumable: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["partitions", b"partitions", "request_id", b"request_id", "schema", b"schema", "total_records", b"total_records"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["partitions", b"partitions", "request_id", b"request_id", "resumable", b"resumable", "schema", b"schema", "total_records", b"total_records"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -273,6 +289,7 @@ class RegisterResponse(_message.Message):
     SESSION_ID_FIELD_NUMBER: _builtins.int
     HEARTBEAT_SECONDS_FIELD_NUMBER: _builtins.int
     DATA_PORT_FIELD_NUMBER: _builtins.int
+    REPLICA_ID_FIELD_NUMBER: _builtins.int
     status: _builtins.str
     """"ok" """
     session_id: _builtins.str
@@ -285,6 +302,11 @@ class RegisterResponse(_message.Message):
     """When non-zero, DoGet calls go to this port of the same host (the gateway's data
     plane, served by its Rust extension), with the same certificates; 0 = this channel.
     """
+    replica_id: _builtins.str
+    """The replica that answered (docs/scaling.md), so that a connector holding
+    gateway.connections tunnels can tell replicas apart behind one load-balancer
+    address; empty from a gateway that is not one of several.
+    """
     def __init__(
         self,
         *,
@@ -292,10 +314,11 @@ class RegisterResponse(_message.Message):
         session_id: _builtins.str = ...,
         heartbeat_seconds: _builtins.int = ...,
         data_port: _builtins.int = ...,
+        replica_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data_port", b"data_port", "heartbeat_seconds", b"heartbeat_seconds", "session_id", b"session_id", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data_port", b"data_port", "heartbeat_seconds", b"heartbeat_seconds", "replica_id", b"replica_id", "session_id", b"session_id", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -442,6 +465,7 @@ class DoGetRequest(_message.Message):
     LIMIT_FIELD_NUMBER: _builtins.int
     FILTER_FIELD_NUMBER: _builtins.int
     MAX_CHUNK_BYTES_FIELD_NUMBER: _builtins.int
+    SKIP_ROWS_FIELD_NUMBER: _builtins.int
     ticket: _builtins.str
     """from FlightInfoResponse.partitions"""
     request_id: _builtins.str
@@ -454,6 +478,10 @@ class DoGetRequest(_message.Message):
     """The largest ArrowChunk.data the gateway wants on this call (its browsers' frame limit,
     websocket.max_frame_bytes, less the frame header); 0 = no preference. A connector
     that honours it slices larger batches; the gateway cuts whatever still exceeds it.
+    """
+    skip_rows: _builtins.int
+    """Resumption: the partition's first skip_rows rows (after the filter) are not sent, the
+    rest are, as a fresh read would give them; only asked of a resumable partition.
     """
     @_builtins.property
     def filter(self) -> _containers.RepeatedCompositeFieldContainer[Global___Condition]:
@@ -468,10 +496,11 @@ class DoGetRequest(_message.Message):
         limit: _builtins.int = ...,
         filter: _abc.Iterable[Global___Condition] | None = ...,
         max_chunk_bytes: _builtins.int = ...,
+        skip_rows: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "filter", b"filter", "limit", b"limit", "max_chunk_bytes", b"max_chunk_bytes", "request_id", b"request_id", "ticket", b"ticket"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "filter", b"filter", "limit", b"limit", "max_chunk_bytes", b"max_chunk_bytes", "request_id", b"request_id", "skip_rows", b"skip_rows", "ticket", b"ticket"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -505,6 +534,7 @@ class ArrowChunk(_message.Message):
     DATA_FIELD_NUMBER: _builtins.int
     END_FIELD_NUMBER: _builtins.int
     END_RECORDS_FIELD_NUMBER: _builtins.int
+    SNAPSHOT_ROWS_FIELD_NUMBER: _builtins.int
     data: _builtins.bytes
     """One or more whole encapsulated Arrow IPC RecordBatch messages. A data message holds
     this field alone (so it starts with its tag, 0x0a), and a relay slices it out
@@ -517,18 +547,25 @@ class ArrowChunk(_message.Message):
     never treats it as complete.
     """
     end_records: _builtins.int
+    snapshot_rows: _builtins.int
+    """Peer calls only (proto/saeta/v1/peer.proto's Fetch): a subscription's snapshot has
+    been relayed, and held this many rows; a message with this field carries nothing else.
+    """
     def __init__(
         self,
         *,
         data: _builtins.bytes = ...,
         end: _builtins.bool = ...,
         end_records: _builtins.int = ...,
+        snapshot_rows: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_snapshot_rows", b"_snapshot_rows", "snapshot_rows", b"snapshot_rows"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "end", b"end", "end_records", b"end_records"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_snapshot_rows", b"_snapshot_rows", "data", b"data", "end", b"end", "end_records", b"end_records", "snapshot_rows", b"snapshot_rows"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__snapshot_rows: _TypeAlias = _typing.Literal["snapshot_rows"]  # noqa: Y015
+    _WhichOneofArgType__snapshot_rows: _TypeAlias = _typing.Literal["_snapshot_rows", b"_snapshot_rows"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__snapshot_rows) -> _WhichOneofReturnType__snapshot_rows | None: ...
 
 Global___ArrowChunk: _TypeAlias = ArrowChunk  # noqa: Y015
 

@@ -65,6 +65,9 @@ class Follower(Protocol):
 
 class Source(Protocol):
     name: str
+    # Whether a partition read again from a row offset gives the same rows in the same
+    # order (resumption: DoGetRequest.skip_rows).
+    resumable: bool
 
     def schema(self) -> pa.Schema:
         """The dataset's full schema. Raises SourceError."""

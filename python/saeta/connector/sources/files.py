@@ -70,6 +70,10 @@ def _column_types(dataset: str, options: Mapping[str, Any]) -> dict[str, pa.Data
 
 
 class FileSource:
+    # A file's scan yields its rows in file order, the filter applied as it reads: the
+    # same rows in the same order each time, as long as the file is the same.
+    resumable = True
+
     def __init__(self, cfg: DatasetConfig, batch_rows: int) -> None:
         self.name = cfg.name
         self.cfg = cfg

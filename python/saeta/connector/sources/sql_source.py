@@ -95,6 +95,10 @@ def key_range_conditions(column: str, bounds: Sequence[Any]) -> list[tuple[Condi
 
 
 class SqlSource:
+    # A query without ORDER BY has no defined row order: a resumed read could skip other
+    # rows than it sent (RESUME_UNAVAILABLE; the client runs the query again).
+    resumable = False
+
     def __init__(self, cfg: DatasetConfig, batch_rows: int, driver: SqlDriver) -> None:
         assert cfg.sql is not None
         self.name = cfg.name

@@ -1,0 +1,157 @@
+"""Several gateway replicas for system tests (docs/scaling.md): each a real `saeta
+gateway` process with its own ports and replica certificate, on one redis-server; and
+HAProxy from Debian's package in front of them (TCP for tunnels, HTTP with WebSocket for
+browsers), started and stopped by the tests."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from saeta import certs
+
+from tests.system.harness import Deployment, Proc, free_port, wait_for
+
+
+@dataclass
+class Replica:
+    name: str
+    http_port: int
+    grpc_port: int
+    proc: Proc
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.http_port}"
+
+    def readyz(self) -> dict[str, Any]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/readyz", timeout=5) as resp:
+                body: dict[str, Any] = json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            body = json.loads(exc.read())
+        except OSError:
+            return {}
+        return body
+
+    def connectors(self) -> int:
+        n = self.readyz().get("connectors")
+        return n if isinstance(n, int) else -1
+
+
+def start_replica(dep: Deployment, name: str, redis_url: str, **extra: Any) -> Replica:
+    """A gateway replica: DoGet on its tunnel port (no data_port: behind a load balancer
+    the data port's address would be the balancer's), presence in ``redis_url``."""
+    cert_dir = dep.certs / "replicas" / name
+    if not (cert_dir / "replica.crt").exists():
+        certs.issue_replica(dep.certs, name)
+    http_port, grpc_port = free_port(), free_port()
+    proc = dep.start_gateway(
+        name,
+        http_port=http_port,
+        grpc_port=grpc_port,
+        data_port=None,
+        redis_url=redis_url,
+        replica={
+            "id": name,
+            "peer_address": f"127.0.0.1:{grpc_port}",
+            "cert": f"certs/replicas/{name}/replica.crt",
+            "key": f"certs/replicas/{name}/replica.key",
+            "presence_seconds": 3,
+        },
+        **extra,
+    )
+    return Replica(name, http_port, grpc_port, proc)
+
+
+def start_connector_on(dep: Deployment, tenant: str, datasets: dict[str, Any], port: int, **gateway: Any) -> Proc:
+    """A connector dialling ``port`` (a replica's tunnel port, or the balancer's), with
+    ``gateway`` keys (connections) added to its config's gateway section."""
+    cfg_path = dep.connector_config(tenant, datasets, via_port=port)
+    cfg = json.loads(cfg_path.read_text())
+    cfg["gateway"].update(gateway)
+    cfg_path.write_text(json.dumps(cfg, indent=1))
+    return dep.spawn(f"connector-{tenant}", "connector", "run", "--config", str(cfg_path))
+
+
+class HAProxy:
+    """haproxy -db (foreground) with a TCP frontend for tunnels and an HTTP one for
+    browsers, round robin over ``replicas``, each checked every 500 ms."""
+
+    def __init__(self, root: Path, replicas: list[Replica]) -> None:
+        binary = shutil.which("haproxy")
+        if binary is None:
+            raise RuntimeError("haproxy is not installed: run `make setup` (it installs Debian's haproxy)")
+        self.binary, self.root, self.replicas = binary, root, replicas
+        self.tunnel_port, self.http_port = free_port(), free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.http_port}"
+
+    def config(self) -> str:
+        tcp = "\n".join(f"  server {r.name} 127.0.0.1:{r.grpc_port} check inter 500ms fall 2 rise 1"
+                        for r in self.replicas)  # fmt: skip
+        http = "\n".join(f"  server {r.name} 127.0.0.1:{r.http_port} check inter 500ms fall 2 rise 1"
+                         for r in self.replicas)  # fmt: skip
+        return f"""global
+  maxconn 8192
+defaults
+  timeout connect 2s
+  timeout client 1h
+  timeout server 1h
+  timeout tunnel 1h
+frontend tunnels
+  mode tcp
+  bind 127.0.0.1:{self.tunnel_port}
+  default_backend replica_tunnels
+backend replica_tunnels
+  mode tcp
+  balance roundrobin
+{tcp}
+frontend browsers
+  mode http
+  bind 127.0.0.1:{self.http_port}
+  default_backend replica_http
+backend replica_http
+  mode http
+  balance roundrobin
+  option httpchk GET /readyz
+{http}
+"""
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        cfg = self.root / "haproxy.cfg"
+        cfg.write_text(self.config())
+        log = open(self.root / "haproxy.log", "ab")  # noqa: SIM115 (the child keeps it)
+        self.proc = subprocess.Popen([self.binary, "-db", "-f", str(cfg)], stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        wait_for(self._answers, 20, "haproxy")
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/healthz", timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log(self) -> str:
+        path = self.root / "haproxy.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""

@@ -1,0 +1,205 @@
+"""Several gateway replicas on one Redis (docs/scaling.md), with real processes: a query,
+a list and a subscription on a replica that holds no tunnel for the tenant are forwarded
+to one that does, equal to a direct read; peer calls take only a replica's certificate;
+a connector holds tunnels to distinct replicas behind HAProxy; presence that points at a
+replica that is gone ends a query with CONNECTOR_OFFLINE, never a hang."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from saeta import certs
+from saeta.client import AsyncClient, ServerError
+from saeta.demo_data import ventas
+from saeta.v1 import peer_pb2 as peer
+from saeta.v1 import tunnel_pb2 as pb
+
+from tests.system.harness import Deployment, wait_for
+from tests.system.redis_server import RedisServer
+from tests.system.replicas import HAProxy, Replica, start_connector_on, start_replica
+
+pytestmark = pytest.mark.system
+
+ROWS = 300_000
+
+
+def _datasets(root: Path) -> dict[str, Any]:
+    data = root / "data"
+    data.mkdir(exist_ok=True)
+    pq.write_table(ventas(ROWS, seed=5), data / "ventas.parquet", row_group_size=16384)
+    (data / "log.csv").write_text("id,nivel\n1,info\n2,error\n")
+    return {
+        "ventas": {"type": "parquet", "path": ["data/ventas.parquet"] * 3},
+        "log": {"type": "csv", "path": "data/log.csv", "live": {"poll_seconds": 0.1}},
+    }
+
+
+@pytest.fixture
+def two(deployment: Deployment, redis_server: RedisServer) -> tuple[Deployment, Replica, Replica]:
+    """Replicas a and b; the connector's one tunnel on b."""
+    deployment.start_control_plane(redis_url=redis_server.url)
+    a = start_replica(deployment, "a", redis_server.url)
+    b = start_replica(deployment, "b", redis_server.url)
+    start_connector_on(deployment, "acme", _datasets(deployment.root), b.grpc_port, connections=1)
+    wait_for(lambda: b.connectors() == 1, 30, "the connector on b")
+    wait_for(lambda: redis_server.client().zcard("saeta:holders:acme") == 1, 30, "b's presence for acme")
+    return deployment, a, b
+
+
+def _sorted(table: pa.Table) -> pa.Table:
+    return table.sort_by([(name, "ascending") for name in table.column_names])
+
+
+def test_query_list_and_subscribe_are_forwarded_to_the_replica_holding_the_tunnel(
+    two: tuple[Deployment, Replica, Replica],
+) -> None:
+    dep, a, _ = two
+    expected = pa.concat_tables([pq.read_table(dep.root / "data" / "ventas.parquet")] * 3)
+    assert a.connectors() == 0
+
+    async def main() -> None:
+        async with await AsyncClient.connect(a.ws_url, dep.session("acme")) as client:
+            assert [d["name"] for d in await client.list()] == ["log", "ventas"]
+            table = await client.query("ventas")
+            assert table.num_rows == 3 * ROWS
+            assert _sorted(table).equals(_sorted(expected))
+            limited = await client.query("ventas", ["id", "total"], limit=1000, filter=[["total", ">", 100]])
+            assert limited.num_rows == 1000
+            with pytest.raises(ServerError) as missing:
+                await client.query("nothing")
+            assert missing.value.code == "DATASET_NOT_FOUND"
+            snapshots: list[int] = []
+            it = client.subscribe("log", on_snapshot=snapshots.append, query_id="s1")
+            rows: list[dict[str, Any]] = []
+            while len(rows) < 2:
+                rows += (await asyncio.wait_for(anext(it), 30)).to_pylist()
+            with (dep.root / "data" / "log.csv").open("a") as fh:
+                fh.write("3,warn\n")
+            while len(rows) < 3:
+                rows += (await asyncio.wait_for(anext(it), 30)).to_pylist()
+            assert rows == [{"id": 1, "nivel": "info"}, {"id": 2, "nivel": "error"}, {"id": 3, "nivel": "warn"}]
+            assert snapshots == [2]
+            await client.unsubscribe("s1")
+            with pytest.raises(StopAsyncIteration):
+                await asyncio.wait_for(anext(it), 30)
+
+    asyncio.run(main())
+
+
+def _describe(port: int, credentials: grpc.ChannelCredentials) -> grpc.RpcError:
+    ask = peer.PeerDescribe(tenant_id="acme", dataset="ventas", query=pb.Query(limit=-1)).SerializeToString()
+    with grpc.secure_channel(
+        f"127.0.0.1:{port}", credentials, options=[("grpc.ssl_target_name_override", "localhost")]
+    ) as ch:
+        call = ch.unary_unary("/saeta.v1.Peer/Describe", request_serializer=None, response_deserializer=None)
+        try:
+            call(ask, timeout=10)
+        except grpc.RpcError as exc:
+            return exc
+    raise AssertionError("the peer call was answered")
+
+
+def test_peer_calls_refuse_anything_but_a_replica_certificate(
+    two: tuple[Deployment, Replica, Replica], tmp_path: Path
+) -> None:
+    dep, _, b = two
+    ca = (dep.certs / "ca.crt").read_bytes()
+    client = dep.certs / "clients" / "acme"
+    as_connector = grpc.ssl_channel_credentials(
+        ca, (client / "client.key").read_bytes(), (client / "client.crt").read_bytes()
+    )
+    refused = _describe(b.grpc_port, as_connector)
+    assert refused.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "PEER_REFUSED" in (refused.details() or "")
+    no_cert = _describe(b.grpc_port, grpc.ssl_channel_credentials(ca))
+    assert no_cert.code() == grpc.StatusCode.UNAVAILABLE
+    other = tmp_path / "other-ca"
+    certs.init_ca(other)
+    stranger = certs.issue_replica(other, "a")
+    other_ca = grpc.ssl_channel_credentials(ca, stranger.key.read_bytes(), stranger.cert.read_bytes())
+    assert _describe(b.grpc_port, other_ca).code() == grpc.StatusCode.UNAVAILABLE
+    replica = dep.certs / "replicas" / "a"
+    as_replica = grpc.ssl_channel_credentials(
+        ca, (replica / "replica.key").read_bytes(), (replica / "replica.crt").read_bytes()
+    )
+    # The same call with a replica's certificate gets past the door (here: a malformed
+    # query's answer, not a refusal of the caller).
+    with grpc.secure_channel(
+        f"127.0.0.1:{b.grpc_port}", as_replica, options=[("grpc.ssl_target_name_override", "localhost")]
+    ) as ch:
+        call = ch.unary_unary(
+            "/saeta.v1.Peer/Datasets", request_serializer=None, response_deserializer=peer.PeerDatasetList.FromString
+        )
+        assert sorted(call(peer.PeerDatasets(tenant_id="acme").SerializeToString(), timeout=10).datasets) == [
+            "log",
+            "ventas",
+        ]
+    assert b.proc.text().count("code=PEER_REFUSED") == 1  # the connector's; the others failed at TLS
+
+
+def test_a_replica_certificate_cannot_register_a_tunnel(two: tuple[Deployment, Replica, Replica]) -> None:
+    dep, a, _ = two
+    cfg_path = dep.connector_config("a", {"log": {"type": "csv", "path": "data/log.csv"}}, via_port=a.grpc_port)
+    cfg = json.loads(cfg_path.read_text())
+    cfg["mtls"]["client_cert"] = "certs/replicas/a/replica.crt"
+    cfg["mtls"]["client_key"] = "certs/replicas/a/replica.key"
+    cfg_path.write_text(json.dumps(cfg))
+    conn = dep.spawn("connector-as-replica", "connector", "run", "--config", str(cfg_path))
+    wait_for(lambda: "CERT_USAGE" in a.proc.text(), 30, "the refusal")
+    assert "a gateway replica's certificate cannot register a tunnel" in conn.text()
+    assert a.connectors() == 0
+
+
+def test_presence_of_a_killed_replica_ends_the_query_with_connector_offline(
+    two: tuple[Deployment, Replica, Replica],
+) -> None:
+    dep, a, b = two
+    b.proc.stop(signal.SIGKILL)
+
+    async def main() -> None:
+        async with await AsyncClient.connect(a.ws_url, dep.session("acme")) as client:
+            started = time.monotonic()
+            with pytest.raises(ServerError) as offline:
+                await client.query("ventas")
+            # Not TIMEOUT (20 s here): the dead replica's entry costs one refused call.
+            assert offline.value.code == "CONNECTOR_OFFLINE", offline.value
+            assert time.monotonic() - started < 20
+
+    asyncio.run(main())
+
+
+def test_a_connector_holds_tunnels_to_distinct_replicas_behind_haproxy(
+    deployment: Deployment, redis_server: RedisServer
+) -> None:
+    deployment.start_control_plane(redis_url=redis_server.url)
+    replicas = [start_replica(deployment, name, redis_server.url) for name in ("r1", "r2", "r3")]
+    proxy = HAProxy(deployment.root / "haproxy", replicas)
+    proxy.start()
+    try:
+        start_connector_on(deployment, "acme", _datasets(deployment.root), proxy.tunnel_port, connections=2)
+        wait_for(lambda: sum(r.connectors() for r in replicas) == 2, 60, "two tunnels")
+        assert sorted(r.connectors() for r in replicas) == [0, 1, 1]
+        holders = {m.decode() for m in redis_server.client().zrange("saeta:holders:acme", 0, -1)}
+        assert holders == {r.name for r in replicas if r.connectors() == 1}
+        expected = pq.read_table(deployment.root / "data" / "ventas.parquet")
+
+        async def main() -> None:
+            # Through the balancer: whichever replica each socket lands on.
+            for _ in range(3):
+                async with await AsyncClient.connect(proxy.ws_url, deployment.session("acme")) as client:
+                    table = await client.query("ventas", ordered=True)
+                    assert table.num_rows == 3 * ROWS
+                    assert table.slice(0, ROWS).equals(expected)
+
+        asyncio.run(main())
+    finally:
+        proxy.stop()
