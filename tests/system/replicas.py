@@ -104,6 +104,8 @@ class HAProxy:
         return f"""global
   maxconn 8192
 defaults
+  retries 3
+  option redispatch
   timeout connect 2s
   timeout client 1h
   timeout server 1h

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from saeta import certs
-from saeta.client import AsyncClient, ServerError
+from saeta.client import AsyncClient, ServerError, SocketClosed
 from saeta.demo_data import ventas
 from saeta.v1 import peer_pb2 as peer
 from saeta.v1 import tunnel_pb2 as pb
@@ -203,3 +203,70 @@ def test_a_connector_holds_tunnels_to_distinct_replicas_behind_haproxy(
         asyncio.run(main())
     finally:
         proxy.stop()
+
+
+def test_a_revocation_closes_the_sessions_sockets_on_every_replica(
+    two: tuple[Deployment, Replica, Replica],
+) -> None:
+    dep, a, b = two
+    session = dep.session("acme")
+
+    async def main() -> None:
+        on_a = await AsyncClient.connect(a.ws_url, session)
+        on_b = await AsyncClient.connect(b.ws_url, session)
+        try:
+            assert await on_a.list() and await on_b.list()
+            dep.revoke(session)
+            closed = await asyncio.wait_for(asyncio.gather(on_a.wait_closed(), on_b.wait_closed()), 30)
+            assert [c.close_code for c in closed] == [4003, 4003]
+        finally:
+            await on_a.close()
+            await on_b.close()
+
+    asyncio.run(main())
+
+
+async def _list_outcome(url: str, session: str) -> str | int:
+    """ "ok", the error code of a list, or the socket's close code."""
+    try:
+        async with await AsyncClient.connect(url, session) as client:
+            await client.list()
+            return "ok"
+    except ServerError as err:
+        return err.code
+    except SocketClosed as closed:
+        return closed.close_code or 0
+
+
+def test_without_redis_local_tunnels_serve_forwarding_stops_new_sessions_wait_then_all_recovers(
+    two: tuple[Deployment, Replica, Replica], redis_server: RedisServer
+) -> None:
+    dep, a, b = two
+
+    async def main() -> None:
+        on_a = await AsyncClient.connect(a.ws_url, dep.session("acme"))
+        on_b = await AsyncClient.connect(b.ws_url, dep.session("acme"))
+        try:
+            assert redis_server.proc is not None
+            redis_server.proc.send_signal(signal.SIGKILL)
+            redis_server.proc.wait(10)
+            # Sockets already open: b's local tunnel serves; a cannot learn where it is.
+            assert (await on_b.query("ventas", ["id"], limit=5000)).num_rows == 5000
+            with pytest.raises(ServerError) as lost:
+                await on_a.query("ventas", ["id"], limit=5000)
+            assert lost.value.code == "CONNECTOR_OFFLINE" and "Redis" in lost.value.message
+        finally:
+            await on_a.close()
+            await on_b.close()
+
+    async def forwarded() -> int:
+        async with await AsyncClient.connect(a.ws_url, dep.session("acme")) as client:
+            return (await client.query("ventas", ["id"], limit=5000)).num_rows
+
+    asyncio.run(main())
+    # Past revocation.stale_seconds (10): new sessions are refused, 1013, on both.
+    wait_for(lambda: a.readyz().get("ready") is False and b.readyz().get("ready") is False, 60, "not ready")
+    assert asyncio.run(_list_outcome(a.ws_url, dep.session("acme"))) == 1013
+    redis_server.start()  # the same port, empty: every entry is written again by its replica
+    wait_for(lambda: asyncio.run(_list_outcome(a.ws_url, dep.session("acme"))) == "ok", 60, "recovery")
+    assert asyncio.run(forwarded()) == 5000

@@ -278,6 +278,8 @@ class Gateway:
         log.info("gateway stopping: no new sockets, closing %d open ones with 1001", len(self.sockets))
         self.draining = True
         self.grpc_ready = False
+        if self.presence is not None:  # first: the other replicas stop routing here
+            await self.presence.close()
         for sock in list(self.sockets):
             await sock.close(bp.CLOSE_GOING_AWAY, "gateway shutting down")
         http_server.should_exit = True
@@ -292,8 +294,6 @@ class Gateway:
         trim_task.cancel()
         probe_task.cancel()
         await self.http.aclose()
-        if self.presence is not None:
-            await self.presence.close()
         if self.peers is not None:
             await self.peers.close()
         await self.revocations.close()

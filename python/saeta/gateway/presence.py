@@ -30,6 +30,7 @@ class Presence:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._ok: bool | None = None  # the last write's outcome; None before the first
+        self._closed = False
 
     @property
     def replica_id(self) -> str:
@@ -40,6 +41,8 @@ class Presence:
 
     def on_tunnel(self, tenant: str, added: bool) -> None:
         """The registry's listener: a tenant new here, or gone from here, is written at once."""
+        if self._closed:
+            return
         changed = self.state.tunnel_added(tenant) if added else self.state.tunnel_removed(tenant)
         if changed:
             self._wake.set()
@@ -100,6 +103,9 @@ class Presence:
 
     async def close(self) -> None:
         """Takes this replica out of Redis (a clean stop), then closes the client."""
+        if self._closed:
+            return
+        self._closed = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

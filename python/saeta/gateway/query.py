@@ -104,6 +104,8 @@ async def _run(q: bp.RunQuery | bp.Subscribe, stream_id: int, ctx: QueryContext,
         tickets = [part.ticket for part in info.partitions]
         _checked_partitions(info)
         progress = resuming.progress(info, tickets) if resuming is not None else None
+        if progress is not None:
+            log.info("query resumed tenant=%s dataset=%s rows=%d", link.tenant, q.dataset, progress.rows)
         out = await _begin(ctx, q, stream_id, info, follow is not None, progress, resuming)
         if follow is not None:
             rows, nbytes = await relay_partition(ctx, request_id, tickets[0], None, q.filter, out, errors, follow)
