@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import redis.asyncio as aioredis
+from redis.asyncio.sentinel import Sentinel
 
 from saeta.core import revocation_state as rs
+from saeta.core.redis_address import SENTINEL_SCHEME, parse_sentinel_url
 
 
 def local_server_args(binary: str, port: int, data_dir: Path) -> list[str]:
@@ -18,6 +20,15 @@ def local_server_args(binary: str, port: int, data_dir: Path) -> list[str]:
 
 
 def connect(url: str, timeout_seconds: float = 5.0) -> aioredis.Redis:
+    """A client for ``url`` (core/redis_address.py): a plain Redis, or the master that
+    Redis Sentinel names, found again by asking the sentinels after a failover (each new
+    connection asks; a connection to a demoted master fails, and the callers reconnect)."""
+    if url.startswith(SENTINEL_SCHEME):
+        address = parse_sentinel_url(url)
+        timeouts = {"socket_connect_timeout": timeout_seconds, "socket_timeout": timeout_seconds}
+        sentinel = Sentinel(list(address.sentinels), sentinel_kwargs=timeouts, **timeouts)  # type: ignore[no-untyped-call]
+        client: aioredis.Redis = sentinel.master_for(address.master, db=address.db, password=address.password)
+        return client
     return aioredis.from_url(url, socket_connect_timeout=timeout_seconds, socket_timeout=timeout_seconds)
 
 

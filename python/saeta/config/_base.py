@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import yaml
 
+from saeta.core.redis_address import url_problem
 from saeta.core.session_token import MIN_SECRET_CHARS
 from saeta.errors import ConfigError
 
@@ -187,6 +188,7 @@ def _origins(root: _Section) -> tuple[str, ...]:
 
 def _redis_url(root: _Section) -> str | None:
     url: str | None = root.string("redis_url", None)
-    if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
-        raise root.fail("redis_url", "expected a redis://, rediss:// or unix:// URL")
+    problem = None if url is None else url_problem(url)
+    if problem is not None:
+        raise root.fail("redis_url", problem)
     return url
