@@ -24,6 +24,7 @@ bench: setup
 	$(PY) benchmarks/revocation_delay.py
 	$(PY) benchmarks/postgres.py
 	$(PY) benchmarks/partitions.py
+	$(PY) -m benchmarks.replicas
 	$(PY) benchmarks/browser_decode.py
 	$(PY) benchmarks/churn.py --cycles 20000
 	$(PY) benchmarks/stuck_sessions.py

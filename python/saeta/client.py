@@ -123,6 +123,7 @@ class AsyncClient:
         self._dial = dial  # opens a new socket to the same place (reconnect)
         self._closing = False
         self._reconnected = asyncio.Event()
+        self.resumes = 0  # queries resumed so far (docs/protocol.md, "Resuming")
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
@@ -359,6 +360,7 @@ class AsyncClient:
         if delay:
             await asyncio.sleep(RESUME_DELAYS[min(q.resumes, len(RESUME_DELAYS) - 1)])
         q.resumes += 1
+        self.resumes += 1
         again = dict(request)
         if q.committed is not None:
             again["resume"] = {"rows": q.committed[0], "token": q.committed[1]}

@@ -45,9 +45,10 @@ class Replica:
         return n if isinstance(n, int) else -1
 
 
-def start_replica(dep: Deployment, name: str, redis_url: str, **extra: Any) -> Replica:
-    """A gateway replica: DoGet on its tunnel port (no data_port: behind a load balancer
-    the data port's address would be the balancer's), presence in ``redis_url``."""
+def start_replica(dep: Deployment, name: str, redis_url: str, data_port: int | None = None, **extra: Any) -> Replica:
+    """A gateway replica, presence in ``redis_url``: DoGet on its tunnel port unless
+    ``data_port`` (behind a load balancer the data port's address would be the
+    balancer's; a connector dialling the replica itself can use it)."""
     cert_dir = dep.certs / "replicas" / name
     if not (cert_dir / "replica.crt").exists():
         certs.issue_replica(dep.certs, name)
@@ -56,7 +57,7 @@ def start_replica(dep: Deployment, name: str, redis_url: str, **extra: Any) -> R
         name,
         http_port=http_port,
         grpc_port=grpc_port,
-        data_port=None,
+        data_port=data_port,
         redis_url=redis_url,
         replica={
             "id": name,

@@ -45,10 +45,11 @@ def _datasets(root: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def two(deployment: Deployment, redis_server: RedisServer) -> tuple[Deployment, Replica, Replica]:
-    """Replicas a and b; the connector's one tunnel on b."""
+    """Replicas a and b; the connector's one tunnel on b. Control-plane answers are cached
+    60 s: a socket closed for a revocation within the tests' bounds was closed by the push."""
     deployment.start_control_plane(redis_url=redis_server.url)
-    a = start_replica(deployment, "a", redis_server.url)
-    b = start_replica(deployment, "b", redis_server.url)
+    a = start_replica(deployment, "a", redis_server.url, session_cache_seconds=60)
+    b = start_replica(deployment, "b", redis_server.url, session_cache_seconds=60)
     start_connector_on(deployment, "acme", _datasets(deployment.root), b.grpc_port, connections=1)
     wait_for(lambda: b.connectors() == 1, 30, "the connector on b")
     wait_for(lambda: redis_server.client().zcard("saeta:holders:acme") == 1, 30, "b's presence for acme")
