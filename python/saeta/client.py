@@ -90,14 +90,25 @@ class _Query:
     frames: int = 0
     skip_schema: bool = False
     resumes: int = 0
+    held: list[memoryview] = field(default_factory=list)  # frames of a group not yet whole
 
-    def on_frame(self) -> None:
-        self.frames += 1
-        if self.pending:
-            self.pending[0][0] -= 1
-            if self.pending[0][0] <= 0:
-                _, rows, token = self.pending.pop(0)
-                self.committed = (rows, token)
+    def on_frame(self, payload: memoryview) -> None:
+        """A binary frame of this query's stream: handed on at once, or, inside a
+        checkpoint's group, once the whole group is in (so that a resume from the last
+        committed checkpoint never repeats a row the reader already has)."""
+        if not self.pending:
+            self.frames += 1
+            self.queue.put_nowait(("data", payload))
+            return
+        self.held.append(payload)
+        self.pending[0][0] -= 1
+        if self.pending[0][0] <= 0:
+            _, rows, token = self.pending.pop(0)
+            self.committed = (rows, token)
+            for view in self.held:
+                self.frames += 1
+                self.queue.put_nowait(("data", view))
+            self.held.clear()
 
 
 # Errors after which a resumable query is resumed on the same socket (a replica holding
@@ -214,8 +225,7 @@ class AsyncClient:
         stream, _flags = struct.unpack_from("<II", frame)
         q = self._by_stream.get(stream)
         if q is not None:
-            q.on_frame()
-            q.queue.put_nowait(("data", memoryview(frame)[8:]))
+            q.on_frame(memoryview(frame)[8:])
 
     def _on_text(self, msg: dict[str, Any]) -> None:
         kind, qid = msg.get("type"), msg.get("id")
@@ -331,7 +341,13 @@ class AsyncClient:
                     finished = True
                     return
                 elif kind == "error":
-                    if self._resume and value["code"] in RESUME_ON_ERROR and await self._resumed(request, q):
+                    mid_query = q.committed is not None  # refused before any row: fails at once
+                    if (
+                        self._resume
+                        and mid_query
+                        and value["code"] in RESUME_ON_ERROR
+                        and await self._resumed(request, q)
+                    ):
                         continue
                     finished = True
                     raise ServerError(value["message"], code=value["code"], retry_after_ms=value.get("retry_after_ms"))
@@ -365,6 +381,7 @@ class AsyncClient:
         if q.committed is not None:
             again["resume"] = {"rows": q.committed[0], "token": q.committed[1]}
         q.pending.clear()
+        q.held.clear()
         q.frames = 0
         q.skip_schema = q.schema is not None
         if q.info is not None:

@@ -30,6 +30,8 @@ export class Connection extends EventTarget {
     this.url = streamUrl(url, sessionId);
     this.options = {
       reconnect: true,
+      resume: true, // queries carry on after a lost socket or replica (docs/protocol.md, "Resuming")
+      maxResumes: 20,
       maxReconnectDelayMs: 10_000,
       maxReconnectAttempts: 20,
       WebSocket: globalThis.WebSocket,
@@ -46,6 +48,7 @@ export class Connection extends EventTarget {
     this.ws = null;
     this._closedByUser = false;
     this._everOpened = false;
+    this._suspended = new Set(); // queries waiting for a new socket to resume on
   }
 
   /** Opens the socket; resolves once it is open, rejects with a SaetaError if it cannot. */
@@ -59,6 +62,8 @@ export class Connection extends EventTarget {
         opened = true;
         this._everOpened = true;
         this.attempts = 0;
+        for (const q of this._suspended) this._resume(q);
+        this._suspended.clear();
         this._setState('open');
         resolve(this);
       };
@@ -113,8 +118,11 @@ export class Connection extends EventTarget {
   /** Sends a query (or, ``live``, a subscription) request and returns its Query. */
   _start(spec, live) {
     const id = `${this.prefix}${this.nextQuery++}`;
-    const text = live ? subscribeRequest(id, spec) : queryRequest(id, spec);
+    const resumable = !live && this.options.resume;
+    const text = live ? subscribeRequest(id, spec) : queryRequest(id, { ...spec, resumable });
     const q = new Query(this, id, spec, live);
+    q.request = text;
+    q.resumable = resumable;
     this.queries.set(id, q);
     if (!this._sendText(text)) {
       this.queries.delete(id);
@@ -166,6 +174,9 @@ export class Connection extends EventTarget {
       case 'snapshot':
         q?._onSnapshot(msg);
         break;
+      case 'checkpoint':
+        q?._onCheckpoint(msg);
+        break;
       case 'end':
         if (q) {
           q._onEnd(msg);
@@ -177,7 +188,13 @@ export class Connection extends EventTarget {
           queryId: msg.id ?? null,
           retryAfterMs: msg.retry_after_ms ?? null,
         });
-        if (q) {
+        if (q && msg.code === 'CONNECTOR_OFFLINE' && q.committed && q._canResume(this.options.maxResumes)) {
+          // Mid-query, the replica holding the tunnel went away; the connector re-homes:
+          // carry on (a query refused before any row fails at once, as ever).
+          if (q.stream != null) this.byStream.delete(q.stream);
+          const delay = Math.min(2_000, 100 * 2 ** q.resumes);
+          setTimeout(() => this._resume(q), delay);
+        } else if (q) {
           q._fail(error);
           this._forget(q);
         } else if (msg.id == null) {
@@ -202,17 +219,40 @@ export class Connection extends EventTarget {
     for (const d of this.pendingLists.splice(0)) d.reject(error);
   }
 
+  /** Sends query ``q`` again from its last committed checkpoint; on a closed socket it
+   * waits for the next one. */
+  _resume(q) {
+    if (q._finished) return;
+    if (this.ws?.readyState !== 1) {
+      this._suspended.add(q);
+      return;
+    }
+    this._sendText(q._resumeText());
+  }
+
   _onClose(code, reason) {
     const error = closeError(code, reason);
+    const willReconnect = !this._closedByUser && this._everOpened && this.options.reconnect
+      && mayReconnect(code) && this.attempts < this.options.maxReconnectAttempts;
+    if (willReconnect) { // queries that can carry on wait for the new socket
+      for (const q of this.queries.values()) {
+        if (q._canResume(this.options.maxResumes)) this._suspended.add(q);
+      }
+      for (const q of this._suspended) this.queries.delete(q.id);
+    } else { // no new socket is coming: the waiting ones fail too
+      for (const q of this._suspended) this.queries.set(q.id, q);
+      this._suspended.clear();
+    }
     this._failAll(error);
+    for (const q of this._suspended) this.queries.set(q.id, q);
+    this.byStream.clear();
     if (this._closedByUser) {
       this._setState('closed');
     } else if (code === Close.REVOKED) {
       this._setState('revoked', error);
     } else if (code === Close.SESSION_INVALID) {
       this._setState('invalid', error);
-    } else if (this._everOpened && this.options.reconnect && mayReconnect(code)
-      && this.attempts < this.options.maxReconnectAttempts) {
+    } else if (willReconnect) {
       this._reconnect(error);
     } else {
       this._setState('closed', error);

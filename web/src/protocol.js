@@ -223,6 +223,7 @@ export function queryRequest(id, spec) {
     if (typeof spec.ordered !== 'boolean') throw new SaetaError('BAD_REQUEST', 'ordered must be true or false');
     if (spec.ordered) msg.ordered = true;
   }
+  if (spec.resumable) msg.resumable = true; // checkpoints: docs/protocol.md, "Resuming"
   const text = JSON.stringify(msg);
   if (new TextEncoder().encode(text).length > MAX_TEXT_FRAME_BYTES) {
     throw new SaetaError('BAD_REQUEST', 'request larger than 64 KiB');

@@ -79,6 +79,17 @@ export class Query {
     this._bytes = new ByteQueue();
     this._consumed = false;
     this._finished = false;
+    // Resumption (docs/protocol.md, "Resuming"): the request as first sent, checkpoints
+    // waiting for their frames ([frames left, rows, token]), the last committed one, the
+    // frames of a group not yet whole, and the frames handed to the reader.
+    this.request = null;
+    this.resumable = false;
+    this.resumes = 0;
+    this.committed = null;
+    this._pending = [];
+    this._held = [];
+    this._frames = 0;
+    this._skipSchema = false;
   }
 
   /** Resolves with the gateway's info message (schema, partitions, total_records). */
@@ -157,7 +168,7 @@ export class Query {
 
   _onInfo(msg) {
     this.stream = msg.stream;
-    this.totalRecords = msg.total_records ?? null;
+    if (msg.resumed_rows == null) this.totalRecords = msg.total_records ?? null;
     this._info.resolve(msg);
   }
 
@@ -166,8 +177,53 @@ export class Query {
   }
 
   _onBytes(view) {
+    if (this._skipSchema) { // a resumed stream's schema: the one the reader has
+      this._skipSchema = false;
+      return;
+    }
+    if (!this._pending.length) {
+      this._deliver(view);
+      return;
+    }
+    // Inside a checkpoint's group: handed on once the whole group is in, so that resuming
+    // from the last committed checkpoint never repeats a row the reader has.
+    this._held.push(view);
+    this._pending[0][0] -= 1;
+    if (this._pending[0][0] <= 0) {
+      const [, rows, token] = this._pending.shift();
+      this.committed = { rows, token };
+      for (const held of this._held.splice(0)) this._deliver(held);
+    }
+  }
+
+  _deliver(view) {
+    this._frames += 1;
     this.stats.bytes += view.byteLength;
     this._bytes.push(view);
+  }
+
+  _onCheckpoint(msg) {
+    this._pending.push([msg.frames, msg.rows, msg.token]);
+  }
+
+  /** Whether the query can carry on in a new stream: resumable, and either a checkpoint
+   * covers what the reader has, or nothing but the schema came yet. */
+  _canResume(maxResumes) {
+    if (!this.resumable || this._finished || this.resumes >= maxResumes) return false;
+    return this.committed !== null || this._frames <= 1;
+  }
+
+  /** The request that carries the query on from its last committed checkpoint. */
+  _resumeText() {
+    this.resumes += 1;
+    const msg = JSON.parse(this.request);
+    if (this.committed) msg.resume = { token: this.committed.token, rows: this.committed.rows };
+    this._pending = [];
+    this._held = [];
+    this._skipSchema = this._frames >= 1;
+    this._frames = this._skipSchema ? 1 : 0;
+    this.stream = null;
+    return JSON.stringify(msg);
   }
 
   _onEnd(msg) {

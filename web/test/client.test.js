@@ -2,7 +2,7 @@
 // Arrow IPC message boundaries, viewed without copying.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RecordBatchStreamWriter, tableFromArrays, tableToIPC } from 'apache-arrow';
+import { RecordBatchStreamWriter, Table, tableFromArrays, tableToIPC } from 'apache-arrow';
 import { Query, SaetaError } from '../src/client.js';
 
 
@@ -118,4 +118,61 @@ test('a subscription yields batches as they come, its snapshot, and ends on unsu
   assert.deepEqual(seen, [1, 2, 3]);
   q.unsubscribe();
   assert.equal(conn.sent.length, 1);
+});
+
+// The IPC messages of a stream of `batches` tables (same schema): [schema, ...batches, eos].
+function messages(parts) {
+  const schemaOnly = new RecordBatchStreamWriter();
+  schemaOnly.reset(undefined, parts[0].schema);
+  schemaOnly.close();
+  const schema = schemaOnly.toUint8Array(true).subarray(0, -8);
+  const out = [schema];
+  let offset = schema.byteLength;
+  const all = tableToIPC(new Table(parts.flatMap((t) => t.batches)), 'stream');
+  for (let i = 1; i <= parts.length; i += 1) {
+    const upTo = tableToIPC(new Table(parts.slice(0, i).flatMap((t) => t.batches)), 'stream');
+    out.push(all.subarray(offset, upTo.byteLength - 8));
+    offset = upTo.byteLength - 8;
+  }
+  out.push(all.subarray(all.byteLength - 8));
+  return out;
+}
+
+test('a resumed query hands the reader each row once: groups held until whole, the new schema skipped', async () => {
+  const parts = [0, 1, 2].map((k) => tableFromArrays({ id: Int32Array.from({ length: 100 }, (_, i) => k * 100 + i) }));
+  const [schema, m0, m1, m2, eos] = messages(parts);
+  const q = new Query(fakeConnection, 'q9', { dataset: 'd' });
+  q.resumable = true;
+  q.request = JSON.stringify({ action: 'query', id: 'q9', dataset: 'd', resumable: true });
+  q._onInfo({ type: 'info', id: 'q9', stream: 1, resumable: true });
+  q._onBytes(frame(schema));
+  q._onCheckpoint({ rows: 100, frames: 1, token: 't1' });
+  q._onBytes(frame(m0));
+  q._onCheckpoint({ rows: 300, frames: 2, token: 't2' });
+  q._onBytes(frame(m1)); // the socket drops before the group's second frame
+  assert.deepEqual(q.committed, { rows: 100, token: 't1' });
+  assert.equal(q._canResume(20), true);
+  const again = JSON.parse(q._resumeText());
+  assert.deepEqual(again.resume, { token: 't1', rows: 100 });
+  q._onInfo({ type: 'info', id: 'q9', stream: 2, resumable: true, resumed_rows: 100 });
+  q._onBytes(frame(schema)); // skipped: the reader has it
+  q._onCheckpoint({ rows: 200, frames: 1, token: 't3' });
+  q._onBytes(frame(m1));
+  q._onCheckpoint({ rows: 300, frames: 1, token: 't4' });
+  q._onBytes(frame(m2));
+  q._onBytes(frame(eos));
+  q._onEnd({ type: 'end', id: 'q9', rows: 300, bytes: 0 });
+  const table = await q.table();
+  assert.deepEqual([...table.getChild('id')], Array.from({ length: 300 }, (_, i) => i));
+});
+
+test('a query that is not resumable, or got rows no checkpoint covers, cannot resume', () => {
+  const q = new Query(fakeConnection, 'q10', { dataset: 'd' });
+  assert.equal(q._canResume(20), false);
+  q.resumable = true;
+  assert.equal(q._canResume(20), true); // nothing came yet: it starts again
+  q._onInfo({ stream: 3 });
+  q._onBytes(frame(new Uint8Array(8)));
+  q._onBytes(frame(new Uint8Array(8))); // data without a checkpoint
+  assert.equal(q._canResume(20), false);
 });
