@@ -172,9 +172,10 @@ class AsyncClient:
         self._ws.transport.abort()
 
     async def wait_closed(self) -> SocketClosed:
-        """Waits until the gateway closes the socket; returns why."""
-        await asyncio.shield(self._reader)
-        assert self._closed is not None
+        """Waits until the gateway closes the socket (with ``resume``: until no new socket
+        comes either); returns why."""
+        while self._closed is None:
+            await asyncio.shield(self._reader)  # a reconnect replaces the reader
         return self._closed
 
     async def _read(self) -> None:

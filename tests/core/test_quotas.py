@@ -115,3 +115,21 @@ def test_a_bucket_refills_up_to_its_capacity_only() -> None:
     assert b.wait_for(1, 0.0) == pytest.approx(1.0)
     assert b.wait_for(5, 1000.0) == 0.0
     assert b.wait_for(6, 1000.0) == pytest.approx(1.0)
+
+
+def test_one_of_several_replicas_applies_its_share_of_the_tenant_quotas() -> None:
+    quotas = Quotas(QuotaCaps(queries_per_minute_per_tenant=6, concurrent_queries_per_tenant=4))
+    quotas.share(3)  # 2 a minute and 1 at once here: 6 and 3 (at most 4) over the three
+    quotas.admit("acme", "u1", 0.0)
+    with pytest.raises(QuotaExceeded, match="1 queries at once per tenant on this replica"):
+        quotas.admit("acme", "u2", 0.0)
+    quotas.done("acme", "u1")
+    quotas.admit("acme", "u2", 0.0)
+    quotas.done("acme", "u2")
+    with pytest.raises(QuotaExceeded, match="2 queries a minute per tenant on this replica") as refused:
+        quotas.admit("acme", "u3", 0.0)
+    assert refused.value.retry_after == pytest.approx(30.0)  # one token every 60/2 s
+    quotas.share(1)  # alone again: the whole quota, refilled at its whole rate
+    quotas.admit("acme", "u3", 10.0)  # 10 s at 6 a minute: one token back
+    quotas.done("acme", "u3")
+    assert quotas.replicas == 1

@@ -5,6 +5,7 @@ browsers), started and stopped by the tests."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from saeta import certs
+from saeta.client import AsyncClient
 
 from tests.system.harness import Deployment, Proc, free_port, wait_for
 
@@ -158,3 +160,18 @@ backend replica_http
     def log(self) -> str:
         path = self.root / "haproxy.log"
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+
+async def revoked_close_codes(dep: Deployment, session: str, replicas: list[Replica]) -> list[int | None]:
+    """Opens a socket of ``session`` on each replica, revokes the session through the
+    control plane, and returns each socket's close code (within 30 s)."""
+    clients = [await AsyncClient.connect(r.ws_url, session) for r in replicas]
+    try:
+        for client in clients:
+            assert await client.list()
+        dep.revoke(session)
+        closed = await asyncio.wait_for(asyncio.gather(*(c.wait_closed() for c in clients)), 30)
+        return [c.close_code for c in closed]
+    finally:
+        for client in clients:
+            await client.close()

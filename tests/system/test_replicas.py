@@ -25,7 +25,7 @@ from saeta.v1 import tunnel_pb2 as pb
 
 from tests.system.harness import Deployment, wait_for
 from tests.system.redis_server import RedisServer
-from tests.system.replicas import HAProxy, Replica, start_connector_on, start_replica
+from tests.system.replicas import HAProxy, Replica, revoked_close_codes, start_connector_on, start_replica
 
 pytestmark = pytest.mark.system
 
@@ -210,21 +210,7 @@ def test_a_revocation_closes_the_sessions_sockets_on_every_replica(
     two: tuple[Deployment, Replica, Replica],
 ) -> None:
     dep, a, b = two
-    session = dep.session("acme")
-
-    async def main() -> None:
-        on_a = await AsyncClient.connect(a.ws_url, session)
-        on_b = await AsyncClient.connect(b.ws_url, session)
-        try:
-            assert await on_a.list() and await on_b.list()
-            dep.revoke(session)
-            closed = await asyncio.wait_for(asyncio.gather(on_a.wait_closed(), on_b.wait_closed()), 30)
-            assert [c.close_code for c in closed] == [4003, 4003]
-        finally:
-            await on_a.close()
-            await on_b.close()
-
-    asyncio.run(main())
+    assert asyncio.run(revoked_close_codes(dep, dep.session("acme"), [a, b])) == [4003, 4003]
 
 
 async def _list_outcome(url: str, session: str) -> str | int:
@@ -271,3 +257,31 @@ def test_without_redis_local_tunnels_serve_forwarding_stops_new_sessions_wait_th
     redis_server.start()  # the same port, empty: every entry is written again by its replica
     wait_for(lambda: asyncio.run(_list_outcome(a.ws_url, dep.session("acme"))) == "ok", 60, "recovery")
     assert asyncio.run(forwarded()) == 5000
+
+
+def test_a_tenant_quota_holds_over_all_replicas(deployment: Deployment, redis_server: RedisServer) -> None:
+    """queries_per_minute_per_tenant: 4 over two replicas: each applies its share (2), so
+    the tenant gets 4 queries a minute in all, wherever its sockets land."""
+    dep = deployment
+    dep.start_control_plane(redis_url=redis_server.url)
+    quota = {"quotas": {"queries_per_minute_per_tenant": 4}}
+    a = start_replica(dep, "a", redis_server.url, **quota)
+    b = start_replica(dep, "b", redis_server.url, **quota)
+    start_connector_on(dep, "acme", _datasets(dep.root), b.grpc_port, connections=1)
+    wait_for(lambda: a.readyz().get("replica", {}).get("replicas_live") == 2, 30, "a to count two replicas")
+    wait_for(lambda: b.readyz().get("replica", {}).get("replicas_live") == 2, 30, "b to count two replicas")
+    wait_for(lambda: b.connectors() == 1, 30, "the connector on b")
+
+    async def outcomes(replica: Replica) -> list[str]:
+        seen = []
+        async with await AsyncClient.connect(replica.ws_url, dep.session("acme")) as client:
+            for _ in range(3):
+                try:
+                    await client.query("log")
+                    seen.append("ok")
+                except ServerError as err:
+                    seen.append(err.code)
+        return seen
+
+    assert asyncio.run(outcomes(a)) == ["ok", "ok", "QUOTA_EXCEEDED"]
+    assert asyncio.run(outcomes(b)) == ["ok", "ok", "QUOTA_EXCEEDED"]

@@ -14,7 +14,7 @@ import pytest
 from saeta.client import AsyncClient
 
 from tests.system.harness import Deployment, wait_for
-from tests.system.replicas import start_connector_on, start_replica
+from tests.system.replicas import revoked_close_codes, start_connector_on, start_replica
 from tests.system.sentinel import SentinelSet
 
 pytestmark = pytest.mark.system
@@ -51,20 +51,8 @@ def test_a_sentinel_failover_is_followed_by_every_process(deployment: Deployment
     old = sentinels.kill_master()
     wait_for(lambda: sentinels.master_port() not in (None, old), 60, "the sentinel to promote the replica")
 
-    async def revoke_reaches_both() -> list[int | None]:
-        on_a = await AsyncClient.connect(a.ws_url, session)
-        on_b = await AsyncClient.connect(b.ws_url, session)
-        try:
-            assert await on_a.list() and await on_b.list()
-            dep.revoke(session)
-            closed = await asyncio.wait_for(asyncio.gather(on_a.wait_closed(), on_b.wait_closed()), 30)
-            return [c.close_code for c in closed]
-        finally:
-            await on_a.close()
-            await on_b.close()
-
     # Both replicas are ready again on the new master (revocation state fresh), then
     # revocation, new sessions and forwarding all work through it.
     wait_for(lambda: a.readyz().get("ready") is True and b.readyz().get("ready") is True, 60, "ready again")
-    assert asyncio.run(revoke_reaches_both()) == [4003, 4003]
+    assert asyncio.run(revoked_close_codes(dep, session, [a, b])) == [4003, 4003]
     wait_for(lambda: asyncio.run(forwarded_rows()) == 2, 30, "a forwarded query after the failover")

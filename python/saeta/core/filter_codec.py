@@ -40,3 +40,15 @@ def from_proto(conditions: Sequence[pb.Condition]) -> tuple[Condition, ...]:
     return whole_filter(
         [condition(c.column, c.op, [_scalar(v) for v in c.values], f"filter[{i}]") for i, c in enumerate(conditions)]
     )
+
+
+def query_message(
+    columns: tuple[str, ...] | None, limit: int | None, conditions: Sequence[Condition], follow: bool
+) -> pb.Query:
+    """A query's ``saeta.v1.Query``, as the tunnel and the peer calls carry it."""
+    return pb.Query(
+        columns=columns or (),
+        limit=-1 if limit is None else limit,
+        filter=to_proto(conditions),
+        follow=follow,
+    )

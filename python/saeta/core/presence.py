@@ -4,7 +4,9 @@ leaves, freshest first. The Redis shell is gateway/presence.py.
 
 - ``saeta:replica:{id}``: the replica's peer address, a string with a TTL;
 - ``saeta:holders:{tenant}``: a sorted set of replica ids, each scored with the Unix time
-  its entry lapses; the key itself expires with its newest entry.
+  its entry lapses; the key itself expires with its newest entry;
+- ``saeta:replicas``: every live replica, scored the same way: how many there are sets
+  each one's share of the per-tenant quotas (core/quotas.py).
 
 Every entry is refreshed by its replica's heartbeat and lapses by itself when the replica
 is gone: a replica that stops, or dies, costs at most one TTL of stale presence, which the
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 
 REPLICA_PREFIX = "saeta:replica:"
 HOLDERS_PREFIX = "saeta:holders:"
+REPLICAS_KEY = "saeta:replicas"
 # The most holders a lookup considers: a tenant's connectors hold gateway.connections
 # tunnels each (2 by default) and tunnels.max_per_tenant (8) per replica.
 MAX_HOLDERS = 64

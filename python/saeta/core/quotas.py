@@ -7,7 +7,13 @@ each frame, so no answer is cut and the gateway's time goes to the others. Sans-
 shell passes the monotonic time in, and sleeps for the pacing it is told.
 
 A rate of N per minute (or per second) is a token bucket of N tokens refilled at that
-rate: a burst of N, then N per period. 0 turns a quota off."""
+rate: a burst of N, then N per period. 0 turns a quota off.
+
+One of several replicas (docs/scaling.md) applies its share of each per-tenant quota: the
+quota divided by the replicas live in Redis (``share``), so that a tenant's total over all
+of them never passes it; the balancer spreads a tenant's sockets over the replicas, and
+with them its load. Per-user quotas stay whole on each replica (a user's sockets are few,
+often one)."""
 
 from __future__ import annotations
 
@@ -80,11 +86,18 @@ class TokenBucket:
 class _Bucket:
     """A per-key table of buckets of one rate, forgotten once idle and full."""
 
-    def __init__(self, per_period: int, period: float) -> None:
+    def __init__(self, per_period: float, period: float) -> None:
         self.capacity = float(per_period)
         self.rate = per_period / period
         self._buckets: dict[tuple[str, ...], TokenBucket] = {}
         self._swept = 0.0
+
+    def rescale(self, per_period: float, period: float) -> None:
+        """A new rate for every bucket (a replica's share changed); balances are kept,
+        capped at the new capacity."""
+        self.capacity, self.rate = float(per_period), per_period / period
+        for bucket in self._buckets.values():
+            bucket.capacity, bucket.rate = self.capacity, self.rate
 
     @property
     def on(self) -> bool:
@@ -111,11 +124,30 @@ class _Bucket:
 class Quotas:
     def __init__(self, caps: QuotaCaps) -> None:
         self.caps = caps
+        self.replicas = 1  # the share: per-tenant quotas divided by this many replicas
         self._rate_user = _Bucket(caps.queries_per_minute_per_user, 60.0)
         self._rate_tenant = _Bucket(caps.queries_per_minute_per_tenant, 60.0)
         self._bytes_user = _Bucket(caps.bytes_per_second_per_user, 1.0)
         self._bytes_tenant = _Bucket(caps.bytes_per_second_per_tenant, 1.0)
         self._running: dict[tuple[str, ...], int] = {}
+
+    def share(self, replicas: int) -> None:
+        """This replica is one of ``replicas`` live ones: each per-tenant quota becomes
+        that fraction of it (at least one query, and one byte a second, when on)."""
+        replicas = max(1, replicas)
+        if replicas == self.replicas:
+            return
+        self.replicas = replicas
+        caps = self.caps
+        self._rate_tenant.rescale(self._part(caps.queries_per_minute_per_tenant), 60.0)
+        self._bytes_tenant.rescale(self._part(caps.bytes_per_second_per_tenant), 1.0)
+
+    def _part(self, cap: int) -> float:
+        return 0.0 if cap <= 0 else max(1.0, cap / self.replicas)
+
+    def _tenant_concurrency(self) -> int:
+        cap = self.caps.concurrent_queries_per_tenant
+        return 0 if cap <= 0 else max(1, cap // self.replicas)
 
     def admit(self, tenant: str, user: str, now: float) -> None:
         """Counts a query of ``user`` in ``tenant`` as started, or raises QuotaExceeded
@@ -125,15 +157,17 @@ class Quotas:
             raise QuotaExceeded(
                 f"at most {caps.concurrent_queries_per_user} queries at once per user", CONCURRENCY_RETRY_SECONDS
             )
-        if 0 < caps.concurrent_queries_per_tenant <= self._running.get((tenant,), 0):
-            raise QuotaExceeded(
-                f"at most {caps.concurrent_queries_per_tenant} queries at once per tenant", CONCURRENCY_RETRY_SECONDS
-            )
+        if 0 < (at_once := self._tenant_concurrency()) <= self._running.get((tenant,), 0):
+            raise QuotaExceeded(self._tenant_what(f"{at_once} queries at once"), CONCURRENCY_RETRY_SECONDS)
         rates = [
             (table, key, what)
             for table, key, what in (
                 (self._rate_user, (tenant, user), f"{caps.queries_per_minute_per_user} queries a minute per user"),
-                (self._rate_tenant, (tenant,), f"{caps.queries_per_minute_per_tenant} queries a minute per tenant"),
+                (
+                    self._rate_tenant,
+                    (tenant,),
+                    self._tenant_what(f"{self._part(caps.queries_per_minute_per_tenant):g} queries a minute"),
+                ),
             )
             if table.on
         ]
@@ -145,6 +179,11 @@ class Quotas:
             table.of(key, now).take(1, now)
         for key in ((tenant, user), (tenant,)):
             self._running[key] = self._running.get(key, 0) + 1
+
+    def _tenant_what(self, amount: str) -> str:
+        if self.replicas == 1:
+            return f"{amount} per tenant"
+        return f"{amount} per tenant on this replica (its share of the quota, over {self.replicas} replicas)"
 
     def done(self, tenant: str, user: str) -> None:
         """A query admitted by ``admit`` ended."""

@@ -108,6 +108,7 @@ class Gateway:
                 cfg.redis_url, replica.id, replica.peer_address, replica.presence_seconds, cfg.connect_seconds
             )
             self.registry.listeners.append(self.presence.on_tunnel)
+            self.presence.on_replicas = self.socket_limits.quotas.share
             self.peers = PeerClients(cfg, replica, self.relay)
             self.peer_service = PeerService(
                 cfg, self.registry, self.calls, self.socket_limits.slots, self.tunnels.crl, self.relay

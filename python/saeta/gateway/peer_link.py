@@ -123,12 +123,7 @@ class RemoteLink:
         ask = peer.PeerDescribe(
             tenant_id=self._tenant,
             dataset=dataset,
-            query=pb.Query(
-                columns=columns or (),
-                limit=-1 if limit is None else limit,
-                filter=filter_codec.to_proto(conditions),
-                follow=follow,
-            ),
+            query=filter_codec.query_message(columns, limit, conditions, follow),
         ).SerializeToString()
         last: SaetaError = ConnectorOffline("the data source's connector is offline")
         for holder in self.holders:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
@@ -31,6 +32,9 @@ class Presence:
         self._task: asyncio.Task[None] | None = None
         self._ok: bool | None = None  # the last write's outcome; None before the first
         self._closed = False
+        # Told how many replicas are live after each refresh (the per-tenant quota share).
+        self.on_replicas: Callable[[int], None] | None = None
+        self.replicas = 1
 
     @property
     def replica_id(self) -> str:
@@ -48,7 +52,12 @@ class Presence:
             self._wake.set()
 
     def status(self) -> dict[str, object]:
-        return {"replica_id": self.replica_id, "tenants": len(self.state.held()), "redis_ok": self._ok}
+        return {
+            "replica_id": self.replica_id,
+            "tenants": len(self.state.held()),
+            "replicas_live": self.replicas,
+            "redis_ok": self._ok,
+        }
 
     async def holders(self, tenant: str) -> list[ps.Holder]:
         """The other replicas holding a tunnel for ``tenant``, freshest first. Raises
@@ -90,7 +99,10 @@ class Presence:
                     pipe.expire(key, refresh.ttl_seconds)
                 for tenant in refresh.released:
                     pipe.zrem(ps.holders_key(tenant), refresh.replica_id)
-                await pipe.execute()
+                pipe.zadd(ps.REPLICAS_KEY, {refresh.replica_id: refresh.lapses})
+                pipe.zremrangebyscore(ps.REPLICAS_KEY, "-inf", time.time())
+                pipe.zcard(ps.REPLICAS_KEY)
+                answers = await pipe.execute()
         except (TimeoutError, RedisError, OSError) as exc:
             self.state.unwritten(refresh)
             if self._ok is not False:  # once per outage
@@ -100,6 +112,12 @@ class Presence:
         if self._ok is False:
             log.info("presence written again: %d tenants", len(refresh.held))
         self._ok = True
+        live = answers[-1] if answers and isinstance(answers[-1], int) else 1
+        if live != self.replicas:
+            log.info("replicas live: %d (each takes 1/%d of every per-tenant quota)", live, live)
+            self.replicas = live
+            if self.on_replicas is not None:
+                self.on_replicas(live)
 
     async def close(self) -> None:
         """Takes this replica out of Redis (a clean stop), then closes the client."""
@@ -114,6 +132,7 @@ class Presence:
             async with asyncio.timeout(LOOKUP_SECONDS):
                 pipe = self._redis.pipeline(transaction=False)
                 pipe.delete(ps.replica_key(self.replica_id))
+                pipe.zrem(ps.REPLICAS_KEY, self.replica_id)
                 for tenant in self.state.leaving():
                     pipe.zrem(ps.holders_key(tenant), self.replica_id)
                 await pipe.execute()

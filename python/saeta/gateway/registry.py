@@ -117,12 +117,7 @@ class ConnectorLink:
         ask = pb.GetFlightInfoRequest(
             path=[dataset],
             request_id=request_id,
-            query=pb.Query(
-                columns=columns or (),
-                limit=-1 if limit is None else limit,
-                filter=filter_codec.to_proto(conditions),
-                follow=follow,
-            ),
+            query=filter_codec.query_message(columns, limit, conditions, follow),
         )
         try:
             try:
