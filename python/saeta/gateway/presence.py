@@ -62,22 +62,30 @@ class Presence:
     async def holders(self, tenant: str) -> list[ps.Holder]:
         """The other replicas holding a tunnel for ``tenant``, freshest first. Raises
         ConnectorOffline when Redis does not answer within LOOKUP_SECONDS."""
-        key = ps.holders_key(tenant)
         try:
             async with asyncio.timeout(LOOKUP_SECONDS):
-                answer = await self._redis.zrangebyscore(
-                    key, time.time(), "+inf", start=0, num=ps.MAX_HOLDERS, withscores=True
-                )
-                members = [(_text(pair[0]), float(pair[1])) for pair in answer if isinstance(pair, tuple | list)]
-                if not members:
-                    return []
-                addresses = await self._redis.mget([ps.replica_key(_text(m)) for m, _ in members])
+                try:
+                    members, addresses = await self._lookup(tenant)
+                except (RedisError, OSError):
+                    # Once more on a new connection: after a Sentinel failover the first
+                    # command on a pooled connection meets the old master, gone.
+                    members, addresses = await self._lookup(tenant)
         except (TimeoutError, RedisError, OSError) as exc:
             log.warning("code=REDIS_UNAVAILABLE presence lookup failed tenant=%s: %s", tenant, exc or "timeout")
             raise ConnectorOffline(
                 "the connector is not on this gateway replica, and Redis, which says where it is, is unreachable"
             ) from None
         return ps.live_holders(members, addresses, time.time(), self.replica_id)
+
+    async def _lookup(self, tenant: str) -> tuple[list[tuple[str, float]], list[bytes | str | None]]:
+        answer = await self._redis.zrangebyscore(
+            ps.holders_key(tenant), time.time(), "+inf", start=0, num=ps.MAX_HOLDERS, withscores=True
+        )
+        members = [(_text(pair[0]), float(pair[1])) for pair in answer if isinstance(pair, tuple | list)]
+        if not members:
+            return [], []
+        addresses: list[bytes | str | None] = await self._redis.mget([ps.replica_key(m) for m, _ in members])
+        return members, addresses
 
     async def _run(self) -> None:
         while True:
