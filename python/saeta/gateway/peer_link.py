@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from saeta.core import filter_codec
 from saeta.core.connector_answers import error_from_connector
 from saeta.core.filters import Condition
 from saeta.core.presence import Holder
+from saeta.core.throttle import LogThrottle
 from saeta.core.tunnel_codec import DATA_TAG, Abort
 from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS
 from saeta.errors import ConnectorOffline, DatasetNotFound, QueryFailed, QueryTimeout, RelayError, SaetaError
@@ -39,6 +41,8 @@ FETCH = "/saeta.v1.Peer/Fetch"
 DATASETS = "/saeta.v1.Peer/Datasets"
 # Codes after which the next holder is tried: this one is gone, or no longer serves it.
 TRY_NEXT = frozenset({"CONNECTOR_OFFLINE", "DATASET_NOT_FOUND"})
+# A replica whose certificate its peers refuse would log it on every forwarded query.
+REFUSED_LOG = LogThrottle(burst=5, window=60.0)
 
 
 def peer_error(exc: grpc.aio.AioRpcError) -> SaetaError:
@@ -49,7 +53,12 @@ def peer_error(exc: grpc.aio.AioRpcError) -> SaetaError:
     code = dict(exc.trailing_metadata() or ()).get(ERROR_CODE_KEY)
     if isinstance(code, str) and code:
         if code == "PEER_REFUSED":
-            log.error("code=PEER_REFUSED a peer replica refused this replica's certificate: %s", exc.details())
+            if REFUSED_LOG.allow(time.monotonic()):
+                log.error(
+                    "code=PEER_REFUSED a peer replica refused this replica's certificate: %s%s",
+                    exc.details(),
+                    REFUSED_LOG.note(),
+                )
             return ConnectorOffline("the gateway replica holding the tenant's tunnel refused this replica")
         return error_from_connector(pb.QueryError(code=code, message=exc.details() or ""))
     return ConnectorOffline(f"the gateway replica holding the tenant's tunnel is unreachable ({exc.code().name})")

@@ -16,12 +16,15 @@ from redis.exceptions import RedisError
 
 from saeta import redis_bus
 from saeta.core import presence as ps
+from saeta.core.throttle import LogThrottle
 from saeta.errors import ConnectorOffline
 
 log = logging.getLogger("saeta.gateway.presence")
 
 # A lookup is on a query's path: bounded well below any query timeout.
 LOOKUP_SECONDS = 2.0
+# Lines failed lookups may write while Redis is away (every forwarded query fails one).
+LOOKUP_LOG = LogThrottle(burst=10, window=10.0)
 
 
 class Presence:
@@ -71,7 +74,13 @@ class Presence:
                     # command on a pooled connection meets the old master, gone.
                     members, addresses = await self._lookup(tenant)
         except (TimeoutError, RedisError, OSError) as exc:
-            log.warning("code=REDIS_UNAVAILABLE presence lookup failed tenant=%s: %s", tenant, exc or "timeout")
+            if LOOKUP_LOG.allow(time.monotonic()):
+                log.warning(
+                    "code=REDIS_UNAVAILABLE presence lookup failed tenant=%s: %s%s",
+                    tenant,
+                    exc or "timeout",
+                    LOOKUP_LOG.note(),
+                )
             raise ConnectorOffline(
                 "the connector is not on this gateway replica, and Redis, which says where it is, is unreachable"
             ) from None
@@ -89,8 +98,8 @@ class Presence:
 
     async def _run(self) -> None:
         while True:
+            self._wake.clear()  # before the write: a change during it wakes the next one
             await self._write_once()
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.state.ttl / 3)
 

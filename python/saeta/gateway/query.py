@@ -91,12 +91,13 @@ async def _run(q: bp.RunQuery | bp.Subscribe, stream_id: int, ctx: QueryContext,
     and the schema message; the partitions' data relayed (a subscription: its one call,
     followed); the end-of-stream marker and the ``end`` frame. A resumable query's
     frames come in checkpointed groups (gateway/checkpoints.py)."""
+    # First: a forged token goes no further, and leaves nothing behind.
+    resuming = Resuming.asked(q, ctx.resume_keys, time.time())
     request_id = secrets.token_hex(8)
     link = ctx.link
     errors = link.watch_errors(request_id)
     follow = None if stop is None else Follow(q.id, stop, link.watch_snapshot(request_id))
     limit = q.limit if isinstance(q, bp.RunQuery) else None
-    resuming = Resuming.asked(q, ctx.resume_keys, time.time())  # a forged token goes no further
     try:
         info = await link.get_flight_info(
             request_id, q.dataset, q.columns, limit, ctx.timeout, q.filter, follow=follow is not None
