@@ -181,6 +181,17 @@ def test_presence_of_a_killed_replica_ends_the_query_with_connector_offline(
     asyncio.run(main())
 
 
+def test_a_connector_never_holds_two_tunnels_on_one_replica(two: tuple[Deployment, Replica, Replica]) -> None:
+    """A connector asking for two tunnels but able to reach only replica a: its second
+    registration names a as held already, a answers "already held", and a keeps one."""
+    dep, a, _ = two
+    start_connector_on(dep, "acme", _datasets(dep.root), a.grpc_port, connections=2)
+    wait_for(lambda: a.connectors() == 1, 30, "the first tunnel on a")
+    wait_for(lambda: a.proc.text().count("held here already") >= 2, 30, "two refused second tunnels")
+    assert a.connectors() == 1
+    assert "DUPLICATE_CERTIFICATE" not in a.proc.text()
+
+
 def test_a_connector_holds_tunnels_to_distinct_replicas_behind_haproxy(
     deployment: Deployment, redis_server: RedisServer
 ) -> None:

@@ -32,10 +32,6 @@ def channel_options(cfg: ConnectorConfig) -> list[tuple[str, Any]]:
         *KEEPALIVE_OPTIONS,
         # Our own backoff decides when to dial again, not grpc's channel.
         ("grpc.enable_retries", 0),
-        # Each tunnel its own TCP connection: grpc would otherwise share one among channels
-        # of the same target, and tunnels meant for distinct replicas behind one load
-        # balancer address would all reach the same one (gateway.connections).
-        ("grpc.use_local_subchannel_pool", 1),
     ]
     if cfg.server_name:
         options.append(("grpc.ssl_target_name_override", cfg.server_name))
