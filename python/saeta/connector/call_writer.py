@@ -11,7 +11,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from saeta.connector.sources.base import Follower
+from saeta.connector.chunks import Flush
+from saeta.connector.sources.base import Follower, Mark
+from saeta.v1 import tunnel_pb2 as pb
 
 
 class BlockingReader:
@@ -56,18 +58,30 @@ async def write_all(call: Any, reader: BlockingReader, slots: asyncio.Semaphore)
     return rows, nbytes
 
 
+def resume_message(mark: Mark) -> bytes:
+    point = pb.ResumePoint(cursor=mark.cursor or b"", skip=mark.skip)
+    return pb.ArrowChunk(resume_at=point).SerializeToString()
+
+
+def marked(follower: Follower, batches: Iterable[pa.RecordBatch]) -> Iterable[pa.RecordBatch | Flush]:
+    """``batches`` with the follower's resume points among them, when it records marks."""
+    if not follower.marks.on:
+        return batches
+    return (Flush(resume_message(b)) if isinstance(b, Mark) else b for b in follower.marks.interleave(batches))
+
+
 async def write_followed(
     call: Any,
     follower: Follower,
-    encode: Callable[[Iterable[pa.RecordBatch]], Iterator[tuple[bytes, int]]],
+    encode: Callable[[Iterable[pa.RecordBatch | Flush]], Iterator[tuple[bytes, int]]],
     slots: asyncio.Semaphore,
     snapshot_done: Callable[[int], None],
 ) -> None:
     """A subscription's data call: the snapshot (then ``snapshot_done`` with its rows),
     then each poll's new rows, until the call ends or the source fails. Every write waits
     for the gateway's flow control, so a slow browser slows the polls instead of filling
-    memory."""
-    reader = BlockingReader(encode(follower.snapshot()))
+    memory. With ``follower.marks.on``, a resume point goes before each range's rows."""
+    reader = BlockingReader(encode(marked(follower, follower.snapshot())))
     try:
         rows, _ = await write_all(call, reader, slots)
     finally:
@@ -76,7 +90,7 @@ async def write_followed(
 
     def poll() -> tuple[list[bytes], bool]:  # on a worker thread: reading and encoding
         batches, more = follower.poll()
-        return [message for message, _ in encode(batches)], more
+        return [message for message, _ in encode(marked(follower, batches))], more
 
     while True:
         messages, more = await asyncio.to_thread(poll)

@@ -22,7 +22,7 @@ from saeta import __version__, memory_trim
 from saeta.config import ConnectorConfig
 from saeta.connector.call_writer import BlockingReader, write_all, write_followed
 from saeta.connector.channel import CONTROL_METHOD, describe_rpc_error, dial, doget_method
-from saeta.connector.chunks import chunk_messages, skip_rows
+from saeta.connector.chunks import Flush, chunk_messages, skip_rows
 from saeta.connector.sources.base import Follower, Partition, QueryPlan, Source
 from saeta.core import filter_codec
 from saeta.core.grpc_target import with_port
@@ -179,8 +179,11 @@ class Tunnel:
         if len(self._following) >= self.cfg.max_subscriptions:
             raise QueryFailed(f"the connector follows {self.cfg.max_subscriptions} subscriptions already")
         self._following.add(req.request_id)
+        follower.marks.on = req.resume_points
+        if req.cursor:
+            await asyncio.to_thread(follower.restore, req.cursor, max(0, req.skip_rows))
 
-        def encode(batches: Iterable[pa.RecordBatch]) -> Iterator[tuple[bytes, int]]:
+        def encode(batches: Iterable[pa.RecordBatch | Flush]) -> Iterator[tuple[bytes, int]]:
             return chunk_messages(batches, self.cfg.chunk_bytes, self._chunk_cap(req))
 
         def snapshot_done(rows: int) -> None:
@@ -272,7 +275,8 @@ class Tunnel:
                         for p in plan.partitions
                     ],
                     total_records=-1 if plan.total_records is None else plan.total_records,
-                    resumable=source.resumable and not req.query.follow,
+                    # A subscription resumes by its follower's cursor (every follower has one).
+                    resumable=source.resumable or req.query.follow,
                 )
             )
         )

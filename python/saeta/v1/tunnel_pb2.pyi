@@ -150,7 +150,8 @@ class FlightInfoResponse(_message.Message):
     resumable: _builtins.bool
     """Every partition can be read again from a row offset (DoGetRequest.skip_rows) with
     the same rows in the same order: the query's stream can be resumed (docs/protocol.md,
-    "Resuming"). False from a connector of before the field.
+    "Resuming"). False from a connector of before the field. For a subscription: its
+    follower sends resume points when asked (DoGetRequest.resume_points).
     """
     @_builtins.property
     def partitions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Partition]: ...
@@ -466,6 +467,8 @@ class DoGetRequest(_message.Message):
     FILTER_FIELD_NUMBER: _builtins.int
     MAX_CHUNK_BYTES_FIELD_NUMBER: _builtins.int
     SKIP_ROWS_FIELD_NUMBER: _builtins.int
+    RESUME_POINTS_FIELD_NUMBER: _builtins.int
+    CURSOR_FIELD_NUMBER: _builtins.int
     ticket: _builtins.str
     """from FlightInfoResponse.partitions"""
     request_id: _builtins.str
@@ -482,6 +485,17 @@ class DoGetRequest(_message.Message):
     skip_rows: _builtins.int
     """Resumption: the partition's first skip_rows rows (after the filter) are not sent, the
     rest are, as a fresh read would give them; only asked of a resumable partition.
+    A subscription's call resumed from `cursor` skips that many rows of the range the
+    cursor begins (see ResumePoint).
+    """
+    resume_points: _builtins.bool
+    """Subscriptions (a follow ticket) only: send an ArrowChunk with resume_at before the
+    first data of each range the follower reads (docs/tunnel.md, "Resumable
+    subscriptions"). A connector of before the field never sends one.
+    """
+    cursor: _builtins.bytes
+    """Subscriptions only: where to start following, a ResumePoint.cursor this connector sent
+    earlier (empty: from the snapshot). One it cannot use is answered RESUME_UNAVAILABLE.
     """
     @_builtins.property
     def filter(self) -> _containers.RepeatedCompositeFieldContainer[Global___Condition]:
@@ -497,10 +511,12 @@ class DoGetRequest(_message.Message):
         filter: _abc.Iterable[Global___Condition] | None = ...,
         max_chunk_bytes: _builtins.int = ...,
         skip_rows: _builtins.int = ...,
+        resume_points: _builtins.bool = ...,
+        cursor: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "filter", b"filter", "limit", b"limit", "max_chunk_bytes", b"max_chunk_bytes", "request_id", b"request_id", "skip_rows", b"skip_rows", "ticket", b"ticket"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "cursor", b"cursor", "filter", b"filter", "limit", b"limit", "max_chunk_bytes", b"max_chunk_bytes", "request_id", b"request_id", "resume_points", b"resume_points", "skip_rows", b"skip_rows", "ticket", b"ticket"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -535,6 +551,7 @@ class ArrowChunk(_message.Message):
     END_FIELD_NUMBER: _builtins.int
     END_RECORDS_FIELD_NUMBER: _builtins.int
     SNAPSHOT_ROWS_FIELD_NUMBER: _builtins.int
+    RESUME_AT_FIELD_NUMBER: _builtins.int
     data: _builtins.bytes
     """One or more whole encapsulated Arrow IPC RecordBatch messages. A data message holds
     this field alone (so it starts with its tag, 0x0a), and a relay slices it out
@@ -551,6 +568,13 @@ class ArrowChunk(_message.Message):
     """Peer calls only (proto/saeta/v1/peer.proto's Fetch): a subscription's snapshot has
     been relayed, and held this many rows; a message with this field carries nothing else.
     """
+    @_builtins.property
+    def resume_at(self) -> Global___ResumePoint:
+        """Subscriptions asked for resume_points only: where the rows of the next data messages
+        can be read again, up to the next resume_at; a message with this field carries nothing
+        else (so it starts with its tag, 0x2a).
+        """
+
     def __init__(
         self,
         *,
@@ -558,16 +582,45 @@ class ArrowChunk(_message.Message):
         end: _builtins.bool = ...,
         end_records: _builtins.int = ...,
         snapshot_rows: _builtins.int | None = ...,
+        resume_at: Global___ResumePoint | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_snapshot_rows", b"_snapshot_rows", "snapshot_rows", b"snapshot_rows"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_snapshot_rows", b"_snapshot_rows", "resume_at", b"resume_at", "snapshot_rows", b"snapshot_rows"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_snapshot_rows", b"_snapshot_rows", "data", b"data", "end", b"end", "end_records", b"end_records", "snapshot_rows", b"snapshot_rows"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_snapshot_rows", b"_snapshot_rows", "data", b"data", "end", b"end", "end_records", b"end_records", "resume_at", b"resume_at", "snapshot_rows", b"snapshot_rows"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__snapshot_rows: _TypeAlias = _typing.Literal["snapshot_rows"]  # noqa: Y015
     _WhichOneofArgType__snapshot_rows: _TypeAlias = _typing.Literal["_snapshot_rows", b"_snapshot_rows"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType__snapshot_rows) -> _WhichOneofReturnType__snapshot_rows | None: ...
 
 Global___ArrowChunk: _TypeAlias = ArrowChunk  # noqa: Y015
+
+@_typing.final
+class ResumePoint(_message.Message):
+    """A follower's position: restored from `cursor`, the follower's first `skip` rows are not
+    sent again. The cursor is the connector's own (opaque to the gateway, at most 1,536
+    bytes); an empty cursor says the rows that follow cannot be read again (a database's
+    snapshot), until the next resume point.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURSOR_FIELD_NUMBER: _builtins.int
+    SKIP_FIELD_NUMBER: _builtins.int
+    cursor: _builtins.bytes
+    skip: _builtins.int
+    def __init__(
+        self,
+        *,
+        cursor: _builtins.bytes = ...,
+        skip: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "skip", b"skip"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumePoint: _TypeAlias = ResumePoint  # noqa: Y015
 
 @_typing.final
 class DoGetSummary(_message.Message):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import pyarrow as pa
@@ -46,11 +46,71 @@ def exposed(schema: pa.Schema, columns: tuple[str, ...] | None, dataset: str) ->
     return pa.schema([f for f in schema if f.name in columns], metadata=schema.metadata)
 
 
+# The most bytes a follower's cursor may take (tunnel.proto's ResumePoint): it travels in
+# a resume token (docs/protocol.md, "Resuming"), whose size browsers must hold.
+MAX_CURSOR_BYTES = 1536
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """Where a range of a follower's rows begins (docs/tunnel.md, "Resumable
+    subscriptions"): ``row`` rows came before it (snapshot and polls), and a follower
+    restored from ``cursor`` gives the range again less its first ``skip`` rows (None: the
+    range cannot be read again)."""
+
+    row: int
+    cursor: bytes | None
+    skip: int = 0
+
+
+@dataclass
+class Marks:
+    """The marks a follower records when asked to (``on``), taken in order by the writer."""
+
+    on: bool = False
+    pending: list[Mark] = field(default_factory=list)
+    produced: int = 0  # rows the follower gave out so far
+    taken: int = 0  # rows the writer took so far
+
+    def begin(self, cursor: Callable[[], bytes | None], skip: int = 0) -> None:
+        """A range begins: its mark, if marks are recorded (``cursor`` is only made then)."""
+        if self.on:
+            made = cursor()
+            if made is not None and len(made) > MAX_CURSOR_BYTES:
+                made = None  # too many files followed: not resumable from this range
+            self.pending.append(Mark(self.produced, made, skip))
+
+    def gave(self, batches: Sequence[pa.RecordBatch]) -> None:
+        self.produced += sum(b.num_rows for b in batches)
+
+    def interleave(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch | Mark]:
+        """``batches`` (as the follower gave them, in order), each range's mark before its
+        first batch (of marks at the same row, the last: the ranges before it were empty)."""
+        for batch in batches:
+            fresh = None
+            while self.pending and self.pending[0].row <= self.taken:
+                fresh = self.pending.pop(0)
+            if fresh is not None:
+                yield fresh
+            self.taken += batch.num_rows
+            yield batch
+
+
 class Follower(Protocol):
     """One subscription's view of a source: its snapshot, then what is added to it.
-    Blocking: the caller runs each call in a thread, one at a time."""
+    Blocking: the caller runs each call in a thread, one at a time.
+
+    Resumable subscriptions: with ``marks.on``, the follower records a Mark as each range
+    of rows begins; ``restore`` (before ``snapshot``) puts it back where a mark's cursor
+    was, less the first rows of that range."""
 
     poll_seconds: float  # how long to wait after a poll that found nothing
+    marks: Marks
+
+    def restore(self, cursor: bytes, skip: int) -> None:
+        """Starts from ``cursor`` (a Mark's), the first ``skip`` rows of that range not
+        given again. Raises ResumeUnavailable when the cursor is not this follower's, or
+        the source no longer matches it."""
 
     def snapshot(self) -> Iterator[pa.RecordBatch]:
         """The rows there now that meet the conditions, in the planned schema."""

@@ -17,9 +17,10 @@ A CSV record with a newline inside quotes cannot be followed (it would be cut in
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -29,10 +30,12 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
 from saeta.config import DatasetConfig
-from saeta.connector.sources.base import project
+from saeta.connector.sources import follow_cursor
+from saeta.connector.sources.base import Marks, project
 from saeta.connector.sources.file_filter import to_expression
 from saeta.core.arrow_types import json_readable
 from saeta.core.filters import Condition, bind, kinds_of
+from saeta.core.resume_token import ResumeUnavailable
 from saeta.errors import SourceError
 
 POLL_BYTES = 4 * 1024 * 1024
@@ -86,6 +89,10 @@ class FileFollower:
     _followed: dict[str, _Followed] = field(default_factory=dict)
     _done: set[str] = field(default_factory=set)  # whole-file formats, read once
     _pending: dict[str, _Pending] = field(default_factory=dict)
+    marks: Marks = field(default_factory=Marks)
+    _live: bool = False  # the snapshot is over
+    _snap_end: dict[str, int] = field(default_factory=dict)  # the file whose snapshot is being read: its end
+    _skip: tuple[str, int] | None = None  # restored: rows of that file's first range not given again
 
     def __post_init__(self) -> None:
         full = self.source.schema()
@@ -99,19 +106,33 @@ class FileFollower:
     # --- the Follower protocol
 
     def snapshot(self) -> Iterator[pa.RecordBatch]:
+        if self._live:  # restored after the snapshot
+            return
         for path in self.source.files():
+            if path in self._done:
+                continue
+            state = self._followed.get(path)
             if self._tailable(path):
-                st = self._stat(path)
-                state = _Followed(st.st_ino, 0)
-                self._followed[path] = state
-                while state.pos < st.st_size:
+                if state is None:
+                    st = self._stat(path)
+                    state = _Followed(st.st_ino, 0)
+                    self._followed[path] = state
+                    end = st.st_size
+                else:  # restored: the file whose snapshot was being read, or one done
+                    end = self._snap_end.get(path, -1)
+                self._snap_end[path] = end
+                while state.pos < end:
                     before = state.pos
-                    yield from self._read_range(path, state, st.st_size)
+                    self._begin(path)
+                    yield from self._given(path, self._read_range(path, state, end))
                     if state.pos == before:  # only a line still being written is left
                         break
+                self._snap_end.pop(path, None)
             else:
+                self._begin(path)
                 self._done.add(path)
-                yield from self._whole(path)
+                yield from self._given(path, self._whole(path))
+        self._live = True
 
     def poll(self) -> tuple[list[pa.RecordBatch], bool]:
         """New rows since the last call, and whether more is already waiting (a poll reads
@@ -128,25 +149,109 @@ class FileFollower:
                     more = True
                     continue
                 before = state.pos
-                out += self._read_range(path, state, min(st.st_size, state.pos + budget))
+                self._begin(path)
+                out += self._given(path, self._read_range(path, state, min(st.st_size, state.pos + budget)))
                 budget -= state.pos - before
                 more = more or self._complete_line_left(path, state, st.st_size)
         for path in self._new_files():
             if budget <= 0:
                 more = True
                 break
+            self._begin(path)
             if self._tailable(path):
                 st = self._stat(path)
                 state = _Followed(st.st_ino, 0)
                 self._followed[path] = state
-                out += self._read_range(path, state, min(st.st_size, budget))
+                out += self._given(path, self._read_range(path, state, min(st.st_size, budget)))
                 budget -= state.pos
                 more = more or self._complete_line_left(path, state, st.st_size)
             else:
                 self._done.add(path)
-                out += list(self._whole(path))
+                out += self._given(path, self._whole(path))
                 budget -= os.path.getsize(path)
         return out, more
+
+    # --- resumption (docs/tunnel.md, "Resumable subscriptions")
+
+    def restore(self, cursor: bytes, skip: int) -> None:
+        saved = follow_cursor.decode_files(cursor)
+        try:
+            by_key = {follow_cursor.path_key(p): p for p in self.source.files()}
+        except SourceError:
+            by_key = {}
+
+        def path_of(key: str) -> str:
+            path = by_key.get(key)
+            if path is None:
+                raise ResumeUnavailable(
+                    f"dataset {self.source.name}: a file it followed is gone; follow it again from its snapshot"
+                )
+            return path
+
+        for f in saved.files:
+            path = path_of(f.key)
+            st = self._stat(path)
+            if st.st_ino != f.inode or st.st_size < f.pos:
+                raise ResumeUnavailable(
+                    f"dataset {self.source.name}: {Path(path).name} was truncated or replaced since; "
+                    "follow it again from its snapshot"
+                )
+            self._followed[path] = _Followed(f.inode, f.pos, self._preamble_of(path) if f.pos else b"")
+            if f.snap_end >= 0:
+                self._snap_end[path] = f.snap_end
+        self._done.update(path_of(k) for k in saved.done)
+        self._live = saved.live
+        self._skip = (path_of(saved.at), skip) if skip > 0 else None
+
+    def _begin(self, path: str) -> None:
+        """A range of ``path`` begins: its mark, with the state as it is before the read."""
+        skip = self._skip[1] if self._skip is not None and self._skip[0] == path else 0
+        self.marks.begin(functools.partial(self._cursor, path), skip)
+
+    def _cursor(self, at: str) -> bytes:
+        key = follow_cursor.path_key
+        return follow_cursor.encode_files(
+            follow_cursor.FileCursor(
+                self._live,
+                tuple(
+                    follow_cursor.FileState(key(p), s.inode, s.pos, self._snap_end.get(p, -1))
+                    for p, s in self._followed.items()
+                ),
+                tuple(sorted(key(p) for p in self._done)),
+                key(at),
+            )
+        )
+
+    def _given(self, path: str, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """``batches`` of ``path`` as given out: less the rows a restored follower skips
+        (its first range), counted for the marks."""
+        skip = 0
+        if self._skip is not None and self._skip[0] == path:
+            skip, self._skip = self._skip[1], None
+        for batch in batches:
+            if skip >= batch.num_rows:
+                skip -= batch.num_rows
+                continue
+            if skip:
+                batch, skip = batch.slice(skip), 0
+            self.marks.gave((batch,))
+            yield batch
+        if skip:
+            raise ResumeUnavailable(
+                f"dataset {self.source.name}: {Path(path).name} holds fewer rows than when the subscription "
+                "was interrupted; follow it again from its snapshot"
+            )
+
+    def _preamble_of(self, path: str) -> bytes:
+        """A CSV file's lines before its data (skipped rows, the header), read again."""
+        if self.source.cfg.type != "csv":
+            return b""
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(POLL_BYTES)
+        except OSError as exc:
+            raise SourceError(f"dataset {self.source.name}: reading {Path(path).name}: {exc.strerror}") from None
+        return data[: self._preamble_end(data, data.rfind(b"\n") + 1)]
 
     def _complete_line_left(self, path: str, state: _Followed, size: int) -> bool:
         """Whether a whole line is waiting past ``state.pos`` (the read stopped short). Looks

@@ -14,8 +14,10 @@ from typing import Protocol
 
 import pyarrow as pa
 
-from saeta.connector.sources.base import project
+from saeta.connector.sources import follow_cursor
+from saeta.connector.sources.base import Marks, project
 from saeta.core.filters import Bound, BoundValue, Condition, Kind
+from saeta.core.resume_token import ResumeUnavailable
 from saeta.errors import BadRequest
 
 POLL_ROWS = 65_536
@@ -70,8 +72,16 @@ class SqlFollower:
         self._cursor, self._kind = cursor, kind
         self._read = tuple(self._target.names) + (() if cursor in self._target.names else (cursor,))
         self._last: BoundValue | None = None
+        self.marks = Marks()
+        self._restored = False
+        self._skip = 0  # restored: rows of the first poll not given again
 
     def snapshot(self) -> Iterator[pa.RecordBatch]:
+        if self._restored:  # resumed after its snapshot: polls only
+            return
+        # The snapshot's partitions are read in no set order: it cannot be read again
+        # from a row within it.
+        self.marks.begin(lambda: None)
         last = self._max()
         if last is None:
             return  # an empty table: every row will come from polls
@@ -79,9 +89,13 @@ class SqlFollower:
         upto = Bound(self._cursor, "<=", self._kind, (last,))
         for partition in range(self.source.partition_count()):
             for batch in self.source.read_rows(self._read, None, (*self._bound, upto), partition):
-                yield batch.select(self._target.names)
+                out = batch.select(self._target.names)
+                self.marks.gave((out,))
+                yield out
 
     def poll(self) -> tuple[list[pa.RecordBatch], bool]:
+        skip, self._skip = self._skip, 0
+        self.marks.begin(lambda: follow_cursor.encode_table(self._cursor, self._last), skip)
         after = () if self._last is None else (Bound(self._cursor, ">", self._kind, (self._last,)),)
         batches = list(self.source.read_rows(self._read, POLL_ROWS, (*self._bound, *after), None, self._cursor))
         rows = sum(b.num_rows for b in batches)
@@ -89,7 +103,26 @@ class SqlFollower:
             last = batches[-1].column(self._cursor)[-1].as_py()  # ordered by the cursor
             if last is not None:
                 self._last = last
-        return [b.select(self._target.names) for b in batches], rows >= POLL_ROWS
+        if skip > rows:
+            raise ResumeUnavailable(
+                f"dataset {self.source.name}: fewer rows follow the subscription's cursor than when it was "
+                "interrupted; follow it again from its snapshot"
+            )
+        out = []
+        for batch in batches:
+            if skip >= batch.num_rows:
+                skip -= batch.num_rows
+                continue
+            out.append(batch.slice(skip).select(self._target.names))
+            skip = 0
+        self.marks.gave(out)
+        return out, rows >= POLL_ROWS
+
+    def restore(self, cursor: bytes, skip: int) -> None:
+        """Polls from the cursor's last value (a cursor made after the snapshot: its
+        polls read in the cursor's order, so they can be read again)."""
+        self._last = follow_cursor.decode_table(cursor, self._cursor)
+        self._restored, self._skip = True, skip
 
     def close(self) -> None:
         """Connections go back to the source's pool after each read."""
