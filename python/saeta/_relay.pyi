@@ -13,6 +13,7 @@ __all__ = [
     "DataCall",
     "DataChunk",
     "DataEnd",
+    "DataResume",
     "DataServer",
     "Payload",
     "check_schema_message",
@@ -60,6 +61,13 @@ class DataEnd:
     def records(self) -> int: ...
 
 @final
+class DataResume:
+    """A subscription's resume point: the whole ArrowChunk message (at most 2,048 bytes)."""
+
+    @property
+    def message(self) -> bytes: ...
+
+@final
 class CallEnded:
     """The call ended before its end marker (no reason: closed cleanly by the connector)."""
 
@@ -83,7 +91,7 @@ class DataCall:
     def accept(self) -> None: ...
     def reject(self, code: str, message: str) -> None: ...
     def finish(self, abort_reason: str | None = None, invalid_data: bool = False) -> None: ...
-    def take(self) -> DataChunk | DataEnd | CallEnded | None: ...
+    def take(self) -> DataChunk | DataResume | DataEnd | CallEnded | None: ...
 
 @final
 class DataServer:

@@ -91,6 +91,7 @@ class _Query:
     skip_schema: bool = False
     resumes: int = 0
     held: list[memoryview] = field(default_factory=list)  # frames of a group not yet whole
+    snapshot_seen: bool = False  # a subscription's snapshot frame came (a resumed one may repeat it)
 
     def on_frame(self, payload: memoryview) -> None:
         """A binary frame of this query's stream: handed on at once, or, inside a
@@ -104,7 +105,9 @@ class _Query:
         self.pending[0][0] -= 1
         if self.pending[0][0] <= 0:
             _, rows, token = self.pending.pop(0)
-            self.committed = (rows, token)
+            # A null token: the stream cannot be resumed from here (a subscription's rows its
+            # source cannot read again), until a later checkpoint can.
+            self.committed = (rows, token) if token is not None else None
             for view in self.held:
                 self.frames += 1
                 self.queue.put_nowait(("data", view))
@@ -142,7 +145,7 @@ class AsyncClient:
         """Opens ``{url}/stream/{session_id}`` (url is ws:// or wss://). ``kwargs`` go to
         websockets' connect; ``max_size`` (the largest frame accepted, MAX_FRAME_BYTES by
         default) must be at least the gateway's websocket.max_frame_bytes. With
-        ``resume``, queries ask for checkpoints and carry on where they stopped when the
+        ``resume``, queries and subscriptions ask for checkpoints and carry on where they stopped when the
         replica holding the tunnel goes (CONNECTOR_OFFLINE) or the socket drops: the
         client reconnects (for up to RECONNECT_SECONDS) and resumes them, no row lost or
         repeated (docs/protocol.md, "Resuming")."""
@@ -302,8 +305,12 @@ class AsyncClient:
     ) -> AsyncGenerator[pa.RecordBatch, None]:
         """A live query (docs/protocol.md, "Live data"): the snapshot's batches, then new
         ones as the source grows. ``on_snapshot(rows)`` is called once the snapshot has
-        arrived. Breaking out of the loop, or ``unsubscribe(query_id)``, ends it."""
+        arrived. Breaking out of the loop, or ``unsubscribe(query_id)``, ends it. With
+        ``resume``, a subscription whose socket or replica is lost carries on where it
+        stopped, as a query does (``on_snapshot`` is still called once)."""
         request = _request("subscribe", query_id or f"s{next(self._ids)}", dataset, columns, filter)
+        if self._resume:
+            request["resumable"] = True
         return self._run(request, None, on_snapshot)
 
     async def unsubscribe(self, query_id: str) -> None:
@@ -336,8 +343,11 @@ class AsyncClient:
                     for message in reader:
                         yield pa.ipc.read_record_batch(message, q.schema)
                 elif kind == "snapshot":
-                    if on_snapshot is not None:
+                    # Once: a subscription resumed from a checkpoint before its snapshot
+                    # frame gets that frame again.
+                    if on_snapshot is not None and not q.snapshot_seen:
                         on_snapshot(value["rows"])
+                    q.snapshot_seen = True
                 elif kind == "end":
                     finished = True
                     return
@@ -370,7 +380,7 @@ class AsyncClient:
     async def _resumed(self, request: dict[str, Any], q: _Query, delay: bool = True) -> bool:
         """Asks again for query ``q`` from its last committed checkpoint (or from the
         start, when no data came yet); False when it cannot be resumed."""
-        if request["action"] != "query" or q.resumes >= MAX_RESUMES:
+        if q.resumes >= MAX_RESUMES:
             return False
         if q.committed is None and q.frames > 1:  # data came, and no checkpoint covers it
             return False

@@ -26,6 +26,21 @@ pub struct DataChunk {
     rows: i64,
 }
 
+/// What `DataCall.take` gives: a subscription's resume point, the whole ArrowChunk
+/// message (at most 2,048 bytes; Python parses it).
+#[pyclass(module = "saeta._relay", frozen)]
+pub struct DataResume {
+    message: Bytes,
+}
+
+#[pymethods]
+impl DataResume {
+    #[getter]
+    fn message<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.message)
+    }
+}
+
 /// What `DataCall.take` gives: the connector's end marker, with the rows it announces.
 #[pyclass(module = "saeta._relay", frozen)]
 pub struct DataEnd {
@@ -180,7 +195,7 @@ impl DataCall {
         self.call.finish(abort_reason.map(|reason| Abort { invalid_data, reason }));
     }
 
-    /// The next item or None: a DataChunk, the DataEnd marker, or CallEnded. Invalid
+    /// The next item or None: a DataChunk, a DataResume, the DataEnd marker, or CallEnded. Invalid
     /// data raises RelayError.
     fn take(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let item = match self.call.take() {
@@ -193,6 +208,7 @@ impl DataCall {
                 let rows = i64::try_from(rows).unwrap_or(i64::MAX);
                 Py::new(py, DataChunk { payload, rows })?.into_any()
             }
+            Item::Resume(message) => Py::new(py, DataResume { message })?.into_any(),
             Item::End { records } => Py::new(py, DataEnd { records })?.into_any(),
             Item::Closed(reason) => Py::new(py, CallEnded { reason, too_large: false })?.into_any(),
             Item::TooLarge(reason) => Py::new(py, CallEnded { reason: Some(reason), too_large: true })?.into_any(),

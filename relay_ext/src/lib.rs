@@ -94,6 +94,7 @@ fn _relay(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<data_py::Payload>()?;
     m.add_class::<data_py::DataChunk>()?;
     m.add_class::<data_py::DataEnd>()?;
+    m.add_class::<data_py::DataResume>()?;
     m.add_class::<data_py::CallEnded>()?;
     m.add("IMPLEMENTATION", "rust")?;
     Ok(())

@@ -57,7 +57,8 @@ def append(path: Path, lines: Iterable[int]) -> None:
 
 
 def run_with_appends(tmp_path: Path) -> tuple[FileSource, list[tuple[int, Point]]]:
-    """A glob of CSV files followed while they grow and new ones appear; every row's id with the resume point of its place in the stream."""
+    """A glob of CSV files followed while they grow and new ones appear; every row's id
+    with the resume point of its place in the stream."""
     (tmp_path / "a.csv").write_text("id,v\n")
     append(tmp_path / "a.csv", range(0, 7))
     (tmp_path / "b.csv").write_text("id,v\n")

@@ -164,6 +164,17 @@ def test_resume_is_parsed_and_needs_resumable() -> None:
         assert refused.value.request_id == "q1"
 
 
+def test_a_subscription_may_be_resumable_too() -> None:
+    base = {"action": "subscribe", "id": "s1", "dataset": "log"}
+    asked = bp.parse_client_message(json.dumps({**base, "resumable": True, "resume": {"token": "t.m", "rows": 5}}))
+    assert isinstance(asked, bp.Subscribe) and asked.resumable and asked.resume == bp.Resume("t.m", 5)
+    plain = bp.parse_client_message(json.dumps(base))
+    assert isinstance(plain, bp.Subscribe) and not plain.resumable
+    with pytest.raises(bp.RequestError, match="needs 'resumable'"):
+        bp.parse_client_message(json.dumps({**base, "resume": {"token": "t.m", "rows": 5}}))
+    assert json.loads(bp.checkpoint_frame("s1", 3, 1, None))["token"] is None
+
+
 def test_checkpoint_and_resumable_info_frames() -> None:
     assert json.loads(bp.checkpoint_frame("q1", 10, 2, "t.m")) == {
         "type": "checkpoint",

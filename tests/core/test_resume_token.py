@@ -1,5 +1,6 @@
-"""core/resume_token.py: a token verifies for its session and query only, and anything
-forged, tampered, expired or malformed is RESUME_REFUSED."""
+"""core/resume_token.py: a token verifies for its session and query only (a
+subscription's, for that subscription only), and anything forged, tampered, expired or
+malformed is RESUME_REFUSED."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import json
 import pytest
 from saeta.core.filters import Condition
 from saeta.core.resume_token import (
+    MAX_ROWS,
+    MAX_TOKEN_CHARS,
+    Follow,
     Position,
     ResumeRefused,
     Token,
@@ -18,6 +22,7 @@ from saeta.core.resume_token import (
     sign,
     verify,
 )
+from saeta.core.tunnel_codec import MAX_CURSOR_BYTES
 
 SECRET = "resume-test-secret-0123456789abcdefghij"
 SESSION = session_digest("sid-1")
@@ -81,3 +86,50 @@ def test_a_signed_token_whose_position_is_impossible_is_refused() -> None:
 def test_a_non_string_token_is_refused() -> None:
     with pytest.raises(ResumeRefused):
         verify(SECRET, 12, SESSION, QUERY, 1_000)
+
+
+SUBSCRIPTION = query_digest("s1", "log", None, None, False, (), subscription=True)
+FOLLOWED = Token(SESSION, SUBSCRIPTION, "", Position(0, (), 5_000), 2_000, Follow(b'{"cursor":1}', 17, 4_000))
+
+
+def test_a_subscriptions_token_carries_its_cursor_and_is_of_its_own_kind() -> None:
+    assert verify(SECRET, sign(SECRET, FOLLOWED), SESSION, SUBSCRIPTION, 1_000) == FOLLOWED
+    assert query_digest("s1", "log", None, None, False, ()) != SUBSCRIPTION
+    with pytest.raises(ResumeRefused, match="another query"):
+        verify(SECRET, sign(SECRET, FOLLOWED), SESSION, query_digest("s1", "log", None, None, False, ()), 1_000)
+
+
+@pytest.mark.parametrize(
+    "follow",
+    [
+        ["e30", 18, 4_000],  # another cursor, rows of the range, snapshot: all signed
+        ["eyJjdXJzb3IiOjF9", 18, 4_000],
+        ["eyJjdXJzb3IiOjF9", 17, -1],
+        None,
+    ],
+)
+def test_a_subscriptions_tampered_position_is_refused(follow: object) -> None:
+    with pytest.raises(ResumeRefused, match="signature"):
+        verify(SECRET, _tampered(sign(SECRET, FOLLOWED), f=follow), SESSION, SUBSCRIPTION, 1_000)
+
+
+@pytest.mark.parametrize(
+    "follow",
+    [Follow(b"", 0, -1), Follow(b"x" * (MAX_CURSOR_BYTES + 1), 0, -1), Follow(b"c", -1, -1), Follow(b"c", 0, -2)],
+)
+def test_a_signed_subscription_token_with_an_impossible_position_is_refused(follow: Follow) -> None:
+    bad = Token(SESSION, SUBSCRIPTION, "", Position(0, (), 5), 2_000, follow)
+    with pytest.raises(ResumeRefused, match="malformed"):
+        verify(SECRET, sign(SECRET, bad), SESSION, SUBSCRIPTION, 1_000)
+
+
+def test_a_subscriptions_largest_token_fits_the_protocols_limit() -> None:
+    big = Token(
+        SESSION,
+        SUBSCRIPTION,
+        "",
+        Position(0, (), MAX_ROWS),
+        2**40 - 1,
+        Follow(b"\xff" * MAX_CURSOR_BYTES, MAX_ROWS, MAX_ROWS),
+    )
+    assert len(sign(SECRET, big)) <= MAX_TOKEN_CHARS

@@ -17,12 +17,13 @@ import pyarrow as pa
 import pytest
 from saeta import relay as relay_seam
 from saeta.core import browser_protocol as bp
+from saeta.core import resume_token as rt
 from saeta.core.browser_protocol import FRAME_HEADER_BYTES
 from saeta.core.tunnel_codec import Abort
 from saeta.errors import QueryFailed
 from saeta.gateway import call_relay
 from saeta.gateway.call_relay import QueryContext
-from saeta.gateway.data_calls import Chunk, DataCalls, End
+from saeta.gateway.data_calls import Chunk, DataCalls, End, Resume
 from saeta.gateway.query import run_query, run_subscription
 from saeta.gateway.registry import ConnectorLink
 from saeta.relay import EOS
@@ -48,10 +49,10 @@ class Pieces:
     """A data call's pieces, each after ``delay`` seconds; past the list, it waits forever
     (a followed source with nothing new)."""
 
-    def __init__(self, pieces: Sequence[Chunk | End], delay: float = 0.0) -> None:
+    def __init__(self, pieces: Sequence[Chunk | Resume | End], delay: float = 0.0) -> None:
         self.pieces, self.delay = list(pieces), delay
 
-    async def next_piece(self) -> Chunk | End:
+    async def next_piece(self) -> Chunk | Resume | End:
         await asyncio.sleep(self.delay)
         if not self.pieces:
             await asyncio.Event().wait()
@@ -68,7 +69,9 @@ class FakeConnector:
     data: list[Pieces]
     partitions: int = 1
     snapshot_rows: int | None = None
+    resumable: bool = False
     ended: list[Abort | None] = field(default_factory=list)
+    asked: list[pb.DoGetRequest] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def serve(self) -> None:
@@ -81,12 +84,14 @@ class FakeConnector:
                     schema=SCHEMA.serialize().to_pybytes(),
                     partitions=[pb.Partition(ticket=f"t{i}") for i in range(self.partitions)],
                     total_records=-1,
+                    resumable=self.resumable,
                 )
                 self.link.on_message(pb.ConnectorMessage(flight_info=info))
                 if self.snapshot_rows is not None:
                     done = pb.SnapshotDone(request_id=rid, rows=self.snapshot_rows)
                     self.link.on_message(pb.ConnectorMessage(snapshot_done=done))
             elif kind == "do_get":
+                self.asked.append(msg.do_get)
                 claimed = self.calls.claim(msg.do_get.call_id, self.link.tenant)
                 assert not hasattr(claimed, "status"), claimed
                 claimed.arrived.set_result(self.data.pop(0))  # type: ignore[union-attr]
@@ -116,11 +121,13 @@ class Harness:
         self.calls = DataCalls()
         self.fake = FakeConnector(self.link, self.calls, data, **connector)
         self.browser = Browser()
+        self.resume_keys: rt.ResumeKeys | None = None
 
     async def run(self, q: bp.RunQuery | bp.Subscribe, stop: asyncio.Event | None = None) -> None:
         serving = asyncio.create_task(self.fake.serve())
         b = self.browser
         ctx = QueryContext(self.link, self.calls, relay_seam.load("python"), 5.0, b.send_text, b.send_parts, 4)
+        ctx.resume_keys = self.resume_keys
         try:
             if isinstance(q, bp.Subscribe):
                 assert stop is not None
@@ -187,6 +194,35 @@ async def test_a_subscription_announces_its_snapshot_then_ends_cleanly_when_stop
     assert texts[1]["rows"] == 4 and texts[2]["rows"] == 5
     assert h.browser.binaries[-1][FRAME_HEADER_BYTES:] == EOS
     assert h.fake.ended == [Abort("unsubscribed")]
+
+
+@in_loop
+async def test_a_resumable_subscriptions_checkpoints_carry_the_connectors_resume_points() -> None:
+    stop = asyncio.Event()
+    pieces = [Resume(b"c1", 3), batch(0, 2), batch(2, 2), Resume(b"c2", 0), batch(4, 1), Resume(None, 0), batch(5, 1)]
+    h = Harness([Pieces(pieces, delay=0.01)], snapshot_rows=4, resumable=True)
+    h.resume_keys = rt.ResumeKeys("subscription-test-secret-0123456789abc", rt.session_digest("sid"), 10_000)
+    stopper = asyncio.ensure_future(_stop_when(stop, lambda: len(h.browser.binaries) >= 6))
+    await h.run(bp.Subscribe("s1", "log", None, (), resumable=True), stop)
+    await stopper
+    assert h.fake.asked[0].resume_points and not h.fake.asked[0].cursor
+    checkpoints = [t for t in h.browser.texts if t["type"] == "checkpoint"]
+    assert [c["rows"] for c in checkpoints] == [2, 4, 5, 6]
+    assert checkpoints[-1]["token"] is None  # the source cannot read those rows again
+    query = rt.query_digest("s1", "log", None, None, False, (), subscription=True)
+    follows = [
+        rt.verify(h.resume_keys.secret, c["token"], h.resume_keys.session, query, 0).follow for c in checkpoints[:3]
+    ]
+    assert follows == [rt.Follow(b"c1", 5, -1), rt.Follow(b"c1", 7, -1), rt.Follow(b"c2", 1, 4)]
+    assert [t["type"] for t in h.browser.texts if t["type"] != "checkpoint"] == ["info", "snapshot", "end"]
+
+
+@in_loop
+async def test_a_resume_point_that_was_not_asked_for_is_invalid_data() -> None:
+    h = Harness([Pieces([batch(0, 2), Resume(b"c1", 0), End(2)])])
+    with pytest.raises(QueryFailed, match="resume point that was not asked for"):
+        await h.run(bp.RunQuery("q1", "ventas", None, None))
+    assert h.fake.ended == [Abort("invalid Arrow data", invalid_data=True)]
 
 
 @in_loop

@@ -43,9 +43,13 @@ class TcpProxy:
         for sock in sockets:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                sock.close()
+                # Wakes a pump blocked reading an idle connection (close alone would wait
+                # for its next byte), sending nothing: the reset goes out as the socket closes.
+                sock.shutdown(socket.SHUT_RD)
             except OSError:
                 pass
+            finally:
+                sock.close()
 
     def stop(self) -> None:
         self._stopped = True

@@ -72,6 +72,8 @@ class Subscribe:
     dataset: str
     columns: tuple[str, ...] | None
     filter: tuple[Condition, ...] = ()
+    resumable: bool = False  # checkpoints with resume tokens (docs/protocol.md, "Resuming")
+    resume: Resume | None = None  # resume from this token, whose rows the client has
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,23 +159,23 @@ def parse_client_message(text: str | bytes) -> ClientAction:
             conditions = parse_filter(obj["filter"])
         except BadRequest as exc:
             raise RequestError(exc.message, qid) from None
-    if action == "subscribe":
-        for key in ("limit", "ordered"):
-            if key in obj:
-                raise RequestError(f"'{key}' does not apply to a subscription", qid)
-        return Subscribe(qid, dataset, columns, conditions)
-    limit = obj.get("limit")
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_LIMIT):
-        raise RequestError("'limit' must be a non-negative integer", qid)
-    ordered = obj.get("ordered", False)
-    if not isinstance(ordered, bool):
-        raise RequestError("'ordered' must be true or false", qid)
     resumable = obj.get("resumable", False)
     if not isinstance(resumable, bool):
         raise RequestError("'resumable' must be true or false", qid)
     resume = _resume(obj.get("resume"), qid)
     if resume is not None and not resumable:
         raise RequestError("'resume' needs 'resumable': true", qid)
+    if action == "subscribe":
+        for key in ("limit", "ordered"):
+            if key in obj:
+                raise RequestError(f"'{key}' does not apply to a subscription", qid)
+        return Subscribe(qid, dataset, columns, conditions, resumable, resume)
+    limit = obj.get("limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_LIMIT):
+        raise RequestError("'limit' must be a non-negative integer", qid)
+    ordered = obj.get("ordered", False)
+    if not isinstance(ordered, bool):
+        raise RequestError("'ordered' must be true or false", qid)
     return RunQuery(qid, dataset, columns, limit, conditions, ordered, resumable, resume)
 
 
@@ -222,7 +224,9 @@ def info_frame(
     return _dumps(frame)
 
 
-def checkpoint_frame(qid: str, rows: int, frames: int, token: str) -> str:
+def checkpoint_frame(qid: str, rows: int, frames: int, token: str | None) -> str:
+    """``token`` None: the stream cannot be resumed from here (a subscription's rows that
+    its source cannot read again, until a later checkpoint says otherwise)."""
     return _dumps({"type": "checkpoint", "id": qid, "rows": rows, "frames": frames, "token": token})
 
 

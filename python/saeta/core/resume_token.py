@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from saeta.core.filters import Condition
+from saeta.core.tunnel_codec import MAX_CURSOR_BYTES
 from saeta.errors import SaetaError
 
 VERSION = 1
@@ -52,12 +53,24 @@ class Position:
 
 
 @dataclass(frozen=True, slots=True)
+class Follow:
+    """Where a subscription's stream stands, beyond its rows: its follower's cursor (the
+    connector's, opaque here) and the rows of that range already sent; and the rows the
+    ``snapshot`` frame announced (-1: not sent yet)."""
+
+    cursor: bytes
+    skip: int
+    snapshot: int
+
+
+@dataclass(frozen=True, slots=True)
 class Token:
     session: str
     query: str
     partitions: str  # partitions_digest of the tickets the query read
     position: Position
     expires_at: int
+    follow: Follow | None = None  # a subscription's
 
 
 def _key(secret: str) -> bytes:
@@ -75,21 +88,21 @@ def query_digest(
     limit: int | None,
     ordered: bool,
     conditions: Sequence[Condition],
+    subscription: bool = False,
 ) -> str:
     """A digest of the query as the client asked it: the same query asked again has the
-    same digest, any other parameter another."""
-    canonical = json.dumps(
-        [
-            query_id,
-            dataset,
-            list(columns) if columns is not None else None,
-            limit,
-            ordered,
-            [[c.column, c.op, list(c.values)] for c in conditions],
-        ],
-        separators=(",", ":"),
-        ensure_ascii=True,
-    )
+    same digest, any other parameter another (a subscription's, another than a query's)."""
+    fields: list[Any] = [
+        query_id,
+        dataset,
+        list(columns) if columns is not None else None,
+        limit,
+        ordered,
+        [[c.column, c.op, list(c.values)] for c in conditions],
+    ]
+    if subscription:
+        fields.append("subscribe")
+    canonical = json.dumps(fields, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
@@ -108,19 +121,20 @@ def _unb64(text: str) -> bytes:
 
 def sign(secret: str, token: Token) -> str:
     p = token.position
-    body = json.dumps(
-        {
-            "v": VERSION,
-            "s": token.session,
-            "q": token.query,
-            "p": token.partitions,
-            "t": p.taken,
-            "r": [list(pair) for pair in p.running],
-            "n": p.rows,
-            "e": token.expires_at,
-        },
-        separators=(",", ":"),
-    ).encode()
+    fields: dict[str, Any] = {
+        "v": VERSION,
+        "s": token.session,
+        "q": token.query,
+        "p": token.partitions,
+        "t": p.taken,
+        "r": [list(pair) for pair in p.running],
+        "n": p.rows,
+        "e": token.expires_at,
+    }
+    if token.follow is not None:
+        f = token.follow
+        fields["f"] = [_b64(f.cursor), f.skip, f.snapshot]
+    body = json.dumps(fields, separators=(",", ":")).encode()
     return f"{_b64(body)}.{_b64(hmac.digest(_key(secret), body, 'sha256'))}"
 
 
@@ -171,7 +185,24 @@ def verify(secret: str, text: object, session: str, query: str, now: float) -> T
     if not isinstance(partitions, str):
         raise ResumeRefused("the resume token is malformed")
     position = Position(taken, tuple(running), _int(fields.get("n"), MAX_ROWS))
-    return Token(session, query, partitions, position, expires_at)
+    return Token(session, query, partitions, position, expires_at, _follow(fields.get("f")))
+
+
+def _follow(value: Any) -> Follow | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 3 or not isinstance(value[0], str):
+        raise ResumeRefused("the resume token is malformed")
+    try:
+        cursor = _unb64(value[0])
+    except (binascii.Error, ValueError):
+        raise ResumeRefused("the resume token is malformed") from None
+    if not 0 < len(cursor) <= MAX_CURSOR_BYTES:
+        raise ResumeRefused("the resume token is malformed")
+    snapshot = value[2]
+    if snapshot != -1:
+        snapshot = _int(snapshot, MAX_ROWS)
+    return Follow(cursor, _int(value[1], MAX_ROWS), snapshot)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,10 @@ Buffer = Any  # bytes-like: bytes, a memoryview, the relay's Payload
 # RegisterRequest.protocol_version: the tunnel protocol both sides speak (docs/tunnel.md).
 TUNNEL_PROTOCOL_VERSION = 1
 DATA_TAG = b"\x0a"  # field 1, wire type 2 (length-delimited)
+# ArrowChunk.resume_at (field 5): a subscription's resume point, a message of its own.
+RESUME_TAG = b"\x2a"
+MAX_RESUME_BYTES = 2048  # as relay_ext/src/data_plane/call.rs bounds it
+MAX_CURSOR_BYTES = 1536
 # DoGet metadata naming the call (DoGetRequest.call_id), and the id `connector test`
 # sends to check the data port: always refused with NOT_FOUND, logged as a probe.
 CALL_ID_KEY = "saeta-call-id"

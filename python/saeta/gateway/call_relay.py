@@ -39,6 +39,7 @@ from saeta.gateway.data_calls import (
     DataStream,
     End,
     MessageTooLarge,
+    Resume,
 )
 from saeta.gateway.ws_protocol import Buffer
 from saeta.relay import Relay
@@ -154,7 +155,9 @@ class InvalidArrowData(QueryFailed):
     """The connector sent bytes that are not whole Arrow IPC messages of the stream."""
 
 
-async def _next_piece(stream: DataStream, errors: asyncio.Future[SaetaError], tenant: str, out: Out) -> Chunk | End:
+async def _next_piece(
+    stream: DataStream, errors: asyncio.Future[SaetaError], tenant: str, out: Out
+) -> Chunk | Resume | End:
     """The data call's next piece, framed by the relay and then fully validated
     (arrow_check.py); a broken call raises why, bad bytes InvalidArrowData."""
     try:
@@ -204,8 +207,11 @@ async def relay_partition(
             limit=-1 if limit is None else limit,
             filter=filter_codec.to_proto(conditions),
             max_chunk_bytes=ctx.max_frame_bytes - FRAME_HEADER_BYTES,
-            skip_rows=skip_rows,
+            skip_rows=skip_rows if follow is None else follow.skip,
         )
+        if follow is not None and follow.on_resume is not None:
+            ask.resume_points = True
+            ask.cursor = follow.cursor
         call = ctx.link.open_call(ctx.calls, ask, follow is not None)
         relay = PartitionRelay(out.schema, out.frame_payload, limit, "query" if follow is None else "subscription")
         try:
@@ -227,7 +233,12 @@ async def relay_partition(
                     if isinstance(piece, End):
                         relay.end(piece.records)
                         break
-                    if isinstance(piece, Chunk):
+                    if isinstance(piece, Resume):
+                        if follow is None or follow.on_resume is None:  # never asked for
+                            relay.invalid_data()
+                            raise InvalidArrowData("the connector sent a resume point that was not asked for")
+                        await follow.on_resume(piece)
+                    elif isinstance(piece, Chunk):
                         if frames is not None:  # a resumable query's: behind a checkpoint
                             await frames(piece.rows, list(relay.chunk(piece.rows, piece.payload)))
                         else:
@@ -237,7 +248,7 @@ async def relay_partition(
                         relay.unsubscribed()
                         break
                     if follow is not None and relay.snapshot_due(follow.snapshot_rows()):
-                        await ctx.snapshot(follow.query_id, follow.snapshot.result())
+                        await follow.announce(ctx)
             finally:
                 pieces.close()
             return relay.rows, relay.nbytes
@@ -252,7 +263,7 @@ class _Pieces:
     def __init__(self, ctx: QueryContext, stream: DataStream, errors: asyncio.Future[SaetaError], out: Out) -> None:
         self.ctx, self.stream, self.errors, self.out = ctx, stream, errors, out
 
-    async def next(self) -> Chunk | End | None:
+    async def next(self) -> Chunk | Resume | End | None:
         piece = _next_piece(self.stream, self.errors, self.ctx.link.tenant, self.out)
         return await _within(piece, self.ctx.timeout, self.errors)
 
@@ -263,11 +274,21 @@ class _Pieces:
 @dataclass(eq=False)
 class Follow:
     """What a subscription's data call also waits on: the unsubscribe, and the connector's
-    count of the snapshot's rows (SnapshotDone)."""
+    count of the snapshot's rows (SnapshotDone).
+
+    Resumable (docs/protocol.md, "Resuming"): ``on_resume`` takes each resume point the
+    connector sends (asked for with DoGetRequest.resume_points); a resumed call starts
+    from ``cursor`` less ``skip`` rows, ``base`` rows already with the client, and the
+    ``snapshot`` frame not sent again once ``announced`` (its rows; -1: not yet)."""
 
     query_id: str
     stop: asyncio.Event
     snapshot: asyncio.Future[int]
+    on_resume: Callable[[Resume], Awaitable[None]] | None = None
+    cursor: bytes = b""
+    skip: int = 0
+    base: int = 0
+    announced: int = -1
     stopped: asyncio.Future[Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -275,6 +296,13 @@ class Follow:
 
     def snapshot_rows(self) -> int | None:
         return self.snapshot.result() if self.snapshot.done() else None
+
+    async def announce(self, ctx: QueryContext) -> None:
+        """The snapshot's rows are all relayed: the ``snapshot`` frame, unless a call
+        before this one (the subscription resumed) sent it already."""
+        if self.announced < 0:
+            self.announced = self.base + self.snapshot.result()
+            await ctx.snapshot(self.query_id, self.announced)
 
     def close(self) -> None:
         self.stopped.cancel()
@@ -290,9 +318,9 @@ class _Followed(_Pieces):
     ) -> None:
         super().__init__(ctx, stream, errors, out)
         self.follow = follow
-        self._reading: asyncio.Future[Chunk | End] | None = None
+        self._reading: asyncio.Future[Chunk | Resume | End] | None = None
 
-    async def next(self) -> Chunk | End | None:
+    async def next(self) -> Chunk | Resume | End | None:
         if self._reading is None:
             self._reading = asyncio.ensure_future(_next_piece(self.stream, self.errors, self.ctx.link.tenant, self.out))
         waiters: set[asyncio.Future[Any]] = {self._reading, self.follow.stopped, self.errors}

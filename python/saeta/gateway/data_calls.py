@@ -6,6 +6,7 @@ hands over a DataStream; the query side reads pieces from it and says when the c
 end. Both tunnel sides yield the same pieces, already located and checked:
 
 - ``Chunk``: whole record batches, ``payload`` a bytes-like view that is sent as is;
+- ``Resume``: a subscription's resume point (asked with DoGetRequest.resume_points);
 - ``End``: the connector's end marker with the rows it announces.
 
 ``next_piece`` raises RelayError on invalid data and CallBroken when the call ends
@@ -19,9 +20,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from google.protobuf.message import DecodeError
+
 from saeta.core.call_table import CallTable, Refused
-from saeta.core.tunnel_codec import PROBE_CALL_ID, Abort
-from saeta.errors import QueryFailed, QueryTimeout, SaetaError
+from saeta.core.tunnel_codec import MAX_CURSOR_BYTES, MAX_RESUME_BYTES, PROBE_CALL_ID, RESUME_TAG, Abort
+from saeta.errors import QueryFailed, QueryTimeout, RelayError, SaetaError
 from saeta.relay import Relay
 from saeta.v1 import tunnel_pb2 as pb
 
@@ -41,6 +44,32 @@ class End:
     records: int
 
 
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Where the rows that follow can be read again (tunnel.proto's ResumePoint); a cursor
+    of None: they cannot."""
+
+    cursor: bytes | None
+    skip: int
+
+
+def resume_of(raw: bytes) -> Resume:
+    """A resume point message (ArrowChunk.resume_at alone), checked: bounded, nothing else
+    in it, a cursor of at most MAX_CURSOR_BYTES and a skip that is not negative."""
+    if len(raw) > MAX_RESUME_BYTES:
+        raise RelayError("TUNNEL_MESSAGE_INVALID", f"a resume point of {len(raw)} bytes (at most {MAX_RESUME_BYTES})")
+    try:
+        msg = pb.ArrowChunk.FromString(raw)
+    except DecodeError:
+        raise RelayError("TUNNEL_MESSAGE_INVALID", "a resume point that is not an ArrowChunk") from None
+    point = msg.resume_at
+    if msg.data or msg.end or msg.HasField("snapshot_rows") or not msg.HasField("resume_at"):
+        raise RelayError("TUNNEL_MESSAGE_INVALID", "a resume point's message holds something else")
+    if len(point.cursor) > MAX_CURSOR_BYTES or point.skip < 0:
+        raise RelayError("TUNNEL_MESSAGE_INVALID", "a resume point's cursor is too long or its skip negative")
+    return Resume(point.cursor or None, point.skip)
+
+
 class CallBroken(Exception):
     """The data call ended before its end marker; the message says how, if known."""
 
@@ -57,7 +86,7 @@ class MessageTooLarge(CallBroken):
 
 
 class DataStream(Protocol):
-    async def next_piece(self) -> Chunk | End: ...
+    async def next_piece(self) -> Chunk | Resume | End: ...
 
 
 @dataclass(eq=False)
@@ -188,7 +217,7 @@ class GrpcDataStream:
         self._messages = messages
         self._relay = relay
 
-    async def next_piece(self) -> Chunk | End:
+    async def next_piece(self) -> Chunk | Resume | End:
         try:
             raw = await anext(self._messages)
         except StopAsyncIteration:
@@ -199,6 +228,8 @@ class GrpcDataStream:
             raise
         except Exception as exc:  # grpc's errors when the call breaks
             raise CallBroken(f"the data call broke: {type(exc).__name__}") from None
+        if raw[:1] == RESUME_TAG:
+            return resume_of(raw)
         is_end, offset, length, number = self._relay.classify_chunk(raw)
         if is_end:
             return End(number)

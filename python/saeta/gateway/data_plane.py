@@ -29,6 +29,8 @@ from saeta.gateway.data_calls import (
     End,
     MessageTooLarge,
     PendingCall,
+    Resume,
+    resume_of,
 )
 
 log = logging.getLogger("saeta.gateway.data")
@@ -47,7 +49,7 @@ class RustDataStream:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
-    async def next_piece(self) -> Chunk | End:
+    async def next_piece(self) -> Chunk | Resume | End:
         while (item := self._call.take()) is None:
             self._waiter = asyncio.get_running_loop().create_future()
             try:
@@ -56,6 +58,8 @@ class RustDataStream:
                 self._waiter = None
         if isinstance(item, _relay.DataChunk):
             return Chunk(memoryview(item.payload), item.rows, len(item.payload))
+        if isinstance(item, _relay.DataResume):
+            return resume_of(item.message)
         if isinstance(item, _relay.DataEnd):
             return End(item.records)
         if item.too_large:

@@ -25,10 +25,10 @@ from saeta.core.connector_answers import error_from_connector
 from saeta.core.filters import Condition
 from saeta.core.presence import Holder
 from saeta.core.throttle import LogThrottle
-from saeta.core.tunnel_codec import DATA_TAG, Abort
+from saeta.core.tunnel_codec import DATA_TAG, RESUME_TAG, Abort
 from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS
 from saeta.errors import ConnectorOffline, DatasetNotFound, QueryFailed, QueryTimeout, RelayError, SaetaError
-from saeta.gateway.data_calls import Chunk, DataCalls, DataStream, End
+from saeta.gateway.data_calls import Chunk, DataCalls, DataStream, End, Resume, resume_of
 from saeta.gateway.peer_server import ERROR_CODE_KEY
 from saeta.relay import Relay
 from saeta.v1 import peer_pb2 as peer
@@ -210,7 +210,7 @@ class PeerDataStream:
     def __init__(self, call: grpc.aio.UnaryStreamCall, relay: Relay, snapshot: asyncio.Future[int] | None) -> None:
         self._call, self._relay, self._snapshot = call, relay, snapshot
 
-    async def next_piece(self) -> Chunk | End:
+    async def next_piece(self) -> Chunk | Resume | End:
         while True:
             try:
                 raw = await self._call.read()
@@ -224,6 +224,8 @@ class PeerDataStream:
                 if not is_end:
                     return Chunk(memoryview(raw)[offset : offset + length], number, length)
                 return End(number)
+            if raw[:1] == RESUME_TAG:
+                return resume_of(raw)
             msg = pb.ArrowChunk.FromString(raw)
             if msg.HasField("snapshot_rows"):
                 if self._snapshot is not None and not self._snapshot.done():

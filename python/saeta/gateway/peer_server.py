@@ -32,7 +32,7 @@ from saeta.errors import BadRequest, DatasetNotFound, SaetaError
 from saeta.gateway.call_relay import Follow, Out, QueryContext, relay_partition
 from saeta.gateway.call_slots import CallSlots
 from saeta.gateway.crl import CrlWatcher
-from saeta.gateway.data_calls import DataCalls
+from saeta.gateway.data_calls import DataCalls, Resume
 from saeta.gateway.registry import ConnectorRegistry
 from saeta.gateway.ws_protocol import Buffer
 from saeta.relay import Relay
@@ -188,7 +188,16 @@ class PeerService:
             write=context.write,
         )
         errors = link.watch_errors(request_id)
-        follow = Follow("peer", asyncio.Event(), link.watch_snapshot(request_id)) if ask.follow else None
+        follow = None
+        if ask.follow:
+            follow = Follow("peer", asyncio.Event(), link.watch_snapshot(request_id))
+            if get.resume_points:  # the asking replica keeps the checkpoints; points go to it as they came
+
+                async def relay_point(point: Resume) -> None:
+                    at = pb.ResumePoint(cursor=point.cursor or b"", skip=point.skip)
+                    await context.write(pb.ArrowChunk(resume_at=at).SerializeToString())
+
+                follow.on_resume, follow.cursor, follow.skip = relay_point, get.cursor, max(0, get.skip_rows)
         out = Out(b"", _NO_SCHEMA, False, NO_FRAME_LIMIT)
         try:
             limit = None if get.limit < 0 else get.limit

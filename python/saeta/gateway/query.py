@@ -21,7 +21,7 @@ from saeta.core.query_progress import Progress
 from saeta.errors import QueryFailed, RelayError, SaetaError
 from saeta.gateway import arrow_check
 from saeta.gateway.call_relay import Follow, Out, QueryContext, relay_partition
-from saeta.gateway.checkpoints import Checkpoints, Resuming
+from saeta.gateway.checkpoints import Checkpoints, FollowCheckpoints, Resuming
 from saeta.relay import EOS, frame_header
 from saeta.v1 import tunnel_pb2 as pb
 
@@ -104,12 +104,23 @@ async def _run(q: bp.RunQuery | bp.Subscribe, stream_id: int, ctx: QueryContext,
         )
         tickets = [part.ticket for part in info.partitions]
         _checked_partitions(info)
-        progress = resuming.progress(info, tickets) if resuming is not None else None
+        if follow is not None:
+            progress = _follow_from(resuming, info, follow)
+        else:
+            progress = resuming.progress(info, tickets) if resuming is not None else None
         if progress is not None:
-            log.info("query resumed tenant=%s dataset=%s rows=%d", link.tenant, q.dataset, progress.rows)
+            what = "query" if follow is None else "subscription"
+            log.info("%s resumed tenant=%s dataset=%s rows=%d", what, link.tenant, q.dataset, progress.rows)
         out = await _begin(ctx, q, stream_id, info, follow is not None, progress, resuming)
         if follow is not None:
-            rows, nbytes = await relay_partition(ctx, request_id, tickets[0], None, q.filter, out, errors, follow)
+            frames = None
+            if resuming is not None and resuming.able:
+                marks = FollowCheckpoints(ctx, out, resuming, follow)
+                follow.on_resume, frames = marks.resume_at, marks.send
+            rows, nbytes = await relay_partition(
+                ctx, request_id, tickets[0], None, q.filter, out, errors, follow, frames=frames
+            )
+            rows += follow.base
         else:
             progress = progress or Progress(len(tickets))
             checkpoints = resuming.checkpoints(ctx, q.id, out, progress) if resuming and resuming.able else None
@@ -134,6 +145,17 @@ async def _run(q: bp.RunQuery | bp.Subscribe, stream_id: int, ctx: QueryContext,
         if follow is not None:
             follow.close()
         link.unwatch(request_id)
+
+
+def _follow_from(resuming: Resuming | None, info: pb.FlightInfoResponse, follow: Follow) -> Progress | None:
+    """A subscription resumed from its token: the connector's cursor and the rows the
+    client has (as a Progress, for the info frame); None from its snapshot."""
+    at = resuming.follow_from(info) if resuming is not None else None
+    if resuming is None or resuming.token is None or at is None:
+        return None
+    follow.cursor, follow.skip, follow.announced = at.cursor, at.skip, at.snapshot
+    follow.base = resuming.token.position.rows
+    return Progress(1, resuming.token.position)
 
 
 async def _begin(

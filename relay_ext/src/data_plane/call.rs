@@ -18,6 +18,8 @@ use crate::tunnel;
 pub enum Item {
     /// Whole record batches: `message[offset..offset + len]` is the Arrow payload.
     Chunk { message: Bytes, offset: usize, len: usize, rows: u64 },
+    /// A subscription's resume point (ArrowChunk.resume_at), the whole message, unparsed.
+    Resume(Bytes),
     /// The end marker, with the row count the connector announces.
     End { records: i64 },
     /// The message failed its checks; nothing more is read from this call.
@@ -30,7 +32,21 @@ pub enum Item {
 
 /// Sorts one raw ArrowChunk message into an item, checking it on the way (the same
 /// classification as grpcio's DoGet path: `tunnel::classify_chunk`).
+/// ArrowChunk.resume_at's tag (field 5, length-delimited): a message holding only it.
+pub const RESUME_TAG: u8 = 0x2a;
+/// A resume point's cursor is at most 1,536 bytes (docs/tunnel.md); its message, less than this.
+pub const MAX_RESUME_BYTES: usize = 2048;
+
 pub fn classify(message: Bytes) -> Item {
+    if message.first() == Some(&RESUME_TAG) {
+        if message.len() > MAX_RESUME_BYTES {
+            return Item::Invalid(RelayError::TunnelMessage(format!(
+                "a resume point of {} bytes (at most {MAX_RESUME_BYTES})",
+                message.len()
+            )));
+        }
+        return Item::Resume(message);
+    }
     match tunnel::classify_chunk(&message) {
         Ok(tunnel::ChunkKind::End { records }) => Item::End { records },
         Ok(tunnel::ChunkKind::Data { offset, len, rows }) => Item::Chunk { message, offset, len, rows },
@@ -128,7 +144,7 @@ impl Call {
         let item = st.queue.pop_front();
         match &item {
             None => st.announced = false,
-            Some(Item::Chunk { .. }) => self.space.add_permits(1),
+            Some(Item::Chunk { .. } | Item::Resume(_)) => self.space.add_permits(1),
             Some(_) => {}
         }
         item
@@ -204,6 +220,15 @@ mod tests {
 
     fn end_marker(records: u8) -> Bytes {
         Bytes::from(vec![0x10, 0x01, 0x18, records])
+    }
+
+    #[test]
+    fn classifies_resume_points_by_their_tag_and_bounds_them() {
+        let point = Bytes::from_static(&[0x2a, 0x03, 0x0a, 0x01, b'c']);
+        assert!(matches!(classify(point.clone()), Item::Resume(m) if m == point));
+        let mut big = vec![0x2a, 0x00];
+        big.resize(MAX_RESUME_BYTES + 1, 0);
+        assert!(matches!(classify(Bytes::from(big)), Item::Invalid(_)));
     }
 
     #[test]

@@ -131,8 +131,8 @@ async fn serve_call(hub: Arc<Hub>, request: Request<Streaming<Bytes>>) -> Result
             }
             Err(status) => Item::Closed(Some(status.message().to_string())),
         };
-        let last = !matches!(item, Item::Chunk { .. } | Item::End { .. });
-        if matches!(item, Item::Chunk { .. }) {
+        let last = !matches!(item, Item::Chunk { .. } | Item::Resume(_) | Item::End { .. });
+        if matches!(item, Item::Chunk { .. } | Item::Resume(_)) {
             if let Err(reason) = call.until_finished(call.room()).await {
                 return ended(reason);
             }

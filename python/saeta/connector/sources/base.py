@@ -8,6 +8,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
+from saeta.core import tunnel_codec
 from saeta.core.filters import Condition
 from saeta.errors import BadRequest, SourceError
 
@@ -48,7 +49,7 @@ def exposed(schema: pa.Schema, columns: tuple[str, ...] | None, dataset: str) ->
 
 # The most bytes a follower's cursor may take (tunnel.proto's ResumePoint): it travels in
 # a resume token (docs/protocol.md, "Resuming"), whose size browsers must hold.
-MAX_CURSOR_BYTES = 1536
+MAX_CURSOR_BYTES = tunnel_codec.MAX_CURSOR_BYTES
 
 
 @dataclass(frozen=True, slots=True)
