@@ -335,6 +335,39 @@ def test_a_query_cut_by_a_gateway_restart_carries_on_after_the_reconnect(
     assert sum(p.text().count("query resumed tenant=acme") for p in dep.procs if p.name == "gateway") >= 1
 
 
+def test_a_followed_dataset_carries_on_after_a_gateway_restart(
+    site: tuple[Deployment, pa.Table], page: Any, redis_server: RedisServer
+) -> None:
+    """The page's subscription is resumable too: the gateway is restarted while the page
+    follows a file (its socket closed with 1001), rows are appended meanwhile, the page
+    shows "reconnecting", then the chart carries on from its last checkpoint: each row
+    once, the ones appended while it was away among them."""
+    dep, _ = site
+    _open(page, dep)
+    _ready(page)
+    states: list[str] = []
+    page.expose_function("recordState", lambda state: states.append(state))
+    page.evaluate("() => window.saeta.connection.addEventListener('statechange', (e) => recordState(e.detail))")
+    panel = _run(page, 0, "lecturas", click=False)
+    panel.locator("[data-testid=follow]").check()
+    panel.locator("[data-testid=run]").click()
+    playwright_sync.expect(panel).to_have_attribute("data-state", "following", timeout=60_000)
+    playwright_sync.expect(panel).to_have_attribute("data-rows", "100")
+    dep.procs[1].stop()  # SIGTERM: the socket closes with 1001 while following
+    with (dep.root / "data" / "lecturas.csv").open("a") as fh:
+        fh.write("".join(f"{i},{i * 0.5}\n" for i in range(100, 140)))
+    dep.start_gateway(redis_url=redis_server.url, session_cache_seconds=60)
+    playwright_sync.expect(panel).to_have_attribute("data-rows", "140", timeout=60_000)
+    assert states[0] == "reconnecting" and states[-1] == "open", states
+    with (dep.root / "data" / "lecturas.csv").open("a") as fh:
+        fh.write("".join(f"{i},{i * 0.5}\n" for i in range(140, 150)))
+    playwright_sync.expect(panel).to_have_attribute("data-rows", "150", timeout=60_000)
+    ts = page.evaluate("Array.from({length: 150}, (_, i) => Number(window.saeta.panels[0].rows.rowAt(i).t))")
+    assert ts == list(range(150))  # none lost, none twice, in order
+    assert panel.get_attribute("data-state") == "following"
+    assert sum(p.text().count("subscription resumed tenant=acme") for p in dep.procs if p.name == "gateway") >= 1
+
+
 def test_changing_axes_redraws_from_the_rows_already_received(site: tuple[Deployment, pa.Table], page: Any) -> None:
     dep, expected = site
     _open(page, dep)

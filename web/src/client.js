@@ -30,7 +30,7 @@ export class Connection extends EventTarget {
     this.url = streamUrl(url, sessionId);
     this.options = {
       reconnect: true,
-      resume: true, // queries carry on after a lost socket or replica (docs/protocol.md, "Resuming")
+      resume: true, // queries and subscriptions carry on after a lost socket or replica (docs/protocol.md, "Resuming")
       maxResumes: 20,
       maxReconnectDelayMs: 10_000,
       maxReconnectAttempts: 20,
@@ -118,8 +118,8 @@ export class Connection extends EventTarget {
   /** Sends a query (or, ``live``, a subscription) request and returns its Query. */
   _start(spec, live) {
     const id = `${this.prefix}${this.nextQuery++}`;
-    const resumable = !live && this.options.resume;
-    const text = live ? subscribeRequest(id, spec) : queryRequest(id, { ...spec, resumable });
+    const resumable = Boolean(this.options.resume);
+    const text = live ? subscribeRequest(id, { ...spec, resumable }) : queryRequest(id, { ...spec, resumable });
     const q = new Query(this, id, spec, live);
     q.request = text;
     q.resumable = resumable;

@@ -191,7 +191,9 @@ export class Query {
     this._pending[0][0] -= 1;
     if (this._pending[0][0] <= 0) {
       const [, rows, token] = this._pending.shift();
-      this.committed = { rows, token };
+      // A null token: the stream cannot be resumed from here (a subscription's rows that
+      // its source cannot read again), until a later checkpoint can.
+      this.committed = token != null ? { rows, token } : null;
       for (const held of this._held.splice(0)) this._deliver(held);
     }
   }

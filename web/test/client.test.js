@@ -176,3 +176,22 @@ test('a query that is not resumable, or got rows no checkpoint covers, cannot re
   q._onBytes(frame(new Uint8Array(8))); // data without a checkpoint
   assert.equal(q._canResume(20), false);
 });
+
+test('a subscription whose checkpoint has no token cannot resume until one that has', () => {
+  const parts = [0, 1].map((k) => tableFromArrays({ id: Int32Array.from({ length: 10 }, (_, i) => k * 10 + i) }));
+  const [schema, m0, m1] = messages(parts);
+  const q = new Query(fakeConnection, 's9', { dataset: 'd' }, true);
+  q.resumable = true;
+  q.request = JSON.stringify({ action: 'subscribe', id: 's9', dataset: 'd', resumable: true });
+  q._onInfo({ type: 'info', id: 's9', stream: 1, resumable: true });
+  q._onBytes(frame(schema));
+  q._onCheckpoint({ rows: 10, frames: 1, token: null }); // a database's snapshot: not readable again
+  q._onBytes(frame(m0));
+  assert.equal(q.committed, null);
+  assert.equal(q._canResume(20), false);
+  q._onCheckpoint({ rows: 20, frames: 1, token: 't2' });
+  q._onBytes(frame(m1));
+  assert.deepEqual(q.committed, { rows: 20, token: 't2' });
+  assert.equal(q._canResume(20), true);
+  assert.deepEqual(JSON.parse(q._resumeText()).resume, { token: 't2', rows: 20 });
+});
