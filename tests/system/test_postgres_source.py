@@ -15,9 +15,11 @@ import pyarrow as pa
 import pytest
 from saeta.client import AsyncClient, Client, ServerError
 from saeta.config import DatasetConfig, LiveConfig, SqlDataset
-from saeta.connector.sources import sql_follow
+from saeta.connector.sources import follow_cursor, sql_follow
+from saeta.connector.sources.base import Mark
 from saeta.connector.sources.postgres import bind_named
 from saeta.core.filters import parse_filter
+from saeta.core.resume_token import ResumeUnavailable
 from saeta.errors import BadRequest, SourceError
 
 from tests import filter_cases
@@ -275,3 +277,64 @@ def test_subscription_to_a_table_through_the_gateway(pg: PostgresServer, deploym
             assert err.value.code == "BAD_REQUEST" and "no live.cursor" in err.value.message
 
     asyncio.run(main())
+
+
+def _timed_rows(table: str, first: int, last: int) -> str:
+    stamp = "TIMESTAMPTZ '2024-01-01 00:00:00+00' + g * INTERVAL '1 second'"
+    return f"INSERT INTO {table} SELECT g, {stamp}, 'v' || g FROM generate_series({first}, {last}) g"  # noqa: S608
+
+
+@pytest.mark.parametrize("cursor", ["id", "momento"])
+def test_a_follower_resumes_from_any_point_after_its_snapshot(
+    pg: PostgresServer, monkeypatch: pytest.MonkeyPatch, cursor: str
+) -> None:
+    """Resumable subscriptions (docs/tunnel.md): a database follower's snapshot gives no
+    cursor (its partitions come in no set order); each poll's point, restored, gives the
+    rest of the rows once, whatever the cursor's type."""
+    table = f"seguidos_{cursor}"
+    pg.execute(
+        f"CREATE TABLE {table} (id int8 PRIMARY KEY, momento timestamptz, v text)",
+        _timed_rows(table, 1, 5),
+    )
+    monkeypatch.setattr(sql_follow, "POLL_ROWS", 4)
+    cfg = dataclasses.replace(dataset(pg, monkeypatch, table=(table,)), live=LiveConfig(cursor, 0.1))
+    with opened(cfg) as source:
+        follower = source.follow(("id",), ())
+        follower.marks.on = True
+        seen: list[tuple[int, tuple[bytes | None, int]]] = []
+
+        def take(batches: Any) -> None:
+            point: list[Any] = [None, 0]
+            for item in follower.marks.interleave(batches):
+                if isinstance(item, Mark):
+                    point = [item.cursor, item.skip]
+                    continue
+                for value in item.column("id").to_pylist():
+                    seen.append((value, (point[0], point[1])))
+                    point[1] += 1
+
+        take(follower.snapshot())
+        assert [p for _, p in seen] == [(None, i) for i in range(5)]
+        pg.execute(_timed_rows(table, 6, 15))
+        while True:
+            got, more = follower.poll()
+            take(got)
+            if not more:
+                break
+        ids = [i for i, _ in seen]
+        assert ids == list(range(1, 16))
+        for at in range(5, len(seen)):
+            cursor_bytes, skip = seen[at][1]
+            assert cursor_bytes is not None
+            again = source.follow(("id",), ())
+            again.restore(cursor_bytes, skip)
+            assert list(again.snapshot()) == []
+            rest: list[int] = []
+            while True:
+                got, more = again.poll()
+                rest += [i for b in got for i in b.column("id").to_pylist()]
+                if not more:
+                    break
+            assert rest == ids[at:], f"resumed at row {at}"
+        with pytest.raises(ResumeUnavailable, match=r"live\.cursor column changed"):
+            source.follow(("id",), ()).restore(follow_cursor.encode_table("otra", 3) or b"", 0)
