@@ -13,6 +13,13 @@ they are read whole, when they first match (once their size held still for one p
 A file that vanishes, shrinks or is replaced while followed ends the subscription with
 SOURCE_ERROR: rows cannot be followed across a rotation without losing or repeating some.
 A CSV record with a newline inside quotes cannot be followed (it would be cut in two).
+
+Resumable subscriptions (docs/tunnel.md): each range read is marked with the follower's
+state before it (follow_cursor.py encodes it), and ``restore`` puts a follower back there.
+
+Why one file: the reading and the resume position are the same state (each file's
+offset, the snapshot's ends, the whole files read); split, each half would reach into
+the other's fields.
 """
 
 from __future__ import annotations
