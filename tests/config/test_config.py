@@ -202,6 +202,7 @@ datasets:
     trust_server_certificate: true
     table: dbo.Pedidos
     partition_by: {column: Fecha, bounds: ["2024-01-01", "2025-01-01"]}
+    key: [Fecha, Id]
   tds:
     type: sqlserver
     driver: FreeTDS
@@ -236,6 +237,7 @@ def test_sqlserver_and_odbc_dataset_keys(tmp_path: Path) -> None:
     )
     assert (p.driver, p.dialect, p.user, p.table) == ("odbc", "sqlserver", "saeta_reader", ("dbo", "Pedidos"))
     assert p.partition_by == KeyRanges("Fecha", ("2024-01-01", "2025-01-01"))
+    assert (p.key, t.key) == (("Fecha", "Id"), ())
     assert t.uri == "Driver=FreeTDS;Server=sql02;Port=14330;Database={odd;db};TDS_Version=7.4;Encryption=require;"
     assert (t.max_text_size, dict(t.parameters)) == (65536, {"a": 3})
     assert (g.driver, g.dialect, g.uri) == (
@@ -342,6 +344,10 @@ def test_connection_string_values_are_braced() -> None:
             {"type": "postgresql", "uri": "postgresql://u@db/x", "table": "t", "max_text_size": 10},
             "max_text_size: unknown key",
         ),
+        ({"type": "postgresql", "uri": "postgresql://u@db/x", "table": "t", "key": []}, "datasets.d.key"),
+        ({"type": "postgresql", "uri": "postgresql://u@db/x", "table": "t", "key": ["a", "a"]}, "datasets.d.key"),
+        ({"type": "postgresql", "uri": "postgresql://u@db/x", "table": "t", "key": 5}, "datasets.d.key"),
+        ({"type": "csv", "path": "x.csv", "key": "id"}, "key: unknown key"),
         ({"type": "csv", "path": "x.csv", "columns": []}, "datasets.d.columns"),
         ({"type": "csv", "path": "x.csv", "columns": ["a", "a"]}, "datasets.d.columns"),
     ],

@@ -17,6 +17,7 @@ _tickets = st.builds(
     st.integers(0, 10_000),
     st.none() | st.lists(st.text(max_size=10), max_size=5).map(tuple),
     st.booleans(),
+    st.booleans(),
 )
 
 
@@ -39,6 +40,7 @@ def test_what_is_encoded_decodes_back(ticket: Ticket) -> None:
         '{"v":1,"d":"x","p":0,"c":"id"}',
         '{"v":1,"d":"x","p":0,"c":[1]}',
         '{"v":1,"d":"x","p":0,"c":null,"live":"yes"}',
+        '{"v":1,"d":"x","p":0,"c":null,"o":1}',
         '{"v":1,"d":"x","p":0}',
     ],
 )

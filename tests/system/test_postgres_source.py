@@ -21,11 +21,13 @@ from saeta.connector.sources.postgres import bind_named
 from saeta.core.filters import parse_filter
 from saeta.core.resume_token import ResumeUnavailable
 from saeta.errors import BadRequest, SourceError
+from websockets.asyncio.client import connect
 
 from tests import filter_cases
 from tests.system.harness import Deployment, free_port
 from tests.system.postgres_server import PASSWORD, PostgresServer
 from tests.system.sql_reads import opened, read_all
+from tests.system.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.system
 ROWS = 1_000_000  # the issue's "a table of at least one million rows"
@@ -338,3 +340,45 @@ def test_a_follower_resumes_from_any_point_after_its_snapshot(
             assert rest == ids[at:], f"resumed at row {at}"
         with pytest.raises(ResumeUnavailable, match=r"live\.cursor column changed"):
             source.follow(("id",), ()).restore(follow_cursor.encode_table("otra", 3) or b"", 0)
+
+
+def test_a_resumable_query_of_a_keyed_table_resumes_from_its_rows(pg: PostgresServer, deployment: Deployment) -> None:
+    """Resumable queries (docs/protocol.md, "Resuming") of a database dataset with a
+    ``key``: its partitions are read ORDER BY the key, so a query cut twice mid-stream
+    resumes from its rows with each row once; a dataset without a key answers
+    ``resumable: false``."""
+    deployment.start_control_plane()
+    deployment.start_gateway()
+    secret = deployment.root / "pg.pass"
+    secret.write_text(PASSWORD + "\n")
+    base = {"type": "postgresql", "uri": pg.uri, "password_file": str(secret), "table": "ventas"}
+    keyed = {**base, "key": "id", "partition_by": {"column": "id", "bounds": [50_000, 100_000, 150_000]}}
+    deployment.start_connector("acme", {"ventas": keyed, "sin_clave": base})
+    proxy = TcpProxy(("127.0.0.1", deployment.http_port)).start()
+    before = len(pg.statements())
+    try:
+
+        async def main() -> tuple[list[int], bool]:
+            url = f"ws://127.0.0.1:{proxy.port}"
+            async with await AsyncClient.connect(url, deployment.session("acme"), resume=True) as client:
+                ids: list[int] = []
+                resets = 0
+                async for batch in client.stream("ventas", ["id", "texto"]):
+                    ids += batch.column("id").to_pylist()
+                    if resets < 2 and len(ids) >= (resets + 1) * ROWS // 3:
+                        proxy.reset()  # the connection drops mid-query
+                        resets += 1
+                assert resets == 2 and client.resumes >= 2
+                async with connect(f"{url}/stream/{deployment.session('acme')}") as ws:
+                    ask = {"action": "query", "id": "k", "dataset": "sin_clave", "limit": 1, "resumable": True}
+                    await ws.send(json.dumps(ask))
+                    info = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                return ids, info["resumable"]
+
+        ids, unkeyed_resumable = asyncio.run(main())
+    finally:
+        proxy.stop()
+    assert sorted(ids) == list(range(1, ROWS + 1))  # each row once
+    assert unkeyed_resumable is False
+    reads = [s for s in pg.statements()[before:] if "FROM (SELECT * FROM" in s and "saeta_q WHERE" in s]
+    assert reads and all('ORDER BY "id"' in s for s in reads if '"texto"' in s)

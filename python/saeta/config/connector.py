@@ -57,6 +57,9 @@ class SqlDataset:
     user: str | None = None  # ODBC: given to the driver apart from the connection string
     partition_by: KeyRanges | None = None
     max_text_size: int = 4096  # ODBC: bytes per value of an unbounded text column
+    # Columns whose values identify a row (unique, not null): resumable queries read each
+    # partition ORDER BY them, so a query can be resumed from a row (docs/sources.md).
+    key: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,24 @@ def _key_ranges(sec: _Section) -> KeyRanges | None:
     return KeyRanges(column, tuple(bounds))
 
 
+MAX_KEY_COLUMNS = 8
+
+
+def _key(sec: _Section) -> tuple[str, ...]:
+    raw = sec.raw("key", None)
+    if raw is None:
+        return ()
+    names = [raw] if isinstance(raw, str) else raw
+    if (
+        not isinstance(names, list)
+        or not 1 <= len(names) <= MAX_KEY_COLUMNS
+        or not all(isinstance(n, str) and 0 < len(n) <= 128 for n in names)
+        or len(set(names)) != len(names)
+    ):
+        raise sec.fail("key", f"expected a column name or a list of 1 to {MAX_KEY_COLUMNS} distinct names")
+    return tuple(names)
+
+
 def _sql_dataset(root: _Section, sec: _Section, kind: str) -> SqlDataset:
     driver, dialect, uri, user = _sql_location(sec, kind)
     password_env = sec.string("password_env", None)
@@ -246,6 +267,7 @@ def _sql_dataset(root: _Section, sec: _Section, kind: str) -> SqlDataset:
         if not (val is None or isinstance(val, str | int | float | bool)):
             raise sec.fail(f"parameters.{key}", "expected a string, number, boolean or null")
     partition_by = _key_ranges(sec)
+    row_key = _key(sec)
     max_text_size = sec.integer("max_text_size", 4096, 16, 16 * 1024 * 1024) if driver == "odbc" else 4096
     return SqlDataset(
         uri=uri,
@@ -259,6 +281,7 @@ def _sql_dataset(root: _Section, sec: _Section, kind: str) -> SqlDataset:
         user=user,
         partition_by=partition_by,
         max_text_size=max_text_size,
+        key=row_key,
     )
 
 

@@ -262,6 +262,9 @@ class Tunnel:
         except SaetaError as err:
             self._error(req.request_id, err)
             return
+        # A resumable query of a source that reads in a stable order only when asked (a
+        # database dataset with a key): its partitions are read in key order.
+        ordered = req.query.resumable and not req.query.follow and not source.resumable and source.can_order
         self.send(
             pb.ConnectorMessage(
                 flight_info=pb.FlightInfoResponse(
@@ -269,14 +272,14 @@ class Tunnel:
                     schema=plan.schema.serialize().to_pybytes(),
                     partitions=[
                         pb.Partition(
-                            ticket=Ticket(dataset, p.index, columns, req.query.follow).encode(),
+                            ticket=Ticket(dataset, p.index, columns, req.query.follow, ordered).encode(),
                             records=-1 if p.records is None else p.records,
                         )
                         for p in plan.partitions
                     ],
                     total_records=-1 if plan.total_records is None else plan.total_records,
                     # A subscription resumes by its follower's cursor (every follower has one).
-                    resumable=source.resumable or req.query.follow,
+                    resumable=source.resumable or req.query.follow or ordered,
                 )
             )
         )
@@ -302,10 +305,11 @@ class Tunnel:
                 return
             limit = req.limit if req.limit >= 0 else None
             skip = max(0, req.skip_rows)
-            if skip and not source.resumable:
+            if skip and not (source.resumable or ticket.ordered):
                 raise QueryFailed(f"dataset {ticket.dataset} cannot be read from a row offset")
             wanted = None if limit is None else limit + skip
-            batches = skip_rows(source.read(ticket.partition, ticket.columns, wanted, conditions), skip)
+            read = source.read(ticket.partition, ticket.columns, wanted, conditions, ordered=ticket.ordered)
+            batches = skip_rows(read, skip)
             reader = BlockingReader(chunk_messages(batches, self.cfg.chunk_bytes, self._chunk_cap(req)))
             rows, nbytes = await write_all(call, reader, self._reads)
             await call.write(pb.ArrowChunk(end=True, end_records=rows).SerializeToString())

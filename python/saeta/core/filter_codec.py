@@ -43,7 +43,11 @@ def from_proto(conditions: Sequence[pb.Condition]) -> tuple[Condition, ...]:
 
 
 def query_message(
-    columns: tuple[str, ...] | None, limit: int | None, conditions: Sequence[Condition], follow: bool
+    columns: tuple[str, ...] | None,
+    limit: int | None,
+    conditions: Sequence[Condition],
+    follow: bool,
+    resumable: bool = False,
 ) -> pb.Query:
     """A query's ``saeta.v1.Query``, as the tunnel and the peer calls carry it."""
     return pb.Query(
@@ -51,4 +55,5 @@ def query_message(
         limit=-1 if limit is None else limit,
         filter=to_proto(conditions),
         follow=follow,
+        resumable=resumable,
     )

@@ -23,11 +23,14 @@ class Ticket:
     partition: int
     columns: tuple[str, ...] | None
     follow: bool = False  # a subscription's one partition
+    ordered: bool = False  # read in the dataset's key order, so it can be read again from a row (resumption)
 
     def encode(self) -> str:
         obj: dict[str, Any] = {"v": 1, "d": self.dataset, "p": self.partition, "c": self.columns}
         if self.follow:
             obj["live"] = True
+        if self.ordered:
+            obj["o"] = True
         return json.dumps(obj, separators=(",", ":"))
 
     @classmethod
@@ -49,7 +52,7 @@ class Ticket:
             raise BadRequest("malformed ticket")
         if columns is not None and not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
             raise BadRequest("malformed ticket")
-        follow = obj.get("live", False)
-        if not isinstance(follow, bool):
+        follow, ordered = obj.get("live", False), obj.get("o", False)
+        if not isinstance(follow, bool) or not isinstance(ordered, bool):
             raise BadRequest("malformed ticket")
-        return cls(dataset, partition, tuple(columns) if columns is not None else None, follow)
+        return cls(dataset, partition, tuple(columns) if columns is not None else None, follow, ordered)

@@ -84,6 +84,7 @@ class Link(Protocol):
         seconds: float,
         conditions: Sequence[Condition] = (),
         follow: bool = False,
+        resumable: bool = False,
     ) -> pb.FlightInfoResponse: ...
 
     def watch_errors(self, request_id: str) -> asyncio.Future[SaetaError]: ...

@@ -128,11 +128,12 @@ class RemoteLink:
         seconds: float,
         conditions: Sequence[Condition] = (),
         follow: bool = False,
+        resumable: bool = False,
     ) -> pb.FlightInfoResponse:
         ask = peer.PeerDescribe(
             tenant_id=self._tenant,
             dataset=dataset,
-            query=filter_codec.query_message(columns, limit, conditions, follow),
+            query=filter_codec.query_message(columns, limit, conditions, follow, resumable),
         ).SerializeToString()
         last: SaetaError = ConnectorOffline("the data source's connector is offline")
         for holder in self.holders:

@@ -146,6 +146,7 @@ class PeerService:
                 self.cfg.query_seconds,
                 filter_codec.from_proto(q.filter),
                 follow=q.follow,
+                resumable=q.resumable,
             )
         except SaetaError as err:
             await _fail(context, err)

@@ -100,7 +100,14 @@ async def _run(q: bp.RunQuery | bp.Subscribe, stream_id: int, ctx: QueryContext,
     limit = q.limit if isinstance(q, bp.RunQuery) else None
     try:
         info = await link.get_flight_info(
-            request_id, q.dataset, q.columns, limit, ctx.timeout, q.filter, follow=follow is not None
+            request_id,
+            q.dataset,
+            q.columns,
+            limit,
+            ctx.timeout,
+            q.filter,
+            follow=follow is not None,
+            resumable=resuming is not None,
         )
         tickets = [part.ticket for part in info.partitions]
         _checked_partitions(info)

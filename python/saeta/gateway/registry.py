@@ -111,13 +111,14 @@ class ConnectorLink:
         seconds: float,
         conditions: Sequence[Condition] = (),
         follow: bool = False,
+        resumable: bool = False,
     ) -> pb.FlightInfoResponse:
         waits = self._waits_of(request_id)
         waits.info = fut = self._future()
         ask = pb.GetFlightInfoRequest(
             path=[dataset],
             request_id=request_id,
-            query=filter_codec.query_message(columns, limit, conditions, follow),
+            query=filter_codec.query_message(columns, limit, conditions, follow, resumable),
         )
         try:
             try:

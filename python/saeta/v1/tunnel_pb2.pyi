@@ -333,11 +333,17 @@ class Query(_message.Message):
     LIMIT_FIELD_NUMBER: _builtins.int
     FILTER_FIELD_NUMBER: _builtins.int
     FOLLOW_FIELD_NUMBER: _builtins.int
+    RESUMABLE_FIELD_NUMBER: _builtins.int
     limit: _builtins.int
     """-1 = no limit"""
     follow: _builtins.bool
     """A subscription (docs/protocol.md, "Live data"): one partition, whose data call
     carries the snapshot and then new rows until the gateway ends it; no limit.
+    """
+    resumable: _builtins.bool
+    """The browser asked for a resumable query (docs/protocol.md, "Resuming"): a source that
+    can read its partitions in a stable order only at a cost (a database dataset with a
+    `key`) reads them in that order, and answers FlightInfoResponse.resumable.
     """
     @_builtins.property
     def columns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -354,10 +360,11 @@ class Query(_message.Message):
         limit: _builtins.int = ...,
         filter: _abc.Iterable[Global___Condition] | None = ...,
         follow: _builtins.bool = ...,
+        resumable: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "filter", b"filter", "follow", b"follow", "limit", b"limit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "filter", b"filter", "follow", b"follow", "limit", b"limit", "resumable", b"resumable"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

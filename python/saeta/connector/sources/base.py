@@ -129,6 +129,9 @@ class Source(Protocol):
     # Whether a partition read again from a row offset gives the same rows in the same
     # order (resumption: DoGetRequest.skip_rows).
     resumable: bool
+    # Whether it can, when asked (``read(ordered=True)``), read in such an order at a cost
+    # (a database dataset with a ``key``: ORDER BY it).
+    can_order: bool
 
     def schema(self) -> pa.Schema:
         """The dataset's full schema. Raises SourceError."""
@@ -146,10 +149,12 @@ class Source(Protocol):
         columns: tuple[str, ...] | None,
         limit: int | None,
         conditions: Sequence[Condition] = (),
+        ordered: bool = False,
     ) -> Iterator[pa.RecordBatch]:
         """The partition's rows that meet every condition, at most ``limit`` in all, in
-        batches of the planned schema. Blocking: the caller runs it in a thread. Closing
-        the iterator closes the files it opened."""
+        batches of the planned schema (``ordered``: in the order ``can_order`` promises).
+        Blocking: the caller runs it in a thread. Closing the iterator closes the files it
+        opened."""
 
     def follow(self, columns: tuple[str, ...] | None, conditions: Sequence[Condition]) -> Follower:
         """A follower for a subscription. Raises BadRequest when the dataset cannot be

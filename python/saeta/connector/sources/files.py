@@ -73,6 +73,7 @@ class FileSource:
     # A file's scan yields its rows in file order, the filter applied as it reads: the
     # same rows in the same order each time, as long as the file is the same.
     resumable = True
+    can_order = True
 
     def __init__(self, cfg: DatasetConfig, batch_rows: int) -> None:
         self.name = cfg.name
@@ -215,6 +216,7 @@ class FileSource:
         columns: tuple[str, ...] | None,
         limit: int | None,
         conditions: Sequence[Condition] = (),
+        ordered: bool = False,  # files are always read in their order
     ) -> Iterator[pa.RecordBatch]:
         schema = project(self.schema(), columns, self.name)
         bound = bind(conditions, kinds_of(self.schema()), self.name)

@@ -96,7 +96,9 @@ def key_range_conditions(column: str, bounds: Sequence[Any]) -> list[tuple[Condi
 
 class SqlSource:
     # A query without ORDER BY has no defined row order: a resumed read could skip other
-    # rows than it sent (RESUME_UNAVAILABLE; the client runs the query again).
+    # rows than it sent. With a ``key`` (unique, not null) a resumable query's partitions
+    # are read ORDER BY it (``can_order``); without one, RESUME_UNAVAILABLE and the client
+    # runs the query again.
     resumable = False
 
     def __init__(self, cfg: DatasetConfig, batch_rows: int, driver: SqlDriver) -> None:
@@ -105,6 +107,7 @@ class SqlSource:
         self.sql: SqlDataset = cfg.sql
         self.columns = cfg.columns
         self.live = cfg.live
+        self.can_order = bool(cfg.sql.key)
         self.batch_rows = batch_rows
         self.driver = driver
         self.dialect = DIALECTS[self.sql.dialect]
@@ -155,7 +158,7 @@ class SqlSource:
         columns: Sequence[str],
         limit: int | None,
         bound: Sequence[Bound],
-        order_by: str | None = None,
+        order_by: str | Sequence[str] | None = None,
     ) -> tuple[str, tuple[Any, ...], list[str]]:
         base, params = self._base()
         sql, values = self.dialect.select(
@@ -169,7 +172,7 @@ class SqlSource:
         limit: int | None,
         bound: Sequence[Bound],
         partition: int | None,
-        order_by: str | None = None,
+        order_by: str | Sequence[str] | None = None,
     ) -> Iterator[pa.RecordBatch]:
         """Batches of the exposed columns ``names`` of the rows that meet ``bound`` (and,
         given one, the partition's range), at most ``limit``, in ``order_by`` order if set."""
@@ -226,6 +229,9 @@ class SqlSource:
                     except Exception as exc:
                         raise self._fail(exc) from None
                 fields = [self.driver.exposed_field(f) for f in raw]
+                missing = [k for k in self.sql.key if k not in {f.name for f in fields}]
+                if missing:
+                    raise SourceError(f"dataset {self.name}: key: column {missing[0]!r} not found")
                 schema = exposed(pa.schema(fields), self.columns, self.name)
                 kinds = {f.name: self.driver.kind(f) for f in raw if f.name in schema.names}
                 self._partitions = self._key_ranges(kinds)
@@ -257,12 +263,15 @@ class SqlSource:
         columns: tuple[str, ...] | None,
         limit: int | None,
         conditions: Sequence[Condition] = (),
+        ordered: bool = False,
     ) -> Iterator[pa.RecordBatch]:
         target = project(self.schema(), columns, self.name)
         bound = self.bind(conditions)
         if not 0 <= partition < self.partition_count():
             raise BadRequest(f"dataset {self.name} has no partition {partition}")
-        yield from self.read_rows(target.names, limit, bound, partition)
+        if ordered and not self.sql.key:
+            raise BadRequest(f"dataset {self.name} has no key to read it in order")
+        yield from self.read_rows(target.names, limit, bound, partition, self.sql.key if ordered else None)
 
     def follow(self, columns: tuple[str, ...] | None, conditions: Sequence[Condition]) -> Follower:
         live = self.live

@@ -81,7 +81,7 @@ class Dialect:
         limit: int | None,
         value_expr: Callable[[int, str], str],
         first_param: int = 1,
-        order_by: str | None = None,
+        order_by: str | Sequence[str] | None = None,
     ) -> tuple[str, list[str]]:
         """``SELECT columns FROM (base) WHERE ... [LIMIT]`` and the filter's values as
         text, in order; ``value_expr(n, type)`` writes the n-th value (from ``first_param``,
@@ -112,8 +112,9 @@ class Dialect:
         sql = f"SELECT {top}{select} FROM ({base}) AS saeta_q"  # noqa: S608 (quoted, checked names)
         if where:
             sql += " WHERE " + " AND ".join(where)
-        if order_by is not None:
-            sql += f" ORDER BY {self.quote(order_by)}"
+        if order_by:
+            keys = (order_by,) if isinstance(order_by, str) else order_by
+            sql += " ORDER BY " + ", ".join(self.quote(k) for k in keys)
         return sql + tail, params
 
 
