@@ -13,7 +13,7 @@
 4. Redis costs: the bytes one tenant's presence takes in Redis and the commands one
    refresh round sends, for the figures on paper in docs/scaling.md.
 
-    python -m benchmarks.replicas [--runs 5] [--failovers 20] [--sessions 600]
+    python -m benchmarks.replicas [--runs 15] [--failovers 20] [--sessions 600]
 
 Writes benchmarks/results/replicas-*.json."""
 
@@ -276,7 +276,7 @@ def redis_costs(root: Path) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--failovers", type=int, default=20)
     parser.add_argument("--sessions", type=int, default=600)
     args = parser.parse_args()
