@@ -368,6 +368,31 @@ def test_a_followed_dataset_carries_on_after_a_gateway_restart(
     assert sum(p.text().count("subscription resumed tenant=acme") for p in dep.procs if p.name == "gateway") >= 1
 
 
+def test_a_followed_file_replaced_while_the_page_was_away_is_followed_again_from_its_start(
+    site: tuple[Deployment, pa.Table], page: Any, redis_server: RedisServer
+) -> None:
+    """A subscription that cannot carry on where it was cut (the file it followed was
+    replaced meanwhile: RESUME_UNAVAILABLE) runs again from the start by itself: the panel
+    draws the new file's rows, not a mix of both."""
+    dep, _ = site
+    _open(page, dep)
+    _ready(page)
+    panel = _run(page, 0, "lecturas", click=False)
+    panel.locator("[data-testid=follow]").check()
+    panel.locator("[data-testid=run]").click()
+    playwright_sync.expect(panel).to_have_attribute("data-rows", "100", timeout=60_000)
+    dep.procs[1].stop()  # SIGTERM: the socket closes with 1001 while following
+    fresh = dep.root / "data" / "lecturas.new"
+    fresh.write_text("t,valor\n" + "".join(f"{i},{i * 0.5}\n" for i in range(1000, 1030)))
+    fresh.replace(dep.root / "data" / "lecturas.csv")  # a rotation: another file under the name
+    dep.start_gateway(redis_url=redis_server.url, session_cache_seconds=60)
+    playwright_sync.expect(panel).to_have_attribute("data-restarts", "1", timeout=60_000)
+    playwright_sync.expect(panel).to_have_attribute("data-state", "following", timeout=60_000)
+    playwright_sync.expect(panel).to_have_attribute("data-rows", "30", timeout=60_000)
+    ts = page.evaluate("Array.from({length: 30}, (_, i) => Number(window.saeta.panels[0].rows.rowAt(i).t))")
+    assert ts == list(range(1000, 1030))
+
+
 def test_changing_axes_redraws_from_the_rows_already_received(site: tuple[Deployment, pa.Table], page: Any) -> None:
     dep, expected = site
     _open(page, dep)

@@ -13,6 +13,11 @@ import { PAGE_ROWS, renderTable } from './table_view.js';
 // A followed panel keeps the newest rows only: past this many, the oldest batches go.
 const MAX_FOLLOWED_ROWS = 2_000_000;
 const REDRAW_MS = 200;
+// A run that cannot carry on where it was cut (RESUME_UNAVAILABLE: its data changed; or a
+// lost socket while its source cannot resume) runs again from the start, this many times.
+const MAX_RESTARTS = 3;
+const RESTART_ON = new Set(['RESUME_UNAVAILABLE']);
+const RESTART_AFTER_RECONNECT = new Set(['CONNECTION_LOST', 'GATEWAY_UNAVAILABLE', 'CLIENT_TOO_SLOW']);
 
 export class Panel {
   /** ``page``: the page's state (connection, datasets, state) and ``connectorOffline(error)``. */
@@ -28,6 +33,8 @@ export class Panel {
     this.stats = { batches: 0, rows: 0, bytes: 0, elapsedMs: 0 };
     this.pageIndex = 0;
     this.redrawTimer = null;
+    this.restarts = 0;
+    this.pendingRestart = false;
     this.build();
   }
 
@@ -67,6 +74,10 @@ export class Panel {
   }
 
   setUsable(usable) {
+    if (usable && this.pendingRestart) { // the page is back: the cut run starts again
+      this.pendingRestart = false;
+      setTimeout(() => this.run(true), 0);
+    }
     const running = this.state === 'running' || this.state === 'following';
     this.runButton.disabled = !usable || running || !this.schema;
     this.cancelButton.disabled = !usable || !running;
@@ -154,7 +165,15 @@ export class Panel {
     return picked;
   }
 
-  async run() {
+  /** Whether a run that ended with ``error`` starts again by itself (at most MAX_RESTARTS times). */
+  mayRestart(error) {
+    if (this.restarts >= MAX_RESTARTS) return false;
+    if (RESTART_ON.has(error.code)) return true;
+    return RESTART_AFTER_RECONNECT.has(error.code) && this.page.connection?.state === 'reconnecting';
+  }
+
+  async run(restarted = false) {
+    if (!restarted) this.restarts = 0;
     const dataset = this.datasetSelect.value;
     const limitText = this.limitInput.value.trim();
     const spec = { dataset, columns: this.selectedColumns() };
@@ -183,6 +202,7 @@ export class Panel {
     }
     const started = performance.now();
     this.startedAt = started;
+    let restart = false;
     const tick = setInterval(() => this.renderCounters(), 250);
     try {
       const info = await query.info;
@@ -197,13 +217,25 @@ export class Panel {
       this.setPanelState('done');
     } catch (error) {
       this.stats = { ...query.stats, elapsedMs: performance.now() - started };
-      this.fail(error);
+      if (this.mayRestart(error)) {
+        restart = true;
+        this.restarts += 1;
+        this.root.dataset.restarts = String(this.restarts);
+        this.setPanelState('restarting');
+        this.showMessage('The stream was cut and cannot carry on where it was: running it again from the start.', 'info');
+      } else {
+        this.fail(error);
+      }
     } finally {
       clearInterval(tick);
       this.query = null;
       this.renderCounters();
       this.redraw();
       this.renderTable();
+    }
+    if (restart) {
+      if (this.page.state === 'open') setTimeout(() => this.run(true), 0);
+      else this.pendingRestart = true;
     }
   }
 
