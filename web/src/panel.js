@@ -1,23 +1,21 @@
 // One chart panel of the dashboard: its controls, the query or subscription it runs and
-// how it ends, its counters. What it holds of the result is rows.js's, its chart
-// chart_view.js's, its table table_view.js's.
+// how it ends. What it holds of the result is rows.js's, its chart chart_view.js's, its
+// table table_view.js's, its counters counters.js's; when a cut run starts again,
+// restart.js's.
 
 import { DataType } from 'apache-arrow';
 import { ChartView } from './chart_view.js';
 import { axisKind } from './columns.js';
 import { el, option } from './dom.js';
-import { describeError, formatBytes, numberFormat } from './format.js';
+import { drawCounters } from './counters.js';
+import { describeError } from './format.js';
+import { mayRestart } from './restart.js';
 import { Rows } from './rows.js';
 import { PAGE_ROWS, renderTable } from './table_view.js';
 
 // A followed panel keeps the newest rows only: past this many, the oldest batches go.
 const MAX_FOLLOWED_ROWS = 2_000_000;
 const REDRAW_MS = 200;
-// A run that cannot carry on where it was cut (RESUME_UNAVAILABLE: its data changed; or a
-// lost socket while its source cannot resume) runs again from the start, this many times.
-const MAX_RESTARTS = 3;
-const RESTART_ON = new Set(['RESUME_UNAVAILABLE']);
-const RESTART_AFTER_RECONNECT = new Set(['CONNECTION_LOST', 'GATEWAY_UNAVAILABLE', 'CLIENT_TOO_SLOW']);
 
 export class Panel {
   /** ``page``: the page's state (connection, datasets, state) and ``connectorOffline(error)``. */
@@ -165,13 +163,6 @@ export class Panel {
     return picked;
   }
 
-  /** Whether a run that ended with ``error`` starts again by itself (at most MAX_RESTARTS times). */
-  mayRestart(error) {
-    if (this.restarts >= MAX_RESTARTS) return false;
-    if (RESTART_ON.has(error.code)) return true;
-    return RESTART_AFTER_RECONNECT.has(error.code) && this.page.connection?.state === 'reconnecting';
-  }
-
   async run(restarted = false) {
     if (!restarted) this.restarts = 0;
     const dataset = this.datasetSelect.value;
@@ -217,7 +208,7 @@ export class Panel {
       this.setPanelState('done');
     } catch (error) {
       this.stats = { ...query.stats, elapsedMs: performance.now() - started };
-      if (this.mayRestart(error)) {
+      if (mayRestart(error, this.restarts, this.page.connection?.state)) {
         restart = true;
         this.restarts += 1;
         this.root.dataset.restarts = String(this.restarts);
@@ -293,28 +284,6 @@ export class Panel {
 
   renderCounters() {
     const live = this.query;
-    const shown = live
-      ? { ...live.stats, elapsedMs: performance.now() - this.startedAt }
-      : this.stats;
-    const rate = shown.elapsedMs > 0 ? Math.round(shown.rows / (shown.elapsedMs / 1000)) : 0;
-    const item = (label, value, id) => el('span', {}, `${label} `, el('b', { 'data-testid': id, text: value }));
-    this.counters.replaceChildren(
-      item('batches', numberFormat.format(shown.batches), 'batches'),
-      item('rows', numberFormat.format(shown.rows), 'rows'),
-      item('bytes', formatBytes(shown.bytes), 'bytes'),
-      item('elapsed', `${(shown.elapsedMs / 1000).toFixed(2)} s`, 'elapsed'),
-      item('rows/s', numberFormat.format(rate), 'rate'),
-    );
-    this.root.dataset.rows = String(shown.rows);
-    this.root.dataset.batches = String(shown.batches);
-    if (this.totalRecords) {
-      this.progress.max = this.totalRecords;
-      this.progress.value = Math.min(shown.rows, this.totalRecords);
-    } else if (this.state === 'running') {
-      this.progress.removeAttribute('value'); // indeterminate
-    } else {
-      this.progress.max = 1;
-      this.progress.value = this.state === 'done' || this.state === 'following' ? 1 : 0;
-    }
+    drawCounters(this, live ? { ...live.stats, elapsedMs: performance.now() - this.startedAt } : this.stats);
   }
 }
