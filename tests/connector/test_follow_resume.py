@@ -14,7 +14,7 @@ import pytest
 from saeta.config import DatasetConfig, LiveConfig
 from saeta.connector.chunks import Flush, chunk_messages
 from saeta.connector.sources import file_follow, follow_cursor
-from saeta.connector.sources.base import Follower, Mark
+from saeta.connector.sources.base import MAX_CURSOR_BYTES, Follower, Mark
 from saeta.connector.sources.files import FileSource
 from saeta.core.filters import parse_filter
 from saeta.core.resume_token import ResumeUnavailable
@@ -30,16 +30,17 @@ def source(pattern: str, batch_rows: int = 2) -> FileSource:
 
 
 def taken(follower: Follower, batches: Iterable[pa.RecordBatch], out: list[tuple[int, Point]]) -> None:
-    """Each batch's first id with the resume point of its first row, as the writer and
-    the gateway see them (a mark, then rows counted since it)."""
-    point: list[object] = [None, 0]
+    """Each row's id, with the resume point of its place in the stream, as the writer and
+    the gateway see them: a range's mark, then the rows counted since it."""
+    cursor: bytes | None = None
+    skip = 0
     for item in follower.marks.interleave(batches):
         if isinstance(item, Mark):
-            point[:] = [item.cursor, item.skip]
+            cursor, skip = item.cursor, item.skip
             continue
         for row_id in item.column("id").to_pylist():
-            out.append((row_id, (point[0], point[1])))  # type: ignore[arg-type]
-            point[1] = int(point[1]) + 1  # type: ignore[call-overload]
+            out.append((row_id, (cursor, skip)))
+            skip += 1
 
 
 def drain(follower: Follower, out: list[tuple[int, Point]]) -> None:
@@ -197,3 +198,21 @@ def test_resume_points_go_out_as_their_own_messages_before_their_range() -> None
     messages = list(chunk_messages([batch, Flush(point), batch, batch], 1 << 20))
     assert [rows for _, rows in messages] == [3, 0, 6]
     assert messages[1][0] == point and point[:1] == b"\x2a"
+
+
+def test_how_many_files_a_cursor_holds() -> None:
+    """docs/sources.md's figures: with 8-digit inodes and 10-digit offsets, a cursor of at
+    most MAX_CURSOR_BYTES holds 36 followed CSV or JSON Lines files, or 98 whole files."""
+
+    def files(n: int) -> int:
+        states = tuple(
+            follow_cursor.FileState(follow_cursor.path_key(str(i)), 12_345_678, 1_234_567_890, -1) for i in range(n)
+        )
+        return len(follow_cursor.encode_files(follow_cursor.FileCursor(True, states, (), follow_cursor.path_key("0"))))
+
+    def whole(n: int) -> int:
+        done = tuple(follow_cursor.path_key(str(i)) for i in range(n))
+        return len(follow_cursor.encode_files(follow_cursor.FileCursor(True, (), done, follow_cursor.path_key("0"))))
+
+    assert files(36) <= MAX_CURSOR_BYTES < files(37)
+    assert whole(98) <= MAX_CURSOR_BYTES < whole(99)

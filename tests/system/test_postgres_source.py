@@ -16,7 +16,6 @@ import pytest
 from saeta.client import AsyncClient, Client, ServerError
 from saeta.config import DatasetConfig, LiveConfig, SqlDataset
 from saeta.connector.sources import follow_cursor, sql_follow
-from saeta.connector.sources.base import Mark
 from saeta.connector.sources.postgres import bind_named
 from saeta.core.filters import parse_filter
 from saeta.core.resume_token import ResumeUnavailable
@@ -24,6 +23,7 @@ from saeta.errors import BadRequest, SourceError
 from websockets.asyncio.client import connect
 
 from tests import filter_cases
+from tests.connector.test_follow_resume import taken
 from tests.system.harness import Deployment, free_port
 from tests.system.postgres_server import PASSWORD, PostgresServer
 from tests.system.sql_reads import opened, read_all
@@ -304,23 +304,12 @@ def test_a_follower_resumes_from_any_point_after_its_snapshot(
         follower = source.follow(("id",), ())
         follower.marks.on = True
         seen: list[tuple[int, tuple[bytes | None, int]]] = []
-
-        def take(batches: Any) -> None:
-            point: list[Any] = [None, 0]
-            for item in follower.marks.interleave(batches):
-                if isinstance(item, Mark):
-                    point = [item.cursor, item.skip]
-                    continue
-                for value in item.column("id").to_pylist():
-                    seen.append((value, (point[0], point[1])))
-                    point[1] += 1
-
-        take(follower.snapshot())
+        taken(follower, follower.snapshot(), seen)
         assert [p for _, p in seen] == [(None, i) for i in range(5)]
         pg.execute(_timed_rows(table, 6, 15))
         while True:
             got, more = follower.poll()
-            take(got)
+            taken(follower, got, seen)
             if not more:
                 break
         ids = [i for i, _ in seen]
@@ -382,3 +371,11 @@ def test_a_resumable_query_of_a_keyed_table_resumes_from_its_rows(pg: PostgresSe
     assert unkeyed_resumable is False
     reads = [s for s in pg.statements()[before:] if "FROM (SELECT * FROM" in s and "saeta_q WHERE" in s]
     assert reads and all('ORDER BY "id"' in s for s in reads if '"texto"' in s)
+
+
+def test_a_key_the_query_does_not_return_fails_naming_it(pg: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = dataset(pg, monkeypatch, table=("ventas",))
+    assert cfg.sql is not None
+    missing = dataclasses.replace(cfg, sql=dataclasses.replace(cfg.sql, key=("id", "nope")))
+    with opened(missing) as source, pytest.raises(SourceError, match="key: column 'nope' not found"):
+        source.schema()
