@@ -1,9 +1,11 @@
 """Several gateway replicas (docs/scaling.md), with real processes on this machine:
 
 1. forwarded against local: the same query (2M x 7 Parquet, read whole, not decoded) on
-   the replica holding the connector's tunnel and on one that forwards it there, runs
-   interleaved: throughput ratio and time to the first binary frame. Both replicas serve
-   DoGet from Rust (data_port), the local one's best configuration.
+   the replica holding the connector's tunnel, on one that forwards it with direct data
+   (replica.data_address: the connector sends to it), and on one that forwards it
+   relayed through the holder (no data_address), runs interleaved: throughput ratios
+   and time to the first binary frame. Every replica serves DoGet from Rust
+   (data_port), the local one's best configuration.
 2. failover: 3 replicas behind HAProxy, a connector holding tunnels to two; a resumable
    query read until it is mid-stream, then the replica its socket is on is SIGKILLed:
    the time from the kill to the first batch the client gets after resuming; p50 and
@@ -83,29 +85,26 @@ def forwarded_vs_local(root: Path, runs: int) -> dict[str, Any]:
         pq.write_table(ventas(ROWS, seed=1), data / "ventas.parquet", row_group_size=131072)
         dep.start_control_plane(redis_url=server.url)
         replicas = []
-        for name in ("local", "forwarding"):
+        for name, direct in (("local", None), ("direct", "direct"), ("relaying", None)):
             cert_dir = dep.certs / "replicas" / name
             if not cert_dir.exists():
                 certs.issue_replica(dep.certs, name)
-            replicas.append(start_replica(dep, name, server.url, data_port=free_port()))
-        local, forwarding = replicas
+            replicas.append(start_replica(dep, name, server.url, data_port=free_port(), data_address=direct))
+        local, direct_replica, relaying = replicas
         start_connector_on(
             dep, "acme", {"ventas": {"type": "parquet", "path": "data/ventas.parquet"}}, local.grpc_port, connections=1
         )
         wait_for(lambda: local.connectors() == 1, 30, "the connector")
         wait_for(lambda: server.client().zcard("saeta:holders:acme") == 1, 30, "presence")
         session = dep.session("acme")
-        samples: dict[str, list[tuple[float, float, int]]] = {"local": [], "forwarded": []}
-        pids = {
-            "connector": dep.procs[-1].popen.pid,
-            "local": local.proc.popen.pid,
-            "forwarding": forwarding.proc.popen.pid,
-        }
-        cpu: dict[str, dict[str, float]] = {"local": dict.fromkeys(pids, 0.0), "forwarded": dict.fromkeys(pids, 0.0)}
-        asyncio.run(read_raw(f"{local.ws_url}/stream/{session}"))  # warm both paths once
-        asyncio.run(read_raw(f"{forwarding.ws_url}/stream/{session}"))
+        kinds = (("local", local), ("forwarded_direct", direct_replica), ("forwarded_relayed", relaying))
+        samples: dict[str, list[tuple[float, float, int]]] = {kind: [] for kind, _ in kinds}
+        pids = {"connector": dep.procs[-1].popen.pid, **{r.name: r.proc.popen.pid for r in replicas}}
+        cpu: dict[str, dict[str, float]] = {kind: dict.fromkeys(pids, 0.0) for kind, _ in kinds}
+        for _, replica in kinds:  # warm every path once
+            asyncio.run(read_raw(f"{replica.ws_url}/stream/{session}"))
         for _ in range(runs):
-            for kind, replica in (("local", local), ("forwarded", forwarding)):
+            for kind, replica in kinds:
                 before = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 samples[kind].append(asyncio.run(read_raw(f"{replica.ws_url}/stream/{session}")))
                 for name, pid in pids.items():
@@ -120,10 +119,12 @@ def forwarded_vs_local(root: Path, runs: int) -> dict[str, Any]:
                 "cpu_seconds_per_gb": {name: round(v / gigabytes, 2) for name, v in cpu[kind].items()},
                 "runs": [{"first_ms": round(f * 1000, 2), "seconds": round(s, 3), "bytes": b} for f, s, b in rows],
             }
-        out["throughput_ratio"] = round(out["forwarded"]["mb_per_s_median"] / out["local"]["mb_per_s_median"], 3)
-        out["first_frame_extra_ms"] = round(
-            out["forwarded"]["first_frame_ms_median"] - out["local"]["first_frame_ms_median"], 2
-        )
+        for kind in ("forwarded_direct", "forwarded_relayed"):
+            name = kind.removeprefix("forwarded_")
+            out[f"{name}_throughput_ratio"] = round(out[kind]["mb_per_s_median"] / out["local"]["mb_per_s_median"], 3)
+            out[f"{name}_first_frame_extra_ms"] = round(
+                out[kind]["first_frame_ms_median"] - out["local"]["first_frame_ms_median"], 2
+            )
         return out
     finally:
         dep.stop()
@@ -283,7 +284,8 @@ def main() -> int:
     point: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "command": " ".join(sys.argv)}
     with tempfile.TemporaryDirectory() as tmp:
         point["forwarded_vs_local"] = forwarded_vs_local(Path(tmp) / "fwd", args.runs)
-        print(json.dumps(point["forwarded_vs_local"], indent=1)[:800])
+        fwd = point["forwarded_vs_local"]
+        print(json.dumps({k: v for k, v in fwd.items() if not isinstance(v, dict)}))
         if args.failovers:
             point["failover"] = failover(Path(tmp) / "failover", args.failovers)
             print(json.dumps(point["failover"]))

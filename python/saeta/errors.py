@@ -79,6 +79,14 @@ class QueryFailed(SaetaError):
     code = "QUERY_FAILED"
 
 
+class DirectDataUnavailable(QueryFailed):
+    """Direct data (docs/scaling.md): the connector cannot send a data call to the asking
+    replica's data_address, or the holder's connector cannot send direct at all. Between
+    replicas only: the asking replica then fetches the partition the relayed way."""
+
+    code = "DIRECT_DATA_UNAVAILABLE"
+
+
 class QueryTimeout(SaetaError):
     """The connector did not answer within timeouts.query_seconds."""
 

@@ -396,3 +396,62 @@ def test_live_errors(tmp_path: Path, live: Any, problem: str) -> None:
     with pytest.raises(ConfigError) as err:
         load_connector_config(write(tmp_path, text))
     assert problem in err.value.message, err.value.message
+
+
+def _replica_config(tmp_path: Path, **replica: Any) -> dict[str, Any]:
+    certs.init_ca(tmp_path / "certs")
+    certs.issue_replica(tmp_path / "certs", "r1")
+    return {
+        "tableros_secret_key": SECRET,
+        "control_plane_url": "http://cp",
+        "redis_url": "redis://127.0.0.1:6379/0",
+        "replica": {
+            "id": "r1",
+            "peer_address": "10.0.0.1:50051",
+            "cert": "certs/replicas/r1/replica.crt",
+            "key": "certs/replicas/r1/replica.key",
+            **replica,
+        },
+    }
+
+
+def test_a_replica_names_where_connectors_reach_its_data_port(tmp_path: Path) -> None:
+    obj = _replica_config(tmp_path, data_address="lb.example.com:9101")
+    cfg = load_gateway_config(write(tmp_path, {**obj, "data_port": 50052}))
+    assert cfg.replica is not None and cfg.replica.data_address == "lb.example.com:9101"
+    alone = load_gateway_config(write(tmp_path, _replica_config(tmp_path)))
+    assert alone.replica is not None and alone.replica.data_address is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        ({"data_port": 50052, "replica_address": "dns:///lb:9101"}, "replica.data_address: expected HOST:PORT"),
+        ({"data_port": 50052, "replica_address": "lb"}, "replica.data_address: expected HOST:PORT"),
+        ({"replica_address": "lb:9101"}, "replica.data_address: needs data_port"),
+    ],
+)
+def test_a_data_address_must_be_a_host_and_port_of_a_data_port(
+    tmp_path: Path, extra: dict[str, Any], problem: str
+) -> None:
+    obj = _replica_config(tmp_path, data_address=extra.pop("replica_address"))
+    with pytest.raises(ConfigError) as err:
+        load_gateway_config(write(tmp_path, {**obj, **extra}))
+    assert problem in err.value.message
+
+
+def test_a_connector_sends_direct_unless_told_not_to(tmp_path: Path) -> None:
+    certs.init_ca(tmp_path / "certs")
+    certs.issue_client(tmp_path / "certs", "t1")
+    base = {
+        "mtls": {
+            "ca_cert": "certs/ca.crt",
+            "client_cert": "certs/clients/t1/client.crt",
+            "client_key": "certs/clients/t1/client.key",
+        },
+        "tenant": {"id": "t1"},
+        "datasets": {"v": {"type": "csv", "path": "v.csv"}},
+    }
+    on = load_connector_config(write(tmp_path, {**base, "gateway": {"grpc_uri": "gw:50051"}}))
+    off = load_connector_config(write(tmp_path, {**base, "gateway": {"grpc_uri": "gw:50051", "direct_data": False}}))
+    assert (on.direct_data, off.direct_data) == (True, False)

@@ -47,14 +47,28 @@ class Replica:
         return n if isinstance(n, int) else -1
 
 
-def start_replica(dep: Deployment, name: str, redis_url: str, data_port: int | None = None, **extra: Any) -> Replica:
+def start_replica(
+    dep: Deployment,
+    name: str,
+    redis_url: str,
+    data_port: int | None = None,
+    data_address: str | None = None,
+    grpc_port: int | None = None,
+    peer_address: str | None = None,
+    **extra: Any,
+) -> Replica:
     """A gateway replica, presence in ``redis_url``: DoGet on its tunnel port unless
     ``data_port`` (behind a load balancer the data port's address would be the
-    balancer's; a connector dialling the replica itself can use it)."""
+    balancer's; a connector dialling the replica itself can use it). ``data_address``:
+    direct data, where connectors reach that data port ("direct": this replica's own).
+    ``peer_address``: where its peers call it, if not its own tunnel port."""
     cert_dir = dep.certs / "replicas" / name
     if not (cert_dir / "replica.crt").exists():
         certs.issue_replica(dep.certs, name)
-    http_port, grpc_port = free_port(), free_port()
+    http_port, grpc_port = free_port(), grpc_port or free_port()
+    if data_address == "direct":
+        assert data_port is not None
+        data_address = f"127.0.0.1:{data_port}"
     proc = dep.start_gateway(
         name,
         http_port=http_port,
@@ -63,10 +77,11 @@ def start_replica(dep: Deployment, name: str, redis_url: str, data_port: int | N
         redis_url=redis_url,
         replica={
             "id": name,
-            "peer_address": f"127.0.0.1:{grpc_port}",
+            "peer_address": peer_address or f"127.0.0.1:{grpc_port}",
             "cert": f"certs/replicas/{name}/replica.crt",
             "key": f"certs/replicas/{name}/replica.key",
             "presence_seconds": 3,
+            **({} if data_address is None else {"data_address": data_address}),
         },
         **extra,
     )

@@ -1,6 +1,6 @@
 """A TCP proxy of the tests' own, between a connector and a gateway, that can stall the
 connection (stop forwarding both ways, sockets left open: a half-open peer, as a dead
-NAT or a pulled cable leaves it), resume it, or reset it."""
+NAT or a pulled cable leaves it), resume it, or reset it; it counts the bytes it passes."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ class TcpProxy:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopped: bool = False
     accepted: int = 0
+    forwarded: int = 0  # bytes passed on, both ways
 
     def start(self) -> TcpProxy:
         self._flowing.set()
@@ -86,6 +87,8 @@ class TcpProxy:
                     break
                 self._flowing.wait()  # a stall holds what was read, too
                 dst.sendall(data)
+                with self._lock:
+                    self.forwarded += len(data)
         except OSError:
             pass
         finally:

@@ -104,6 +104,9 @@ class ConnectorConfig:
     # Distinct gateway replicas to hold a tunnel to at once (docs/scaling.md); one
     # gateway alone takes one whatever this says.
     connections: int = 1
+    # Data calls may go to the replica that asked for them (docs/scaling.md, "Direct
+    # data"), at an address the gateway names; False: only ever to grpc_uri's gateway.
+    direct_data: bool = True
 
 
 def _dataset(root: _Section, name: str, value: Any) -> DatasetConfig:
@@ -292,6 +295,7 @@ def load_connector_config(path: str | os.PathLike[str]) -> ConnectorConfig:
     gw.string("transport_mode", "grpc", ("grpc",))
     server_name = gw.string("server_name", None)
     connections = gw.integer("connections", 2, 1, 16)
+    direct_data = gw.boolean("direct_data", True)
     gw.check_unknown()
     mtls = root.section("mtls", required=True)
     ca_cert = mtls.readable_file("ca_cert")
@@ -342,6 +346,7 @@ def load_connector_config(path: str | os.PathLike[str]) -> ConnectorConfig:
         datasets=datasets,
         logging=logging_cfg,
         connections=connections,
+        direct_data=direct_data,
     )
 
 

@@ -20,6 +20,7 @@ from saeta.config._base import (
     resolve,
 )
 from saeta.core import browser_protocol as bp
+from saeta.core.grpc_target import is_host_port
 from saeta.core.names import is_tenant_id
 from saeta.core.quotas import QuotaCaps
 
@@ -29,7 +30,8 @@ RelayChoice = Literal["auto", "rust", "python"]
 @dataclass(frozen=True)
 class ReplicaConfig:
     """One of several gateways (docs/scaling.md): its id, the address its peers call it
-    at, and the replica-role certificate it calls them with."""
+    at, the replica-role certificate it calls them with, and (direct data) the address
+    connectors reach its data port at."""
 
     id: str
     peer_address: str
@@ -37,6 +39,7 @@ class ReplicaConfig:
     key: Path
     server_name: str | None
     presence_seconds: float
+    data_address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ def _tls_file(root: _Section, tls: _Section, key: str, default_name: str) -> Pat
     return guess
 
 
-def _replica(root: _Section, redis_url: str | None) -> ReplicaConfig | None:
+def _replica(root: _Section, redis_url: str | None, data_port: int | None) -> ReplicaConfig | None:
     """The ``replica`` section: absent on a gateway that is the only one."""
     if "replica" not in root.data:
         root.used.add("replica")
@@ -122,7 +125,16 @@ def _replica(root: _Section, redis_url: str | None) -> ReplicaConfig | None:
         key=sec.readable_file("key"),
         server_name=sec.string("server_name", None),
         presence_seconds=sec.number("presence_seconds", 15.0, 2.0, 3600),
+        data_address=sec.string("data_address", None),
     )
+    if cfg.data_address is not None:
+        if data_port is None:
+            raise sec.fail("data_address", "needs data_port: it is where connectors reach this replica's data port")
+        if not is_host_port(cfg.data_address):
+            raise sec.fail(
+                "data_address",
+                f"expected HOST:PORT (this replica's data_port as connectors reach it), got {cfg.data_address!r}",
+            )
     sec.check_unknown()
     return cfg
 
@@ -207,7 +219,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     relay = root.string("relay", "auto", ("auto", "rust", "python"))
     arrow_validation = root.string("arrow_validation", "full", ("full", "framing"))
     logging_cfg = _logging(root)
-    replica = _replica(root, redis_url)
+    replica = _replica(root, redis_url, data_port)
     root.check_unknown()
     return GatewayConfig(
         file=file,

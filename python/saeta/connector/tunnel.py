@@ -21,14 +21,14 @@ import pyarrow as pa
 from saeta import __version__, memory_trim
 from saeta.config import ConnectorConfig
 from saeta.connector.call_writer import BlockingReader, write_all, write_followed
-from saeta.connector.channel import CONTROL_METHOD, describe_rpc_error, dial, doget_method
+from saeta.connector.channel import CONTROL_METHOD, DirectChannels, describe_rpc_error, dial, doget_method
 from saeta.connector.chunks import Flush, chunk_messages, skip_rows
 from saeta.connector.sources.base import Follower, Partition, QueryPlan, Source
 from saeta.core import filter_codec
 from saeta.core.grpc_target import with_port
 from saeta.core.ticket import Ticket
 from saeta.core.tunnel_codec import CALL_ID_KEY, PROBE_CALL_ID, TUNNEL_PROTOCOL_VERSION
-from saeta.errors import DatasetNotFound, QueryFailed, SaetaError, SourceError, TunnelRefused
+from saeta.errors import DatasetNotFound, DirectDataUnavailable, QueryFailed, SaetaError, SourceError, TunnelRefused
 from saeta.v1 import tunnel_pb2 as pb
 
 log = logging.getLogger("saeta.connector")
@@ -59,6 +59,8 @@ class Tunnel:
         self._doget = doget_method(self.channel)
         # The gateway's data plane, when it announces one at registration.
         self.data_channel: grpc.aio.Channel | None = None
+        # Direct data calls (DoGetRequest.data_address): to the replica that asked.
+        self.direct = DirectChannels(cfg)
         self._outbox: asyncio.Queue[pb.ConnectorMessage | None] = asyncio.Queue()
         # Messages made at once (each partition reads on a thread of its own); the rest
         # wait their turn, so a burst of queries never starves the event loop (and its
@@ -95,6 +97,7 @@ class Tunnel:
                     protocol_version=TUNNEL_PROTOCOL_VERSION,
                     probe=probe,
                     held_replicas=held,
+                    direct_data=self.cfg.direct_data and not probe,
                 )
             )
         )
@@ -170,6 +173,7 @@ class Tunnel:
         await self.channel.close(grace=None)
         if self.data_channel is not None:
             await self.data_channel.close(grace=None)
+        await self.direct.close()
 
     async def _follow(self, req: pb.DoGetRequest, call: Any, follower: Follower) -> None:
         """A subscription's data call: the snapshot, SnapshotDone on Control, then each
@@ -195,6 +199,22 @@ class Tunnel:
         finally:
             self._following.discard(req.request_id)
             await asyncio.to_thread(follower.close)
+
+    def _data_call_ended(self, req: pb.DoGetRequest, code: grpc.StatusCode, details: str | None) -> None:
+        """A data call the gateway's side ended: when it never reached the gateway, the
+        query learns why at once rather than at its timeout."""
+        if code != grpc.StatusCode.UNAVAILABLE:
+            return
+        why = f"{code.name}: {details or ''}".strip()
+        if req.data_address:
+            # The replica that asked cannot be reached from here: it fetches the
+            # partition through the tunnel's gateway instead.
+            self._error(
+                req.request_id,
+                DirectDataUnavailable(f"the connector cannot send to the data address {req.data_address}: {why}"),
+            )
+        elif self.data_channel is not None:
+            self._error(req.request_id, QueryFailed(f"the connector cannot send to the gateway's data port: {why}"))
 
     def _chunk_cap(self, req: pb.DoGetRequest) -> int:
         """The most data one ArrowChunk may hold: what the gateway asked for (its browser
@@ -294,7 +314,14 @@ class Tunnel:
 
     async def _read_partition(self, req: pb.DoGetRequest, ticket: Ticket) -> None:
         started = time.perf_counter()
-        call = self._doget(metadata=((CALL_ID_KEY, req.call_id),))
+        doget = self._doget
+        if req.data_address:
+            try:
+                doget = self.direct.doget(req.data_address)
+            except DirectDataUnavailable as err:
+                self._error(req.request_id, err)
+                return
+        call = doget(metadata=((CALL_ID_KEY, req.call_id),))
         reader: BlockingReader | None = None
         rows = nbytes = 0
         try:
@@ -329,17 +356,13 @@ class Tunnel:
             call.cancel()
         except asyncio.InvalidStateError:
             # grpc.aio's write on a call that has already ended (the gateway went away
-            # between two writes): the same as the gateway ending it.
+            # between two writes, or the call never connected): the same as the gateway
+            # ending it, with the call's own status.
             log.info("query %s: the gateway ended the data call (the call had finished)", req.request_id)
+            self._data_call_ended(req, await call.code(), await call.details())
         except grpc.aio.AioRpcError as exc:
             log.info("query %s: the gateway ended the data call (%s)", req.request_id, describe_rpc_error(exc))
-            if exc.code() == grpc.StatusCode.UNAVAILABLE and self.data_channel is not None:
-                # Most likely the data port is not reachable from here: say so at once
-                # rather than let the query wait for its timeout.
-                self._error(
-                    req.request_id,
-                    QueryFailed(f"the connector cannot send to the gateway's data port: {describe_rpc_error(exc)}"),
-                )
+            self._data_call_ended(req, exc.code(), exc.details())
         except asyncio.CancelledError:
             call.cancel()
             log.info("query %s cancelled; source closed", req.request_id)

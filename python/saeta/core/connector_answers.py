@@ -7,13 +7,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from saeta.core.resume_token import ResumeUnavailable
-from saeta.errors import ConnectorOffline, DatasetNotFound, QueryFailed, QueryTimeout, SaetaError
+from saeta.errors import (
+    ConnectorOffline,
+    DatasetNotFound,
+    DirectDataUnavailable,
+    QueryFailed,
+    QueryTimeout,
+    SaetaError,
+)
 from saeta.v1 import tunnel_pb2 as pb
 
 # The most of a connector's error message the gateway passes on (it reaches browsers).
 MAX_ERROR_CHARS = 1000
 _ERRORS_BY_CODE: dict[str, type[SaetaError]] = {
-    cls.code: cls for cls in (DatasetNotFound, QueryFailed, ConnectorOffline, QueryTimeout, ResumeUnavailable)
+    cls.code: cls
+    for cls in (DatasetNotFound, QueryFailed, ConnectorOffline, QueryTimeout, ResumeUnavailable, DirectDataUnavailable)
 }
 
 

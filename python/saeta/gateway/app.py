@@ -319,6 +319,9 @@ class Gateway:
             return
         if self.relay.IMPLEMENTATION != "rust":
             log.warning("data_port %d unused: the Python relay serves DoGet on grpc_port", self.cfg.data_port)
+            if self.peers is not None and self.peers.data_address is not None:
+                log.warning("replica.data_address unused: without the data plane, forwarded data is relayed")
+                self.peers.data_address = None
             return
         # Imported here: the data plane is the Rust extension's, absent where it is not built.
         from saeta.gateway.data_plane import RustDataPlane

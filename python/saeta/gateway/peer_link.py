@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,15 +20,14 @@ import grpc.aio
 
 from saeta.config import GatewayConfig, ReplicaConfig
 from saeta.core import filter_codec
-from saeta.core.connector_answers import error_from_connector
 from saeta.core.filters import Condition
 from saeta.core.presence import Holder
-from saeta.core.throttle import LogThrottle
 from saeta.core.tunnel_codec import DATA_TAG, RESUME_TAG, Abort
 from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS
-from saeta.errors import ConnectorOffline, DatasetNotFound, QueryFailed, QueryTimeout, RelayError, SaetaError
+from saeta.errors import ConnectorOffline, DatasetNotFound, QueryFailed, RelayError, SaetaError
 from saeta.gateway.data_calls import Chunk, DataCalls, DataStream, End, Resume, resume_of
-from saeta.gateway.peer_server import ERROR_CODE_KEY
+from saeta.gateway.peer_direct import FETCH, DirectCall, RelayMemory
+from saeta.gateway.peer_errors import peer_error
 from saeta.relay import Relay
 from saeta.v1 import peer_pb2 as peer
 from saeta.v1 import tunnel_pb2 as pb
@@ -37,31 +35,9 @@ from saeta.v1 import tunnel_pb2 as pb
 log = logging.getLogger("saeta.gateway.peer")
 
 DESCRIBE = "/saeta.v1.Peer/Describe"
-FETCH = "/saeta.v1.Peer/Fetch"
 DATASETS = "/saeta.v1.Peer/Datasets"
 # Codes after which the next holder is tried: this one is gone, or no longer serves it.
 TRY_NEXT = frozenset({"CONNECTOR_OFFLINE", "DATASET_NOT_FOUND"})
-# A replica whose certificate its peers refuse would log it on every forwarded query.
-REFUSED_LOG = LogThrottle(burst=5, window=60.0)
-
-
-def peer_error(exc: grpc.aio.AioRpcError) -> SaetaError:
-    """A peer's refusal as the typed error it was there; a call that broke without one (the
-    replica is unreachable, or died) as CONNECTOR_OFFLINE."""
-    if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return QueryTimeout("the gateway replica holding the tenant's tunnel did not answer in time")
-    code = dict(exc.trailing_metadata() or ()).get(ERROR_CODE_KEY)
-    if isinstance(code, str) and code:
-        if code == "PEER_REFUSED":
-            if REFUSED_LOG.allow(time.monotonic()):
-                log.error(
-                    "code=PEER_REFUSED a peer replica refused this replica's certificate: %s%s",
-                    exc.details(),
-                    REFUSED_LOG.note(),
-                )
-            return ConnectorOffline("the gateway replica holding the tenant's tunnel refused this replica")
-        return error_from_connector(pb.QueryError(code=code, message=exc.details() or ""))
-    return ConnectorOffline(f"the gateway replica holding the tenant's tunnel is unreachable ({exc.code().name})")
 
 
 class PeerClients:
@@ -70,6 +46,10 @@ class PeerClients:
     def __init__(self, cfg: GatewayConfig, replica: ReplicaConfig, relay: Relay) -> None:
         self.relay = relay
         self.connect_seconds = cfg.connect_seconds
+        # Direct data (gateway/peer_direct.py): where connectors reach this replica's data
+        # port; None: every forwarded partition is relayed through its holder.
+        self.data_address = replica.data_address
+        self.relay_memory = RelayMemory()
         self._credentials = grpc.ssl_channel_credentials(
             root_certificates=cfg.ca_cert.read_bytes(),
             private_key=replica.key.read_bytes(),
@@ -174,14 +154,19 @@ class RemoteLink:
     def cancel(self, request_id: str) -> None:
         """Nothing to send: cancelling the query's tasks cancels its peer calls."""
 
-    def open_call(self, calls: DataCalls, ask: pb.DoGetRequest, follow: bool) -> PeerCall:
+    def open_call(self, calls: DataCalls, ask: pb.DoGetRequest, follow: bool) -> PeerCall | DirectCall:
+        """The partition's call: direct when this replica has a data address and the
+        holder's connector has not lately failed to send direct, else relayed."""
         if self.holder is None:
             raise ConnectorOffline("the dataset was not described by any replica")
         snapshot = self._snapshots.get(ask.request_id)
         fetch = peer.PeerFetch(
             tenant_id=self._tenant, do_get=ask, owner=self.owner, follow=follow, dataset=self.dataset
         )
-        return PeerCall(self.peers, self.holder, fetch, snapshot)
+        relayed = PeerCall(self.peers, self.holder, fetch, snapshot)
+        if self.peers.data_address is None or self.peers.relay_memory.relayed(self.holder.address, self._tenant):
+            return relayed
+        return DirectCall(self.peers, self.holder, fetch, calls, snapshot, relayed)
 
 
 class PeerCall:

@@ -1,6 +1,7 @@
 """The answering side of replica-to-replica calls (proto/saeta/v1/peer.proto): a peer that
 has checked a browser's session asks this replica, which holds the tenant's tunnel, to
-describe a dataset, relay one partition's data call, or list the datasets. The caller
+describe a dataset, relay one partition's data call (or, direct data, have the connector
+send it to the asking replica), or list the datasets. The caller
 must present a replica's certificate (OU saeta-replica, not revoked): anything else is
 refused before its request is even parsed. The data call is relayed by the same loop as a
 browser's (gateway/call_relay.py), with this replica's call slots for the tenant, and its
@@ -12,11 +13,12 @@ the saeta code; the asking replica turns it back into the same typed error."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 import grpc.aio
@@ -26,14 +28,15 @@ from google.protobuf.message import DecodeError, Message
 from saeta.config import GatewayConfig
 from saeta.core import filter_codec
 from saeta.core.browser_protocol import DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES
+from saeta.core.grpc_target import is_host_port
 from saeta.core.tunnel_codec import encode_arrow_chunk
 from saeta.core.x509_identity import certificate_serial, is_replica_certificate
-from saeta.errors import BadRequest, DatasetNotFound, SaetaError
+from saeta.errors import BadRequest, DatasetNotFound, DirectDataUnavailable, SaetaError
 from saeta.gateway.call_relay import Follow, Out, QueryContext, relay_partition
 from saeta.gateway.call_slots import CallSlots
 from saeta.gateway.crl import CrlWatcher
 from saeta.gateway.data_calls import DataCalls, Resume
-from saeta.gateway.registry import ConnectorRegistry
+from saeta.gateway.registry import ConnectorLink, ConnectorRegistry
 from saeta.gateway.ws_protocol import Buffer
 from saeta.relay import Relay
 from saeta.v1 import peer_pb2 as peer
@@ -43,6 +46,7 @@ log = logging.getLogger("saeta.gateway.peer")
 
 ERROR_CODE_KEY = "saeta-error-code"
 MAX_PEER_REQUEST_BYTES = 1024 * 1024
+MAX_CALL_ID_CHARS = 128  # as the data planes take them
 # The asking replica cuts frames to its browsers' limit; here pieces go out whole.
 NO_FRAME_LIMIT = 2**62
 _NO_SCHEMA = pa.schema([])
@@ -167,6 +171,9 @@ class PeerService:
         except SaetaError as err:
             await _fail(context, err)
             return
+        if ask.data_address:
+            await self._fetch_direct(ask, link, request_id, context)
+            return
 
         async def send_parts(parts: Sequence[Buffer]) -> None:
             await context.write(encode_arrow_chunk(parts[1:]))
@@ -215,4 +222,40 @@ class PeerService:
         finally:
             if follow is not None:
                 follow.close()
+            link.unwatch(request_id)
+
+    async def _fetch_direct(
+        self, ask: peer.PeerFetch, link: ConnectorLink, request_id: str, context: grpc.aio.ServicerContext
+    ) -> None:
+        """Direct data (gateway/peer_direct.py): the connector sends the partition to the
+        asking replica, with that replica's call id. This call holds the tenant's call slot
+        (a query's) until the asking replica cancels it, and carries back only a
+        subscription's snapshot count or the connector's error."""
+        if not link.direct_data:
+            await _fail(context, DirectDataUnavailable("the tenant's connector on this replica cannot send direct"))
+            return
+        call_id = ask.do_get.call_id
+        if not is_host_port(ask.data_address) or not 0 < len(call_id) <= MAX_CALL_ID_CHARS:
+            await _fail(context, BadRequest("a direct fetch needs a HOST:PORT data address and a call id"))
+            return
+        get = pb.DoGetRequest()
+        get.CopyFrom(ask.do_get)
+        get.request_id, get.data_address = request_id, ask.data_address
+        slot = self.slots.hold(link.tenant, f"peer:{ask.owner[:64]}") if not ask.follow else contextlib.nullcontext()
+        errors = link.watch_errors(request_id)
+        snapshot = link.watch_snapshot(request_id) if ask.follow else None
+        try:
+            async with slot:
+                link.ask_direct(get)
+                if snapshot is not None:
+                    either: set[asyncio.Future[Any]] = {snapshot, errors}
+                    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+                    if snapshot.done() and not errors.done():
+                        await context.write(pb.ArrowChunk(snapshot_rows=snapshot.result()).SerializeToString())
+                err = await errors  # or, far more often, the asking replica's cancel
+            await _fail(context, err)
+        except asyncio.CancelledError:
+            link.cancel(request_id)
+            raise
+        finally:
             link.unwatch(request_id)

@@ -39,6 +39,7 @@ class ConnectorLink:
     datasets: frozenset[str]
     version: str
     cert_serial: int | None = None
+    direct_data: bool = False  # RegisterRequest.direct_data: sends data where DoGetRequest says
     tunnel_id: str = field(default_factory=lambda: secrets.token_hex(8))
     state: TunnelLink = field(default_factory=TunnelLink)
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -158,6 +159,11 @@ class ConnectorLink:
     def open_call(self, calls: DataCalls, ask: pb.DoGetRequest, follow: bool) -> LocalCall:
         """A data call for ``ask``: expected in ``calls``, asked for down this tunnel."""
         return LocalCall(calls, self.tenant, self.send, ask)
+
+    def ask_direct(self, ask: pb.DoGetRequest) -> None:
+        """Direct data: ``ask`` (its call_id and data_address another replica's) down this
+        tunnel; that replica expects the call and reads it."""
+        self.send(pb.GatewayMessage(do_get=ask))
 
     def close(self, reason: str) -> None:
         self.state.close(reason)

@@ -169,7 +169,11 @@ class TunnelService:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "BAD_MESSAGE: not a ConnectorMessage")
             raise
         link = ConnectorLink(
-            tenant=reg.tenant_id, datasets=frozenset(reg.datasets), version=reg.version[:64], cert_serial=serial
+            tenant=reg.tenant_id,
+            datasets=frozenset(reg.datasets),
+            version=reg.version[:64],
+            cert_serial=serial,
+            direct_data=reg.direct_data,
         )
         welcome = pb.GatewayMessage(
             registered=pb.RegisterResponse(

@@ -62,6 +62,7 @@ class PeerFetch(_message.Message):
     OWNER_FIELD_NUMBER: _builtins.int
     FOLLOW_FIELD_NUMBER: _builtins.int
     DATASET_FIELD_NUMBER: _builtins.int
+    DATA_ADDRESS_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     owner: _builtins.str
     """Whose share of the tenant's data calls this fetch takes (limits.max_calls_per_tenant,
@@ -71,10 +72,19 @@ class PeerFetch(_message.Message):
     """a subscription's call: no call slot, no timeout between pieces"""
     dataset: _builtins.str
     """which of the tenant's tunnels serves the ticket"""
+    data_address: _builtins.str
+    """Direct data (docs/scaling.md): the asking replica's data address ("host:port"). The
+    connector is asked to send the partition there, with do_get.call_id (the asking
+    replica's own, kept); this call then carries no data, only a subscription's
+    snapshot_rows, and ends when the asking replica cancels it or with the connector's
+    error. A holder whose connector cannot send direct ends it DIRECT_DATA_UNAVAILABLE
+    before asking anything of the connector; the asking replica then fetches the
+    partition the relayed way (a Fetch without data_address).
+    """
     @_builtins.property
     def do_get(self) -> _tunnel_pb2.DoGetRequest:
         """ticket, limit, filter, max_chunk_bytes and skip_rows as the connector is to get
-        them; request_id and call_id are the answering replica's own and ignored here.
+        them; request_id is the answering replica's own, and so is call_id unless data_address is set.
         """
 
     def __init__(
@@ -85,10 +95,11 @@ class PeerFetch(_message.Message):
         owner: _builtins.str = ...,
         follow: _builtins.bool = ...,
         dataset: _builtins.str = ...,
+        data_address: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["do_get", b"do_get"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset", b"dataset", "do_get", b"do_get", "follow", b"follow", "owner", b"owner", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data_address", b"data_address", "dataset", b"dataset", "do_get", b"do_get", "follow", b"follow", "owner", b"owner", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -96,6 +96,7 @@ class RegisterRequest(_message.Message):
     PROTOCOL_VERSION_FIELD_NUMBER: _builtins.int
     PROBE_FIELD_NUMBER: _builtins.int
     HELD_REPLICAS_FIELD_NUMBER: _builtins.int
+    DIRECT_DATA_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     """must equal the client certificate's CN, byte for byte"""
     version: _builtins.str
@@ -104,6 +105,11 @@ class RegisterRequest(_message.Message):
     """tunnel protocol version, 1"""
     probe: _builtins.bool
     """`saeta connector test`: check, answer, do not route"""
+    direct_data: _builtins.bool
+    """This connector opens a data call at the address a DoGetRequest names in
+    data_address (docs/scaling.md, "Direct data"). False from a connector of before the
+    field: its data calls always go to the tunnel's own gateway.
+    """
     @_builtins.property
     def datasets(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """dataset names this connector serves"""
@@ -124,10 +130,11 @@ class RegisterRequest(_message.Message):
         protocol_version: _builtins.int = ...,
         probe: _builtins.bool = ...,
         held_replicas: _abc.Iterable[_builtins.str] | None = ...,
+        direct_data: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["datasets", b"datasets", "held_replicas", b"held_replicas", "probe", b"probe", "protocol_version", b"protocol_version", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["datasets", b"datasets", "direct_data", b"direct_data", "held_replicas", b"held_replicas", "probe", b"probe", "protocol_version", b"protocol_version", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -476,6 +483,7 @@ class DoGetRequest(_message.Message):
     SKIP_ROWS_FIELD_NUMBER: _builtins.int
     RESUME_POINTS_FIELD_NUMBER: _builtins.int
     CURSOR_FIELD_NUMBER: _builtins.int
+    DATA_ADDRESS_FIELD_NUMBER: _builtins.int
     ticket: _builtins.str
     """from FlightInfoResponse.partitions"""
     request_id: _builtins.str
@@ -504,6 +512,13 @@ class DoGetRequest(_message.Message):
     """Subscriptions only: where to start following, a ResumePoint.cursor this connector sent
     earlier (empty: from the snapshot). One it cannot use is answered RESUME_UNAVAILABLE.
     """
+    data_address: _builtins.str
+    """Direct data (docs/scaling.md): open this DoGet at "host:port", the data port of the
+    gateway replica that asked for the data, not at the tunnel's own gateway. The server
+    there must present a certificate valid for the same name as the tunnel's. Sent only
+    to a connector that set RegisterRequest.direct_data; empty: the usual place. One
+    that cannot be reached is answered with a QueryError DIRECT_DATA_UNAVAILABLE.
+    """
     @_builtins.property
     def filter(self) -> _containers.RepeatedCompositeFieldContainer[Global___Condition]:
         """the query's filter, as in its GetFlightInfoRequest"""
@@ -520,10 +535,11 @@ class DoGetRequest(_message.Message):
         skip_rows: _builtins.int = ...,
         resume_points: _builtins.bool = ...,
         cursor: _builtins.bytes = ...,
+        data_address: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "cursor", b"cursor", "filter", b"filter", "limit", b"limit", "max_chunk_bytes", b"max_chunk_bytes", "request_id", b"request_id", "resume_points", b"resume_points", "skip_rows", b"skip_rows", "ticket", b"ticket"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "cursor", b"cursor", "data_address", b"data_address", "filter", b"filter", "limit", b"limit", "max_chunk_bytes", b"max_chunk_bytes", "request_id", b"request_id", "resume_points", b"resume_points", "skip_rows", b"skip_rows", "ticket", b"ticket"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
