@@ -1,8 +1,17 @@
-"""core/presence.py: which replicas a lookup leaves, and what a refresh writes."""
+"""core/presence.py: which replicas a lookup leaves, how long its answer is kept, and
+what a refresh writes."""
 
 from __future__ import annotations
 
-from saeta.core.presence import MAX_HOLDERS, Holder, PresenceState, holders_key, live_holders, replica_key
+from saeta.core.presence import (
+    MAX_HOLDERS,
+    Holder,
+    HoldersCache,
+    PresenceState,
+    holders_key,
+    live_holders,
+    replica_key,
+)
 
 
 def test_keys() -> None:
@@ -51,3 +60,25 @@ def test_a_failed_refresh_writes_its_releases_with_the_next() -> None:
     again = state.refresh(1001.0)
     assert (again.held, again.released) == (("globex",), ("acme",))
     assert sorted(state.leaving()) == ["globex"]
+
+
+def test_holders_are_kept_a_second_and_forgotten_when_they_all_failed() -> None:
+    cache = HoldersCache(seconds=1.0)
+    b = [Holder("b", "10.0.0.2:50051")]
+    assert cache.get("acme", 10.0) is None
+    cache.put("acme", b, 10.0)
+    assert cache.get("acme", 10.9) == b
+    assert cache.get("acme", 11.0) is None  # lapsed: Redis is asked again
+    cache.put("acme", b, 20.0)
+    cache.forget("acme")
+    assert cache.get("acme", 20.1) is None
+    cache.put("acme", [], 30.0)  # none found: not kept, a connector coming online is found at once
+    assert cache.get("acme", 30.1) is None and len(cache) == 0
+
+
+def test_the_holders_cache_is_bounded() -> None:
+    cache = HoldersCache(seconds=1.0, limit=100)
+    for n in range(250):
+        cache.put(f"t{n}", [Holder("b", "h:1")], 0.0)
+        assert len(cache) <= 100
+    assert cache.get("t249", 0.5) is not None

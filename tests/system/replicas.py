@@ -55,6 +55,7 @@ def start_replica(
     data_address: str | None = None,
     grpc_port: int | None = None,
     peer_address: str | None = None,
+    presence_seconds: float = 3,
     **extra: Any,
 ) -> Replica:
     """A gateway replica, presence in ``redis_url``: DoGet on its tunnel port unless
@@ -80,7 +81,7 @@ def start_replica(
             "peer_address": peer_address or f"127.0.0.1:{grpc_port}",
             "cert": f"certs/replicas/{name}/replica.crt",
             "key": f"certs/replicas/{name}/replica.key",
-            "presence_seconds": 3,
+            "presence_seconds": presence_seconds,
             **({} if data_address is None else {"data_address": data_address}),
         },
         **extra,

@@ -75,7 +75,9 @@ async def _forwarded_reads(a: Replica, dep: Deployment, source: Path) -> int:
     """Queries (whole, limited, cancelled, a missing dataset) and a subscription on ``a``,
     each checked against a direct read; returns the Arrow bytes the whole query held."""
     expected = pa.concat_tables([pq.read_table(source)] * COPIES)
-    async with await AsyncClient.connect(a.ws_url, dep.session("acme")) as client:
+    # Resumable: the queries carry checkpoints, the subscription the connector's resume
+    # points, which come on the direct data call like its data.
+    async with await AsyncClient.connect(a.ws_url, dep.session("acme"), resume=True) as client:
         table = await client.query("ventas")
         assert _sorted(table).equals(_sorted(expected))
         # Stopped mid-stream (the first batch of 4 x 200,000 rows), three times over: the

@@ -181,6 +181,34 @@ def test_presence_of_a_killed_replica_ends_the_query_with_connector_offline(
     asyncio.run(main())
 
 
+def test_a_lookup_kept_from_before_a_connector_moved_costs_no_query(
+    deployment: Deployment, redis_server: RedisServer
+) -> None:
+    """Replica a keeps a tenant's holders as long as presence may go unrefreshed (here
+    200 s, so far past this test: the kept lookup is what the second query starts from).
+    The connector moves from b to c in between: the query finds b without it, asks Redis
+    again at once, and is served by c."""
+    dep = deployment
+    dep.start_control_plane(redis_url=redis_server.url)
+    a, b, c = (start_replica(dep, name, redis_server.url, presence_seconds=600) for name in "abc")
+    datasets = _datasets(dep.root)
+    on_b = start_connector_on(dep, "acme", datasets, b.grpc_port, connections=1)
+    wait_for(lambda: b.connectors() == 1, 30, "the connector on b")
+
+    async def rows() -> int:
+        async with await AsyncClient.connect(a.ws_url, dep.session("acme")) as client:
+            return (await client.query("ventas", ["id"], limit=5000)).num_rows
+
+    assert asyncio.run(rows()) == 5000  # a now keeps [b]
+    on_b.stop()
+    wait_for(lambda: b.connectors() == 0, 30, "the connector gone from b")
+    start_connector_on(dep, "acme", datasets, c.grpc_port, connections=1)
+    wait_for(lambda: c.connectors() == 1, 30, "the connector on c")
+    wait_for(lambda: redis_server.client().zrange("saeta:holders:acme", 0, -1) == [b"c"], 30, "c's presence")
+    assert asyncio.run(rows()) == 5000
+    assert "peer b cannot serve tenant=acme" in a.proc.text()  # the kept lookup was used
+
+
 def test_a_connector_never_holds_two_tunnels_on_one_replica(two: tuple[Deployment, Replica, Replica]) -> None:
     """A connector asking for two tunnels but able to reach only replica a: its second
     registration names a as held already, a answers "already held", and a keeps one."""

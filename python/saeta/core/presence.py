@@ -67,6 +67,48 @@ def live_holders(
     return [holder for _, holder in found[:MAX_HOLDERS]]
 
 
+# Tenants whose holders one replica keeps at once (gateway/presence.py keeps a lookup for
+# presence_seconds / 3, the time the entries it read may go unrefreshed).
+MAX_CACHED_TENANTS = 10_000
+
+
+class HoldersCache:
+    """The holders a lookup found, per tenant, for ``seconds`` (``now``: a monotonic
+    clock): a tenant's forwarded queries then cost Redis one lookup that long, and come a
+    lookup sooner. Only a lookup that found some is kept: a tenant with none is asked for
+    again each time, so a connector that comes online is found at once. ``forget`` after
+    every holder kept failed a query: that query looks again at once."""
+
+    def __init__(self, seconds: float, limit: int = MAX_CACHED_TENANTS) -> None:
+        self.seconds, self.limit = seconds, limit
+        self._entries: dict[str, tuple[float, tuple[Holder, ...]]] = {}
+
+    def get(self, tenant: str, now: float) -> list[Holder] | None:
+        entry = self._entries.get(tenant)
+        if entry is None:
+            return None
+        if entry[0] <= now:
+            del self._entries[tenant]
+            return None
+        return list(entry[1])
+
+    def put(self, tenant: str, holders: Sequence[Holder], now: float) -> None:
+        if not holders:
+            self._entries.pop(tenant, None)
+            return
+        if tenant not in self._entries and len(self._entries) >= self.limit:
+            self._entries = {t: e for t, e in self._entries.items() if e[0] > now}
+            if len(self._entries) >= self.limit:
+                self._entries.clear()
+        self._entries[tenant] = (now + self.seconds, tuple(holders))
+
+    def forget(self, tenant: str) -> None:
+        self._entries.pop(tenant, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 @dataclass(frozen=True, slots=True)
 class Refresh:
     """One round of writes: this replica's own key, each tenant it holds (lapsing at

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -89,8 +89,17 @@ class RemoteLink:
     """A tenant's tunnel on another replica, for one query (or subscription) of
     ``dataset``: ``holders`` in the order to try them."""
 
-    def __init__(self, tenant: str, dataset: str, holders: Sequence[Holder], peers: PeerClients, owner: str) -> None:
+    def __init__(
+        self,
+        tenant: str,
+        dataset: str,
+        holders: Sequence[Holder],
+        peers: PeerClients,
+        owner: str,
+        fresh: Callable[[], Awaitable[Sequence[Holder]]] | None = None,
+    ) -> None:
         self._tenant, self.dataset, self.holders, self.peers, self.owner = tenant, dataset, holders, peers, owner
+        self._fresh = fresh  # the holders as Redis says now, when every one given failed
         self.holder: Holder | None = None  # the one that described the dataset
         self._errors: dict[str, asyncio.Future[SaetaError]] = {}
         self._snapshots: dict[str, asyncio.Future[int]] = {}
@@ -116,23 +125,38 @@ class RemoteLink:
             query=filter_codec.query_message(columns, limit, conditions, follow, resumable),
         ).SerializeToString()
         last: SaetaError = ConnectorOffline("the data source's connector is offline")
-        for holder in self.holders:
-            describe = self.peers.channel(holder.address).unary_unary(
-                DESCRIBE, request_serializer=None, response_deserializer=pb.FlightInfoResponse.FromString
-            )
+        holders, tried = list(self.holders), set[str]()
+        while True:
+            for holder in holders:
+                tried.add(holder.address)
+                describe = self.peers.channel(holder.address).unary_unary(
+                    DESCRIBE, request_serializer=None, response_deserializer=pb.FlightInfoResponse.FromString
+                )
+                try:
+                    info: pb.FlightInfoResponse = await describe(ask, timeout=seconds)
+                except grpc.aio.AioRpcError as exc:
+                    err = peer_error(exc)
+                    if err.code not in TRY_NEXT:
+                        raise err from None
+                    log.info(
+                        "peer %s cannot serve tenant=%s: %s; trying the next", holder.replica_id, self._tenant, err
+                    )
+                    if not isinstance(last, DatasetNotFound):  # "no such dataset" outranks "gone"
+                        last = err
+                    continue
+                self.holder = holder
+                return info
+            # Every holder failed: once, the holders Redis gives now (a lookup kept from
+            # earlier may predate a connector's move), those not tried yet.
+            fresh, self._fresh = self._fresh, None
+            if fresh is None:
+                raise last
             try:
-                info: pb.FlightInfoResponse = await describe(ask, timeout=seconds)
-            except grpc.aio.AioRpcError as exc:
-                err = peer_error(exc)
-                if err.code not in TRY_NEXT:
-                    raise err from None
-                log.info("peer %s cannot serve tenant=%s: %s; trying the next", holder.replica_id, self._tenant, err)
-                if not isinstance(last, DatasetNotFound):  # "no such dataset" outranks "gone"
-                    last = err
-                continue
-            self.holder = holder
-            return info
-        raise last
+                holders = [h for h in await fresh() if h.address not in tried]
+            except ConnectorOffline:
+                raise last from None
+            if not holders:
+                raise last
 
     def watch_errors(self, request_id: str) -> asyncio.Future[SaetaError]:
         """Never set: a peer's errors end its calls, and are raised by their reads."""

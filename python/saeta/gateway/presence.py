@@ -38,6 +38,8 @@ class Presence:
         # Told how many replicas are live after each refresh (the per-tenant quota share).
         self.on_replicas: Callable[[int], None] | None = None
         self.replicas = 1
+        # A lookup is kept as long as the entries it read may go unrefreshed.
+        self._holders = ps.HoldersCache(seconds=ttl_seconds / 3)
 
     @property
     def replica_id(self) -> str:
@@ -63,8 +65,12 @@ class Presence:
         }
 
     async def holders(self, tenant: str) -> list[ps.Holder]:
-        """The other replicas holding a tunnel for ``tenant``, freshest first. Raises
+        """The other replicas holding a tunnel for ``tenant``, freshest first, as Redis
+        said at most HOLDERS_CACHE_SECONDS ago (core/presence.py's HoldersCache). Raises
         ConnectorOffline when Redis does not answer within LOOKUP_SECONDS."""
+        cached = self._holders.get(tenant, time.monotonic())
+        if cached is not None:
+            return cached
         try:
             async with asyncio.timeout(LOOKUP_SECONDS):
                 try:
@@ -84,7 +90,13 @@ class Presence:
             raise ConnectorOffline(
                 "the connector is not on this gateway replica, and Redis, which says where it is, is unreachable"
             ) from None
-        return ps.live_holders(members, addresses, time.time(), self.replica_id)
+        found = ps.live_holders(members, addresses, time.time(), self.replica_id)
+        self._holders.put(tenant, found, time.monotonic())
+        return found
+
+    def forget_holders(self, tenant: str) -> None:
+        """Every holder found for ``tenant`` failed a query: the next one asks Redis."""
+        self._holders.forget(tenant)
 
     async def _lookup(self, tenant: str) -> tuple[list[tuple[str, float]], list[bytes | str | None]]:
         answer = await self._redis.zrangebyscore(

@@ -10,6 +10,7 @@ import logging
 
 import grpc.aio
 
+from saeta.core.presence import Holder
 from saeta.errors import ConnectorOffline, DatasetNotFound
 from saeta.gateway.call_relay import Link
 from saeta.gateway.peer_link import PeerClients, RemoteLink
@@ -38,7 +39,13 @@ class Router:
             holders = await self.presence.holders(tenant)
             if not holders:
                 raise
-        return RemoteLink(tenant, dataset, holders, self.peers, owner)
+        presence = self.presence
+
+        async def fresh() -> list[Holder]:
+            presence.forget_holders(tenant)
+            return await presence.holders(tenant)
+
+        return RemoteLink(tenant, dataset, holders, self.peers, owner, fresh)
 
     async def datasets(self, tenant: str) -> set[str]:
         """The names the tenant's tunnels serve, here and on the replicas holding one.
