@@ -25,6 +25,7 @@ bench: setup
 	$(PY) benchmarks/postgres.py
 	$(PY) benchmarks/partitions.py
 	$(PY) -m benchmarks.replicas
+	$(PY) -m benchmarks.grpc_roundtrip
 	$(PY) benchmarks/browser_decode.py
 	$(PY) benchmarks/churn.py --cycles 20000
 	$(PY) benchmarks/stuck_sessions.py
