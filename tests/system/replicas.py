@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from saeta import certs
-from saeta.client import AsyncClient
+from saeta.client import AsyncClient, ServerError
 
 from tests.system.harness import Deployment, Proc, free_port, wait_for
 
@@ -191,3 +192,28 @@ async def revoked_close_codes(dep: Deployment, session: str, replicas: list[Repl
     finally:
         for client in clients:
             await client.close()
+
+
+async def limited_missing_and_followed(client: AsyncClient, log_csv: Path) -> None:
+    """What the forwarding tests ask besides whole queries: a limited, filtered query of
+    ventas; a dataset that does not exist (DATASET_NOT_FOUND); and a subscription of the
+    2-row ``log_csv``: its snapshot, one row appended, the unsubscribe ending it."""
+    limited = await client.query("ventas", ["id", "total"], limit=1000, filter=[["total", ">", 100]])
+    assert limited.num_rows == 1000
+    with pytest.raises(ServerError) as missing:
+        await client.query("nothing")
+    assert missing.value.code == "DATASET_NOT_FOUND"
+    snapshots: list[int] = []
+    it = client.subscribe("log", on_snapshot=snapshots.append, query_id="s1")
+    rows: list[dict[str, Any]] = []
+    while len(rows) < 2:
+        rows += (await asyncio.wait_for(anext(it), 30)).to_pylist()
+    with log_csv.open("a") as fh:
+        fh.write("3,warn\n")
+    while len(rows) < 3:
+        rows += (await asyncio.wait_for(anext(it), 30)).to_pylist()
+    assert rows == [{"id": 1, "nivel": "info"}, {"id": 2, "nivel": "error"}, {"id": 3, "nivel": "warn"}]
+    assert snapshots == [2]
+    await client.unsubscribe("s1")
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(anext(it), 30)

@@ -17,12 +17,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from saeta.client import AsyncClient, ServerError
+from saeta.client import AsyncClient
 from saeta.demo_data import ventas
 
 from tests.system.harness import Deployment, free_port, wait_for
 from tests.system.redis_server import RedisServer
-from tests.system.replicas import Replica, start_connector_on, start_replica
+from tests.system.replicas import Replica, limited_missing_and_followed, start_connector_on, start_replica
 from tests.system.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.system
@@ -85,23 +85,7 @@ async def _forwarded_reads(a: Replica, dep: Deployment, source: Path) -> int:
         for n in range(3):
             async for _ in client.stream("ventas", query_id=f"c{n}"):
                 break
-        limited = await client.query("ventas", ["id", "total"], limit=1000, filter=[["total", ">", 100]])
-        assert limited.num_rows == 1000
-        with pytest.raises(ServerError) as missing:
-            await client.query("nothing")
-        assert missing.value.code == "DATASET_NOT_FOUND"
-        snapshots: list[int] = []
-        it = client.subscribe("log", on_snapshot=snapshots.append, query_id="s1")
-        rows: list[dict[str, Any]] = []
-        while len(rows) < 2:
-            rows += (await asyncio.wait_for(anext(it), 30)).to_pylist()
-        with (dep.root / "data" / "log.csv").open("a") as fh:
-            fh.write("3,warn\n")
-        while len(rows) < 3:
-            rows += (await asyncio.wait_for(anext(it), 30)).to_pylist()
-        assert rows == [{"id": 1, "nivel": "info"}, {"id": 2, "nivel": "error"}, {"id": 3, "nivel": "warn"}]
-        assert snapshots == [2]
-        await client.unsubscribe("s1")
+        await limited_missing_and_followed(client, dep.root / "data" / "log.csv")
         assert _sorted(await client.query("ventas")).equals(_sorted(expected))
     return int(expected.nbytes)
 

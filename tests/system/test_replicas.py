@@ -25,7 +25,14 @@ from saeta.v1 import tunnel_pb2 as pb
 
 from tests.system.harness import Deployment, wait_for
 from tests.system.redis_server import RedisServer
-from tests.system.replicas import HAProxy, Replica, revoked_close_codes, start_connector_on, start_replica
+from tests.system.replicas import (
+    HAProxy,
+    Replica,
+    limited_missing_and_followed,
+    revoked_close_codes,
+    start_connector_on,
+    start_replica,
+)
 
 pytestmark = pytest.mark.system
 
@@ -73,25 +80,7 @@ def test_query_list_and_subscribe_are_forwarded_to_the_replica_holding_the_tunne
             table = await client.query("ventas")
             assert table.num_rows == 3 * ROWS
             assert _sorted(table).equals(_sorted(expected))
-            limited = await client.query("ventas", ["id", "total"], limit=1000, filter=[["total", ">", 100]])
-            assert limited.num_rows == 1000
-            with pytest.raises(ServerError) as missing:
-                await client.query("nothing")
-            assert missing.value.code == "DATASET_NOT_FOUND"
-            snapshots: list[int] = []
-            it = client.subscribe("log", on_snapshot=snapshots.append, query_id="s1")
-            rows: list[dict[str, Any]] = []
-            while len(rows) < 2:
-                rows += (await asyncio.wait_for(anext(it), 30)).to_pylist()
-            with (dep.root / "data" / "log.csv").open("a") as fh:
-                fh.write("3,warn\n")
-            while len(rows) < 3:
-                rows += (await asyncio.wait_for(anext(it), 30)).to_pylist()
-            assert rows == [{"id": 1, "nivel": "info"}, {"id": 2, "nivel": "error"}, {"id": 3, "nivel": "warn"}]
-            assert snapshots == [2]
-            await client.unsubscribe("s1")
-            with pytest.raises(StopAsyncIteration):
-                await asyncio.wait_for(anext(it), 30)
+            await limited_missing_and_followed(client, dep.root / "data" / "log.csv")
 
     asyncio.run(main())
 
