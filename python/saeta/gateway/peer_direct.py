@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import grpc
 import grpc.aio
@@ -25,13 +25,10 @@ from saeta.core.presence import Holder
 from saeta.core.throttle import LogThrottle
 from saeta.core.tunnel_codec import Abort
 from saeta.errors import ConnectorOffline, DirectDataUnavailable, QueryFailed, QueryTimeout, SaetaError
-from saeta.gateway.data_calls import DataCalls, DataStream
+from saeta.gateway.data_calls import DataCall, DataCalls, DataStream
 from saeta.gateway.peer_errors import peer_error
 from saeta.v1 import peer_pb2 as peer
 from saeta.v1 import tunnel_pb2 as pb
-
-if TYPE_CHECKING:
-    from saeta.gateway.peer_link import PeerCall, PeerClients
 
 log = logging.getLogger("saeta.gateway.peer")
 
@@ -68,6 +65,15 @@ class RelayMemory:
         self._until[(holder, tenant)] = self._now() + self.seconds
 
 
+class Peers(Protocol):
+    """What a direct call needs of gateway/peer_link.py's PeerClients."""
+
+    data_address: str | None
+    relay_memory: RelayMemory
+
+    def channel(self, address: str) -> grpc.aio.Channel: ...
+
+
 class DirectCall:
     """One partition sent by the connector straight to this replica (gateway/data_calls.py's
     DataCall); ``relayed`` makes the same partition's PeerCall should the holder say
@@ -75,12 +81,12 @@ class DirectCall:
 
     def __init__(
         self,
-        peers: PeerClients,
+        peers: Peers,
         holder: Holder,
         fetch: peer.PeerFetch,
         calls: DataCalls,
         snapshot: asyncio.Future[int] | None,
-        relayed: PeerCall,
+        relayed: DataCall,
     ) -> None:
         self.peers, self.holder, self.snapshot, self._relayed = peers, holder, snapshot, relayed
         self._calls = calls
@@ -91,7 +97,7 @@ class DirectCall:
         self.fetch.data_address = peers.data_address or ""
         self._call: grpc.aio.UnaryStreamCall | None = None
         self._watch: asyncio.Future[SaetaError] | None = None
-        self._fallback: PeerCall | None = None
+        self._fallback: DataCall | None = None
         self._arrived = False
         self._finishing = False
 

@@ -1,0 +1,164 @@
+"""Aggregation in a query (issue 16, docs/decisions.md "Aggregation at the source"): its
+shape, checked by the gateway before anything is sent down a tunnel, as filters are
+(core/filters.py). Binding to a dataset's columns and running it are the connector's.
+
+A query's ``aggregate`` is an object:
+
+- ``group_by``: up to MAX_GROUP_BY column names;
+- ``bucket``: one column cut into buckets, either ``{"column", "width"}`` (a positive
+  number: the column's own unit; milliseconds for a time column) or ``{"column",
+  "count"}`` (that many equal buckets over the column's range, 1..MAX_BUCKETS);
+- ``measures``: 1..MAX_MEASURES of ``{"op", "column", "as"}``: ``count`` (rows; with a
+  column, its non-null values), ``sum``, ``min``, ``max``, ``mean``, and ``first`` /
+  ``last`` (in the bucket column's order; they need a bucket). min, max, first and last
+  per bucket are M4 downsampling of a line chart. ``as`` names the result column (by
+  default ``op`` or ``op_column``);
+- ``sort``: up to MAX_SORT_KEYS of ``{"column", "desc"}`` over the result's columns;
+- ``offset``: rows of the result to skip (with the query's ``limit``, a page).
+
+The result's columns are the group-by columns, then the bucket (its lower edge, named as
+its column), then the measures, all names distinct."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from saeta.errors import BadRequest
+
+MAX_GROUP_BY = 8
+MAX_MEASURES = 32
+MAX_SORT_KEYS = 8
+MAX_BUCKETS = 100_000
+MAX_NAME_CHARS = 256
+MAX_OFFSET = 2**53 - 1
+COLUMN_OPS = ("sum", "min", "max", "mean", "first", "last")
+OPS = ("count", *COLUMN_OPS)
+ORDERED_OPS = ("first", "last")  # need a bucket: their order is the bucket column's
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    column: str
+    width: float | None = None  # a fixed width, in the column's unit
+    count: int | None = None  # else this many buckets over the column's range
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    op: str
+    column: str | None  # None: count of rows
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    column: str
+    desc: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    group_by: tuple[str, ...]
+    bucket: Bucket | None
+    measures: tuple[Measure, ...]
+    sort: tuple[SortKey, ...] = ()
+    offset: int = 0
+
+    def output_columns(self) -> tuple[str, ...]:
+        bucket = () if self.bucket is None else (self.bucket.column,)
+        return (*self.group_by, *bucket, *(m.name for m in self.measures))
+
+
+def _fail(part: str, problem: str) -> BadRequest:
+    return BadRequest(f"aggregate{'.' if part else ''}{part}: {problem}")
+
+
+def _name(value: Any, part: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_NAME_CHARS:
+        raise _fail(part, f"must be a column name of 1-{MAX_NAME_CHARS} characters")
+    return value
+
+
+def _keys(obj: Any, part: str, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise _fail(part, "must be an object")
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        raise _fail(part, f"unknown key {unknown[0]!r}; expected {', '.join(sorted(allowed))}")
+    return obj
+
+
+def _bucket(value: Any) -> Bucket:
+    obj = _keys(value, "bucket", {"column", "width", "count"})
+    column = _name(obj.get("column"), "bucket.column")
+    if ("width" in obj) == ("count" in obj):
+        raise _fail("bucket", "needs exactly one of 'width' and 'count'")
+    if "count" in obj:
+        count = obj["count"]
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_BUCKETS:
+            raise _fail("bucket.count", f"must be an integer of 1-{MAX_BUCKETS}")
+        return Bucket(column, count=count)
+    width = obj["width"]
+    if isinstance(width, bool) or not isinstance(width, int | float) or not math.isfinite(width) or width <= 0:
+        raise _fail("bucket.width", "must be a positive number")
+    return Bucket(column, width=float(width))
+
+
+def _measure(value: Any, n: int, bucketed: bool) -> Measure:
+    part = f"measures[{n}]"
+    obj = _keys(value, part, {"op", "column", "as"})
+    op = obj.get("op")
+    if op not in OPS:
+        raise _fail(f"{part}.op", f"unknown measure {op!r}; expected one of {', '.join(OPS)}")
+    column = None if obj.get("column") is None else _name(obj["column"], f"{part}.column")
+    if op in COLUMN_OPS and column is None:
+        raise _fail(f"{part}.column", f"{op} needs a column")
+    if op in ORDERED_OPS and not bucketed:
+        raise _fail(f"{part}.op", f"{op} needs a bucket (it is first or last in the bucket column's order)")
+    default = op if column is None else f"{op}_{column}"
+    name = _name(obj.get("as", default), f"{part}.as")
+    return Measure(op, column, name)
+
+
+def _sort(value: Any, names: tuple[str, ...]) -> tuple[SortKey, ...]:
+    if not isinstance(value, list) or len(value) > MAX_SORT_KEYS:
+        raise _fail("sort", f"must be a list of at most {MAX_SORT_KEYS} keys")
+    keys = []
+    for n, item in enumerate(value):
+        obj = _keys(item, f"sort[{n}]", {"column", "desc"})
+        column = _name(obj.get("column"), f"sort[{n}].column")
+        if column not in names:
+            raise _fail(f"sort[{n}].column", f"{column!r} is not a column of the result ({', '.join(names)})")
+        desc = obj.get("desc", False)
+        if not isinstance(desc, bool):
+            raise _fail(f"sort[{n}].desc", "must be true or false")
+        keys.append(SortKey(column, desc))
+    return tuple(keys)
+
+
+def parse_aggregate(value: Any) -> Aggregate:
+    """The ``aggregate`` of a query message, shape-checked; BadRequest names the part."""
+    obj = _keys(value, "", {"group_by", "bucket", "measures", "sort", "offset"})
+    group_by = obj.get("group_by", [])
+    if not isinstance(group_by, list) or len(group_by) > MAX_GROUP_BY:
+        raise _fail("group_by", f"must be a list of at most {MAX_GROUP_BY} column names")
+    groups = tuple(_name(c, f"group_by[{n}]") for n, c in enumerate(group_by))
+    bucket = None if obj.get("bucket") is None else _bucket(obj["bucket"])
+    measures = obj.get("measures")
+    if not isinstance(measures, list) or not 1 <= len(measures) <= MAX_MEASURES:
+        raise _fail("measures", f"must be a list of 1-{MAX_MEASURES} measures")
+    parsed = tuple(_measure(m, n, bucket is not None) for n, m in enumerate(measures))
+    agg = Aggregate(groups, bucket, parsed)
+    names = agg.output_columns()
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise _fail("measures", f"the result would have two columns named {name!r} (give one an 'as')")
+        seen.add(name)
+    sort = _sort(obj.get("sort", []), names)
+    offset = obj.get("offset", 0)
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
+        raise _fail("offset", "must be a non-negative integer")
+    return Aggregate(groups, bucket, parsed, sort, offset)
