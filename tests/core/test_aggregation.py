@@ -13,8 +13,11 @@ from saeta.core.aggregation import (
     Bucket,
     Measure,
     SortKey,
+    bind_aggregate,
+    measure_kind,
     parse_aggregate,
 )
+from saeta.core.filters import Kind
 from saeta.errors import BadRequest
 
 M4 = {
@@ -99,3 +102,55 @@ def test_a_nan_or_infinite_width_is_refused() -> None:
     for width in (float("nan"), float("inf")):
         with pytest.raises(BadRequest, match=r"bucket\.width"):
             parse_aggregate({"bucket": {"column": "t", "width": width}, "measures": [{"op": "count"}]})
+
+
+KINDS = {
+    "fecha": Kind.TIMESTAMP,
+    "dia": Kind.DATE,
+    "region": Kind.STRING,
+    "total": Kind.FLOAT,
+    "cantidad": Kind.INTEGER,
+    "activo": Kind.BOOLEAN,
+    "id": Kind.UUID,
+    "tags": Kind.NONE,
+}
+
+
+def test_m4_and_a_group_by_bind_to_their_columns() -> None:
+    agg = parse_aggregate(M4)
+    assert bind_aggregate(agg, KINDS, "ventas") is agg
+    by_region = parse_aggregate(
+        {
+            "group_by": ["region", "activo"],
+            "measures": [{"op": "mean", "column": "cantidad"}, {"op": "count", "column": "tags"}],
+            "sort": [{"column": "mean_cantidad", "desc": True}, {"column": "activo"}],
+        }
+    )
+    bind_aggregate(by_region, KINDS, "ventas")
+    assert measure_kind(by_region.measures[0], KINDS) is Kind.FLOAT
+    assert measure_kind(by_region.measures[1], KINDS) is Kind.INTEGER
+
+
+@pytest.mark.parametrize(
+    ("value", "part"),
+    [
+        ({"group_by": ["nope"], "measures": [{"op": "count"}]}, "aggregate.group_by[0]: dataset ventas has no column"),
+        ({"group_by": ["tags"], "measures": [{"op": "count"}]}, "aggregate.group_by[0]: 'tags' is a column of a type"),
+        ({"bucket": {"column": "region", "count": 10}, "measures": [{"op": "count"}]}, "aggregate.bucket.column"),
+        ({"bucket": {"column": "dia", "width": 3_600_000}, "measures": [{"op": "count"}]}, "whole days"),
+        ({"measures": [{"op": "sum", "column": "region"}]}, "aggregate.measures[0].column: sum needs a number"),
+        ({"measures": [{"op": "mean", "column": "fecha"}]}, "aggregate.measures[0].column: mean needs a number"),
+        ({"measures": [{"op": "max", "column": "id"}]}, "max needs a column with an order"),
+        ({"measures": [{"op": "min", "column": "nope"}]}, "aggregate.measures[0].column: dataset ventas has no"),
+        ({"group_by": ["id"], "measures": [{"op": "count"}], "sort": [{"column": "id"}]}, "aggregate.sort[0].column"),
+    ],
+)
+def test_measures_that_do_not_fit_their_columns_are_refused(value: Any, part: str) -> None:
+    with pytest.raises(BadRequest) as err:
+        bind_aggregate(parse_aggregate(value), KINDS, "ventas")
+    assert part in err.value.message
+
+
+def test_a_date_column_takes_whole_day_buckets() -> None:
+    agg = parse_aggregate({"bucket": {"column": "dia", "width": 7 * 86_400_000}, "measures": [{"op": "count"}]})
+    assert bind_aggregate(agg, KINDS, "ventas") is agg

@@ -1,6 +1,7 @@
 """Aggregation in a query (issue 16, docs/decisions.md "Aggregation at the source"): its
-shape, checked by the gateway before anything is sent down a tunnel, as filters are
-(core/filters.py). Binding to a dataset's columns and running it are the connector's.
+shape, checked by the gateway before anything is sent down a tunnel, and its binding to
+a dataset's columns and their kinds, checked by the connector before anything reaches a
+source, as filters are (core/filters.py). Running it is the connector's.
 
 A query's ``aggregate`` is an object:
 
@@ -22,9 +23,11 @@ its column), then the measures, all names distinct."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from saeta.core.filters import Kind
 from saeta.errors import BadRequest
 
 MAX_GROUP_BY = 8
@@ -162,3 +165,63 @@ def parse_aggregate(value: Any) -> Aggregate:
     if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
         raise _fail("offset", "must be a non-negative integer")
     return Aggregate(groups, bucket, parsed, sort, offset)
+
+
+# --------------------------------------------------------------------------- binding
+
+NUMERIC = (Kind.INTEGER, Kind.FLOAT, Kind.DECIMAL)
+TEMPORAL = (Kind.DATE, Kind.TIMESTAMP, Kind.TIMESTAMP_TZ)
+ORDERABLE = (*NUMERIC, Kind.STRING, *TEMPORAL, Kind.BOOLEAN)
+MS_PER_DAY = 86_400_000
+
+
+def measure_kind(measure: Measure, kinds: Mapping[str, Kind]) -> Kind:
+    """The kind of a measure's result column."""
+    if measure.op == "count":
+        return Kind.INTEGER
+    column = kinds[measure.column or ""]
+    if measure.op == "mean":
+        return Kind.DECIMAL if column is Kind.DECIMAL else Kind.FLOAT
+    return column  # sum, min, max, first, last: the column's own
+
+
+def bind_aggregate(agg: Aggregate, kinds: Mapping[str, Kind], dataset: str) -> Aggregate:
+    """``agg`` checked against a dataset's exposed columns and their kinds (core/filters.py):
+    every column exists, every measure fits its column, every sort key has an order.
+    Raises BadRequest naming the part before anything reaches the source."""
+
+    def kind(column: str, part: str) -> Kind:
+        found = kinds.get(column)
+        if found is None:
+            raise _fail(part, f"dataset {dataset} has no column {column!r}")
+        return found
+
+    result: dict[str, Kind] = {}
+    for n, column in enumerate(agg.group_by):
+        k = kind(column, f"group_by[{n}]")
+        if k is Kind.NONE:
+            raise _fail(f"group_by[{n}]", f"{column!r} is a column of a type that cannot be grouped")
+        result[column] = k
+    if agg.bucket is not None:
+        bucket = agg.bucket
+        k = kind(bucket.column, "bucket.column")
+        if k not in NUMERIC + TEMPORAL:
+            raise _fail("bucket.column", f"{bucket.column!r} is {k.value}: buckets need a number, date or timestamp")
+        if k is Kind.DATE and bucket.width is not None and bucket.width % MS_PER_DAY:
+            raise _fail("bucket.width", f"a date column's buckets are whole days ({MS_PER_DAY} ms each)")
+        result[bucket.column] = k
+    for n, m in enumerate(agg.measures):
+        part = f"measures[{n}]"
+        if m.column is not None:
+            k = kind(m.column, f"{part}.column")
+            if m.op in ("sum", "mean") and k not in NUMERIC:
+                raise _fail(f"{part}.column", f"{m.op} needs a number; {m.column!r} is {k.value}")
+            if m.op in ("min", "max") and k not in ORDERABLE:
+                raise _fail(f"{part}.column", f"{m.op} needs a column with an order; {m.column!r} is {k.value}")
+            if m.op in ORDERED_OPS and k is Kind.NONE:
+                raise _fail(f"{part}.column", f"{m.op} cannot take {m.column!r}, a column of a type not relayed here")
+        result[m.name] = measure_kind(m, kinds)
+    for n, key in enumerate(agg.sort):
+        if result[key.column] not in ORDERABLE:
+            raise _fail(f"sort[{n}].column", f"{key.column!r} is {result[key.column].value}, which has no order")
+    return agg
