@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import grpc
 import grpc.aio
+from google.protobuf.message import DecodeError
 
 from saeta.core.presence import Holder
 from saeta.core.throttle import LogThrottle
@@ -164,8 +165,8 @@ class DirectCall:
             assert isinstance(raw, bytes)
             try:
                 msg = pb.ArrowChunk.FromString(raw)
-            except Exception:
-                msg = pb.ArrowChunk()
+            except DecodeError:
+                msg = pb.ArrowChunk()  # refused below, as anything but a snapshot count
             if msg.HasField("snapshot_rows") and not (msg.data or msg.end):
                 if self.snapshot is not None and not self.snapshot.done():
                     self.snapshot.set_result(max(0, msg.snapshot_rows))
