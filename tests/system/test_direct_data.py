@@ -112,5 +112,6 @@ def test_without_direct_data_the_holder_relays_and_nothing_is_lost(
         a, proxy, source = _cluster(deployment, redis_server, f"127.0.0.1:{free_port()}")
     proxies.append(proxy)
     nbytes = asyncio.run(_forwarded_reads(a, deployment, source))
-    assert proxy.forwarded > 2 * nbytes, (proxy.forwarded, nbytes)
+    # Two whole queries crossed it (plus the three cut short): well over one query's bytes.
+    assert proxy.forwarded > 1.5 * nbytes, (proxy.forwarded, nbytes)
     assert "code=DIRECT_DATA_UNAVAILABLE tenant=acme holder=b" in a.proc.text()
