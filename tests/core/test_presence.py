@@ -65,20 +65,20 @@ def test_a_failed_refresh_writes_its_releases_with_the_next() -> None:
 def test_holders_are_kept_a_second_and_forgotten_when_they_all_failed() -> None:
     cache = HoldersCache(seconds=1.0)
     b = [Holder("b", "10.0.0.2:50051")]
-    assert cache.get("acme", 10.0) is None
-    cache.put("acme", b, 10.0)
-    assert cache.get("acme", 10.9) == b
-    assert cache.get("acme", 11.0) is None  # lapsed: Redis is asked again
-    cache.put("acme", b, 20.0)
+    assert cache.holders("acme", 10.0) is None
+    cache.keep("acme", b, 10.0)
+    assert cache.holders("acme", 10.9) == b
+    assert cache.holders("acme", 11.0) is None  # lapsed: Redis is asked again
+    cache.keep("acme", b, 20.0)
     cache.forget("acme")
-    assert cache.get("acme", 20.1) is None
-    cache.put("acme", [], 30.0)  # none found: not kept, a connector coming online is found at once
-    assert cache.get("acme", 30.1) is None and len(cache) == 0
+    assert cache.holders("acme", 20.1) is None
+    cache.keep("acme", [], 30.0)  # none found: not kept, a connector coming online is found at once
+    assert cache.holders("acme", 30.1) is None and len(cache) == 0
 
 
 def test_the_holders_cache_is_bounded() -> None:
     cache = HoldersCache(seconds=1.0, limit=100)
     for n in range(250):
-        cache.put(f"t{n}", [Holder("b", "h:1")], 0.0)
+        cache.keep(f"t{n}", [Holder("b", "h:1")], 0.0)
         assert len(cache) <= 100
-    assert cache.get("t249", 0.5) is not None
+    assert cache.holders("t249", 0.5) is not None

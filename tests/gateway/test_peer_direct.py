@@ -53,4 +53,4 @@ def test_the_memory_is_bounded() -> None:
     memory = RelayMemory(seconds=60, now=lambda: 0.0)
     for n in range(25_000):
         memory.remember(f"h{n}", "acme")
-    assert len(memory._until) <= 10_000
+    assert len(memory) <= 10_000

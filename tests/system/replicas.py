@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 from saeta import certs
 from saeta.client import AsyncClient, ServerError
+from saeta.demo_data import ventas
 
 from tests.system.harness import Deployment, Proc, free_port, wait_for
 
@@ -217,3 +219,17 @@ async def limited_missing_and_followed(client: AsyncClient, log_csv: Path) -> No
     await client.unsubscribe("s1")
     with pytest.raises(StopAsyncIteration):
         await asyncio.wait_for(anext(it), 30)
+
+
+def forwarding_datasets(root: Path, rows: int, copies: int, seed: int) -> dict[str, Any]:
+    """The forwarding tests' datasets under ``root``/data: ``ventas``, ``copies`` partitions
+    of one ``rows``-row Parquet file, and ``log``, a followed 2-row CSV (what
+    limited_missing_and_followed reads)."""
+    data = root / "data"
+    data.mkdir(exist_ok=True)
+    pq.write_table(ventas(rows, seed=seed), data / "ventas.parquet", row_group_size=16384)
+    (data / "log.csv").write_text("id,nivel\n1,info\n2,error\n")
+    return {
+        "ventas": {"type": "parquet", "path": ["data/ventas.parquet"] * copies},
+        "log": {"type": "csv", "path": "data/log.csv", "live": {"poll_seconds": 0.1}},
+    }

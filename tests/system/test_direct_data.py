@@ -18,11 +18,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from saeta.client import AsyncClient
-from saeta.demo_data import ventas
 
 from tests.system.harness import Deployment, free_port, wait_for
 from tests.system.redis_server import RedisServer
-from tests.system.replicas import Replica, limited_missing_and_followed, start_connector_on, start_replica
+from tests.system.replicas import (
+    Replica,
+    forwarding_datasets,
+    limited_missing_and_followed,
+    start_connector_on,
+    start_replica,
+)
 from tests.system.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.system
@@ -32,14 +37,7 @@ COPIES = 4  # partitions of the dataset: more than max_calls_per_tenant below
 
 
 def _datasets(root: Path) -> dict[str, Any]:
-    data = root / "data"
-    data.mkdir(exist_ok=True)
-    pq.write_table(ventas(ROWS, seed=7), data / "ventas.parquet", row_group_size=16384)
-    (data / "log.csv").write_text("id,nivel\n1,info\n2,error\n")
-    return {
-        "ventas": {"type": "parquet", "path": ["data/ventas.parquet"] * COPIES},
-        "log": {"type": "csv", "path": "data/log.csv", "live": {"poll_seconds": 0.1}},
-    }
+    return forwarding_datasets(root, ROWS, COPIES, seed=7)
 
 
 def _cluster(

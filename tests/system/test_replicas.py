@@ -19,7 +19,6 @@ import pyarrow.parquet as pq
 import pytest
 from saeta import certs
 from saeta.client import AsyncClient, ServerError, SocketClosed
-from saeta.demo_data import ventas
 from saeta.v1 import peer_pb2 as peer
 from saeta.v1 import tunnel_pb2 as pb
 
@@ -28,6 +27,7 @@ from tests.system.redis_server import RedisServer
 from tests.system.replicas import (
     HAProxy,
     Replica,
+    forwarding_datasets,
     limited_missing_and_followed,
     revoked_close_codes,
     start_connector_on,
@@ -40,14 +40,7 @@ ROWS = 300_000
 
 
 def _datasets(root: Path) -> dict[str, Any]:
-    data = root / "data"
-    data.mkdir(exist_ok=True)
-    pq.write_table(ventas(ROWS, seed=5), data / "ventas.parquet", row_group_size=16384)
-    (data / "log.csv").write_text("id,nivel\n1,info\n2,error\n")
-    return {
-        "ventas": {"type": "parquet", "path": ["data/ventas.parquet"] * 3},
-        "log": {"type": "csv", "path": "data/log.csv", "live": {"poll_seconds": 0.1}},
-    }
+    return forwarding_datasets(root, ROWS, 3, seed=5)
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from saeta.core.lapsing import Lapsing
+
 REPLICA_PREFIX = "saeta:replica:"
 HOLDERS_PREFIX = "saeta:holders:"
 REPLICAS_KEY = "saeta:replicas"
@@ -72,7 +74,7 @@ def live_holders(
 MAX_CACHED_TENANTS = 10_000
 
 
-class HoldersCache:
+class HoldersCache(Lapsing[str, tuple[Holder, ...]]):
     """The holders a lookup found, per tenant, for ``seconds`` (``now``: a monotonic
     clock): a tenant's forwarded queries then cost Redis one lookup that long, and come a
     lookup sooner. Only a lookup that found some is kept: a tenant with none is asked for
@@ -80,33 +82,17 @@ class HoldersCache:
     every holder kept failed a query: that query looks again at once."""
 
     def __init__(self, seconds: float, limit: int = MAX_CACHED_TENANTS) -> None:
-        self.seconds, self.limit = seconds, limit
-        self._entries: dict[str, tuple[float, tuple[Holder, ...]]] = {}
+        super().__init__(seconds, limit)
 
-    def get(self, tenant: str, now: float) -> list[Holder] | None:
-        entry = self._entries.get(tenant)
-        if entry is None:
-            return None
-        if entry[0] <= now:
-            del self._entries[tenant]
-            return None
-        return list(entry[1])
+    def holders(self, tenant: str, now: float) -> list[Holder] | None:
+        found = self.get(tenant, now)
+        return None if found is None else list(found)
 
-    def put(self, tenant: str, holders: Sequence[Holder], now: float) -> None:
-        if not holders:
-            self._entries.pop(tenant, None)
-            return
-        if tenant not in self._entries and len(self._entries) >= self.limit:
-            self._entries = {t: e for t, e in self._entries.items() if e[0] > now}
-            if len(self._entries) >= self.limit:
-                self._entries.clear()
-        self._entries[tenant] = (now + self.seconds, tuple(holders))
-
-    def forget(self, tenant: str) -> None:
-        self._entries.pop(tenant, None)
-
-    def __len__(self) -> int:
-        return len(self._entries)
+    def keep(self, tenant: str, holders: Sequence[Holder], now: float) -> None:
+        if holders:
+            self.put(tenant, tuple(holders), now)
+        else:
+            self.forget(tenant)
 
 
 @dataclass(frozen=True, slots=True)

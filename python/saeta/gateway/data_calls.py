@@ -142,6 +142,26 @@ class DataCall(Protocol):
         """How the call ends for its sender: answered OK (None) or aborted."""
 
 
+async def arrival(
+    pending: PendingCall, failed: asyncio.Future[SaetaError], seconds: float, stop: asyncio.Future[Any] | None
+) -> DataStream | None:
+    """``pending``'s stream once the connector's DoGet has arrived; None when ``stop``
+    completes first. Raises what ``failed`` is set to, or TIMEOUT after ``seconds``."""
+    arrived = asyncio.ensure_future(pending.arrived)
+    waiters: set[asyncio.Future[Any]] = {arrived, failed}
+    if stop is not None:
+        waiters.add(stop)
+    done, _ = await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    if arrived in done:
+        return arrived.result()
+    arrived.cancel()
+    if failed in done:
+        raise failed.result()
+    if not done:
+        raise QueryTimeout(f"the connector did not open the data call within {seconds:g}s")
+    return None
+
+
 class LocalCall:
     """A data call a connector opens to this replica: expected in the table, then asked
     for with a DoGetRequest down its tunnel (``send``)."""
@@ -158,19 +178,7 @@ class LocalCall:
         self, errors: asyncio.Future[SaetaError], seconds: float, stop: asyncio.Future[Any] | None
     ) -> DataStream | None:
         self._send(pb.GatewayMessage(do_get=self._ask))
-        arrived = asyncio.ensure_future(self.pending.arrived)
-        waiters: set[asyncio.Future[Any]] = {arrived, errors}
-        if stop is not None:
-            waiters.add(stop)
-        done, _ = await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        if arrived in done:
-            return arrived.result()
-        arrived.cancel()
-        if errors in done:
-            raise errors.result()
-        if not done:
-            raise QueryTimeout(f"the connector did not open the data call within {seconds:g}s")
-        return None
+        return await arrival(self.pending, errors, seconds, stop)
 
     def finish(self, abort: Abort | None) -> None:
         self._calls.drop(self.pending)

@@ -16,17 +16,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import grpc
 import grpc.aio
 from google.protobuf.message import DecodeError
 
+from saeta.core.lapsing import Lapsing
 from saeta.core.presence import Holder
 from saeta.core.throttle import LogThrottle
 from saeta.core.tunnel_codec import Abort
-from saeta.errors import ConnectorOffline, DirectDataUnavailable, QueryFailed, QueryTimeout, SaetaError
-from saeta.gateway.data_calls import DataCall, DataCalls, DataStream
+from saeta.errors import ConnectorOffline, DirectDataUnavailable, QueryFailed, SaetaError
+from saeta.gateway.data_calls import DataCall, DataCalls, DataStream, arrival
 from saeta.gateway.peer_errors import peer_error
 from saeta.v1 import peer_pb2 as peer
 from saeta.v1 import tunnel_pb2 as pb
@@ -44,26 +46,18 @@ FALLBACK_LOG = LogThrottle(burst=5, window=60.0)
 class RelayMemory:
     """The (holder, tenant) pairs whose connector could not send direct lately."""
 
-    def __init__(self, seconds: float = RELAY_MEMORY_SECONDS, now: Any = time.monotonic) -> None:
+    def __init__(self, seconds: float = RELAY_MEMORY_SECONDS, now: Callable[[], float] = time.monotonic) -> None:
         self.seconds, self._now = seconds, now
-        self._until: dict[tuple[str, str], float] = {}
+        self._pairs: Lapsing[tuple[str, str], bool] = Lapsing(seconds, limit=10_000)
 
     def relayed(self, holder: str, tenant: str) -> bool:
-        until = self._until.get((holder, tenant))
-        if until is None:
-            return False
-        if until <= self._now():
-            del self._until[(holder, tenant)]
-            return False
-        return True
+        return self._pairs.get((holder, tenant), self._now()) is not None
 
     def remember(self, holder: str, tenant: str) -> None:
-        if len(self._until) >= 10_000:  # bounded: drop what has lapsed, else everything
-            now = self._now()
-            self._until = {k: v for k, v in self._until.items() if v > now}
-            if len(self._until) >= 10_000:
-                self._until.clear()
-        self._until[(holder, tenant)] = self._now() + self.seconds
+        self._pairs.put((holder, tenant), True, self._now())
+
+    def __len__(self) -> int:
+        return len(self._pairs)
 
 
 class Peers(Protocol):
@@ -111,25 +105,13 @@ class DirectCall:
         )
         self._call = method(self.fetch.SerializeToString())
         self._watch = asyncio.ensure_future(self._watch_fetch(errors))
-        arrived = asyncio.ensure_future(self.pending.arrived)
-        waiters: set[asyncio.Future[Any]] = {arrived, self._watch}
-        if stop is not None:
-            waiters.add(stop)
-        done, _ = await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        if arrived in done:
-            self._arrived = True
-            return arrived.result()
-        arrived.cancel()
-        if self._watch in done:
-            err = self._watch.result()
-            if not isinstance(err, DirectDataUnavailable):
-                raise err
+        try:
+            stream = await arrival(self.pending, self._watch, seconds, stop)
+        except DirectDataUnavailable as err:
             self._fall_back(err)
-            assert self._fallback is not None
-            return await self._fallback.opened(errors, max(0.1, seconds - (time.monotonic() - started)), stop)
-        if not done:
-            raise QueryTimeout(f"the connector did not open the data call within {seconds:g}s")
-        return None
+            return await self._relayed.opened(errors, max(0.1, seconds - (time.monotonic() - started)), stop)
+        self._arrived = stream is not None
+        return stream
 
     def _fall_back(self, err: SaetaError) -> None:
         tenant = self.fetch.tenant_id

@@ -66,9 +66,9 @@ class Presence:
 
     async def holders(self, tenant: str) -> list[ps.Holder]:
         """The other replicas holding a tunnel for ``tenant``, freshest first, as Redis
-        said at most HOLDERS_CACHE_SECONDS ago (core/presence.py's HoldersCache). Raises
+        said at most presence_seconds / 3 ago (core/presence.py's HoldersCache). Raises
         ConnectorOffline when Redis does not answer within LOOKUP_SECONDS."""
-        cached = self._holders.get(tenant, time.monotonic())
+        cached = self._holders.holders(tenant, time.monotonic())
         if cached is not None:
             return cached
         try:
@@ -91,7 +91,7 @@ class Presence:
                 "the connector is not on this gateway replica, and Redis, which says where it is, is unreachable"
             ) from None
         found = ps.live_holders(members, addresses, time.time(), self.replica_id)
-        self._holders.put(tenant, found, time.monotonic())
+        self._holders.keep(tenant, found, time.monotonic())
         return found
 
     def forget_holders(self, tenant: str) -> None:
