@@ -5,24 +5,57 @@ relayed through for a while without asking again."""
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
+import json
+from pathlib import Path
 
+from saeta import certs, relay
+from saeta.config import load_gateway_config
 from saeta.core.call_table import Refused
 from saeta.core.presence import Holder
 from saeta.errors import QueryFailed
 from saeta.gateway.data_calls import DataCalls
 from saeta.gateway.peer_direct import DirectCall, RelayMemory
+from saeta.gateway.peer_link import PeerCall, PeerClients
 from saeta.v1 import peer_pb2 as peer
 from saeta.v1 import tunnel_pb2 as pb
 
 
-def test_the_expected_call_is_claimed_only_by_the_tenants_certificate() -> None:
+def _peers(tmp_path: Path) -> PeerClients:
+    """A replica's real peer clients (no channel is opened until a call is made)."""
+    certs.init_ca(tmp_path / "certs")
+    certs.issue_replica(tmp_path / "certs", "a")
+    cfg_file = tmp_path / "gw.yaml"
+    cfg_file.write_text(
+        json.dumps(
+            {
+                "tableros_secret_key": "s" * 40,
+                "control_plane_url": "http://cp",
+                "redis_url": "redis://127.0.0.1:6379/0",
+                "data_port": 50052,
+                "replica": {
+                    "id": "a",
+                    "peer_address": "127.0.0.1:50051",
+                    "cert": "certs/replicas/a/replica.crt",
+                    "key": "certs/replicas/a/replica.key",
+                    "data_address": "127.0.0.1:9101",
+                },
+            }
+        )
+    )
+    cfg = load_gateway_config(cfg_file)
+    assert cfg.replica is not None
+    return PeerClients(cfg, cfg.replica, relay.load("python"))
+
+
+def test_the_expected_call_is_claimed_only_by_the_tenants_certificate(tmp_path: Path) -> None:
+    peers = _peers(tmp_path)
+
     async def main() -> None:
         calls = DataCalls()
-        peers = SimpleNamespace(data_address="127.0.0.1:9101", relay_memory=RelayMemory())
         holder = Holder("b", "127.0.0.1:50051")
         fetch = peer.PeerFetch(tenant_id="acme", do_get=pb.DoGetRequest(ticket="t", call_id="theirs"))
-        call = DirectCall(peers, holder, fetch, calls, None, relayed=None)  # type: ignore[arg-type]
+        relayed = PeerCall(peers, holder, fetch, None)
+        call = DirectCall(peers, holder, fetch, calls, None, relayed)
         # The holder is asked for this replica's call id and data address, the rest as given.
         assert call.fetch.data_address == "127.0.0.1:9101"
         assert call.fetch.do_get.call_id == call.pending.call_id != "theirs"
@@ -30,8 +63,9 @@ def test_the_expected_call_is_claimed_only_by_the_tenants_certificate() -> None:
         # Another tenant's DoGet with the id is refused, and fails the query it aimed at.
         assert isinstance(calls.claim(call.pending.call_id, "other"), Refused)
         assert isinstance(call.pending.arrived.exception(), QueryFailed)
-        second = DirectCall(peers, holder, fetch, calls, None, relayed=None)  # type: ignore[arg-type]
+        second = DirectCall(peers, holder, fetch, calls, None, relayed)
         assert calls.claim(second.pending.call_id, "acme") is second.pending
+        await peers.close()
 
     asyncio.run(main())
 
