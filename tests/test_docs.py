@@ -93,6 +93,7 @@ def test_error_codes_are_documented_and_known_to_the_js_client() -> None:
             errors.QueryTimeout,
             errors.QueryCancelled,
             errors.TooManyQueries,
+            errors.ResultTooLarge,
         )
     } | {"INTERNAL"}
     for code in browser_codes:

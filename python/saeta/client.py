@@ -280,12 +280,17 @@ class AsyncClient:
         *,
         filter: Filter | None = None,
         ordered: bool = False,
+        aggregate: dict[str, Any] | None = None,
     ) -> AsyncGenerator[pa.RecordBatch, None]:
         """Record batches as they arrive. Breaking out of the loop cancels the query.
         ``filter`` is a list of ``[column, op, value]`` (docs/protocol.md, "Filters");
-        ``ordered`` asks for the partitions one after the other, in order.
+        ``ordered`` asks for the partitions one after the other, in order; ``aggregate``
+        has the source aggregate the rows (docs/protocol.md, "Aggregation"), e.g.
+        ``{"group_by": ["region"], "measures": [{"op": "sum", "column": "total"}]}``.
         Raises ServerError (with the protocol's code) or SocketClosed."""
         request = _request("query", query_id or f"q{next(self._ids)}", dataset, columns, filter)
+        if aggregate is not None:
+            request["aggregate"] = aggregate
         if limit is not None:
             request["limit"] = limit
         if ordered:
@@ -411,16 +416,13 @@ class AsyncClient:
         *,
         filter: Filter | None = None,
         ordered: bool = False,
+        aggregate: dict[str, Any] | None = None,
     ) -> pa.Table:
         """The whole result as one table (with the query's schema even when empty)."""
         qid = f"q{next(self._ids)}"
         schemas: builtins.list[pa.Schema] = []
-        batches = [
-            b
-            async for b in self.stream(
-                dataset, columns, limit, query_id=qid, schema_out=schemas, filter=filter, ordered=ordered
-            )
-        ]
+        stream = self.stream(dataset, columns, limit, qid, schemas, filter=filter, ordered=ordered, aggregate=aggregate)
+        batches = [b async for b in stream]
         return pa.Table.from_batches(batches, schema=schemas[0] if schemas else None)
 
 
@@ -462,8 +464,10 @@ class Client:
         *,
         filter: Filter | None = None,
         ordered: bool = False,
+        aggregate: dict[str, Any] | None = None,
     ) -> pa.Table:
-        return self._loop.run_until_complete(self._inner.query(dataset, columns, limit, filter=filter, ordered=ordered))
+        query = self._inner.query(dataset, columns, limit, filter=filter, ordered=ordered, aggregate=aggregate)
+        return self._loop.run_until_complete(query)
 
     def stream(
         self,

@@ -87,6 +87,14 @@ class DirectDataUnavailable(QueryFailed):
     code = "DIRECT_DATA_UNAVAILABLE"
 
 
+class ResultTooLarge(QueryFailed):
+    """An aggregate has more rows than the connector's bound (aggregation.max_result_rows),
+    or needs more memory than it may take: fewer groups or buckets, or a page (limit and
+    offset), are the way."""
+
+    code = "RESULT_TOO_LARGE"
+
+
 class QueryTimeout(SaetaError):
     """The connector did not answer within timeouts.query_seconds."""
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from saeta.core import filter_codec
+from saeta.core import resume_token as rt
 from saeta.core.aggregation import (
     MAX_BUCKETS,
     MAX_GROUP_BY,
@@ -14,11 +17,15 @@ from saeta.core.aggregation import (
     Measure,
     SortKey,
     bind_aggregate,
+    bucket_params,
     measure_kind,
     parse_aggregate,
+    to_json,
 )
 from saeta.core.filters import Kind
+from saeta.core.ticket import Ticket
 from saeta.errors import BadRequest
+from saeta.v1 import tunnel_pb2 as pb
 
 M4 = {
     "bucket": {"column": "fecha", "count": 1000},
@@ -154,3 +161,54 @@ def test_measures_that_do_not_fit_their_columns_are_refused(value: Any, part: st
 def test_a_date_column_takes_whole_day_buckets() -> None:
     agg = parse_aggregate({"bucket": {"column": "dia", "width": 7 * 86_400_000}, "measures": [{"op": "count"}]})
     assert bind_aggregate(agg, KINDS, "ventas") is agg
+
+
+ROUND_TRIPS = [
+    {"measures": [{"op": "count"}]},
+    {
+        "group_by": ["region", "producto"],
+        "bucket": {"column": "fecha", "count": 800},
+        "measures": [{"op": "first", "column": "total", "as": "abre"}, {"op": "count", "column": "id"}],
+        "sort": [{"column": "abre", "desc": True}],
+        "offset": 40,
+    },
+    {"bucket": {"column": "precio", "width": 2.5}, "measures": [{"op": "mean", "column": "precio"}]},
+]
+
+
+@pytest.mark.parametrize("value", ROUND_TRIPS)
+def test_an_aggregate_crosses_the_tunnel_and_the_ticket_unchanged(value: Any) -> None:
+    agg = parse_aggregate(value)
+    assert parse_aggregate(to_json(agg)) == agg
+    query = filter_codec.query_message(None, 10, (), False, aggregate=agg)
+    assert filter_codec.aggregate_from_proto(pb.Query.FromString(query.SerializeToString())) == agg
+    assert Ticket.decode(Ticket("ventas", 0, None, aggregate=agg).encode()).aggregate == agg
+    assert filter_codec.aggregate_from_proto(filter_codec.query_message(None, 10, (), False)) is None
+
+
+def test_the_connector_checks_what_the_tunnel_brings_as_the_gateway_did() -> None:
+    query = pb.Query(aggregate=pb.Aggregate(measures=[pb.Measure(op="sum", name="s")]))
+    with pytest.raises(BadRequest, match=r"aggregate\.measures\[0\]\.column: sum needs a column"):
+        filter_codec.aggregate_from_proto(query)
+    query = pb.Query(aggregate=pb.Aggregate(bucket=pb.Bucket(column="fecha"), measures=[pb.Measure(op="count")]))
+    with pytest.raises(BadRequest, match=r"aggregate\.bucket\.width"):
+        filter_codec.aggregate_from_proto(query)
+    forged = json.dumps({"v": 1, "d": "ventas", "p": 0, "c": None, "a": {"measures": []}})
+    with pytest.raises(BadRequest, match=r"aggregate\.measures"):
+        Ticket.decode(forged)
+
+
+def test_buckets_by_width_past_the_bound_are_refused_before_running() -> None:
+    agg = parse_aggregate({"bucket": {"column": "precio", "width": 0.5}, "measures": [{"op": "count"}]})
+    assert bucket_params(agg, Kind.FLOAT, (0.0, 49_999.0))["last"] == 99_998
+    with pytest.raises(BadRequest, match=r"aggregate\.bucket\.width: 0\.5 would make 200001 buckets"):
+        bucket_params(agg, Kind.FLOAT, (0.0, 100_000.0))
+    by_count = parse_aggregate({"bucket": {"column": "dia", "count": 1000}, "measures": [{"op": "count"}]})
+    assert bucket_params(by_count, Kind.DATE, (0.0, 10 * 86_400_000.0))["width"] == 86_400_000  # whole days
+
+
+def test_a_query_message_with_an_aggregate_is_its_own_resume_digest() -> None:
+    agg = parse_aggregate({"measures": [{"op": "count"}]})
+    plain = rt.query_digest("q", "ventas", None, None, False, ())
+    assert rt.query_digest("q", "ventas", None, None, False, (), aggregate=agg) != plain
+    assert rt.query_digest("q", "ventas", None, None, False, (), aggregate=None) == plain

@@ -14,6 +14,12 @@ def test_parses_valid_actions() -> None:
     assert bp.parse_client_message('{"action":"cancel","id":"a"}') == bp.CancelQuery("a")
     q = bp.parse_client_message('{"action":"query","id":"a","dataset":"v","columns":["x","y"],"limit":5}')
     assert q == bp.RunQuery("a", "v", ("x", "y"), 5)
+    agg = bp.parse_client_message(
+        '{"action":"query","id":"a","dataset":"v","limit":5,'
+        '"aggregate":{"group_by":["r"],"measures":[{"op":"sum","column":"t"}],"offset":10}}'
+    )
+    assert isinstance(agg, bp.RunQuery) and agg.aggregate is not None
+    assert (agg.aggregate.group_by, agg.aggregate.offset, agg.limit) == (("r",), 10, 5)
 
 
 @pytest.mark.parametrize(
@@ -28,6 +34,10 @@ def test_parses_valid_actions() -> None:
         ('{"action":"query","id":"a","dataset":"v","columns":["x","x"]}', "a"),
         ('{"action":"query","id":"a","dataset":"v","columns":"x"}', "a"),
         ('{"action":"fly","id":"a"}', "a"),
+        ('{"action":"query","id":"a","dataset":"v","aggregate":{"measures":[]}}', "a"),
+        ('{"action":"query","id":"a","dataset":"v","aggregate":[]}', "a"),
+        ('{"action":"query","id":"a","dataset":"v","columns":["x"],"aggregate":{"measures":[{"op":"count"}]}}', "a"),
+        ('{"action":"subscribe","id":"a","dataset":"v","aggregate":{"measures":[{"op":"count"}]}}', "a"),
         ("[" * 5000 + "]" * 5000, None),
         ('{"action":"list","pad":"' + "x" * bp.MAX_TEXT_FRAME_BYTES + '"}', None),
     ],

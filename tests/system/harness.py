@@ -247,9 +247,11 @@ class Deployment:
         ca: Path | None = None,
         via_port: int | None = None,
         log: dict[str, Any] | None = None,
+        sections: dict[str, Any] | None = None,
         **perf: Any,
     ) -> Path:
-        """A connector's config; ``via_port`` dials that port (a proxy) instead of the gateway's."""
+        """A connector's config; ``via_port`` dials that port (a proxy) instead of the
+        gateway's; ``sections``: more top-level sections (``aggregation``, ...)."""
         who = cert_tenant or tenant
         if not (self.certs / "clients" / who / "client.crt").exists():
             certs.issue_client(self.certs, who)
@@ -266,6 +268,7 @@ class Deployment:
                 "performance": {"max_chunk_size": 4096, "reconnect_delay": 0.2, "max_reconnect_delay": 1, **perf},
                 "datasets": datasets,
                 **({"logging": log} if log else {}),
+                **(sections or {}),
             },
         )
 
@@ -275,9 +278,10 @@ class Deployment:
         datasets: dict[str, Any],
         via_port: int | None = None,
         log: dict[str, Any] | None = None,
+        sections: dict[str, Any] | None = None,
         **perf: Any,
     ) -> Proc:
-        cfg = self.connector_config(tenant, datasets, via_port=via_port, log=log, **perf)
+        cfg = self.connector_config(tenant, datasets, via_port=via_port, log=log, sections=sections, **perf)
         before = self.connectors()
         proc = self.spawn(f"connector-{tenant}", "connector", "run", "--config", str(cfg))
         wait_for(lambda: self.connectors() > before, 30, f"connector {tenant} to register")

@@ -182,9 +182,11 @@ async def query_with(
         runner.cancel()
 
 
-async def _refused_query(dep: Deployment, **hostile_args: Any) -> tuple[ServerError, int]:
-    """A browser query of a HostileConnector(``hostile_args``) that must fail: its error,
-    and how many DoGets the gateway asked for."""
+async def _refused_query(
+    dep: Deployment, query_args: dict[str, Any] | None = None, **hostile_args: Any
+) -> tuple[ServerError, int]:
+    """A browser query (``query_args``) of a HostileConnector(``hostile_args``) that must
+    fail: its error, and how many DoGets the gateway asked for."""
     hostile = HostileConnector(dep, "acme", **hostile_args)
     ready = asyncio.Event()
     runner = asyncio.create_task(hostile.run(ready))
@@ -192,7 +194,7 @@ async def _refused_query(dep: Deployment, **hostile_args: Any) -> tuple[ServerEr
         await asyncio.wait_for(ready.wait(), 20)
         async with await AsyncClient.connect(dep.ws_url, dep.session("acme")) as client:
             with pytest.raises(ServerError) as err:
-                await client.query("d")
+                await client.query("d", **(query_args or {}))
             return err.value, hostile.do_gets.qsize()
     finally:
         runner.cancel()
@@ -214,6 +216,17 @@ def test_a_connectors_answer_is_bounded_before_the_gateway_works_on_it(
     dep, _ = gateway
     err, do_gets = asyncio.run(_refused_query(dep, **kwargs))
     assert err.code == "QUERY_FAILED" and problem in err.message, err.message
+    assert do_gets == 0
+
+
+def test_a_connector_that_answers_an_aggregate_with_plain_rows_is_refused(gateway: tuple[Deployment, int]) -> None:
+    """A connector of before aggregates ignores Query.aggregate and would send the
+    dataset's rows: without FlightInfoResponse.aggregated, the query fails before any
+    partition is fetched, and the browser never takes rows for an aggregate."""
+    dep, _ = gateway
+    counted = {"aggregate": {"measures": [{"op": "count"}]}}
+    err, do_gets = asyncio.run(_refused_query(dep, counted))
+    assert err.code == "QUERY_FAILED" and "does not run aggregates" in err.message, err.message
     assert do_gets == 0
 
 

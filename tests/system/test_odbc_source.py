@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 from saeta.client import Client, ServerError
 from saeta.config import DatasetConfig, KeyRanges, SqlDataset
+from saeta.core.aggregation import Limits, parse_aggregate
 from saeta.core.filters import parse_filter
 from saeta.errors import BadRequest, SourceError
 
@@ -172,3 +173,26 @@ def test_odbc_dataset_through_the_gateway(pg: PostgresServer, deployment: Deploy
         with pytest.raises(ServerError) as info:
             client.query("grande", filter=[["id", "=", "3"]])
         assert info.value.code == "BAD_REQUEST"
+
+
+def test_an_aggregate_over_odbc_binds_its_values_in_order(pg: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ODBC binds positional markers (``?``): the bucket's values and the filter's must be
+    bound in the order the statement has them (sql_aggregate.py), each use its own."""
+    spec = {
+        "bucket": {"column": "id", "count": 100},
+        "measures": [{"op": "count"}, {"op": "min", "column": "id"}, {"op": "last", "column": "texto"}],
+    }
+    conditions = parse_filter([["id", ">", 1000], ["texto", "!=", "fila 5000"]])
+    agg = parse_aggregate(spec)
+    with opened(dataset(pg, monkeypatch, table=("grande",))) as source:
+        plan = source.plan_aggregate(agg, conditions)
+        got = pa.Table.from_batches(list(source.read_aggregate(agg, None, conditions, Limits())), plan.schema)
+    ids = [i for i in range(1001, ROWS + 1) if i != 5000]
+    lo, width = ids[0], (ids[-1] - ids[0]) / 100
+    buckets: dict[int, list[int]] = {}
+    for i in ids:
+        buckets.setdefault(min(int((i - lo) // width), 99), []).append(i)
+    assert got["count"].to_pylist() == [len(b) for b in buckets.values()]
+    assert got["min_id"].to_pylist() == [b[0] for b in buckets.values()]
+    assert got["last_texto"].to_pylist() == [f"fila {b[-1]}" for b in buckets.values()]
+    assert got["id"].to_pylist() == pytest.approx([lo + k * width for k in buckets])

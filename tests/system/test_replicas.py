@@ -73,6 +73,11 @@ def test_query_list_and_subscribe_are_forwarded_to_the_replica_holding_the_tunne
             table = await client.query("ventas")
             assert table.num_rows == 3 * ROWS
             assert _sorted(table).equals(_sorted(expected))
+            # An aggregate goes the same way (the Describe carries it, the ticket names it).
+            by_region = {"group_by": ["region"], "measures": [{"op": "sum", "column": "cantidad"}]}
+            summed = await client.query("ventas", aggregate=by_region)
+            want = expected.group_by("region").aggregate([("cantidad", "sum")]).sort_by("region")
+            assert summed.column("sum_cantidad").to_pylist() == want.column("cantidad_sum").to_pylist()
             await limited_missing_and_followed(client, dep.root / "data" / "log.csv")
 
     asyncio.run(main())

@@ -45,6 +45,7 @@ export const ErrorCodes = Object.freeze({
   TOO_MANY_QUERIES: 'Too many queries at once on this connection or session.',
   TOO_MANY_SOCKETS: 'This session has too many connections open (other tabs?). Close one and reload.',
   QUOTA_EXCEEDED: 'Too many queries for now (a quota of this user or organisation). Try again shortly.',
+  RESULT_TOO_LARGE: 'The summary has too many rows or groups for the data source. Narrow it, or page through it.',
   INTERNAL: 'The gateway hit an internal error.',
   // The client's own codes.
   SESSION_INVALID: 'The session is invalid or has expired. Open the dashboard again from your portal.',

@@ -22,6 +22,7 @@ from saeta.config._base import (
     load_yaml,
     resolve,
 )
+from saeta.core.aggregation import Limits
 from saeta.core.names import is_dataset_name, is_tenant_id
 
 SourceType = Literal["csv", "json", "parquet", "postgresql", "sqlserver", "odbc"]
@@ -107,6 +108,19 @@ class ConnectorConfig:
     # Data calls may go to the replica that asked for them (docs/scaling.md, "Direct
     # data"), at an address the gateway names; False: only ever to grpc_uri's gateway.
     direct_data: bool = True
+    # Bounds on one aggregate at the source (docs/configuration.md, "aggregation").
+    aggregation: Limits = field(default_factory=Limits)
+
+
+def _aggregation(root: _Section) -> Limits:
+    sec, default = root.section("aggregation"), Limits()
+    limits = Limits(
+        max_rows=sec.integer("max_result_rows", default.max_rows, 1, 10_000_000),
+        memory_mb=sec.integer("memory_mb", default.memory_mb, 16, 1024 * 1024),
+        threads=sec.integer("threads", default.threads, 1, 64),
+    )
+    sec.check_unknown()
+    return limits
 
 
 def _dataset(root: _Section, name: str, value: Any) -> DatasetConfig:
@@ -325,6 +339,7 @@ def load_connector_config(path: str | os.PathLike[str]) -> ConnectorConfig:
         raise root.fail("datasets", "expected a mapping from dataset name to source")
     datasets = {name: _dataset(root, name, value) for name, value in datasets_raw.items()}
     logging_cfg = _logging(root)
+    aggregation = _aggregation(root)
     root.check_unknown()
     return ConnectorConfig(
         file=file,
@@ -347,6 +362,7 @@ def load_connector_config(path: str | os.PathLike[str]) -> ConnectorConfig:
         logging=logging_cfg,
         connections=connections,
         direct_data=direct_data,
+        aggregation=aggregation,
     )
 
 

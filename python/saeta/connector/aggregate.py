@@ -1,38 +1,35 @@
-"""Aggregation at the source (issue 16; core/aggregation.py has the shape and the binding):
-an aggregate run by DuckDB over the Arrow batches a source reads, with the source's own
-projection and filter, so an aggregate sees exactly the rows and types a plain query of
-the dataset would. DuckDB runs on ``threads`` threads within ``memory_limit`` (it spills
-to disk past it) and streams the batches: memory follows the number of groups, not the
-rows. Not yet wired into the connector's queries.
+"""Aggregation at the source for the sources that read Arrow (files; issue 16, and
+core/aggregation.py has the shape and the binding): an aggregate run by DuckDB over the
+Arrow batches the source reads, with its own projection and filter, so an aggregate sees
+exactly the rows and types a plain query of the dataset would. DuckDB runs on
+``Limits.threads`` threads within ``Limits.memory_mb`` and never spills to disk: past it
+the answer is RESULT_TOO_LARGE. It streams the batches, so memory follows the number of
+groups, not the rows.
 
 Every name is quoted as an identifier and every number is a bound parameter: nothing the
 client sent becomes SQL text. Time columns are bucketed by their milliseconds since the
-epoch; a bucket's value in the result is its lower edge, of the column's own kind
-(numbers as DOUBLE). first and last are the values at the earliest and latest bucket
-column value in the bucket (ties: any one of them)."""
+epoch (a timestamp without a zone as if it were UTC). A bucket's value in the result is
+its lower edge, of the column's own type for dates and timestamps, a float64 for numbers.
+Rows whose bucket column is null are in no bucket; buckets without rows are not in the
+result. first and last are the values at the earliest and latest bucket column value in
+the bucket (of equal ones, any)."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from saeta.core.aggregation import TEMPORAL, Aggregate, Measure
-from saeta.core.filters import Kind
-from saeta.errors import QueryFailed
+from saeta.core.aggregation import TEMPORAL, Aggregate, Limits, Measure, bucket_params, past_the_end
+from saeta.core.filters import Kind, kinds_of
+from saeta.errors import ResultTooLarge
 
-MAX_RESULT_ROWS = 100_000
-
-
-class ResultTooLarge(QueryFailed):
-    """The aggregate has more rows than the connector's bound: narrower groups, fewer
-    buckets or a limit (with offset, a page) are the way."""
-
-    code = "RESULT_TOO_LARGE"
+# Reads ``columns`` of the rows the query's filter keeps.
+Batches = Callable[[Sequence[str]], pa.RecordBatchReader]
+Bounds = tuple[float, float] | None  # the bucket column's least and greatest value (ms for time)
 
 
 def ident(name: str) -> str:
@@ -44,23 +41,22 @@ def _millis(column: str, kind: Kind) -> str:
     if kind is Kind.TIMESTAMP_TZ:
         return f"epoch_ms(CAST({ident(column)} AS TIMESTAMPTZ))"
     if kind in TEMPORAL:
+        # CAST first: DuckDB 2.0.1's epoch_ms fails on an Arrow timestamp[ms] column.
         return f"epoch_ms(CAST({ident(column)} AS TIMESTAMP))"
     return f"CAST({ident(column)} AS DOUBLE)"
 
 
 def _edge(index: str, kind: Kind) -> str:
-    """A bucket's lower edge from its index, in the column's kind."""
+    """A bucket's lower edge from its index (conform() gives it the column's type)."""
     value = f"($lo + {index} * $width)"
     if kind is Kind.TIMESTAMP_TZ:
-        return f"to_timestamp({value} / 1000.0)"
-    if kind is Kind.TIMESTAMP:
-        return f"epoch_ms(CAST({value} AS BIGINT))"
-    if kind is Kind.DATE:
-        return f"CAST(epoch_ms(CAST({value} AS BIGINT)) AS DATE)"
+        return f"to_timestamp(floor({value}) / 1000.0)"
+    if kind in TEMPORAL:
+        return f"epoch_ms(CAST(floor({value}) AS BIGINT))"
     return value
 
 
-def _measure(m: Measure, kinds: Mapping[str, Kind], order: str | None) -> str:
+def _measure(m: Measure, kinds: dict[str, Kind], order: str | None) -> str:
     if m.op == "count":
         return "count(*)" if m.column is None else f"count({ident(m.column)})"
     column = ident(m.column or "")
@@ -75,7 +71,70 @@ def _measure(m: Measure, kinds: Mapping[str, Kind], order: str | None) -> str:
     return f"{'arg_min' if m.op == 'first' else 'arg_max'}({column}, {order})"
 
 
-def bucket_bounds(column: str, batches: pa.RecordBatchReader) -> tuple[float, float] | None:
+def needed_columns(agg: Aggregate, schema: pa.Schema) -> list[str]:
+    """The source columns the aggregate reads (at least one, for a count of rows)."""
+    names = [*agg.group_by, *([agg.bucket.column] if agg.bucket else []), *(m.column for m in agg.measures if m.column)]
+    unique = list(dict.fromkeys(names))
+    return unique or [schema.names[0]]
+
+
+def result_schema(
+    agg: Aggregate, schema: pa.Schema, kinds: dict[str, Kind] | None = None, sql: bool = False
+) -> pa.Schema:
+    """The aggregate's result schema over a source of ``schema`` (bound already), whose
+    columns are of ``kinds`` (by default, as their Arrow types say). ``sql``: a database's,
+    whose sum of a decimal is its column's own type (PostgreSQL's numeric, sent as text)."""
+    kinds = kinds_of(schema) if kinds is None else kinds
+    fields = [schema.field(c) for c in agg.group_by]
+    if agg.bucket is not None:
+        source = schema.field(agg.bucket.column)
+        temporal = kinds[agg.bucket.column] in TEMPORAL
+        fields.append(pa.field(source.name, source.type if temporal else pa.float64()))
+    for m in agg.measures:
+        if m.op == "count":
+            fields.append(pa.field(m.name, pa.int64(), nullable=False))
+            continue
+        source = schema.field(m.column or "")
+        if m.op == "mean":
+            fields.append(pa.field(m.name, pa.float64()))
+        elif m.op == "sum" and kinds[source.name] is Kind.INTEGER:
+            fields.append(pa.field(m.name, pa.int64()))
+        elif m.op == "sum" and kinds[source.name] is Kind.FLOAT:
+            fields.append(pa.field(m.name, pa.float64()))
+        elif m.op == "sum" and not sql:  # a decimal: DuckDB's sum keeps the scale, at the widest precision
+            scale = getattr(source.type, "scale", 0)
+            fields.append(pa.field(m.name, pa.decimal128(38, scale)))
+        else:
+            fields.append(pa.field(m.name, source.type))
+    return pa.schema(fields)
+
+
+def sql_of(agg: Aggregate, kinds: dict[str, Kind]) -> str:
+    """The SELECT over the registered batches ``src`` (parameters $lo, $width, $last,
+    $limit, $offset)."""
+    keys = [ident(c) for c in agg.group_by]
+    select = [ident(c) for c in agg.group_by]
+    order = None
+    where = ""
+    if agg.bucket is not None:
+        kind = kinds[agg.bucket.column]
+        order = _millis(agg.bucket.column, kind)
+        index = f"least(CAST(floor(({order} - $lo) / $width) AS BIGINT), $last)"
+        keys.append(index)
+        select.append(f"{_edge(index, kind)} AS {ident(agg.bucket.column)}")
+        where = f" WHERE {ident(agg.bucket.column)} IS NOT NULL"
+    select += [f"{_measure(m, kinds, order)} AS {ident(m.name)}" for m in agg.measures]
+    sql = f"SELECT {', '.join(select)} FROM src{where}"  # noqa: S608 (quoted names, bound numbers)
+    if keys:
+        sql += f" GROUP BY {', '.join(keys)}"
+    sort = [f"{ident(k.column)} {'DESC' if k.desc else 'ASC'} NULLS LAST" for k in agg.sort]
+    sort += [f"{ident(c)} ASC NULLS LAST" for c in agg.output_columns()[: len(agg.group_by) + bool(agg.bucket)]]
+    if sort:
+        sql += f" ORDER BY {', '.join(sort)}"
+    return sql + " LIMIT $limit OFFSET $offset"
+
+
+def scan_bounds(column: str, batches: pa.RecordBatchReader) -> Bounds:
     """The least and greatest value of ``column`` over ``batches`` (milliseconds for time
     columns); None when it holds no value."""
     lo = hi = None
@@ -92,63 +151,56 @@ def bucket_bounds(column: str, batches: pa.RecordBatchReader) -> tuple[float, fl
     return None if lo is None or hi is None else (float(lo), float(hi))
 
 
-def sql_of(agg: Aggregate, kinds: Mapping[str, Kind]) -> str:
-    """The SELECT over the registered batches ``src`` (parameters $lo, $width, $last,
-    $limit, $offset)."""
-    keys = [ident(c) for c in agg.group_by]
-    select = [ident(c) for c in agg.group_by]
-    order = None
-    if agg.bucket is not None:
-        kind = kinds[agg.bucket.column]
-        order = _millis(agg.bucket.column, kind)
-        index = f"CAST(floor(({order} - $lo) / $width) AS BIGINT)"
-        if agg.bucket.count is not None:
-            index = f"least({index}, $last)"
-        keys.append(index)
-        select.append(f"{_edge(index, kind)} AS {ident(agg.bucket.column)}")
-    select += [f"{_measure(m, kinds, order)} AS {ident(m.name)}" for m in agg.measures]
-    sql = f"SELECT {', '.join(select)} FROM src"  # noqa: S608 (quoted names, bound numbers)
-    if keys:
-        sql += f" GROUP BY {', '.join(keys)}"
-    sort = [f"{ident(k.column)} {'DESC' if k.desc else 'ASC'} NULLS LAST" for k in agg.sort]
-    sort += [f"{ident(c)} ASC NULLS LAST" for c in agg.output_columns()[: len(agg.group_by) + bool(agg.bucket)]]
-    if sort:
-        sql += f" ORDER BY {', '.join(sort)}"
-    return sql + " LIMIT $limit OFFSET $offset"
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """DuckDB's answer in the result schema (timestamps back to their unit, edges of a
+    count bucket truncated to it)."""
+    columns = [pc.cast(table.column(i), f.type, safe=False) for i, f in enumerate(schema)]
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def run(
     agg: Aggregate,
-    kinds: Mapping[str, Kind],
-    batches: Callable[[], pa.RecordBatchReader],
+    schema: pa.Schema,
+    batches: Batches,
     limit: int | None = None,
-    max_rows: int = MAX_RESULT_ROWS,
-    threads: int = 2,
-    memory_limit: str = "512MB",
+    limits: Limits = Limits(),  # noqa: B008 (frozen)
+    bounds: Callable[[], Bounds] | None = None,
 ) -> pa.Table:
-    """``agg`` over the rows ``batches()`` gives (called twice for buckets by count: once
-    for the column's range). Raises ResultTooLarge past ``max_rows`` rows (after the
-    query's ``limit`` and the aggregate's offset)."""
+    """``agg`` over the rows ``batches`` gives. A bucketed aggregate first needs the bucket
+    column's range: ``bounds()`` when the source knows it without reading (Parquet
+    statistics), else a read of that column alone. Raises ResultTooLarge past
+    ``limits.max_rows`` rows (after the query's ``limit`` and the aggregate's offset) or
+    past its memory, BadRequest for a bucket width that makes too many buckets."""
+    kinds = kinds_of(schema)
     params: dict[str, Any] = {"offset": agg.offset}
-    wanted = max_rows + 1 if limit is None else min(limit, max_rows + 1)
-    params["limit"] = wanted
+    params["limit"] = limits.max_rows + 1 if limit is None else min(limit, limits.max_rows + 1)
     if agg.bucket is not None:
-        if agg.bucket.count is not None:
-            bounds = bucket_bounds(agg.bucket.column, batches())
-            lo, hi = bounds or (0.0, 0.0)
-            params.update(lo=lo, width=max((hi - lo) / agg.bucket.count, math.ulp(max(abs(hi), 1.0))))
-            params["last"] = agg.bucket.count - 1
-        else:
-            params.update(lo=0.0, width=agg.bucket.width)
-    con = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit})
+        column = agg.bucket.column
+        known = bounds() if bounds is not None else scan_bounds(column, batches([column]))
+        params.update(bucket_params(agg, kinds[column], known))
+    out = result_schema(agg, schema)
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "threads": limits.threads,
+        "memory_limit": f"{limits.memory_mb}MB",
+        "temp_directory": "",
+    }
+    con = duckdb.connect(config=config)
     try:
-        con.register("src", batches())
+        con.register("src", batches(needed_columns(agg, schema)))
         table = con.sql(sql_of(agg, kinds), params=params).to_arrow_table()
+    except duckdb.OutOfMemoryException:
+        raise ResultTooLarge(
+            f"the aggregate needs more than the connector's {limits.memory_mb} MB (aggregation.memory_mb): "
+            "fewer groups or buckets"
+        ) from None
     finally:
         con.close()
-    if table.num_rows > max_rows:
+    if table.num_rows > limits.max_rows:
         raise ResultTooLarge(
-            f"the aggregate has more than {max_rows} rows (the connector's bound): "
+            f"the aggregate has more than {limits.max_rows} rows (the connector's aggregation.max_result_rows): "
             "fewer groups or buckets, or a limit and offset for a page"
         )
-    return table
+    past = past_the_end(agg, table.num_rows)
+    if past is not None:
+        raise past
+    return conform(table, out)

@@ -28,7 +28,15 @@ from saeta.core import filter_codec
 from saeta.core.grpc_target import with_port
 from saeta.core.ticket import Ticket
 from saeta.core.tunnel_codec import CALL_ID_KEY, PROBE_CALL_ID, TUNNEL_PROTOCOL_VERSION
-from saeta.errors import DatasetNotFound, DirectDataUnavailable, QueryFailed, SaetaError, SourceError, TunnelRefused
+from saeta.errors import (
+    BadRequest,
+    DatasetNotFound,
+    DirectDataUnavailable,
+    QueryFailed,
+    SaetaError,
+    SourceError,
+    TunnelRefused,
+)
 from saeta.v1 import tunnel_pb2 as pb
 
 log = logging.getLogger("saeta.connector")
@@ -274,7 +282,13 @@ class Tunnel:
             columns = tuple(req.query.columns) or None
             limit = req.query.limit if req.query.limit >= 0 else None
             conditions = filter_codec.from_proto(req.query.filter)
-            plan = await asyncio.to_thread(source.plan, columns, limit, conditions)
+            aggregate = filter_codec.aggregate_from_proto(req.query)
+            if aggregate is not None:
+                if req.query.follow or columns is not None:
+                    raise BadRequest("an aggregate applies to a query without columns, not to a subscription")
+                plan = await asyncio.to_thread(source.plan_aggregate, aggregate, conditions)
+            else:
+                plan = await asyncio.to_thread(source.plan, columns, limit, conditions)
             if req.query.follow:
                 # Checks the dataset can be followed and the query fits (BadRequest).
                 await asyncio.to_thread(lambda: source.follow(columns, conditions).close())
@@ -285,6 +299,7 @@ class Tunnel:
         # A resumable query of a source that reads in a stable order only when asked (a
         # database dataset with a key): its partitions are read in key order.
         ordered = req.query.resumable and not req.query.follow and not source.resumable and source.can_order
+        ordered = ordered and aggregate is None  # an aggregate's rows come in its own order
         self.send(
             pb.ConnectorMessage(
                 flight_info=pb.FlightInfoResponse(
@@ -292,14 +307,16 @@ class Tunnel:
                     schema=plan.schema.serialize().to_pybytes(),
                     partitions=[
                         pb.Partition(
-                            ticket=Ticket(dataset, p.index, columns, req.query.follow, ordered).encode(),
+                            ticket=Ticket(dataset, p.index, columns, req.query.follow, ordered, aggregate).encode(),
                             records=-1 if p.records is None else p.records,
                         )
                         for p in plan.partitions
                     ],
                     total_records=-1 if plan.total_records is None else plan.total_records,
-                    # A subscription resumes by its follower's cursor (every follower has one).
-                    resumable=source.resumable or req.query.follow or ordered,
+                    # A subscription resumes by its follower's cursor (every follower has one);
+                    # an aggregate's rows come in an order of its unique keys, each time.
+                    resumable=source.resumable or req.query.follow or ordered or aggregate is not None,
+                    aggregated=aggregate is not None,
                 )
             )
         )
@@ -332,10 +349,13 @@ class Tunnel:
                 return
             limit = req.limit if req.limit >= 0 else None
             skip = max(0, req.skip_rows)
-            if skip and not (source.resumable or ticket.ordered):
+            if skip and not (source.resumable or ticket.ordered or ticket.aggregate):
                 raise QueryFailed(f"dataset {ticket.dataset} cannot be read from a row offset")
             wanted = None if limit is None else limit + skip
-            read = source.read(ticket.partition, ticket.columns, wanted, conditions, ordered=ticket.ordered)
+            if ticket.aggregate is not None:
+                read = source.read_aggregate(ticket.aggregate, wanted, conditions, self.cfg.aggregation)
+            else:
+                read = source.read(ticket.partition, ticket.columns, wanted, conditions, ordered=ticket.ordered)
             batches = skip_rows(read, skip)
             reader = BlockingReader(chunk_messages(batches, self.cfg.chunk_bytes, self._chunk_cap(req)))
             rows, nbytes = await write_all(call, reader, self._reads)

@@ -42,6 +42,15 @@ ORDERED_OPS = ("first", "last")  # need a bucket: their order is the bucket colu
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """A connector's bounds on one aggregate (its config's ``aggregation`` section)."""
+
+    max_rows: int = 100_000  # result rows
+    memory_mb: int = 512  # the engine's memory; it never spills to disk
+    threads: int = 2
+
+
+@dataclass(frozen=True, slots=True)
 class Bucket:
     column: str
     width: float | None = None  # a fixed width, in the column's unit
@@ -167,6 +176,25 @@ def parse_aggregate(value: Any) -> Aggregate:
     return Aggregate(groups, bucket, parsed, sort, offset)
 
 
+def to_json(agg: Aggregate) -> dict[str, Any]:
+    """``agg`` in the browser's form: ``parse_aggregate(to_json(agg)) == agg``."""
+    obj: dict[str, Any] = {"measures": [_measure_json(m) for m in agg.measures]}
+    if agg.group_by:
+        obj["group_by"] = list(agg.group_by)
+    if agg.bucket is not None:
+        b = agg.bucket
+        obj["bucket"] = {"column": b.column, **({"count": b.count} if b.count is not None else {"width": b.width})}
+    if agg.sort:
+        obj["sort"] = [{"column": k.column, "desc": k.desc} for k in agg.sort]
+    if agg.offset:
+        obj["offset"] = agg.offset
+    return obj
+
+
+def _measure_json(m: Measure) -> dict[str, Any]:
+    return {"op": m.op, "as": m.name, **({} if m.column is None else {"column": m.column})}
+
+
 # --------------------------------------------------------------------------- binding
 
 NUMERIC = (Kind.INTEGER, Kind.FLOAT, Kind.DECIMAL)
@@ -181,7 +209,7 @@ def measure_kind(measure: Measure, kinds: Mapping[str, Kind]) -> Kind:
         return Kind.INTEGER
     column = kinds[measure.column or ""]
     if measure.op == "mean":
-        return Kind.DECIMAL if column is Kind.DECIMAL else Kind.FLOAT
+        return Kind.FLOAT
     return column  # sum, min, max, first, last: the column's own
 
 
@@ -225,3 +253,32 @@ def bind_aggregate(agg: Aggregate, kinds: Mapping[str, Kind], dataset: str) -> A
         if result[key.column] not in ORDERABLE:
             raise _fail(f"sort[{n}].column", f"{key.column!r} is {result[key.column].value}, which has no order")
     return agg
+
+
+def bucket_params(agg: Aggregate, kind: Kind, bounds: tuple[float, float] | None) -> dict[str, Any]:
+    """$lo, $width and $last of a bucketed aggregate, from the column's range: by count,
+    ``count`` equal buckets from its least value (whole days for a date column); by width,
+    buckets aligned on multiples of it, refused past MAX_BUCKETS (BadRequest, before the
+    aggregate runs)."""
+    assert agg.bucket is not None
+    lo, hi = bounds or (0.0, 0.0)
+    if agg.bucket.count is not None:
+        width = max((hi - lo) / agg.bucket.count, math.ulp(max(abs(hi), abs(lo), 1.0)))
+        if kind is Kind.DATE:
+            width = max(math.ceil(width / MS_PER_DAY), 1) * MS_PER_DAY
+        return {"lo": lo, "width": width, "last": agg.bucket.count - 1}
+    width = float(agg.bucket.width or 1.0)
+    first, last = math.floor(lo / width), math.floor(hi / width)
+    if last - first + 1 > MAX_BUCKETS:
+        raise BadRequest(
+            f"aggregate.bucket.width: {width:g} would make {last - first + 1} buckets over the column's range; "
+            f"at most {MAX_BUCKETS}"
+        )
+    return {"lo": first * width, "width": width, "last": last - first}
+
+
+def past_the_end(agg: Aggregate, rows: int) -> BadRequest | None:
+    """An offset that left no row of a result (which had fewer rows than it)."""
+    if agg.offset and rows == 0:
+        return BadRequest(f"aggregate.offset: {agg.offset} is past the end of the result")
+    return None

@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from saeta.core.aggregation import Aggregate, parse_aggregate
 from saeta.core.filters import Condition, parse_filter
 from saeta.core.text import has_lone_surrogate
 from saeta.errors import BadRequest, SaetaError
@@ -54,6 +55,7 @@ class RunQuery:
     ordered: bool = False  # partitions one after the other, in order (else several at once)
     resumable: bool = False  # checkpoints with resume tokens (docs/protocol.md, "Resuming")
     resume: Resume | None = None  # resume from this token, whose rows the client has
+    aggregate: Aggregate | None = None  # aggregation at the source (docs/protocol.md, "Aggregation")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +161,16 @@ def parse_client_message(text: str | bytes) -> ClientAction:
             conditions = parse_filter(obj["filter"])
         except BadRequest as exc:
             raise RequestError(exc.message, qid) from None
+    aggregate = None
+    if obj.get("aggregate") is not None:
+        if columns is not None:
+            raise RequestError("'columns' does not apply with 'aggregate' (the result's columns are its own)", qid)
+        if action == "subscribe":
+            raise RequestError("'aggregate' does not apply to a subscription yet", qid)
+        try:
+            aggregate = parse_aggregate(obj["aggregate"])
+        except BadRequest as exc:
+            raise RequestError(exc.message, qid) from None
     resumable = obj.get("resumable", False)
     if not isinstance(resumable, bool):
         raise RequestError("'resumable' must be true or false", qid)
@@ -176,7 +188,7 @@ def parse_client_message(text: str | bytes) -> ClientAction:
     ordered = obj.get("ordered", False)
     if not isinstance(ordered, bool):
         raise RequestError("'ordered' must be true or false", qid)
-    return RunQuery(qid, dataset, columns, limit, conditions, ordered, resumable, resume)
+    return RunQuery(qid, dataset, columns, limit, conditions, ordered, resumable, resume, aggregate)
 
 
 def _resume(value: Any, qid: str) -> Resume | None:

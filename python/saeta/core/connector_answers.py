@@ -13,6 +13,7 @@ from saeta.errors import (
     DirectDataUnavailable,
     QueryFailed,
     QueryTimeout,
+    ResultTooLarge,
     SaetaError,
 )
 from saeta.v1 import tunnel_pb2 as pb
@@ -21,7 +22,15 @@ from saeta.v1 import tunnel_pb2 as pb
 MAX_ERROR_CHARS = 1000
 _ERRORS_BY_CODE: dict[str, type[SaetaError]] = {
     cls.code: cls
-    for cls in (DatasetNotFound, QueryFailed, ConnectorOffline, QueryTimeout, ResumeUnavailable, DirectDataUnavailable)
+    for cls in (
+        DatasetNotFound,
+        QueryFailed,
+        ConnectorOffline,
+        QueryTimeout,
+        ResumeUnavailable,
+        DirectDataUnavailable,
+        ResultTooLarge,
+    )
 }
 
 

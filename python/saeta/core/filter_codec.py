@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from saeta.core.aggregation import Aggregate, parse_aggregate
 from saeta.core.filters import MAX_CONDITIONS, Condition, Scalar, condition, whole_filter
 from saeta.errors import BadRequest
 from saeta.v1 import tunnel_pb2 as pb
@@ -42,12 +43,47 @@ def from_proto(conditions: Sequence[pb.Condition]) -> tuple[Condition, ...]:
     )
 
 
+def aggregate_to_proto(agg: Aggregate) -> pb.Aggregate:
+    b = agg.bucket
+    return pb.Aggregate(
+        group_by=agg.group_by,
+        bucket=None if b is None else pb.Bucket(column=b.column, width=b.width or 0.0, count=b.count or 0),
+        measures=[pb.Measure(op=m.op, column=m.column or "", name=m.name) for m in agg.measures],
+        sort=[pb.SortKey(column=k.column, desc=k.desc) for k in agg.sort],
+        offset=agg.offset,
+    )
+
+
+def aggregate_from_proto(query: pb.Query) -> Aggregate | None:
+    """The query's aggregate (None: a plain query), checked by the same rules as the
+    browser's (core/aggregation.py's parse_aggregate, through its JSON form)."""
+    if not query.HasField("aggregate"):
+        return None
+    a = query.aggregate
+    obj: dict[str, object] = {
+        "group_by": list(a.group_by),
+        "measures": [{"op": m.op, "as": m.name, **({"column": m.column} if m.column else {})} for m in a.measures],
+        "sort": [{"column": k.column, "desc": k.desc} for k in a.sort],
+        "offset": a.offset,
+    }
+    if a.HasField("bucket"):
+        b = a.bucket
+        bucket: dict[str, object] = {"column": b.column}
+        if b.count:
+            bucket["count"] = b.count
+        if b.width or not b.count:
+            bucket["width"] = b.width
+        obj["bucket"] = bucket
+    return parse_aggregate(obj)
+
+
 def query_message(
     columns: tuple[str, ...] | None,
     limit: int | None,
     conditions: Sequence[Condition],
     follow: bool,
     resumable: bool = False,
+    aggregate: Aggregate | None = None,
 ) -> pb.Query:
     """A query's ``saeta.v1.Query``, as the tunnel and the peer calls carry it."""
     return pb.Query(
@@ -56,4 +92,5 @@ def query_message(
         filter=to_proto(conditions),
         follow=follow,
         resumable=resumable,
+        aggregate=None if aggregate is None else aggregate_to_proto(aggregate),
     )

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from saeta.core.aggregation import Aggregate, to_json
 from saeta.core.filters import Condition
 from saeta.core.tunnel_codec import MAX_CURSOR_BYTES
 from saeta.errors import SaetaError
@@ -89,6 +90,7 @@ def query_digest(
     ordered: bool,
     conditions: Sequence[Condition],
     subscription: bool = False,
+    aggregate: Aggregate | None = None,
 ) -> str:
     """A digest of the query as the client asked it: the same query asked again has the
     same digest, any other parameter another (a subscription's, another than a query's)."""
@@ -102,6 +104,8 @@ def query_digest(
     ]
     if subscription:
         fields.append("subscribe")
+    if aggregate is not None:
+        fields.append({"aggregate": to_json(aggregate)})
     canonical = json.dumps(fields, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from saeta.core.aggregation import Aggregate, parse_aggregate, to_json
 from saeta.errors import BadRequest
 
 MAX_TICKET_CHARS = 64 * 1024
@@ -24,6 +25,7 @@ class Ticket:
     columns: tuple[str, ...] | None
     follow: bool = False  # a subscription's one partition
     ordered: bool = False  # read in the dataset's key order, so it can be read again from a row (resumption)
+    aggregate: Aggregate | None = None  # the partition is this aggregate's result (one partition)
 
     def encode(self) -> str:
         obj: dict[str, Any] = {"v": 1, "d": self.dataset, "p": self.partition, "c": self.columns}
@@ -31,6 +33,8 @@ class Ticket:
             obj["live"] = True
         if self.ordered:
             obj["o"] = True
+        if self.aggregate is not None:
+            obj["a"] = to_json(self.aggregate)
         return json.dumps(obj, separators=(",", ":"))
 
     @classmethod
@@ -55,4 +59,5 @@ class Ticket:
         follow, ordered = obj.get("live", False), obj.get("o", False)
         if not isinstance(follow, bool) or not isinstance(ordered, bool):
             raise BadRequest("malformed ticket")
-        return cls(dataset, partition, tuple(columns) if columns is not None else None, follow, ordered)
+        aggregate = None if obj.get("a") is None else parse_aggregate(obj["a"])
+        return cls(dataset, partition, tuple(columns) if columns is not None else None, follow, ordered, aggregate)

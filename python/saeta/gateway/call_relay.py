@@ -23,6 +23,7 @@ import pyarrow as pa
 from saeta import memory_trim
 from saeta.core import browser_protocol as bp
 from saeta.core import filter_codec
+from saeta.core.aggregation import Aggregate
 from saeta.core.browser_protocol import DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES
 from saeta.core.filters import Condition
 from saeta.core.partition_relay import PartitionRelay
@@ -85,6 +86,7 @@ class Link(Protocol):
         conditions: Sequence[Condition] = (),
         follow: bool = False,
         resumable: bool = False,
+        aggregate: Aggregate | None = None,
     ) -> pb.FlightInfoResponse: ...
 
     def watch_errors(self, request_id: str) -> asyncio.Future[SaetaError]: ...

@@ -20,6 +20,7 @@ import grpc.aio
 
 from saeta.config import GatewayConfig, ReplicaConfig
 from saeta.core import filter_codec
+from saeta.core.aggregation import Aggregate
 from saeta.core.filters import Condition
 from saeta.core.presence import Holder
 from saeta.core.tunnel_codec import DATA_TAG, RESUME_TAG, Abort
@@ -118,11 +119,12 @@ class RemoteLink:
         conditions: Sequence[Condition] = (),
         follow: bool = False,
         resumable: bool = False,
+        aggregate: Aggregate | None = None,
     ) -> pb.FlightInfoResponse:
         ask = peer.PeerDescribe(
             tenant_id=self._tenant,
             dataset=dataset,
-            query=filter_codec.query_message(columns, limit, conditions, follow, resumable),
+            query=filter_codec.query_message(columns, limit, conditions, follow, resumable, aggregate),
         ).SerializeToString()
         last: SaetaError = ConnectorOffline("the data source's connector is offline")
         holders, tried = list(self.holders), set[str]()

@@ -151,6 +151,7 @@ class PeerService:
                 filter_codec.from_proto(q.filter),
                 follow=q.follow,
                 resumable=q.resumable,
+                aggregate=filter_codec.aggregate_from_proto(q),
             )
         except SaetaError as err:
             await _fail(context, err)

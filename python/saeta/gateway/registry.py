@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from saeta.core import filter_codec
+from saeta.core.aggregation import Aggregate
 from saeta.core.filters import Condition
 from saeta.core.tunnel_link import Request, TunnelLink
 from saeta.errors import ConnectorOffline, DatasetNotFound, QueryTimeout, SaetaError
@@ -113,13 +114,14 @@ class ConnectorLink:
         conditions: Sequence[Condition] = (),
         follow: bool = False,
         resumable: bool = False,
+        aggregate: Aggregate | None = None,
     ) -> pb.FlightInfoResponse:
         waits = self._waits_of(request_id)
         waits.info = fut = self._future()
         ask = pb.GetFlightInfoRequest(
             path=[dataset],
             request_id=request_id,
-            query=filter_codec.query_message(columns, limit, conditions, follow, resumable),
+            query=filter_codec.query_message(columns, limit, conditions, follow, resumable, aggregate),
         )
         try:
             try:

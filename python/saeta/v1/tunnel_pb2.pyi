@@ -149,6 +149,7 @@ class FlightInfoResponse(_message.Message):
     PARTITIONS_FIELD_NUMBER: _builtins.int
     TOTAL_RECORDS_FIELD_NUMBER: _builtins.int
     RESUMABLE_FIELD_NUMBER: _builtins.int
+    AGGREGATED_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     schema: _builtins.bytes
     """one encapsulated Arrow IPC Schema message"""
@@ -160,6 +161,11 @@ class FlightInfoResponse(_message.Message):
     "Resuming"). False from a connector of before the field. For a subscription: its
     follower sends resume points when asked (DoGetRequest.resume_points).
     """
+    aggregated: _builtins.bool
+    """The answer is the aggregate Query.aggregate asked for. False from a connector of
+    before the field, which answers the plain query: the gateway then refuses the query
+    (QUERY_FAILED) rather than relay rows that are not the aggregate.
+    """
     @_builtins.property
     def partitions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Partition]: ...
     def __init__(
@@ -170,10 +176,11 @@ class FlightInfoResponse(_message.Message):
         partitions: _abc.Iterable[Global___Partition] | None = ...,
         total_records: _builtins.int = ...,
         resumable: _builtins.bool = ...,
+        aggregated: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["partitions", b"partitions", "request_id", b"request_id", "resumable", b"resumable", "schema", b"schema", "total_records", b"total_records"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregated", b"aggregated", "partitions", b"partitions", "request_id", b"request_id", "resumable", b"resumable", "schema", b"schema", "total_records", b"total_records"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -341,6 +348,7 @@ class Query(_message.Message):
     FILTER_FIELD_NUMBER: _builtins.int
     FOLLOW_FIELD_NUMBER: _builtins.int
     RESUMABLE_FIELD_NUMBER: _builtins.int
+    AGGREGATE_FIELD_NUMBER: _builtins.int
     limit: _builtins.int
     """-1 = no limit"""
     follow: _builtins.bool
@@ -360,6 +368,14 @@ class Query(_message.Message):
     def filter(self) -> _containers.RepeatedCompositeFieldContainer[Global___Condition]:
         """all must hold; checked by the gateway's shape rules"""
 
+    @_builtins.property
+    def aggregate(self) -> Global___Aggregate:
+        """Aggregation at the source (docs/protocol.md, "Aggregation"): the answer is the
+        aggregate's rows (one partition), not the dataset's; columns, filter and limit apply
+        as for any query (the filter before aggregating, the limit to the aggregate's rows).
+        Unset from a gateway of before the field, and for a plain query.
+        """
+
     def __init__(
         self,
         *,
@@ -368,14 +384,137 @@ class Query(_message.Message):
         filter: _abc.Iterable[Global___Condition] | None = ...,
         follow: _builtins.bool = ...,
         resumable: _builtins.bool = ...,
+        aggregate: Global___Aggregate | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["aggregate", b"aggregate"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "filter", b"filter", "follow", b"follow", "limit", b"limit", "resumable", b"resumable"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate", b"aggregate", "columns", b"columns", "filter", b"filter", "follow", b"follow", "limit", b"limit", "resumable", b"resumable"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Query: _TypeAlias = Query  # noqa: Y015
+
+@_typing.final
+class Aggregate(_message.Message):
+    """A query's aggregation, checked by the connector by the same rules as the gateway
+    checked the browser's (python/saeta/core/aggregation.py).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GROUP_BY_FIELD_NUMBER: _builtins.int
+    BUCKET_FIELD_NUMBER: _builtins.int
+    MEASURES_FIELD_NUMBER: _builtins.int
+    SORT_FIELD_NUMBER: _builtins.int
+    OFFSET_FIELD_NUMBER: _builtins.int
+    offset: _builtins.int
+    """rows of the aggregate's result not sent (paging)"""
+    @_builtins.property
+    def group_by(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def bucket(self) -> Global___Bucket:
+        """unset: no bucket"""
+
+    @_builtins.property
+    def measures(self) -> _containers.RepeatedCompositeFieldContainer[Global___Measure]: ...
+    @_builtins.property
+    def sort(self) -> _containers.RepeatedCompositeFieldContainer[Global___SortKey]: ...
+    def __init__(
+        self,
+        *,
+        group_by: _abc.Iterable[_builtins.str] | None = ...,
+        bucket: Global___Bucket | None = ...,
+        measures: _abc.Iterable[Global___Measure] | None = ...,
+        sort: _abc.Iterable[Global___SortKey] | None = ...,
+        offset: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "group_by", b"group_by", "measures", b"measures", "offset", b"offset", "sort", b"sort"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Aggregate: _TypeAlias = Aggregate  # noqa: Y015
+
+@_typing.final
+class Bucket(_message.Message):
+    """One column cut into buckets: a fixed width (the column's unit; milliseconds for a
+    date or a timestamp), or count equal buckets over the column's range. Exactly one is set.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COLUMN_FIELD_NUMBER: _builtins.int
+    WIDTH_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    column: _builtins.str
+    width: _builtins.float
+    count: _builtins.int
+    def __init__(
+        self,
+        *,
+        column: _builtins.str = ...,
+        width: _builtins.float = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["column", b"column", "count", b"count", "width", b"width"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Bucket: _TypeAlias = Bucket  # noqa: Y015
+
+@_typing.final
+class Measure(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OP_FIELD_NUMBER: _builtins.int
+    COLUMN_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    op: _builtins.str
+    """count sum min max mean first last"""
+    column: _builtins.str
+    """empty: count of rows"""
+    name: _builtins.str
+    """the result column's name"""
+    def __init__(
+        self,
+        *,
+        op: _builtins.str = ...,
+        column: _builtins.str = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["column", b"column", "name", b"name", "op", b"op"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Measure: _TypeAlias = Measure  # noqa: Y015
+
+@_typing.final
+class SortKey(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COLUMN_FIELD_NUMBER: _builtins.int
+    DESC_FIELD_NUMBER: _builtins.int
+    column: _builtins.str
+    """a column of the aggregate's result"""
+    desc: _builtins.bool
+    def __init__(
+        self,
+        *,
+        column: _builtins.str = ...,
+        desc: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["column", b"column", "desc", b"desc"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SortKey: _TypeAlias = SortKey  # noqa: Y015
 
 @_typing.final
 class Condition(_message.Message):

@@ -9,6 +9,7 @@ from typing import Protocol
 import pyarrow as pa
 
 from saeta.core import tunnel_codec
+from saeta.core.aggregation import Aggregate, Limits
 from saeta.core.filters import Condition
 from saeta.errors import BadRequest, SourceError
 
@@ -155,6 +156,17 @@ class Source(Protocol):
         batches of the planned schema (``ordered``: in the order ``can_order`` promises).
         Blocking: the caller runs it in a thread. Closing the iterator closes the files it
         opened."""
+
+    def plan_aggregate(self, agg: Aggregate, conditions: Sequence[Condition] = ()) -> QueryPlan:
+        """One partition of the aggregate's result schema (docs/protocol.md, "Aggregation").
+        Raises BadRequest naming the part of the aggregate or filter that does not fit the
+        dataset, before touching the data."""
+
+    def read_aggregate(
+        self, agg: Aggregate, limit: int | None, conditions: Sequence[Condition], limits: Limits
+    ) -> Iterator[pa.RecordBatch]:
+        """The aggregate's rows over the rows that meet every condition, at most ``limit``
+        (after its offset), in its order. Raises ResultTooLarge past ``limits``. Blocking."""
 
     def follow(self, columns: tuple[str, ...] | None, conditions: Sequence[Condition]) -> Follower:
         """A follower for a subscription. Raises BadRequest when the dataset cannot be

@@ -5,7 +5,10 @@ ADBC; odbc.py: arrow-odbc) connects, runs one statement, and turns its columns i
 the browser gets.
 
 Connections are pooled per dataset (db_pool.py); the password is read when one opens and
-never reaches a log or an error message."""
+never reaches a log or an error message.
+
+Why one file: reads, aggregates (sql_aggregate.py writes their SQL) and followers share one
+dataset's pool, schema, kinds and partitions."""
 
 from __future__ import annotations
 
@@ -19,12 +22,15 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from saeta.config import DatasetConfig, SqlDataset
+from saeta.connector.aggregate import result_schema
 from saeta.connector.sources.base import Follower, Partition, QueryPlan, exposed, project
 from saeta.connector.sources.db_pool import ConnectionPool
+from saeta.connector.sources.sql_aggregate import select_aggregate, select_bounds
 from saeta.connector.sources.sql_follow import SqlFollower
-from saeta.connector.sources.sql_text import DIALECTS, Dialect
+from saeta.connector.sources.sql_text import DIALECTS, Binder, Dialect
+from saeta.core.aggregation import Aggregate, Limits, bind_aggregate, bucket_params, past_the_end
 from saeta.core.filters import Bound, Condition, Kind, bind, parse_filter
-from saeta.errors import BadRequest, SourceError
+from saeta.errors import BadRequest, ResultTooLarge, SourceError
 
 _PARAM = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -166,6 +172,22 @@ class SqlSource:
         )
         return sql, params, values
 
+    def _statement(
+        self, sql: str, params: tuple[Any, ...], values: Sequence[str], target: pa.Schema
+    ) -> Iterator[pa.RecordBatch]:
+        with self._pool.connection() as conn:
+            try:
+                for batch in self.driver.batches(conn, sql, params, values, self.batch_rows):
+                    if batch.num_rows == 0:
+                        continue
+                    out = self.driver.convert(batch, target)
+                    for start in range(0, out.num_rows, self.batch_rows):
+                        yield out.slice(start, self.batch_rows)
+            except SourceError:
+                raise
+            except Exception as exc:  # driver, Arrow and conversion errors alike
+                raise self._fail(exc) from None
+
     def read_rows(
         self,
         names: Sequence[str],
@@ -180,18 +202,7 @@ class SqlSource:
         if partition is not None:
             bound = (*bound, *self._partitions[partition])
         sql, params, values = self._sql(names, limit, bound, order_by)
-        with self._pool.connection() as conn:
-            try:
-                for batch in self.driver.batches(conn, sql, params, values, self.batch_rows):
-                    if batch.num_rows == 0:
-                        continue
-                    out = self.driver.convert(batch, target)
-                    for start in range(0, out.num_rows, self.batch_rows):
-                        yield out.slice(start, self.batch_rows)
-            except SourceError:
-                raise
-            except Exception as exc:  # driver, Arrow and conversion errors alike
-                raise self._fail(exc) from None
+        yield from self._statement(sql, params, values, target)
 
     def max_of(self, column: str) -> pa.Array:
         """The largest value of an exposed column, as the driver gives it (one row)."""
@@ -272,6 +283,44 @@ class SqlSource:
         if ordered and not self.sql.key:
             raise BadRequest(f"dataset {self.name} has no key to read it in order")
         yield from self.read_rows(target.names, limit, bound, partition, self.sql.key if ordered else None)
+
+    def plan_aggregate(self, agg: Aggregate, conditions: Sequence[Condition] = ()) -> QueryPlan:
+        self.bind(conditions)
+        bind_aggregate(agg, self.kinds(), self.name)
+        schema = result_schema(agg, self.schema(), self.kinds(), sql=True)
+        return QueryPlan(schema, (Partition(0, None),), None)
+
+    def read_aggregate(
+        self, agg: Aggregate, limit: int | None, conditions: Sequence[Condition], limits: Limits
+    ) -> Iterator[pa.RecordBatch]:
+        """One statement (sql_aggregate.py; before it, the bucket column's range when the
+        buckets need it), its rows held until all came: at most ``limits.max_rows``."""
+        target = self.plan_aggregate(agg, conditions).schema
+        bound, kinds = self.bind(conditions), self.kinds()
+        base, params = self._base()
+        bucket = None
+        if agg.bucket is not None:
+            column = agg.bucket.column
+            binder = Binder(self.dialect, self.driver.value, len(params) + 1)
+            sql = select_bounds(self.dialect, base, column, kinds[column], bound, binder)
+            edges = pa.schema([("saeta_lo", pa.float64()), ("saeta_hi", pa.float64())])
+            rows = pa.Table.from_batches(list(self._statement(sql, params, binder.values, edges)), edges)
+            lo, hi = (rows.column(0)[0].as_py(), rows.column(1)[0].as_py()) if rows.num_rows else (None, None)
+            bucket = bucket_params(agg, kinds[column], None if lo is None or hi is None else (lo, hi))
+        wanted = limits.max_rows + 1 if limit is None else min(limit, limits.max_rows + 1)
+        binder = Binder(self.dialect, self.driver.value, len(params) + 1)
+        sql = select_aggregate(self.dialect, base, agg, kinds, bound, wanted, binder, bucket)
+        batches = list(self._statement(sql, params, binder.values, target))
+        rows = sum(b.num_rows for b in batches)
+        past = past_the_end(agg, rows)
+        if past is not None:
+            raise past
+        if rows > limits.max_rows:
+            raise ResultTooLarge(
+                f"the aggregate has more than {limits.max_rows} rows (the connector's "
+                "aggregation.max_result_rows): fewer groups or buckets, or a limit and offset for a page"
+            )
+        yield from batches
 
     def follow(self, columns: tuple[str, ...] | None, conditions: Sequence[Condition]) -> Follower:
         live = self.live

@@ -73,6 +73,22 @@ class Dialect:
         """The largest value of ``column`` in ``base``."""
         return f"SELECT max({self.quote(column)}) AS saeta_max FROM ({base}) AS saeta_q"  # noqa: S608
 
+    def where(self, bound: Sequence[Bound], binder: Binder) -> list[str]:
+        """The filter's conditions as SQL, each value a bound parameter."""
+        where = []
+        for b in bound:
+            col = self.quote(b.column)
+            if b.op == "is_null":
+                where.append(f"{col} IS NULL")
+            elif b.op == "not_null":
+                where.append(f"{col} IS NOT NULL")
+            elif b.op in ("in", "not_in"):
+                listed = ", ".join(binder.bind(b.kind, v) for v in b.values)
+                where.append(f"{col} {'IN' if b.op == 'in' else 'NOT IN'} ({listed})")
+            else:
+                where.append(f"{col} {_OPS[b.op]} {binder.bind(b.kind, b.values[0])}")
+        return where
+
     def select(
         self,
         base: str,
@@ -89,24 +105,9 @@ class Dialect:
         ``CAST(? AS bigint)`` (see ``cast_marker``)."""
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
             raise ValueError("limit must be a non-negative integer")
-        params: list[str] = []
-
-        def bind(kind: Kind, value: BoundValue) -> str:
-            params.append(self.value_text(value))
-            return value_expr(first_param + len(params) - 1, self.cast_type(kind, value))
-
-        where = []
-        for b in bound:
-            col = self.quote(b.column)
-            if b.op == "is_null":
-                where.append(f"{col} IS NULL")
-            elif b.op == "not_null":
-                where.append(f"{col} IS NOT NULL")
-            elif b.op in ("in", "not_in"):
-                listed = ", ".join(bind(b.kind, v) for v in b.values)
-                where.append(f"{col} {'IN' if b.op == 'in' else 'NOT IN'} ({listed})")
-            else:
-                where.append(f"{col} {_OPS[b.op]} {bind(b.kind, b.values[0])}")
+        binder = Binder(self, value_expr, first_param)
+        where = self.where(bound, binder)
+        params = binder.values
         select = ", ".join(self.quote(c) for c in columns)
         top, tail = self._limits(limit)
         sql = f"SELECT {top}{select} FROM ({base}) AS saeta_q"  # noqa: S608 (quoted, checked names)
@@ -116,6 +117,21 @@ class Dialect:
             keys = (order_by,) if isinstance(order_by, str) else order_by
             sql += " ORDER BY " + ", ".join(self.quote(k) for k in keys)
         return sql + tail, params
+
+
+class Binder:
+    """A statement's bound values, in order: ``bind`` keeps a value's text and gives the
+    expression that reads it (``value_expr(n, type)``, from ``first_param``)."""
+
+    def __init__(self, dialect: Dialect, value_expr: Callable[[int, str], str], first_param: int) -> None:
+        self.dialect = dialect
+        self.value_expr = value_expr
+        self.first_param = first_param
+        self.values: list[str] = []
+
+    def bind(self, kind: Kind, value: BoundValue) -> str:
+        self.values.append(self.dialect.value_text(value))
+        return self.value_expr(self.first_param + len(self.values) - 1, self.dialect.cast_type(kind, value))
 
 
 def cast_marker(marker: Callable[[int], str]) -> Callable[[int, str], str]:

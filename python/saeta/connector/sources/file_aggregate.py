@@ -1,0 +1,107 @@
+"""A file dataset's aggregates (docs/protocol.md, "Aggregation"): connector/aggregate.py's
+DuckDB over the rows a plain query of the dataset reads (every file, in the dataset's
+schema, the filter applied), so an aggregate and a query can never disagree on a row.
+A Parquet dataset without a filter takes a bucket column's range from the files' row
+group statistics, without reading a row."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from saeta.connector import aggregate
+from saeta.connector.sources.base import Partition, QueryPlan
+from saeta.core.aggregation import Aggregate, Limits, bind_aggregate
+from saeta.core.filters import Condition, bind, kinds_of
+
+
+class FileSource(Protocol):
+    """What of sources/files.py's FileSource an aggregate uses."""
+
+    name: str
+    kind: str  # csv, json or parquet
+    batch_rows: int
+
+    def schema(self) -> pa.Schema: ...
+
+    def files(self) -> list[str]: ...
+
+    def read(
+        self,
+        partition: int,
+        columns: tuple[str, ...] | None,
+        limit: int | None,
+        conditions: Sequence[Condition] = (),
+        ordered: bool = False,
+    ) -> Iterator[pa.RecordBatch]: ...
+
+
+def plan(source: FileSource, agg: Aggregate, conditions: Sequence[Condition]) -> QueryPlan:
+    """One partition of the aggregate's result schema. Raises BadRequest naming the part
+    that does not fit the dataset, before any row is read."""
+    schema = source.schema()
+    kinds = kinds_of(schema)
+    bind(conditions, kinds, source.name)
+    bind_aggregate(agg, kinds, source.name)
+    return QueryPlan(aggregate.result_schema(agg, schema), (Partition(0, None),), None)
+
+
+def statistics_bounds(source: FileSource, column: str) -> aggregate.Bounds | None:
+    """The column's range from the Parquet footers' statistics: (lo, hi) in the units
+    connector/aggregate.py buckets by; None when a file or row group lacks them."""
+    field = source.schema().field(column)
+    lows: list[object] = []
+    highs: list[object] = []
+    for path in source.files():
+        meta = pq.ParquetFile(path).metadata
+        names = meta.schema.to_arrow_schema().names
+        if column not in names:
+            return None
+        index = names.index(column)
+        for group in range(meta.num_row_groups):
+            if meta.row_group(group).num_rows == 0:
+                continue
+            stats = meta.row_group(group).column(index).statistics
+            if stats is None or not stats.has_min_max:
+                return None
+            lows.append(stats.min)
+            highs.append(stats.max)
+    if not lows:
+        return None
+    values = pa.array(lows + highs, type=field.type)
+    table = pa.table({column: values})
+    return aggregate.scan_bounds(column, table.to_reader())
+
+
+def read(
+    source: FileSource,
+    agg: Aggregate,
+    limit: int | None,
+    conditions: Sequence[Condition],
+    limits: Limits,
+) -> Iterator[pa.RecordBatch]:
+    """The aggregate's rows (run once, when the iterator is first read)."""
+    schema = source.schema()
+    kinds = kinds_of(schema)
+    bind(conditions, kinds, source.name)
+    bind_aggregate(agg, kinds, source.name)
+    partitions = range(len(source.files()))
+
+    def batches(columns: Sequence[str]) -> pa.RecordBatchReader:
+        names = tuple(columns)
+        rows = itertools.chain.from_iterable(source.read(p, names, None, conditions) for p in partitions)
+        return pa.RecordBatchReader.from_batches(pa.schema([schema.field(c) for c in names]), rows)
+
+    bounds: Callable[[], aggregate.Bounds] | None = None
+    if agg.bucket is not None and source.kind == "parquet" and not conditions:
+        known = statistics_bounds(source, agg.bucket.column)
+        if known is not None:
+            bounds = lambda: known  # noqa: E731
+    if limit == 0:
+        return
+    table = aggregate.run(agg, schema, batches, limit, limits, bounds)
+    yield from table.to_batches(max_chunksize=source.batch_rows)
