@@ -281,16 +281,23 @@ class AsyncClient:
         filter: Filter | None = None,
         ordered: bool = False,
         aggregate: dict[str, Any] | None = None,
+        sort: builtins.list[dict[str, Any]] | None = None,
+        offset: int | None = None,
     ) -> AsyncGenerator[pa.RecordBatch, None]:
         """Record batches as they arrive. Breaking out of the loop cancels the query.
         ``filter`` is a list of ``[column, op, value]`` (docs/protocol.md, "Filters");
         ``ordered`` asks for the partitions one after the other, in order; ``aggregate``
         has the source aggregate the rows (docs/protocol.md, "Aggregation"), e.g.
-        ``{"group_by": ["region"], "measures": [{"op": "sum", "column": "total"}]}``.
-        Raises ServerError (with the protocol's code) or SocketClosed."""
+        ``{"group_by": ["region"], "measures": [{"op": "sum", "column": "total"}]}``;
+        ``sort`` (``[{"column": "total", "desc": True}]``) and ``offset`` ask the source
+        for a page (docs/protocol.md, "Pages"). Raises ServerError (with the protocol's code) or SocketClosed."""
         request = _request("query", query_id or f"q{next(self._ids)}", dataset, columns, filter)
         if aggregate is not None:
             request["aggregate"] = aggregate
+        if sort is not None:
+            request["sort"] = sort
+        if offset is not None:
+            request["offset"] = offset
         if limit is not None:
             request["limit"] = limit
         if ordered:
@@ -417,11 +424,24 @@ class AsyncClient:
         filter: Filter | None = None,
         ordered: bool = False,
         aggregate: dict[str, Any] | None = None,
+        sort: builtins.list[dict[str, Any]] | None = None,
+        offset: int | None = None,
     ) -> pa.Table:
         """The whole result as one table (with the query's schema even when empty)."""
         qid = f"q{next(self._ids)}"
         schemas: builtins.list[pa.Schema] = []
-        stream = self.stream(dataset, columns, limit, qid, schemas, filter=filter, ordered=ordered, aggregate=aggregate)
+        stream = self.stream(
+            dataset,
+            columns,
+            limit,
+            qid,
+            schemas,
+            filter=filter,
+            ordered=ordered,
+            aggregate=aggregate,
+            sort=sort,
+            offset=offset,
+        )
         batches = [b async for b in stream]
         return pa.Table.from_batches(batches, schema=schemas[0] if schemas else None)
 
@@ -465,8 +485,12 @@ class Client:
         filter: Filter | None = None,
         ordered: bool = False,
         aggregate: dict[str, Any] | None = None,
+        sort: builtins.list[dict[str, Any]] | None = None,
+        offset: int | None = None,
     ) -> pa.Table:
-        query = self._inner.query(dataset, columns, limit, filter=filter, ordered=ordered, aggregate=aggregate)
+        query = self._inner.query(
+            dataset, columns, limit, filter=filter, ordered=ordered, aggregate=aggregate, sort=sort, offset=offset
+        )
         return self._loop.run_until_complete(query)
 
     def stream(

@@ -23,6 +23,7 @@ from saeta.core.aggregation import (
     to_json,
 )
 from saeta.core.filters import Kind
+from saeta.core.paging import Page, bind_page, parse_page
 from saeta.core.ticket import Ticket
 from saeta.errors import BadRequest
 from saeta.v1 import tunnel_pb2 as pb
@@ -184,6 +185,17 @@ def test_an_aggregate_crosses_the_tunnel_and_the_ticket_unchanged(value: Any) ->
     assert filter_codec.aggregate_from_proto(pb.Query.FromString(query.SerializeToString())) == agg
     assert Ticket.decode(Ticket("ventas", 0, None, aggregate=agg).encode()).aggregate == agg
     assert filter_codec.aggregate_from_proto(filter_codec.query_message(None, 10, (), False)) is None
+
+
+def test_a_page_crosses_the_tunnel_and_the_ticket_unchanged() -> None:
+    page = parse_page([{"column": "total", "desc": True}, {"column": "id"}], 30)
+    assert page is not None
+    query = filter_codec.query_message(("id", "total"), 10, (), False, page=page)
+    assert filter_codec.page_from_proto(pb.Query.FromString(query.SerializeToString())) == page
+    assert Ticket.decode(Ticket("ventas", 0, ("id",), page=page).encode()).page == page
+    assert filter_codec.page_from_proto(filter_codec.query_message(None, 10, (), False)) is None
+    with pytest.raises(BadRequest, match=r"sort\[0\]\.column: 'tags' is"):
+        bind_page(parse_page([{"column": "tags"}], None) or Page(), KINDS, "ventas")
 
 
 def test_the_connector_checks_what_the_tunnel_brings_as_the_gateway_did() -> None:

@@ -20,6 +20,11 @@ def test_parses_valid_actions() -> None:
     )
     assert isinstance(agg, bp.RunQuery) and agg.aggregate is not None
     assert (agg.aggregate.group_by, agg.aggregate.offset, agg.limit) == (("r",), 10, 5)
+    page = bp.parse_client_message(
+        '{"action":"query","id":"a","dataset":"v","sort":[{"column":"t","desc":true}],"offset":4}'
+    )
+    assert isinstance(page, bp.RunQuery) and page.page is not None
+    assert (page.page.sort[0].column, page.page.sort[0].desc, page.page.offset) == ("t", True, 4)
 
 
 @pytest.mark.parametrize(
@@ -38,6 +43,11 @@ def test_parses_valid_actions() -> None:
         ('{"action":"query","id":"a","dataset":"v","aggregate":[]}', "a"),
         ('{"action":"query","id":"a","dataset":"v","columns":["x"],"aggregate":{"measures":[{"op":"count"}]}}', "a"),
         ('{"action":"subscribe","id":"a","dataset":"v","aggregate":{"measures":[{"op":"count"}]}}', "a"),
+        ('{"action":"query","id":"a","dataset":"v","sort":[]}', "a"),
+        ('{"action":"query","id":"a","dataset":"v","sort":[{"column":"x","up":true}]}', "a"),
+        ('{"action":"query","id":"a","dataset":"v","offset":-1}', "a"),
+        ('{"action":"subscribe","id":"a","dataset":"v","offset":3}', "a"),
+        ('{"action":"query","id":"a","dataset":"v","offset":3,"aggregate":{"measures":[{"op":"count"}]}}', "a"),
         ("[" * 5000 + "]" * 5000, None),
         ('{"action":"list","pad":"' + "x" * bp.MAX_TEXT_FRAME_BYTES + '"}', None),
     ],

@@ -1,4 +1,4 @@
-"""Aggregation at the source through real processes (control plane, gateway, connector,
+"""Aggregation and pages at the source through real processes (control plane, gateway, connector,
 PostgreSQL): every aggregate checked against an oracle computed without saeta, pyarrow
 over the same files and SQL run directly on PostgreSQL, with nulls, empty buckets, time
 zones and bucket edges; and the refusals, each with its code and the part named."""
@@ -307,3 +307,35 @@ def test_an_offset_past_the_end_is_refused_naming_it(client: Client, dataset: st
         query(client, dataset, {**spec, "offset": 8})
     assert err.value.code == "BAD_REQUEST"
     assert "aggregate.offset" in str(err.value)
+
+
+@pytest.mark.parametrize("dataset", ["parquet", "csv", "pg"])
+def test_a_sorted_page_of_rows_is_cut_at_the_source(client: Client, dataset: str) -> None:
+    sort = [{"column": "valor", "desc": True}, {"column": "id"}]
+    got = client.query(dataset, ["id", "valor"], 25, sort=sort, offset=1000, filter=[["sitio", "=", "s3"]])
+    kept = TABLE.filter(pc.equal(TABLE["sitio"], "s3"))
+    want = kept.sort_by([("valor", "descending"), ("id", "ascending")]).select(["id", "valor"])
+    nulls_last = pa.concat_tables([want.filter(pc.is_valid(want["valor"])), want.filter(pc.is_null(want["valor"]))])
+    assert got.column_names == ["id", "valor"]
+    assert got.to_pylist() == nulls_last.slice(1000, 25).to_pylist()
+
+
+@pytest.mark.parametrize("dataset", ["parquet", "csv"])
+def test_an_unsorted_page_of_files_is_in_file_order(client: Client, dataset: str) -> None:
+    got = client.query(dataset, ["id"], 10, offset=ROWS - 5)
+    assert got["id"].to_pylist() == list(range(ROWS - 5, ROWS))
+
+
+def test_pages_are_refused_where_they_cannot_hold(client: Client) -> None:
+    with pytest.raises(ServerError) as err:
+        client.query("pg", ["id"], 10, offset=5)  # a table without a key has no order
+    assert err.value.code == "BAD_REQUEST" and "give a 'sort'" in str(err.value)
+    with pytest.raises(ServerError) as err:
+        client.query("parquet", ["id"], 10, offset=ROWS)
+    assert err.value.code == "BAD_REQUEST" and "offset" in str(err.value)
+    with pytest.raises(ServerError) as err:
+        client.query("parquet", ["id"], sort=[{"column": "id"}])  # every row: more than a page
+    assert err.value.code == "RESULT_TOO_LARGE"
+    with pytest.raises(ServerError) as err:
+        client.query("parquet", ["id"], 10, sort=[{"column": "nadie"}])
+    assert err.value.code == "BAD_REQUEST" and "sort[0].column" in str(err.value)

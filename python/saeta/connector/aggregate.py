@@ -25,7 +25,8 @@ import pyarrow.compute as pc
 
 from saeta.core.aggregation import TEMPORAL, Aggregate, Limits, Measure, bucket_params, past_the_end
 from saeta.core.filters import Kind, kinds_of
-from saeta.errors import ResultTooLarge
+from saeta.core.paging import Page
+from saeta.errors import BadRequest, ResultTooLarge
 
 # Reads ``columns`` of the rows the query's filter keeps.
 Batches = Callable[[Sequence[str]], pa.RecordBatchReader]
@@ -158,6 +159,57 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def page_sql(columns: Sequence[str], page: Page) -> str:
+    """A page of the registered batches ``src`` (parameters $limit, $offset)."""
+    sort = ", ".join(f"{ident(k.column)} {'DESC' if k.desc else 'ASC'} NULLS LAST" for k in page.sort)
+    sql = f"SELECT {', '.join(ident(c) for c in columns)} FROM src"  # noqa: S608 (quoted names)
+    return sql + (f" ORDER BY {sort}" if sort else "") + " LIMIT $limit OFFSET $offset"
+
+
+def run_page(
+    schema: pa.Schema,
+    page: Page,
+    batches: Batches,
+    limit: int | None = None,
+    limits: Limits = Limits(),  # noqa: B008
+) -> pa.Table:
+    """A page of the rows ``batches`` gives, in ``schema``'s columns (the query's
+    projection): sorted by ``page.sort`` (else in the source's order), less the first
+    ``page.offset``, at most ``limit`` and at most ``limits.max_rows``. The engine keeps
+    offset + limit rows at most (a top-N), within ``limits.memory_mb``."""
+    wanted = limits.max_rows + 1 if limit is None else min(limit, limits.max_rows + 1)
+    columns = list(dict.fromkeys([*schema.names, *(k.column for k in page.sort)]))
+    table = _execute(page_sql(schema.names, page), {"limit": wanted, "offset": page.offset}, batches(columns), limits)
+    if table.num_rows > limits.max_rows:
+        raise ResultTooLarge(
+            f"a page holds at most {limits.max_rows} rows (the connector's aggregation.max_result_rows): "
+            "ask for a smaller limit"
+        )
+    if page.offset and table.num_rows == 0:
+        raise BadRequest(f"offset: {page.offset} is past the end of the rows")
+    return conform(table, schema)
+
+
+def _execute(sql: str, params: dict[str, Any], source: pa.RecordBatchReader, limits: Limits) -> pa.Table:
+    """``sql`` over ``source`` registered as ``src``, in a DuckDB of ``limits``."""
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "threads": limits.threads,
+        "memory_limit": f"{limits.memory_mb}MB",
+        "temp_directory": "",
+    }
+    con = duckdb.connect(config=config)
+    try:
+        con.register("src", source)
+        return con.sql(sql, params=params).to_arrow_table()
+    except duckdb.OutOfMemoryException:
+        raise ResultTooLarge(
+            f"the aggregate needs more than the connector's {limits.memory_mb} MB (aggregation.memory_mb): "
+            "fewer groups or buckets"
+        ) from None
+    finally:
+        con.close()
+
+
 def run(
     agg: Aggregate,
     schema: pa.Schema,
@@ -179,22 +231,7 @@ def run(
         known = bounds() if bounds is not None else scan_bounds(column, batches([column]))
         params.update(bucket_params(agg, kinds[column], known))
     out = result_schema(agg, schema)
-    config: dict[str, str | bool | int | float | list[str]] = {
-        "threads": limits.threads,
-        "memory_limit": f"{limits.memory_mb}MB",
-        "temp_directory": "",
-    }
-    con = duckdb.connect(config=config)
-    try:
-        con.register("src", batches(needed_columns(agg, schema)))
-        table = con.sql(sql_of(agg, kinds), params=params).to_arrow_table()
-    except duckdb.OutOfMemoryException:
-        raise ResultTooLarge(
-            f"the aggregate needs more than the connector's {limits.memory_mb} MB (aggregation.memory_mb): "
-            "fewer groups or buckets"
-        ) from None
-    finally:
-        con.close()
+    table = _execute(sql_of(agg, kinds), params, batches(needed_columns(agg, schema)), limits)
     if table.num_rows > limits.max_rows:
         raise ResultTooLarge(
             f"the aggregate has more than {limits.max_rows} rows (the connector's aggregation.max_result_rows): "

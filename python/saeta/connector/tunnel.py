@@ -283,10 +283,15 @@ class Tunnel:
             limit = req.query.limit if req.query.limit >= 0 else None
             conditions = filter_codec.from_proto(req.query.filter)
             aggregate = filter_codec.aggregate_from_proto(req.query)
+            page = filter_codec.page_from_proto(req.query)
+            if (aggregate or page) and req.query.follow:
+                raise BadRequest("an aggregate or a page does not apply to a subscription")
             if aggregate is not None:
-                if req.query.follow or columns is not None:
-                    raise BadRequest("an aggregate applies to a query without columns, not to a subscription")
+                if columns is not None or page is not None:
+                    raise BadRequest("an aggregate has no columns, sort or offset but its own")
                 plan = await asyncio.to_thread(source.plan_aggregate, aggregate, conditions)
+            elif page is not None:
+                plan = await asyncio.to_thread(source.plan_page, columns, page, conditions)
             else:
                 plan = await asyncio.to_thread(source.plan, columns, limit, conditions)
             if req.query.follow:
@@ -299,7 +304,7 @@ class Tunnel:
         # A resumable query of a source that reads in a stable order only when asked (a
         # database dataset with a key): its partitions are read in key order.
         ordered = req.query.resumable and not req.query.follow and not source.resumable and source.can_order
-        ordered = ordered and aggregate is None  # an aggregate's rows come in its own order
+        ordered = ordered and aggregate is None and page is None  # their rows come in their own order
         self.send(
             pb.ConnectorMessage(
                 flight_info=pb.FlightInfoResponse(
@@ -307,7 +312,9 @@ class Tunnel:
                     schema=plan.schema.serialize().to_pybytes(),
                     partitions=[
                         pb.Partition(
-                            ticket=Ticket(dataset, p.index, columns, req.query.follow, ordered, aggregate).encode(),
+                            ticket=Ticket(
+                                dataset, p.index, columns, req.query.follow, ordered, aggregate, page
+                            ).encode(),
                             records=-1 if p.records is None else p.records,
                         )
                         for p in plan.partitions
@@ -315,8 +322,10 @@ class Tunnel:
                     total_records=-1 if plan.total_records is None else plan.total_records,
                     # A subscription resumes by its follower's cursor (every follower has one);
                     # an aggregate's rows come in an order of its unique keys, each time.
-                    resumable=source.resumable or req.query.follow or ordered or aggregate is not None,
-                    aggregated=aggregate is not None,
+                    # A sorted page is not: rows that tie may come in another order.
+                    resumable=(source.resumable or req.query.follow or ordered or aggregate is not None)
+                    and not (page is not None and page.sort),
+                    aggregated=aggregate is not None or page is not None,
                 )
             )
         )
@@ -349,11 +358,14 @@ class Tunnel:
                 return
             limit = req.limit if req.limit >= 0 else None
             skip = max(0, req.skip_rows)
-            if skip and not (source.resumable or ticket.ordered or ticket.aggregate):
+            sorted_page = ticket.page is not None and bool(ticket.page.sort)
+            if skip and (sorted_page or not (source.resumable or ticket.ordered or ticket.aggregate)):
                 raise QueryFailed(f"dataset {ticket.dataset} cannot be read from a row offset")
             wanted = None if limit is None else limit + skip
             if ticket.aggregate is not None:
                 read = source.read_aggregate(ticket.aggregate, wanted, conditions, self.cfg.aggregation)
+            elif ticket.page is not None:
+                read = source.read_page(ticket.columns, ticket.page, wanted, conditions, self.cfg.aggregation)
             else:
                 read = source.read(ticket.partition, ticket.columns, wanted, conditions, ordered=ticket.ordered)
             batches = skip_rows(read, skip)

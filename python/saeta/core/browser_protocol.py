@@ -10,6 +10,7 @@ from typing import Any
 
 from saeta.core.aggregation import Aggregate, parse_aggregate
 from saeta.core.filters import Condition, parse_filter
+from saeta.core.paging import Page, parse_page
 from saeta.core.text import has_lone_surrogate
 from saeta.errors import BadRequest, SaetaError
 
@@ -56,6 +57,7 @@ class RunQuery:
     resumable: bool = False  # checkpoints with resume tokens (docs/protocol.md, "Resuming")
     resume: Resume | None = None  # resume from this token, whose rows the client has
     aggregate: Aggregate | None = None  # aggregation at the source (docs/protocol.md, "Aggregation")
+    page: Page | None = None  # sort and offset at the source (docs/protocol.md, "Pages")
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,16 @@ def parse_client_message(text: str | bytes) -> ClientAction:
             aggregate = parse_aggregate(obj["aggregate"])
         except BadRequest as exc:
             raise RequestError(exc.message, qid) from None
+    page = None
+    if obj.get("sort") is not None or obj.get("offset") is not None:
+        if aggregate is not None:
+            raise RequestError("'sort' and 'offset' go inside 'aggregate' for an aggregate", qid)
+        if action == "subscribe":
+            raise RequestError("'sort' and 'offset' do not apply to a subscription", qid)
+        try:
+            page = parse_page(obj.get("sort"), obj.get("offset"))
+        except BadRequest as exc:
+            raise RequestError(exc.message, qid) from None
     resumable = obj.get("resumable", False)
     if not isinstance(resumable, bool):
         raise RequestError("'resumable' must be true or false", qid)
@@ -188,7 +200,7 @@ def parse_client_message(text: str | bytes) -> ClientAction:
     ordered = obj.get("ordered", False)
     if not isinstance(ordered, bool):
         raise RequestError("'ordered' must be true or false", qid)
-    return RunQuery(qid, dataset, columns, limit, conditions, ordered, resumable, resume, aggregate)
+    return RunQuery(qid, dataset, columns, limit, conditions, ordered, resumable, resume, aggregate, page)
 
 
 def _resume(value: Any, qid: str) -> Resume | None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from saeta.core.aggregation import Aggregate, parse_aggregate
 from saeta.core.filters import MAX_CONDITIONS, Condition, Scalar, condition, whole_filter
+from saeta.core.paging import Page, parse_page
 from saeta.errors import BadRequest
 from saeta.v1 import tunnel_pb2 as pb
 
@@ -77,6 +78,14 @@ def aggregate_from_proto(query: pb.Query) -> Aggregate | None:
     return parse_aggregate(obj)
 
 
+def page_from_proto(query: pb.Query) -> Page | None:
+    """The query's page (None: none), checked by the browser's rules."""
+    if not query.sort and not query.offset:
+        return None
+    sort = [{"column": k.column, "desc": k.desc} for k in query.sort] or None
+    return parse_page(sort, query.offset)
+
+
 def query_message(
     columns: tuple[str, ...] | None,
     limit: int | None,
@@ -84,6 +93,7 @@ def query_message(
     follow: bool,
     resumable: bool = False,
     aggregate: Aggregate | None = None,
+    page: Page | None = None,
 ) -> pb.Query:
     """A query's ``saeta.v1.Query``, as the tunnel and the peer calls carry it."""
     return pb.Query(
@@ -93,4 +103,6 @@ def query_message(
         follow=follow,
         resumable=resumable,
         aggregate=None if aggregate is None else aggregate_to_proto(aggregate),
+        sort=[] if page is None else [pb.SortKey(column=k.column, desc=k.desc) for k in page.sort],
+        offset=0 if page is None else page.offset,
     )

@@ -18,8 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from saeta.core import paging
 from saeta.core.aggregation import Aggregate, to_json
 from saeta.core.filters import Condition
+from saeta.core.paging import Page
 from saeta.core.tunnel_codec import MAX_CURSOR_BYTES
 from saeta.errors import SaetaError
 
@@ -91,6 +93,7 @@ def query_digest(
     conditions: Sequence[Condition],
     subscription: bool = False,
     aggregate: Aggregate | None = None,
+    page: Page | None = None,
 ) -> str:
     """A digest of the query as the client asked it: the same query asked again has the
     same digest, any other parameter another (a subscription's, another than a query's)."""
@@ -106,6 +109,8 @@ def query_digest(
         fields.append("subscribe")
     if aggregate is not None:
         fields.append({"aggregate": to_json(aggregate)})
+    if page is not None:
+        fields.append({"page": paging.to_json(page)})
     canonical = json.dumps(fields, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 

@@ -9,7 +9,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from saeta.core import paging
 from saeta.core.aggregation import Aggregate, parse_aggregate, to_json
+from saeta.core.paging import Page
 from saeta.errors import BadRequest
 
 MAX_TICKET_CHARS = 64 * 1024
@@ -26,6 +28,7 @@ class Ticket:
     follow: bool = False  # a subscription's one partition
     ordered: bool = False  # read in the dataset's key order, so it can be read again from a row (resumption)
     aggregate: Aggregate | None = None  # the partition is this aggregate's result (one partition)
+    page: Page | None = None  # the partition is this page of the query's rows (one partition)
 
     def encode(self) -> str:
         obj: dict[str, Any] = {"v": 1, "d": self.dataset, "p": self.partition, "c": self.columns}
@@ -35,6 +38,8 @@ class Ticket:
             obj["o"] = True
         if self.aggregate is not None:
             obj["a"] = to_json(self.aggregate)
+        if self.page is not None:
+            obj["pg"] = paging.to_json(self.page)
         return json.dumps(obj, separators=(",", ":"))
 
     @classmethod
@@ -60,4 +65,6 @@ class Ticket:
         if not isinstance(follow, bool) or not isinstance(ordered, bool):
             raise BadRequest("malformed ticket")
         aggregate = None if obj.get("a") is None else parse_aggregate(obj["a"])
-        return cls(dataset, partition, tuple(columns) if columns is not None else None, follow, ordered, aggregate)
+        page = None if obj.get("pg") is None else paging.from_json(obj["pg"])
+        named = tuple(columns) if columns is not None else None
+        return cls(dataset, partition, named, follow, ordered, aggregate, page)

@@ -26,6 +26,7 @@ from saeta.core import filter_codec
 from saeta.core.aggregation import Aggregate
 from saeta.core.browser_protocol import DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES
 from saeta.core.filters import Condition
+from saeta.core.paging import Page
 from saeta.core.partition_relay import PartitionRelay
 from saeta.core.resume_token import ResumeKeys
 from saeta.errors import ConnectorOffline, QueryFailed, QueryTimeout, RelayError, SaetaError
@@ -87,6 +88,7 @@ class Link(Protocol):
         follow: bool = False,
         resumable: bool = False,
         aggregate: Aggregate | None = None,
+        page: Page | None = None,
     ) -> pb.FlightInfoResponse: ...
 
     def watch_errors(self, request_id: str) -> asyncio.Future[SaetaError]: ...

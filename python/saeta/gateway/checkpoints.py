@@ -38,7 +38,9 @@ class Resuming:
         if isinstance(q, bp.Subscribe):
             query = rt.query_digest(q.id, q.dataset, q.columns, None, False, q.filter, subscription=True)
         else:
-            query = rt.query_digest(q.id, q.dataset, q.columns, q.limit, q.ordered, q.filter, aggregate=q.aggregate)
+            query = rt.query_digest(
+                q.id, q.dataset, q.columns, q.limit, q.ordered, q.filter, aggregate=q.aggregate, page=q.page
+            )
         token = None
         if q.resume is not None:
             token = rt.verify(keys.secret, q.resume.token, keys.session, query, now)

@@ -22,6 +22,7 @@ from saeta.config import GatewayConfig, ReplicaConfig
 from saeta.core import filter_codec
 from saeta.core.aggregation import Aggregate
 from saeta.core.filters import Condition
+from saeta.core.paging import Page
 from saeta.core.presence import Holder
 from saeta.core.tunnel_codec import DATA_TAG, RESUME_TAG, Abort
 from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS
@@ -120,11 +121,12 @@ class RemoteLink:
         follow: bool = False,
         resumable: bool = False,
         aggregate: Aggregate | None = None,
+        page: Page | None = None,
     ) -> pb.FlightInfoResponse:
         ask = peer.PeerDescribe(
             tenant_id=self._tenant,
             dataset=dataset,
-            query=filter_codec.query_message(columns, limit, conditions, follow, resumable, aggregate),
+            query=filter_codec.query_message(columns, limit, conditions, follow, resumable, aggregate, page),
         ).SerializeToString()
         last: SaetaError = ConnectorOffline("the data source's connector is offline")
         holders, tried = list(self.holders), set[str]()

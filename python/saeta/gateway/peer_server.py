@@ -152,6 +152,7 @@ class PeerService:
                 follow=q.follow,
                 resumable=q.resumable,
                 aggregate=filter_codec.aggregate_from_proto(q),
+                page=filter_codec.page_from_proto(q),
             )
         except SaetaError as err:
             await _fail(context, err)

@@ -13,6 +13,7 @@ from typing import Any
 from saeta.core import filter_codec
 from saeta.core.aggregation import Aggregate
 from saeta.core.filters import Condition
+from saeta.core.paging import Page
 from saeta.core.tunnel_link import Request, TunnelLink
 from saeta.errors import ConnectorOffline, DatasetNotFound, QueryTimeout, SaetaError
 from saeta.gateway.data_calls import DataCalls, LocalCall
@@ -115,13 +116,14 @@ class ConnectorLink:
         follow: bool = False,
         resumable: bool = False,
         aggregate: Aggregate | None = None,
+        page: Page | None = None,
     ) -> pb.FlightInfoResponse:
         waits = self._waits_of(request_id)
         waits.info = fut = self._future()
         ask = pb.GetFlightInfoRequest(
             path=[dataset],
             request_id=request_id,
-            query=filter_codec.query_message(columns, limit, conditions, follow, resumable, aggregate),
+            query=filter_codec.query_message(columns, limit, conditions, follow, resumable, aggregate, page),
         )
         try:
             try:

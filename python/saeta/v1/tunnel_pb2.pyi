@@ -162,9 +162,9 @@ class FlightInfoResponse(_message.Message):
     follower sends resume points when asked (DoGetRequest.resume_points).
     """
     aggregated: _builtins.bool
-    """The answer is the aggregate Query.aggregate asked for. False from a connector of
-    before the field, which answers the plain query: the gateway then refuses the query
-    (QUERY_FAILED) rather than relay rows that are not the aggregate.
+    """The answer is the aggregate, or the page (sort, offset), the Query asked for. False
+    from a connector of before the field, which answers the plain query: the gateway then
+    refuses the query (QUERY_FAILED) rather than relay rows that are not what was asked.
     """
     @_builtins.property
     def partitions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Partition]: ...
@@ -349,6 +349,8 @@ class Query(_message.Message):
     FOLLOW_FIELD_NUMBER: _builtins.int
     RESUMABLE_FIELD_NUMBER: _builtins.int
     AGGREGATE_FIELD_NUMBER: _builtins.int
+    SORT_FIELD_NUMBER: _builtins.int
+    OFFSET_FIELD_NUMBER: _builtins.int
     limit: _builtins.int
     """-1 = no limit"""
     follow: _builtins.bool
@@ -360,6 +362,7 @@ class Query(_message.Message):
     can read its partitions in a stable order only at a cost (a database dataset with a
     `key`) reads them in that order, and answers FlightInfoResponse.resumable.
     """
+    offset: _builtins.int
     @_builtins.property
     def columns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """empty = all columns"""
@@ -376,6 +379,13 @@ class Query(_message.Message):
         Unset from a gateway of before the field, and for a plain query.
         """
 
+    @_builtins.property
+    def sort(self) -> _containers.RepeatedCompositeFieldContainer[Global___SortKey]:
+        """A page of a plain query (docs/protocol.md, "Pages"): its rows sorted by these keys
+        (nulls last) and the first `offset` not sent, run where the data is, answered as one
+        partition. Not with an aggregate, which has its own.
+        """
+
     def __init__(
         self,
         *,
@@ -385,10 +395,12 @@ class Query(_message.Message):
         follow: _builtins.bool = ...,
         resumable: _builtins.bool = ...,
         aggregate: Global___Aggregate | None = ...,
+        sort: _abc.Iterable[Global___SortKey] | None = ...,
+        offset: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["aggregate", b"aggregate"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate", b"aggregate", "columns", b"columns", "filter", b"filter", "follow", b"follow", "limit", b"limit", "resumable", b"resumable"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate", b"aggregate", "columns", b"columns", "filter", b"filter", "follow", b"follow", "limit", b"limit", "offset", b"offset", "resumable", b"resumable", "sort", b"sort"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

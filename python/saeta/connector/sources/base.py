@@ -11,6 +11,7 @@ import pyarrow as pa
 from saeta.core import tunnel_codec
 from saeta.core.aggregation import Aggregate, Limits
 from saeta.core.filters import Condition
+from saeta.core.paging import Page
 from saeta.errors import BadRequest, SourceError
 
 
@@ -167,6 +168,22 @@ class Source(Protocol):
     ) -> Iterator[pa.RecordBatch]:
         """The aggregate's rows over the rows that meet every condition, at most ``limit``
         (after its offset), in its order. Raises ResultTooLarge past ``limits``. Blocking."""
+
+    def plan_page(self, columns: tuple[str, ...] | None, page: Page, conditions: Sequence[Condition]) -> QueryPlan:
+        """One partition of the projected schema (docs/protocol.md, "Pages"). Raises
+        BadRequest for a sort key or filter that does not fit, before touching the data."""
+
+    def read_page(
+        self,
+        columns: tuple[str, ...] | None,
+        page: Page,
+        limit: int | None,
+        conditions: Sequence[Condition],
+        limits: Limits,
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows that meet every condition, sorted by ``page.sort`` (nulls last; else in
+        the source's order), less the first ``page.offset``, at most ``limit`` and at most
+        ``limits.max_rows`` (past it ResultTooLarge). Blocking."""
 
     def follow(self, columns: tuple[str, ...] | None, conditions: Sequence[Condition]) -> Follower:
         """A follower for a subscription. Raises BadRequest when the dataset cannot be

@@ -1,5 +1,5 @@
-"""A file dataset's aggregates (docs/protocol.md, "Aggregation"): connector/aggregate.py's
-DuckDB over the rows a plain query of the dataset reads (every file, in the dataset's
+"""A file dataset's aggregates and pages (docs/protocol.md, "Aggregation", "Pages"):
+connector/aggregate.py's DuckDB over the rows a plain query of the dataset reads (every file, in the dataset's
 schema, the filter applied), so an aggregate and a query can never disagree on a row.
 A Parquet dataset without a filter takes a bucket column's range from the files' row
 group statistics, without reading a row."""
@@ -14,9 +14,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from saeta.connector import aggregate
-from saeta.connector.sources.base import Partition, QueryPlan
+from saeta.connector.sources.base import Partition, QueryPlan, project
 from saeta.core.aggregation import Aggregate, Limits, bind_aggregate
 from saeta.core.filters import Condition, bind, kinds_of
+from saeta.core.paging import Page, bind_page
 
 
 class FileSource(Protocol):
@@ -48,6 +49,46 @@ def plan(source: FileSource, agg: Aggregate, conditions: Sequence[Condition]) ->
     bind(conditions, kinds, source.name)
     bind_aggregate(agg, kinds, source.name)
     return QueryPlan(aggregate.result_schema(agg, schema), (Partition(0, None),), None)
+
+
+def plan_page(
+    source: FileSource, columns: tuple[str, ...] | None, page: Page, conditions: Sequence[Condition]
+) -> QueryPlan:
+    """One partition of the projected schema; BadRequest for a sort key or filter that
+    does not fit, before any row is read."""
+    kinds = kinds_of(source.schema())
+    bind(conditions, kinds, source.name)
+    bind_page(page, kinds, source.name)
+    return QueryPlan(project(source.schema(), columns, source.name), (Partition(0, None),), None)
+
+
+def read_page(
+    source: FileSource,
+    columns: tuple[str, ...] | None,
+    page: Page,
+    limit: int | None,
+    conditions: Sequence[Condition],
+    limits: Limits,
+) -> Iterator[pa.RecordBatch]:
+    """The page's rows (docs/protocol.md, "Pages"), run once when first read."""
+    schema = plan_page(source, columns, page, conditions).schema
+    if limit == 0:
+        return
+    table = aggregate.run_page(schema, page, _batches(source, conditions), limit, limits)
+    yield from table.to_batches(max_chunksize=source.batch_rows)
+
+
+def _batches(source: FileSource, conditions: Sequence[Condition]) -> aggregate.Batches:
+    """Reads the named columns of every file, in order, with the query's filter."""
+    schema = source.schema()
+
+    def batches(columns: Sequence[str]) -> pa.RecordBatchReader:
+        names = tuple(columns)
+        parts = range(len(source.files()))
+        rows = itertools.chain.from_iterable(source.read(p, names, None, conditions) for p in parts)
+        return pa.RecordBatchReader.from_batches(pa.schema([schema.field(c) for c in names]), rows)
+
+    return batches
 
 
 def statistics_bounds(source: FileSource, column: str) -> aggregate.Bounds | None:
@@ -89,13 +130,7 @@ def read(
     kinds = kinds_of(schema)
     bind(conditions, kinds, source.name)
     bind_aggregate(agg, kinds, source.name)
-    partitions = range(len(source.files()))
-
-    def batches(columns: Sequence[str]) -> pa.RecordBatchReader:
-        names = tuple(columns)
-        rows = itertools.chain.from_iterable(source.read(p, names, None, conditions) for p in partitions)
-        return pa.RecordBatchReader.from_batches(pa.schema([schema.field(c) for c in names]), rows)
-
+    batches = _batches(source, conditions)
     bounds: Callable[[], aggregate.Bounds] | None = None
     if agg.bucket is not None and source.kind == "parquet" and not conditions:
         known = statistics_bounds(source, agg.bucket.column)
@@ -105,3 +140,30 @@ def read(
         return
     table = aggregate.run(agg, schema, batches, limit, limits, bounds)
     yield from table.to_batches(max_chunksize=source.batch_rows)
+
+
+class FileAggregates:
+    """The aggregate and page methods of the Source protocol, for sources/files.py's FileSource."""
+
+    def plan_aggregate(self: FileSource, agg: Aggregate, conditions: Sequence[Condition] = ()) -> QueryPlan:
+        return plan(self, agg, conditions)
+
+    def read_aggregate(
+        self: FileSource, agg: Aggregate, limit: int | None, conditions: Sequence[Condition], limits: Limits
+    ) -> Iterator[pa.RecordBatch]:
+        return read(self, agg, limit, conditions, limits)
+
+    def plan_page(
+        self: FileSource, columns: tuple[str, ...] | None, page: Page, conditions: Sequence[Condition]
+    ) -> QueryPlan:
+        return plan_page(self, columns, page, conditions)
+
+    def read_page(
+        self: FileSource,
+        columns: tuple[str, ...] | None,
+        page: Page,
+        limit: int | None,
+        conditions: Sequence[Condition],
+        limits: Limits,
+    ) -> Iterator[pa.RecordBatch]:
+        return read_page(self, columns, page, limit, conditions, limits)

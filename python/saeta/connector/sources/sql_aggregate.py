@@ -145,6 +145,29 @@ def select_bounds(dialect: Dialect, base: str, column: str, kind: Kind, bound: S
     return deferred.finish(sql + (" WHERE " + " AND ".join(where) if where else ""))
 
 
+def select_page(
+    dialect: Dialect,
+    base: str,
+    columns: Sequence[str],
+    keys: Sequence[tuple[str, bool]],
+    offset: int,
+    bound: Sequence[Bound],
+    limit: int | None,
+    binder: Binder,
+) -> str:
+    """A page of ``base``'s rows that meet ``bound``: ``columns``, sorted by ``keys``
+    ((column, descending), nulls last), less the first ``offset``, at most ``limit``."""
+    q = dialect.quote
+    deferred = _InTextOrder(binder)
+    sql = f"SELECT {', '.join(q(c) for c in columns)} FROM ({base}) AS saeta_q"  # noqa: S608 (checked names)
+    where = dialect.where(bound, deferred)
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sort = [f"CASE WHEN {q(c)} IS NULL THEN 1 ELSE 0 END, {q(c)} {'DESC' if desc else 'ASC'}" for c, desc in keys]
+    sql += f" ORDER BY {', '.join(sort) or '(SELECT NULL)'}"
+    return deferred.finish(sql + FUNCTIONS[dialect.name].page(limit, offset))
+
+
 def select_aggregate(
     dialect: Dialect,
     base: str,

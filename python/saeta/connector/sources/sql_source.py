@@ -25,11 +25,12 @@ from saeta.config import DatasetConfig, SqlDataset
 from saeta.connector.aggregate import result_schema
 from saeta.connector.sources.base import Follower, Partition, QueryPlan, exposed, project
 from saeta.connector.sources.db_pool import ConnectionPool
-from saeta.connector.sources.sql_aggregate import select_aggregate, select_bounds
+from saeta.connector.sources.sql_aggregate import select_aggregate, select_bounds, select_page
 from saeta.connector.sources.sql_follow import SqlFollower
 from saeta.connector.sources.sql_text import DIALECTS, Binder, Dialect
 from saeta.core.aggregation import Aggregate, Limits, bind_aggregate, bucket_params, past_the_end
 from saeta.core.filters import Bound, Condition, Kind, bind, parse_filter
+from saeta.core.paging import Page, bind_page
 from saeta.errors import BadRequest, ResultTooLarge, SourceError
 
 _PARAM = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
@@ -319,6 +320,40 @@ class SqlSource:
             raise ResultTooLarge(
                 f"the aggregate has more than {limits.max_rows} rows (the connector's "
                 "aggregation.max_result_rows): fewer groups or buckets, or a limit and offset for a page"
+            )
+        yield from batches
+
+    def plan_page(self, columns: tuple[str, ...] | None, page: Page, conditions: Sequence[Condition]) -> QueryPlan:
+        schema = project(self.schema(), columns, self.name)
+        self.bind(conditions)
+        bind_page(page, self.kinds(), self.name)
+        if not page.sort and page.offset and not self.sql.key:
+            raise BadRequest(f"offset: dataset {self.name} has no key, so its rows have no order: give a 'sort'")
+        return QueryPlan(schema, (Partition(0, None),), None)
+
+    def read_page(
+        self,
+        columns: tuple[str, ...] | None,
+        page: Page,
+        limit: int | None,
+        conditions: Sequence[Condition],
+        limits: Limits,
+    ) -> Iterator[pa.RecordBatch]:
+        """One statement, ORDER BY the sort keys (else the dataset's key), OFFSET, LIMIT."""
+        target = self.plan_page(columns, page, conditions).schema
+        keys = [(k.column, k.desc) for k in page.sort] or [(k, False) for k in self.sql.key]
+        base, params = self._base()
+        binder = Binder(self.dialect, self.driver.value, len(params) + 1)
+        wanted = limits.max_rows + 1 if limit is None else min(limit, limits.max_rows + 1)
+        sql = select_page(self.dialect, base, target.names, keys, page.offset, self.bind(conditions), wanted, binder)
+        batches = list(self._statement(sql, params, binder.values, target))
+        rows = sum(b.num_rows for b in batches)
+        if page.offset and rows == 0:
+            raise BadRequest(f"offset: {page.offset} is past the end of the rows")
+        if rows > limits.max_rows:
+            raise ResultTooLarge(
+                f"a page holds at most {limits.max_rows} rows (the connector's aggregation.max_result_rows): "
+                "ask for a smaller limit"
             )
         yield from batches
 
