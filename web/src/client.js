@@ -92,7 +92,8 @@ export class Connection extends EventTarget {
     return d.promise;
   }
 
-  /** Starts a query: spec = {dataset, columns?, limit?, filter?, ordered?}. */
+  /** Starts a query: spec = {dataset, columns?, limit?, filter?, ordered?, aggregate?, sort?, offset?}
+   * (docs/protocol.md: "Aggregation", "Pages"). */
   query(spec) {
     return this._start(spec, false);
   }

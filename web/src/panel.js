@@ -1,7 +1,10 @@
 // One chart panel of the dashboard: its controls, the query or subscription it runs and
-// how it ends. What it holds of the result is rows.js's, its chart chart_view.js's, its
-// table table_view.js's, its counters counters.js's; when a cut run starts again,
-// restart.js's.
+// how it ends. What it holds of the result is rows.js's (rows) or summary.js's (an
+// aggregate the source computed for the chart), its chart chart_view.js's, its table
+// table_view.js's, its counters counters.js's; zooming zoom.js's; when a cut run starts
+// again, restart.js's.
+//
+// Why one file: the panel's controls, its run and its table pages share one state.
 
 import { DataType } from 'apache-arrow';
 import { ChartView } from './chart_view.js';
@@ -11,7 +14,9 @@ import { drawCounters } from './counters.js';
 import { describeError } from './format.js';
 import { mayRestart } from './restart.js';
 import { Rows } from './rows.js';
-import { PAGE_ROWS, renderTable } from './table_view.js';
+import { chartAggregate, rangeFilter, Summary } from './summary.js';
+import { PAGE_ROWS, renderServedPage, renderTable } from './table_view.js';
+import { attachZoom, watchWidth } from './zoom.js';
 
 // A followed panel keeps the newest rows only: past this many, the oldest batches go.
 const MAX_FOLLOWED_ROWS = 2_000_000;
@@ -33,13 +38,18 @@ export class Panel {
     this.redrawTimer = null;
     this.restarts = 0;
     this.pendingRestart = false;
+    this.zoom = null; // [lo, hi] of x when zoomed in
+    this.arrowTypes = new Map();
+    this.served = null; // the table's page query (a summarised run): {index, total}
     this.build();
   }
 
   build() {
     this.datasetSelect = el('select', { 'data-testid': 'dataset', onchange: () => this.loadSchema() },
       option('', '— dataset —'), ...this.page.datasets.map((d) => option(d.name)));
-    this.chartType = el('select', { 'data-testid': 'chart-type', onchange: () => this.redraw() },
+    // A summarised chart of another type needs another aggregate; rows are drawn anew.
+    const retype = () => (this.rows instanceof Summary ? this.changeAxes() : this.redraw());
+    this.chartType = el('select', { 'data-testid': 'chart-type', onchange: retype },
       option('line'), option('bar'), option('scatter'));
     this.xSelect = el('select', { 'data-testid': 'x', onchange: () => this.changeAxes() });
     this.ySelect = el('select', { 'data-testid': 'y', onchange: () => this.changeAxes() });
@@ -67,6 +77,16 @@ export class Panel {
       el('div', { class: 'chart-box' }, this.canvas),
       el('div', { class: 'table-box' }, this.table), this.pager);
     this.chartView = new ChartView(this.canvas);
+    // A summarised chart asks the source again for a zoomed range, or a new width.
+    const again = () => {
+      if (this.rows instanceof Summary && !this.query && this.page.state === 'open') this.run();
+    };
+    attachZoom(this.canvas, this.chartView, (range) => {
+      if (!(this.rows instanceof Summary) || (range === null && this.zoom === null)) return;
+      this.zoom = range;
+      again();
+    });
+    watchWidth(this.canvas, () => this.rows.width, again);
     this.renderCounters();
     document.getElementById('panels').append(this.root);
   }
@@ -138,6 +158,7 @@ export class Panel {
     const arrowFields = new Map(emptyTable.schema.fields.map((f) => [f.name, f]));
     const kinds = new Map(this.schema.map((f) => [f.name, axisKind(arrowFields.get(f.name)?.type)]));
     this.kinds = kinds;
+    this.arrowTypes = new Map([...arrowFields].map(([name, f]) => [name, f.type]));
     this.columnsBox.replaceChildren(...this.schema.map((f) => el('label', {},
       el('input', { type: 'checkbox', value: f.name, checked: true }), `${f.name}`,
       el('small', { text: ` ${f.type}` }))));
@@ -163,9 +184,28 @@ export class Panel {
     return picked;
   }
 
-  async run(restarted = false) {
-    if (!restarted) this.restarts = 0;
+  /** Whether a run asks the source for the chart's aggregate rather than the rows: a
+   * query of every row (no row limit, not followed) with an x and a y to chart. */
+  summarises() {
+    return !this.followBox.checked && !this.limitInput.value.trim() && !!this.xSelect.value && !!this.ySelect.value;
+  }
+
+  /** The spec of a run, and what holds its answer. */
+  runSpec() {
     const dataset = this.datasetSelect.value;
+    const x = this.xSelect.value;
+    const y = this.ySelect.value;
+    if (this.summarises()) {
+      const width = Math.max(100, this.canvas.clientWidth || 600);
+      const type = this.chartType.value;
+      const aggregate = chartAggregate({ x, y, xKind: this.kinds.get(x), type, width });
+      const spec = { dataset, aggregate };
+      if (this.zoom && this.kinds.get(x) !== 'category') spec.filter = rangeFilter(x, this.arrowTypes.get(x), ...this.zoom);
+      const summary = new Summary(aggregate, x, y, this.kinds.get(x));
+      summary.width = width;
+      return { spec, holder: summary };
+    }
+    this.zoom = null;
     const limitText = this.limitInput.value.trim();
     const spec = { dataset, columns: this.selectedColumns() };
     const follow = this.followBox.checked;
@@ -173,7 +213,14 @@ export class Panel {
     // Rows in the dataset's order: the table pages through them and line charts join them
     // in order. The browser's receive is the dashboard's bottleneck, not the partitions.
     if (!follow) spec.ordered = true;
-    this.resetData();
+    return { spec, holder: new Rows(this.kinds, x, y) };
+  }
+
+  async run(restarted = false) {
+    if (!restarted) this.restarts = 0;
+    const follow = this.followBox.checked;
+    const { spec, holder } = this.runSpec();
+    this.resetData(holder);
     this.showMessage(null);
     delete this.root.dataset.error;
     let query;
@@ -201,13 +248,14 @@ export class Panel {
       for await (const batch of query) {
         this.append(batch);
         if (follow && this.rows.count > MAX_FOLLOWED_ROWS * 1.1) this.dropOldest(MAX_FOLLOWED_ROWS);
-        this.stats = { ...query.stats, elapsedMs: performance.now() - started };
+        this.stats = this.shownStats(query.stats, started);
         this.scheduleRedraw();
       }
-      this.stats = { ...query.stats, elapsedMs: performance.now() - started };
+      this.stats = this.shownStats(query.stats, started);
+      if (this.rows instanceof Summary) await this.servePage(0); // done: the chart and its table
       this.setPanelState('done');
     } catch (error) {
-      this.stats = { ...query.stats, elapsedMs: performance.now() - started };
+      this.stats = this.shownStats(query.stats, started);
       if (mayRestart(error, this.restarts, this.page.connection?.state)) {
         restart = true;
         this.restarts += 1;
@@ -230,8 +278,15 @@ export class Panel {
     }
   }
 
-  resetData() {
-    this.rows = new Rows(this.kinds, this.xSelect.value, this.ySelect.value);
+  /** The counters of a run: a summarised one counts the source rows its chart stands for. */
+  shownStats(stats, started) {
+    const rows = this.rows instanceof Summary ? this.rows.represented : stats.rows;
+    return { ...stats, rows, elapsedMs: performance.now() - started };
+  }
+
+  resetData(holder = new Rows(this.kinds, this.xSelect.value, this.ySelect.value)) {
+    this.rows = holder;
+    this.served = null;
     this.pageIndex = 0;
     this.totalRecords = null;
     this.stats = { batches: 0, rows: 0, bytes: 0, elapsedMs: 0 };
@@ -239,6 +294,7 @@ export class Panel {
 
   append(batch) {
     this.rows.append(batch);
+    if (this.rows instanceof Summary) return; // its table is a page the source serves
     if (this.rows.count - batch.numRows < (this.pageIndex + 1) * PAGE_ROWS) this.renderTable();
   }
 
@@ -251,6 +307,11 @@ export class Panel {
   /** x or y changed: rebuilds the series from the batches already received, when they
    * hold the new columns; otherwise asks for a new run. */
   changeAxes() {
+    if (this.rows instanceof Summary) { // the source summarises for the new axes
+      this.zoom = null;
+      if (!this.query && this.page.state === 'open' && this.summarises()) this.run();
+      return;
+    }
     if (!this.rows.batches.length) return;
     const missing = this.rows.missing([this.xSelect.value, this.ySelect.value]);
     if (missing.length) {
@@ -276,14 +337,43 @@ export class Panel {
   }
 
   renderTable() {
+    if (this.rows instanceof Summary) {
+      if (!this.served) this.servePage(0);
+      return;
+    }
     this.pageIndex = renderTable(this.table, this.pager, this.rows, this.pageIndex, (page) => {
       this.pageIndex = page;
       this.renderTable();
     });
   }
 
+  /** A summarised run's table: page ``index`` of the rows, sorted and cut by the source
+   * (docs/protocol.md, "Pages"), and, once, how many rows there are. */
+  async servePage(index) {
+    const holder = this.rows;
+    const filter = this.zoom ? rangeFilter(holder.x, this.arrowTypes.get(holder.x), ...this.zoom) : undefined;
+    const dataset = this.datasetSelect.value;
+    const served = this.served ?? { index, total: null };
+    this.served = served;
+    try {
+      if (served.total === null) {
+        const counted = this.page.connection.query({ dataset, filter, aggregate: { measures: [{ op: 'count' }] } });
+        const table = await counted.table();
+        served.total = Number(table.getChild('count')?.get(0) ?? 0);
+      }
+      const spec = { dataset, columns: this.selectedColumns(), limit: PAGE_ROWS, filter };
+      if (index > 0) spec.offset = index * PAGE_ROWS;
+      const rows = await this.page.connection.query(spec).table();
+      if (this.rows !== holder) return; // another run began
+      served.index = index;
+      renderServedPage(this.table, this.pager, rows, index, served.total, (page) => this.servePage(page));
+    } catch (error) {
+      if (this.rows === holder) this.showMessage(describeError(error));
+    }
+  }
+
   renderCounters() {
     const live = this.query;
-    drawCounters(this, live ? { ...live.stats, elapsedMs: performance.now() - this.startedAt } : this.stats);
+    drawCounters(this, live ? this.shownStats(live.stats, this.startedAt) : this.stats);
   }
 }

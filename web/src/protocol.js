@@ -224,6 +224,22 @@ export function queryRequest(id, spec) {
     if (typeof spec.ordered !== 'boolean') throw new SaetaError('BAD_REQUEST', 'ordered must be true or false');
     if (spec.ordered) msg.ordered = true;
   }
+  if (spec.aggregate != null) { // docs/protocol.md, "Aggregation": the gateway checks its shape
+    if (typeof spec.aggregate !== 'object' || Array.isArray(spec.aggregate)) {
+      throw new SaetaError('BAD_REQUEST', 'aggregate must be an object');
+    }
+    msg.aggregate = spec.aggregate;
+  }
+  if (spec.sort != null) { // docs/protocol.md, "Pages"
+    if (!Array.isArray(spec.sort)) throw new SaetaError('BAD_REQUEST', 'sort must be a list of keys');
+    msg.sort = spec.sort;
+  }
+  if (spec.offset != null) {
+    if (!Number.isSafeInteger(spec.offset) || spec.offset < 0) {
+      throw new SaetaError('BAD_REQUEST', 'offset must be a whole number ≥ 0');
+    }
+    msg.offset = spec.offset;
+  }
   if (spec.resumable) msg.resumable = true; // checkpoints: docs/protocol.md, "Resuming"
   const text = JSON.stringify(msg);
   if (new TextEncoder().encode(text).length > MAX_TEXT_FRAME_BYTES) {
