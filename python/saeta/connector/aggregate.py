@@ -17,6 +17,7 @@ the bucket (of equal ones, any)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -30,6 +31,25 @@ from saeta.errors import BadRequest, ResultTooLarge
 
 # Reads ``columns`` of the rows the query's filter keeps.
 Batches = Callable[[Sequence[str]], pa.RecordBatchReader]
+
+
+@dataclass(frozen=True)
+class NativeScan:
+    """DuckDB's own Parquet reader over files that all hold the dataset's columns with its
+    types, and the query's filter as SQL (``where``: "" or " WHERE ...", its values bound
+    as ``params``): the same rows as the dataset's Arrow scan, read in parallel without
+    the trip through Arrow (docs/decisions.md, "Aggregation at the source")."""
+
+    files: tuple[str, ...]
+    where: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def source(self, columns: Sequence[str]) -> str:
+        names = ", ".join(ident(c) for c in columns)
+        return f"(SELECT {names} FROM read_parquet($files){self.where}) AS src"  # noqa: S608 (quoted names)
+
+
+Scan = Batches | NativeScan
 Bounds = tuple[float, float] | None  # the bucket column's least and greatest value (ms for time)
 
 
@@ -37,12 +57,15 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _millis(column: str, kind: Kind) -> str:
+def _millis(column: str, kind: Kind, native: bool = False) -> str:
     """The column as milliseconds since the epoch (time) or as a DOUBLE (numbers)."""
     if kind is Kind.TIMESTAMP_TZ:
         return f"epoch_ms(CAST({ident(column)} AS TIMESTAMPTZ))"
+    if kind is Kind.TIMESTAMP and native:
+        return f"epoch_ms({ident(column)})"
     if kind in TEMPORAL:
-        # CAST first: DuckDB 2.0.1's epoch_ms fails on an Arrow timestamp[ms] column.
+        # CAST first: DuckDB 2.0.1's epoch_ms fails on an Arrow timestamp[ms] column (the
+        # cast costs time: DuckDB's own reader, NativeScan, goes without it).
         return f"epoch_ms(CAST({ident(column)} AS TIMESTAMP))"
     return f"CAST({ident(column)} AS DOUBLE)"
 
@@ -110,22 +133,22 @@ def result_schema(
     return pa.schema(fields)
 
 
-def sql_of(agg: Aggregate, kinds: dict[str, Kind]) -> str:
-    """The SELECT over the registered batches ``src`` (parameters $lo, $width, $last,
-    $limit, $offset)."""
+def sql_of(agg: Aggregate, kinds: dict[str, Kind], source: str = "src", native: bool = False) -> str:
+    """The SELECT over ``source`` (the registered batches ``src``, or a NativeScan's;
+    parameters $lo, $width, $last, $limit, $offset)."""
     keys = [ident(c) for c in agg.group_by]
     select = [ident(c) for c in agg.group_by]
     order = None
     where = ""
     if agg.bucket is not None:
         kind = kinds[agg.bucket.column]
-        order = _millis(agg.bucket.column, kind)
+        order = _millis(agg.bucket.column, kind, native)
         index = f"least(CAST(floor(({order} - $lo) / $width) AS BIGINT), $last)"
         keys.append(index)
         select.append(f"{_edge(index, kind)} AS {ident(agg.bucket.column)}")
         where = f" WHERE {ident(agg.bucket.column)} IS NOT NULL"
     select += [f"{_measure(m, kinds, order)} AS {ident(m.name)}" for m in agg.measures]
-    sql = f"SELECT {', '.join(select)} FROM src{where}"  # noqa: S608 (quoted names, bound numbers)
+    sql = f"SELECT {', '.join(select)} FROM {source}{where}"  # noqa: S608 (quoted names, bound numbers)
     if keys:
         sql += f" GROUP BY {', '.join(keys)}"
     sort = [f"{ident(k.column)} {'DESC' if k.desc else 'ASC'} NULLS LAST" for k in agg.sort]
@@ -152,6 +175,13 @@ def scan_bounds(column: str, batches: pa.RecordBatchReader) -> Bounds:
     return None if lo is None or hi is None else (float(lo), float(hi))
 
 
+def _native_bounds(scan: NativeScan, column: str, kind: Kind, limits: Limits) -> Bounds:
+    ms = _millis(column, kind, native=True)
+    sql = f"SELECT min({ms}) AS lo, max({ms}) AS hi FROM {scan.source([column])}"  # noqa: S608
+    row = _execute(sql, {**scan.params, "files": list(scan.files)}, None, limits).to_pylist()[0]
+    return None if row["lo"] is None or row["hi"] is None else (float(row["lo"]), float(row["hi"]))
+
+
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """DuckDB's answer in the result schema (timestamps back to their unit, edges of a
     count bucket truncated to it)."""
@@ -159,17 +189,17 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def page_sql(columns: Sequence[str], page: Page) -> str:
-    """A page of the registered batches ``src`` (parameters $limit, $offset)."""
+def page_sql(columns: Sequence[str], page: Page, source: str = "src") -> str:
+    """A page of ``source`` (parameters $limit, $offset)."""
     sort = ", ".join(f"{ident(k.column)} {'DESC' if k.desc else 'ASC'} NULLS LAST" for k in page.sort)
-    sql = f"SELECT {', '.join(ident(c) for c in columns)} FROM src"  # noqa: S608 (quoted names)
+    sql = f"SELECT {', '.join(ident(c) for c in columns)} FROM {source}"  # noqa: S608 (quoted names)
     return sql + (f" ORDER BY {sort}" if sort else "") + " LIMIT $limit OFFSET $offset"
 
 
 def run_page(
     schema: pa.Schema,
     page: Page,
-    batches: Batches,
+    scan: Scan,
     limit: int | None = None,
     limits: Limits = Limits(),  # noqa: B008
 ) -> pa.Table:
@@ -179,7 +209,12 @@ def run_page(
     offset + limit rows at most (a top-N), within ``limits.memory_mb``."""
     wanted = limits.max_rows + 1 if limit is None else min(limit, limits.max_rows + 1)
     columns = list(dict.fromkeys([*schema.names, *(k.column for k in page.sort)]))
-    table = _execute(page_sql(schema.names, page), {"limit": wanted, "offset": page.offset}, batches(columns), limits)
+    params: dict[str, Any] = {"limit": wanted, "offset": page.offset}
+    if isinstance(scan, NativeScan):
+        sql = page_sql(schema.names, page, scan.source(columns))
+        table = _execute(sql, {**params, **scan.params, "files": list(scan.files)}, None, limits)
+    else:
+        table = _execute(page_sql(schema.names, page), params, scan(columns), limits)
     if table.num_rows > limits.max_rows:
         raise ResultTooLarge(
             f"a page holds at most {limits.max_rows} rows (the connector's aggregation.max_result_rows): "
@@ -190,8 +225,9 @@ def run_page(
     return conform(table, schema)
 
 
-def _execute(sql: str, params: dict[str, Any], source: pa.RecordBatchReader, limits: Limits) -> pa.Table:
-    """``sql`` over ``source`` registered as ``src``, in a DuckDB of ``limits``."""
+def _execute(sql: str, params: dict[str, Any], source: pa.RecordBatchReader | None, limits: Limits) -> pa.Table:
+    """``sql`` over ``source`` registered as ``src`` (None: ``sql`` reads its own), in a
+    DuckDB of ``limits``."""
     config: dict[str, str | bool | int | float | list[str]] = {
         "threads": limits.threads,
         "memory_limit": f"{limits.memory_mb}MB",
@@ -199,7 +235,8 @@ def _execute(sql: str, params: dict[str, Any], source: pa.RecordBatchReader, lim
     }
     con = duckdb.connect(config=config)
     try:
-        con.register("src", source)
+        if source is not None:
+            con.register("src", source)
         return con.sql(sql, params=params).to_arrow_table()
     except duckdb.OutOfMemoryException:
         raise ResultTooLarge(
@@ -213,12 +250,12 @@ def _execute(sql: str, params: dict[str, Any], source: pa.RecordBatchReader, lim
 def run(
     agg: Aggregate,
     schema: pa.Schema,
-    batches: Batches,
+    scan: Scan,
     limit: int | None = None,
     limits: Limits = Limits(),  # noqa: B008 (frozen)
     bounds: Callable[[], Bounds] | None = None,
 ) -> pa.Table:
-    """``agg`` over the rows ``batches`` gives. A bucketed aggregate first needs the bucket
+    """``agg`` over the rows ``scan`` gives. A bucketed aggregate first needs the bucket
     column's range: ``bounds()`` when the source knows it without reading (Parquet
     statistics), else a read of that column alone. Raises ResultTooLarge past
     ``limits.max_rows`` rows (after the query's ``limit`` and the aggregate's offset) or
@@ -226,12 +263,23 @@ def run(
     kinds = kinds_of(schema)
     params: dict[str, Any] = {"offset": agg.offset}
     params["limit"] = limits.max_rows + 1 if limit is None else min(limit, limits.max_rows + 1)
+    native = isinstance(scan, NativeScan)
     if agg.bucket is not None:
         column = agg.bucket.column
-        known = bounds() if bounds is not None else scan_bounds(column, batches([column]))
+        if bounds is not None:
+            known = bounds()
+        elif isinstance(scan, NativeScan):
+            known = _native_bounds(scan, column, kinds[column], limits)
+        else:
+            known = scan_bounds(column, scan([column]))
         params.update(bucket_params(agg, kinds[column], known))
     out = result_schema(agg, schema)
-    table = _execute(sql_of(agg, kinds), params, batches(needed_columns(agg, schema)), limits)
+    needed = needed_columns(agg, schema)
+    if isinstance(scan, NativeScan):
+        sql = sql_of(agg, kinds, scan.source(needed), native)
+        table = _execute(sql, {**params, **scan.params, "files": list(scan.files)}, None, limits)
+    else:
+        table = _execute(sql_of(agg, kinds), params, scan(needed), limits)
     if table.num_rows > limits.max_rows:
         raise ResultTooLarge(
             f"the aggregate has more than {limits.max_rows} rows (the connector's aggregation.max_result_rows): "

@@ -179,3 +179,24 @@ SQLSERVER = Dialect(
 )
 
 DIALECTS = {d.name: d for d in (POSTGRESQL, SQLSERVER)}
+
+# DuckDB, for a filter over Parquet files read by its own reader (sources/file_aggregate.py);
+# not a dialect a database dataset can name.
+DUCKDB = Dialect(
+    name="duckdb",
+    quote_open='"',
+    quote_close='"',
+    casts={
+        Kind.INTEGER: "BIGINT",
+        Kind.FLOAT: "DOUBLE",
+        Kind.STRING: "VARCHAR",
+        Kind.BOOLEAN: "BOOLEAN",
+        Kind.DATE: "DATE",
+        Kind.TIMESTAMP: "TIMESTAMP",
+        Kind.TIMESTAMP_TZ: "TIMESTAMPTZ",
+        Kind.UUID: "UUID",
+    },
+    true_false=("true", "false"),
+    limit_by_top=False,
+    decimal_of_value_scale=True,
+)
