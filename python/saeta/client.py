@@ -314,13 +314,18 @@ class AsyncClient:
         filter: Filter | None = None,
         on_snapshot: Callable[[int], None] | None = None,
         query_id: str | None = None,
+        aggregate: dict[str, Any] | None = None,
     ) -> AsyncGenerator[pa.RecordBatch, None]:
         """A live query (docs/protocol.md, "Live data"): the snapshot's batches, then new
         ones as the source grows. ``on_snapshot(rows)`` is called once the snapshot has
         arrived. Breaking out of the loop, or ``unsubscribe(query_id)``, ends it. With
         ``resume``, a subscription whose socket or replica is lost carries on where it
-        stopped, as a query does (``on_snapshot`` is still called once)."""
+        stopped, as a query does (``on_snapshot`` is still called once). With ``aggregate``
+        (docs/protocol.md, "Live aggregates"), the snapshot's aggregate, then the rows of
+        the groups and buckets new rows changed, each replacing the row of its keys."""
         request = _request("subscribe", query_id or f"s{next(self._ids)}", dataset, columns, filter)
+        if aggregate is not None:
+            request["aggregate"] = aggregate
         if self._resume:
             request["resumable"] = True
         return self._run(request, None, on_snapshot)

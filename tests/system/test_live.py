@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from pathlib import Path
 
 import pyarrow as pa
@@ -184,5 +185,70 @@ def test_a_subscriber_that_does_not_read_holds_the_connector_back(running: Deplo
                 if isinstance(msg, str):
                     assert json.loads(msg)["type"] == "end"
                     break
+
+    asyncio.run(main())
+
+
+def _oracle(rows: list[tuple[int, float, str]], width: float) -> dict[tuple[str, float], dict[str, object]]:
+    """The live aggregate computed again from every row: by nivel and bucket of id."""
+    out: dict[tuple[str, float], dict[str, object]] = {}
+    for id_, valor, nivel in rows:
+        key = (nivel, math.floor(id_ / width) * width)
+        cell = out.setdefault(key, {"count": 0, "sum_valor": 0.0, "max_valor": None, "last": None, "t": None})
+        cell["count"] += 1  # type: ignore[operator]
+        cell["sum_valor"] += valor  # type: ignore[operator]
+        cell["max_valor"] = valor if cell["max_valor"] is None else max(cell["max_valor"], valor)  # type: ignore[call-overload]
+        if cell["t"] is None or id_ > cell["t"]:  # type: ignore[operator]
+            cell["last"], cell["t"] = valor, id_
+    return {k: {n: v for n, v in c.items() if n != "t"} for k, c in out.items()}
+
+
+def test_a_live_aggregate_replaces_the_buckets_new_rows_change(running: Deployment) -> None:
+    """The snapshot's aggregate, then after each append only the rows of the (group,
+    bucket) keys the new rows touched, each with its whole new value; applied by key, the
+    client's table equals the aggregate of every row."""
+    log = running.root / "data" / "log.csv"
+    rows = [(1, 1.5, "info"), (2, 2.5, "error")]
+    spec = {
+        "group_by": ["nivel"],
+        "bucket": {"column": "id", "width": 10},
+        "measures": [
+            {"op": "count"},
+            {"op": "sum", "column": "valor"},
+            {"op": "max", "column": "valor"},
+            {"op": "last", "column": "valor", "as": "last"},
+        ],
+    }
+
+    async def main() -> None:
+        async with await AsyncClient.connect(running.ws_url, running.session("acme")) as client:
+            snapshots: list[int] = []
+            it = client.subscribe("log", aggregate=spec, on_snapshot=snapshots.append, query_id="agg")
+            held: dict[tuple[str, float], dict[str, object]] = {}
+
+            async def take(want: int) -> list[dict[str, object]]:
+                got = await _next_rows(it, want)
+                for r in got:
+                    held[(r.pop("nivel"), r.pop("id"))] = r  # type: ignore[arg-type]
+                return got
+
+            assert len(await take(2)) == 2 and held == _oracle(rows, 10)
+            new = [(3, 3.5, "info"), (4, 0.5, "info"), (15, 9.0, "error")]
+            append(log, "".join(f"{i},{v},{n}\n" for i, v, n in new))
+            rows.extend(new)
+            changed = await take(2)  # info in [0, 10) changed, error in [10, 20) is new
+            assert len(changed) == 2 and held == _oracle(rows, 10)
+            more = [(12, 7.0, "error")]
+            append(log, "12,7.0,error\n")
+            rows.extend(more)
+            assert len(await take(1)) == 1 and held == _oracle(rows, 10)
+            assert snapshots == [2]
+            await client.unsubscribe("agg")
+            with pytest.raises(StopAsyncIteration):
+                await asyncio.wait_for(anext(it), 30)
+            with pytest.raises(ServerError) as err:
+                bad = {"bucket": {"column": "id", "count": 10}, "measures": [{"op": "count"}]}
+                await anext(client.subscribe("log", aggregate=bad))
+            assert err.value.code == "BAD_REQUEST" and "aggregate.bucket.count" in str(err.value)
 
     asyncio.run(main())

@@ -57,7 +57,7 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _millis(column: str, kind: Kind, native: bool = False) -> str:
+def millis(column: str, kind: Kind, native: bool = False) -> str:
     """The column as milliseconds since the epoch (time) or as a DOUBLE (numbers)."""
     if kind is Kind.TIMESTAMP_TZ:
         return f"epoch_ms(CAST({ident(column)} AS TIMESTAMPTZ))"
@@ -142,7 +142,7 @@ def sql_of(agg: Aggregate, kinds: dict[str, Kind], source: str = "src", native: 
     where = ""
     if agg.bucket is not None:
         kind = kinds[agg.bucket.column]
-        order = _millis(agg.bucket.column, kind, native)
+        order = millis(agg.bucket.column, kind, native)
         index = f"least(CAST(floor(({order} - $lo) / $width) AS BIGINT), $last)"
         keys.append(index)
         select.append(f"{_edge(index, kind)} AS {ident(agg.bucket.column)}")
@@ -176,7 +176,7 @@ def scan_bounds(column: str, batches: pa.RecordBatchReader) -> Bounds:
 
 
 def _native_bounds(scan: NativeScan, column: str, kind: Kind, limits: Limits) -> Bounds:
-    ms = _millis(column, kind, native=True)
+    ms = millis(column, kind, native=True)
     sql = f"SELECT min({ms}) AS lo, max({ms}) AS hi FROM {scan.source([column])}"  # noqa: S608
     row = _execute(sql, {**scan.params, "files": list(scan.files)}, None, limits).to_pylist()[0]
     return None if row["lo"] is None or row["hi"] is None else (float(row["lo"]), float(row["hi"]))

@@ -20,11 +20,14 @@ import pyarrow as pa
 
 from saeta import __version__, memory_trim
 from saeta.config import ConnectorConfig
+from saeta.connector.aggregate import needed_columns
 from saeta.connector.call_writer import BlockingReader, write_all, write_followed
 from saeta.connector.channel import CONTROL_METHOD, DirectChannels, describe_rpc_error, dial, doget_method
 from saeta.connector.chunks import Flush, chunk_messages, skip_rows
+from saeta.connector.live_aggregate import LiveAggregate
 from saeta.connector.sources.base import Follower, Partition, QueryPlan, Source
 from saeta.core import filter_codec
+from saeta.core.aggregation import check_live
 from saeta.core.grpc_target import with_port
 from saeta.core.ticket import Ticket
 from saeta.core.tunnel_codec import CALL_ID_KEY, PROBE_CALL_ID, TUNNEL_PROTOCOL_VERSION
@@ -284,8 +287,10 @@ class Tunnel:
             conditions = filter_codec.from_proto(req.query.filter)
             aggregate = filter_codec.aggregate_from_proto(req.query)
             page = filter_codec.page_from_proto(req.query)
-            if (aggregate or page) and req.query.follow:
-                raise BadRequest("an aggregate or a page does not apply to a subscription")
+            if page and req.query.follow:
+                raise BadRequest("a page does not apply to a subscription")
+            if aggregate is not None and req.query.follow:
+                check_live(aggregate)
             if aggregate is not None:
                 if columns is not None or page is not None:
                     raise BadRequest("an aggregate has no columns, sort or offset but its own")
@@ -296,7 +301,8 @@ class Tunnel:
                 plan = await asyncio.to_thread(source.plan, columns, limit, conditions)
             if req.query.follow:
                 # Checks the dataset can be followed and the query fits (BadRequest).
-                await asyncio.to_thread(lambda: source.follow(columns, conditions).close())
+                followed = columns if aggregate is None else tuple(needed_columns(aggregate, source.schema()))
+                await asyncio.to_thread(lambda: source.follow(followed, conditions).close())
                 plan = QueryPlan(plan.schema, (Partition(0, None),), None)
         except SaetaError as err:
             self._error(req.request_id, err)
@@ -322,9 +328,11 @@ class Tunnel:
                     total_records=-1 if plan.total_records is None else plan.total_records,
                     # A subscription resumes by its follower's cursor (every follower has one);
                     # an aggregate's rows come in an order of its unique keys, each time.
-                    # A sorted page is not: rows that tie may come in another order.
+                    # A sorted page is not: rows that tie may come in another order; nor is a
+                    # live aggregate (its rows are replaced as they change).
                     resumable=(source.resumable or req.query.follow or ordered or aggregate is not None)
-                    and not (page is not None and page.sort),
+                    and not (page is not None and page.sort)
+                    and not (req.query.follow and aggregate is not None),
                     aggregated=aggregate is not None or page is not None,
                 )
             )
@@ -353,6 +361,12 @@ class Tunnel:
         try:
             source = self._source(ticket.dataset)
             conditions = filter_codec.from_proto(req.filter)
+            if ticket.follow and ticket.aggregate is not None:
+                agg = ticket.aggregate
+                inner = source.follow(tuple(needed_columns(agg, source.schema())), conditions)
+                live = LiveAggregate(inner, agg, source.schema(), self.cfg.aggregation)
+                await self._follow(req, call, live)
+                return
             if ticket.follow:
                 await self._follow(req, call, source.follow(ticket.columns, conditions))
                 return

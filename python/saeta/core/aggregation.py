@@ -277,6 +277,17 @@ def bucket_params(agg: Aggregate, kind: Kind, bounds: tuple[float, float] | None
     return {"lo": first * width, "width": width, "last": last - first}
 
 
+def check_live(agg: Aggregate) -> Aggregate:
+    """``agg`` fit for a subscription (docs/protocol.md, "Live aggregates"): buckets by
+    width (by count they would move as rows arrive), no sort or offset (rows are replaced
+    as they change). BadRequest names the part."""
+    if agg.bucket is not None and agg.bucket.count is not None:
+        raise _fail("bucket.count", "a subscription's buckets need a width: by count they would move as rows arrive")
+    if agg.sort or agg.offset:
+        raise _fail("sort" if agg.sort else "offset", "does not apply to a subscription")
+    return agg
+
+
 def past_the_end(agg: Aggregate, rows: int) -> BadRequest | None:
     """An offset that left no row of a result (which had fewer rows than it)."""
     if agg.offset and rows == 0:

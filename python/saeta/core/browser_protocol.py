@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from saeta.core.aggregation import Aggregate, parse_aggregate
+from saeta.core.aggregation import Aggregate, check_live, parse_aggregate
 from saeta.core.filters import Condition, parse_filter
 from saeta.core.paging import Page, parse_page
 from saeta.core.text import has_lone_surrogate
@@ -78,6 +78,7 @@ class Subscribe:
     filter: tuple[Condition, ...] = ()
     resumable: bool = False  # checkpoints with resume tokens (docs/protocol.md, "Resuming")
     resume: Resume | None = None  # resume from this token, whose rows the client has
+    aggregate: Aggregate | None = None  # a live aggregate (docs/protocol.md, "Live aggregates")
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,10 +168,10 @@ def parse_client_message(text: str | bytes) -> ClientAction:
     if obj.get("aggregate") is not None:
         if columns is not None:
             raise RequestError("'columns' does not apply with 'aggregate' (the result's columns are its own)", qid)
-        if action == "subscribe":
-            raise RequestError("'aggregate' does not apply to a subscription yet", qid)
         try:
             aggregate = parse_aggregate(obj["aggregate"])
+            if action == "subscribe":
+                check_live(aggregate)
         except BadRequest as exc:
             raise RequestError(exc.message, qid) from None
     page = None
@@ -193,7 +194,7 @@ def parse_client_message(text: str | bytes) -> ClientAction:
         for key in ("limit", "ordered"):
             if key in obj:
                 raise RequestError(f"'{key}' does not apply to a subscription", qid)
-        return Subscribe(qid, dataset, columns, conditions, resumable, resume)
+        return Subscribe(qid, dataset, columns, conditions, resumable, resume, aggregate)
     limit = obj.get("limit")
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_LIMIT):
         raise RequestError("'limit' must be a non-negative integer", qid)

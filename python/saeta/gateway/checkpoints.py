@@ -36,7 +36,9 @@ class Resuming:
         if not q.resumable or keys is None:
             return None
         if isinstance(q, bp.Subscribe):
-            query = rt.query_digest(q.id, q.dataset, q.columns, None, False, q.filter, subscription=True)
+            query = rt.query_digest(
+                q.id, q.dataset, q.columns, None, False, q.filter, subscription=True, aggregate=q.aggregate
+            )
         else:
             query = rt.query_digest(
                 q.id, q.dataset, q.columns, q.limit, q.ordered, q.filter, aggregate=q.aggregate, page=q.page

@@ -108,12 +108,12 @@ async def _run(q: bp.RunQuery | bp.Subscribe, stream_id: int, ctx: QueryContext,
             q.filter,
             follow=follow is not None,
             resumable=resuming is not None,
-            aggregate=q.aggregate if isinstance(q, bp.RunQuery) else None,
+            aggregate=q.aggregate,
             page=q.page if isinstance(q, bp.RunQuery) else None,
         )
         tickets = [part.ticket for part in info.partitions]
         _checked_partitions(info)
-        if isinstance(q, bp.RunQuery) and (q.aggregate or q.page) and not info.aggregated:
+        if (q.aggregate or (isinstance(q, bp.RunQuery) and q.page)) and not info.aggregated:
             raise QueryFailed(
                 "the dataset's connector is of a version that does not run aggregates or pages; upgrade it"
             )
