@@ -42,7 +42,12 @@ def test_parses_valid_actions() -> None:
         ('{"action":"query","id":"a","dataset":"v","aggregate":{"measures":[]}}', "a"),
         ('{"action":"query","id":"a","dataset":"v","aggregate":[]}', "a"),
         ('{"action":"query","id":"a","dataset":"v","columns":["x"],"aggregate":{"measures":[{"op":"count"}]}}', "a"),
-        ('{"action":"subscribe","id":"a","dataset":"v","aggregate":{"measures":[{"op":"count"}]}}', "a"),
+        ('{"action":"subscribe","id":"a","dataset":"v","aggregate":{"measures":[{"op":"count"}],"offset":2}}', "a"),
+        (
+            '{"action":"subscribe","id":"a","dataset":"v",'
+            '"aggregate":{"bucket":{"column":"t","count":9},"measures":[{"op":"count"}]}}',
+            "a",
+        ),
         ('{"action":"query","id":"a","dataset":"v","sort":[]}', "a"),
         ('{"action":"query","id":"a","dataset":"v","sort":[{"column":"x","up":true}]}', "a"),
         ('{"action":"query","id":"a","dataset":"v","offset":-1}', "a"),
