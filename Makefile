@@ -26,6 +26,8 @@ bench: setup
 	$(PY) benchmarks/partitions.py
 	$(PY) -m benchmarks.replicas
 	$(PY) -m benchmarks.grpc_roundtrip
+	$(PY) -m benchmarks.dashboard_scale
+	$(PY) -m benchmarks.arrow_js_decode
 	$(PY) benchmarks/browser_decode.py
 	$(PY) benchmarks/churn.py --cycles 20000
 	$(PY) benchmarks/stuck_sessions.py

@@ -1,7 +1,8 @@
 """Time for a browser to receive and decode the demo's largest dataset (ventas: 2,000,000
 rows x 7 columns, 4 Parquet files), in Debian's headless Chromium with real processes:
 - the JS client alone: `await query.table()` (every frame decoded by apache-arrow JS);
-- the dashboard: Run pressed until the chart and table are final;
+- the dashboard: Run pressed until the chart and table are final (since issue 16 a chart
+  the source summarised, benchmarks/dashboard_scale.py has its figures);
 - baseline in the same run: the Python client decoding with pyarrow.
 Usage: python benchmarks/browser_decode.py [RUNS]"""
 

@@ -4,9 +4,9 @@ engine's own work on the same data in the same run:
 
 - a line chart of `total` over `fecha` (M4 summarised at the source for the chart's
   width) at 2M, 20M and 100M Parquet rows (the demo's `ventas`, generated once into
-  --data), beside DuckDB's own scan of the same files (min/max of both columns and a
-  count), and the rows path (a row limit of every row: every row to the browser) at 2M
-  and 20M as the before;
+  --data), beside DuckDB's own scan of the same files (a sum of both columns), and
+  the rows path (a row limit of every row: every row to the browser) at 2M and 20M as
+  the before;
 - a bar chart by `region` at 20M rows, beside DuckDB's own GROUP BY on the same files;
 - a bucketed line chart of a 1M-row PostgreSQL table, beside the same GROUP BY run
   directly on PostgreSQL;
@@ -70,7 +70,9 @@ def duckdb_seconds(sql: str, files: list[str], runs: int) -> float:
     return statistics.median(times)
 
 
-SCAN = "SELECT count(*), min(fecha), max(fecha), min(total), max(total) FROM read_parquet($files)"
+# A scan of both columns DuckDB cannot answer from the footers' statistics (min, max and
+# count alone it does: 6 ms for 2M rows).
+SCAN = "SELECT sum(total), sum(epoch_ms(fecha)) FROM read_parquet($files)"
 BY_REGION = "SELECT region, count(*), sum(total) FROM read_parquet($files) GROUP BY region"
 PG_M4 = """SELECT floor((extract(epoch FROM fecha) * 1000 - {lo}) / {width}) AS b, count(*), min(total), max(total),
        (array_agg(total ORDER BY fecha))[1], (array_agg(total ORDER BY fecha DESC))[1]
