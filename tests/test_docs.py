@@ -99,3 +99,17 @@ def test_error_codes_are_documented_and_known_to_the_js_client() -> None:
     for code in browser_codes:
         assert f"| {code} |" in protocol, code
         assert f"  {code}: " in client, code
+
+
+def test_the_protocols_example_messages_are_what_the_gateway_accepts() -> None:
+    """Every ```json block of docs/protocol.md is a client message the gateway parses (its
+    shape checks: core/browser_protocol.py, aggregation.py, paging.py)."""
+    from saeta.core import browser_protocol as bp
+
+    text = (ROOT / "docs" / "protocol.md").read_text()
+    blocks = re.findall(r"```json\n(.*?)```", text, flags=re.S)
+    assert len(blocks) >= 3
+    for block in blocks:
+        action = bp.parse_client_message(block)
+        assert isinstance(action, bp.RunQuery | bp.Subscribe), block
+        assert action.aggregate is not None or (isinstance(action, bp.RunQuery) and action.page is not None)
