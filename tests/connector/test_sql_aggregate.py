@@ -105,3 +105,16 @@ def test_a_page_of_tsql_is_offset_fetch() -> None:
     assert sql.endswith("OFFSET 20 ROWS FETCH NEXT 5 ROWS ONLY")
     sql, _ = _sql(POSTGRESQL, cast_marker(lambda n: f"${n}"), SPECS[4], limit=5)
     assert sql.endswith("LIMIT 5 OFFSET 20")
+
+
+def test_first_and_last_of_a_double_take_one_pass_in_postgresql_only() -> None:
+    spec = {"bucket": {"column": "t", "count": 50}, "measures": [{"op": "first", "column": "v"}]}
+    agg = bind_aggregate(parse_aggregate(spec), KINDS, "d")
+    bucket = bucket_params(agg, Kind.TIMESTAMP, (LO, LO + 50 * WIDTH))
+    for dialect, marker in ((POSTGRESQL, cast_marker(lambda n: f"${n}")), (SQLSERVER, cast_marker(lambda _: "?"))):
+        binder = Binder(dialect, marker, 1)
+        sql = select_aggregate(dialect, BASE, agg, KINDS, (), 10, binder, bucket, frozenset({"v"}))
+        assert ("ROW_NUMBER()" in sql) is (dialect is SQLSERVER)
+        assert ("min(ARRAY[" in sql) is (dialect is POSTGRESQL)
+    binder = Binder(POSTGRESQL, cast_marker(lambda n: f"${n}"), 1)
+    assert "ROW_NUMBER()" in select_aggregate(POSTGRESQL, BASE, agg, KINDS, (), 10, binder, bucket)  # not a double

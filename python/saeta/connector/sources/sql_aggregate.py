@@ -32,6 +32,9 @@ class Functions:
     bigint: str
     min_max_bool: Callable[[str, str], str]  # (min|max, column)
     page: Callable[[int | None, int], str]  # (limit, offset) after ORDER BY
+    # first / last of a float64 column in one pass, without a window: PostgreSQL's arrays
+    # compare element by element, so the least [time, value] holds the first value.
+    pair_pick: bool = False
 
 
 def _pg_millis(column: str, kind: Kind) -> str:
@@ -64,6 +67,7 @@ POSTGRESQL = Functions(
     bigint="bigint",
     min_max_bool=lambda op, c: f"{'bool_and' if op == 'min' else 'bool_or'}({c})",
     page=_pg_page,
+    pair_pick=True,
 )
 
 _EPOCH = {
@@ -177,10 +181,12 @@ def select_aggregate(
     limit: int | None,
     binder: Binder,
     bucket: dict[str, float] | None = None,
+    doubles: frozenset[str] = frozenset(),
 ) -> str:
     """The statement of ``agg`` over ``base`` filtered by ``bound``: its rows, sorted, at
     most ``limit`` after the aggregate's offset. ``bucket``: ``lo``, ``width`` and
-    ``last`` (connector/aggregate.py's bucket_params), bound as values."""
+    ``last`` (connector/aggregate.py's bucket_params), bound as values. ``doubles``: the
+    columns of a float64 type (their first / last may take a dialect's one-pass form)."""
     fn = FUNCTIONS[dialect.name]
     q = dialect.quote
     deferred = _InTextOrder(binder)
@@ -214,8 +220,11 @@ def select_aggregate(
 
     # 2. first / last: each row's rank in its bucket, non-null values first.
     ranks: dict[int, str] = {}
+    paired = {
+        n for n, m in enumerate(agg.measures) if fn.pair_pick and m.op in ("first", "last") and m.column in doubles
+    }
     for n, m in enumerate(agg.measures):
-        if m.op in ("first", "last"):
+        if m.op in ("first", "last") and n not in paired:
             ranks[n] = q(_fresh(f"saeta_rank{n}", taken))
     if ranks:
         windows = []
@@ -249,6 +258,9 @@ def select_aggregate(
             expr = fn.min_max_bool(m.op, column)
         elif m.op in ("min", "max"):
             expr = f"{m.op}({column})"
+        elif n in paired:  # the value of the least (first) or greatest (last) [time, value]
+            pick = "min" if m.op == "first" else "max"
+            expr = f"({pick}(ARRAY[{o_name}, {column}]) FILTER (WHERE {column} IS NOT NULL))[2]"
         else:  # first, last: the value ranked first
             value = f"CASE WHEN {ranks[n]} = 1 THEN {column} END"
             if kind is Kind.BOOLEAN:
