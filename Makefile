@@ -28,6 +28,7 @@ bench: setup
 	$(PY) -m benchmarks.grpc_roundtrip
 	$(PY) -m benchmarks.dashboard_scale
 	$(PY) -m benchmarks.arrow_js_decode
+	$(PY) -m benchmarks.http_vs_ws
 	$(PY) benchmarks/browser_decode.py
 	$(PY) benchmarks/churn.py --cycles 20000
 	$(PY) benchmarks/stuck_sessions.py

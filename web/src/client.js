@@ -1,6 +1,10 @@
 // saeta's browser client: one WebSocket per session (docs/protocol.md), several queries
-// at once, each an async iterator of apache-arrow RecordBatches as they arrive.
+// at once, each an async iterator of apache-arrow RecordBatches as they arrive; a query
+// over HTTP streaming is http_query.js's.
 // An ES module with no DOM inside; it runs in browsers and in Node.js (pass `WebSocket`).
+//
+// Why one file: the connection's socket, its reconnects and its queries' table share one
+// state machine.
 
 import {
   Close,
@@ -13,6 +17,7 @@ import {
   subscribeRequest,
 } from './protocol.js';
 
+import { fetchTable } from './http_query.js';
 import { deferred, Query } from './query.js';
 
 export { Close, ErrorCodes, SaetaError } from './protocol.js';
@@ -28,6 +33,8 @@ export class Connection extends EventTarget {
   constructor(url, sessionId, options = {}) {
     super();
     this.url = streamUrl(url, sessionId);
+    this.baseUrl = url;
+    this.sessionId = sessionId;
     this.options = {
       reconnect: true,
       resume: true, // queries and subscriptions carry on after a lost socket or replica (docs/protocol.md, "Resuming")
@@ -102,6 +109,12 @@ export class Connection extends EventTarget {
    * it like a query; it ends when you call `unsubscribe()` on it. */
   subscribe(spec) {
     return this._start(spec, true);
+  }
+
+  /** Runs ``spec`` over HTTP instead (docs/protocol.md, "HTTP streaming"): the whole
+   * result as an apache-arrow Table, for large raw results. */
+  fetchTable(spec) {
+    return fetchTable(this.baseUrl, this.sessionId, spec, this.options.fetch ? { fetch: this.options.fetch } : {});
   }
 
   /** Cancels a running query by id (a no-op when it is not running). */

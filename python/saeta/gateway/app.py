@@ -30,7 +30,7 @@ from saeta.core.quotas import Quotas
 from saeta.core.session_limits import SessionCaps, SessionLimits
 from saeta.core.session_token import fingerprint
 from saeta.errors import ControlPlaneUnavailable, SaetaError, SessionRevoked, TooManySockets, Unauthorized
-from saeta.gateway import pages
+from saeta.gateway import http_query, pages
 from saeta.gateway.browser import CLOSE_TRY_AGAIN_LATER, BrowserSocket, SocketLimits
 from saeta.gateway.call_slots import CallSlots
 from saeta.gateway.crl import CrlWatcher
@@ -89,6 +89,7 @@ class Gateway:
         bound = () if cfg.host in ("0.0.0.0", "::", "") else (cfg.host.lower().strip("[]"),)
         self._hosts = cfg.allowed_hosts + bound
         self.draining = False  # set on SIGTERM: no new socket is accepted from then on
+        self.http_streams: set[http_query.HttpStream] = set()  # POST /query answers being streamed
         self.tunnels = TunnelService(
             cfg,
             self.registry,
@@ -121,6 +122,8 @@ class Gateway:
     def _on_revoked(self, sid: str) -> None:
         for sock in list(self.sockets):
             sock.on_revoked(sid)
+        for stream in list(self.http_streams):
+            stream.on_revoked(sid)
 
     # --- HTTP
 
@@ -130,8 +133,17 @@ class Gateway:
             Route("/healthz", self.healthz),
             Route("/readyz", self.readyz),
             WebSocketRoute("/stream/{session_id}", self.stream),
+            Route("/query", self.http_query, methods=["POST"]),
         ]
         return Starlette(routes=routes)
+
+    async def http_query(self, request: Request) -> Response:
+        return await http_query.handle(self, request)
+
+    @property
+    def own_hosts(self) -> tuple[str, ...]:
+        """Names the Host header may give for the own-origin check."""
+        return self._hosts
 
     async def healthz(self, request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -283,6 +295,8 @@ class Gateway:
             await self.presence.close()
         for sock in list(self.sockets):
             await sock.close(bp.CLOSE_GOING_AWAY, "gateway shutting down")
+        for stream in list(self.http_streams):
+            stream.end(SaetaError("the gateway is shutting down: run the query again", code="GATEWAY_DRAINING"))
         http_server.should_exit = True
         self.registry.close_all("gateway shutting down")
         await grpc_server.stop(grace=5)

@@ -129,6 +129,7 @@ def edge_protocols(seconds: float, cap: int) -> tuple[type[H11Protocol], type[Pa
     class EdgeH11Protocol(H11Protocol):
         _deadline: asyncio.TimerHandle | None = None
         _head_bytes = 0  # of the request head on its way in
+        _tail = b""  # the last bytes of it seen, to find its end across packets
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -150,8 +151,8 @@ def edge_protocols(seconds: float, cap: int) -> tuple[type[H11Protocol], type[Pa
                 self._deadline = None
 
         def _receiving(self) -> bool:
-            """A request is on its way in: its head, or its body (the gateway's routes take
-            none, so a body is never waited for past the deadline either)."""
+            """A request is on its way in: its head, or its body (POST /query's, at most
+            64 KiB, read by the app; no body is waited for past the deadline either)."""
             return self.conn.their_state in (h11.IDLE, h11.SEND_BODY)
 
         def _head_deadline(self) -> None:
@@ -163,13 +164,18 @@ def edge_protocols(seconds: float, cap: int) -> tuple[type[H11Protocol], type[Pa
             if self._receiving():  # a request begins (or goes on): it has the deadline to arrive
                 self._arm()
             if self.conn.their_state is h11.IDLE:
-                self._head_bytes += len(data)
+                # Only the head counts: a body (POST /query's) may come in the same packet.
+                seen = self._tail + data
+                end = seen.find(b"\r\n\r\n")
+                self._head_bytes += len(data) if end < 0 else max(0, end + 4 - len(self._tail))
+                self._tail = seen[-3:]
                 if self._head_bytes > MAX_HEAD_BYTES:
                     self._refuse_head()
                     return
             super().data_received(data)
             if self.conn.their_state is not h11.IDLE:
                 self._head_bytes = 0
+                self._tail = b""
             if not self._receiving():  # whole: the app answers it
                 self._disarm()
 
