@@ -10,7 +10,8 @@ engine's own work on the same data in the same run:
 - a bar chart by `region` at 20M rows, beside DuckDB's own GROUP BY on the same files;
 - a bucketed line chart of a 1M-row PostgreSQL table, beside the same GROUP BY run
   directly on PostgreSQL;
-- the page's JS heap (Chromium's Performance.getMetrics) after each chart.
+- the page's JS heap (Chromium's Performance.getMetrics) and its renderer's RSS (/proc)
+  after each chart.
 
 "Finished" is the panel's state `done`: the chart drawn and its table's first page
 served. Medians of --runs (3).
@@ -79,6 +80,23 @@ PG_M4 = """SELECT floor((extract(epoch FROM fecha) * 1000 - {lo}) / {width}) AS 
 FROM ventas GROUP BY b ORDER BY b"""
 
 
+def renderer_rss_mib() -> float:
+    """The resident memory of Chromium's renderer processes (the page's), from /proc."""
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if b"--type=renderer" not in (proc / "cmdline").read_bytes():
+                continue
+            for line in (proc / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return round(total / 1024, 1)
+
+
 def chart(page: Any, cdp: Any, url: str, dataset: str, chart_type: str, x: str, limit: int | None) -> dict[str, Any]:
     """One dashboard run: open, pick, Run; seconds from the click to done, and what shows."""
     page.goto(url)
@@ -103,6 +121,7 @@ def chart(page: Any, cdp: Any, url: str, dataset: str, chart_type: str, x: str, 
         "points": int(panel.get_attribute("data-points") or 0),
         "bytes": page.evaluate("window.saeta.panels[0].stats.bytes"),
         "js_heap_mib": round(metrics["JSHeapUsedSize"] / 2**20, 1),
+        "renderer_rss_mib": renderer_rss_mib(),
     }
 
 
@@ -111,6 +130,7 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out["seconds"] = round(statistics.median(r["seconds"] for r in runs), 3)
     out["runs_s"] = [round(r["seconds"], 3) for r in runs]
     out["js_heap_mib"] = max(r["js_heap_mib"] for r in runs)
+    out["renderer_rss_mib"] = max(r["renderer_rss_mib"] for r in runs)
     return out
 
 

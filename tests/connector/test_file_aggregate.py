@@ -92,3 +92,13 @@ def test_duckdbs_reader_is_not_taken_where_it_could_differ(tmp_path: Path) -> No
     agg = parse_aggregate({"group_by": ["region"], "measures": [{"op": "count"}]})
     rows = pa.Table.from_batches(list(source.read_aggregate(agg, None, (), Limits())))
     assert sum(rows["count"].to_pylist()) == 10_000
+
+
+def test_a_count_of_every_row_comes_from_the_footers(source: FileSource) -> None:
+    agg = parse_aggregate({"measures": [{"op": "count"}, {"op": "count", "as": "again"}]})
+    got = pa.Table.from_batches(list(source.read_aggregate(agg, None, (), Limits())))
+    assert got.to_pylist() == [{"count": 35_000, "again": 35_000}]
+    want = aggregate.run(agg, source.schema(), file_aggregate._batches(source, ()), None, Limits())
+    assert got.equals(want)
+    filtered = parse_filter([["cantidad", ">", 5]])  # a filter: counted by the engine
+    assert file_aggregate._footer_count(source, agg, filtered) is None

@@ -32,6 +32,10 @@ class FileSource(Protocol):
 
     def files(self) -> list[str]: ...
 
+    def plan(
+        self, columns: tuple[str, ...] | None, limit: int | None, conditions: Sequence[Condition] = ()
+    ) -> QueryPlan: ...
+
     def read(
         self,
         partition: int,
@@ -177,8 +181,25 @@ def read(
             bounds = lambda: known  # noqa: E731
     if limit == 0:
         return
+    counted = _footer_count(source, agg, conditions)
+    if counted is not None:
+        yield counted
+        return
     table = aggregate.run(agg, schema, scan, limit, limits, bounds)
     yield from table.to_batches(max_chunksize=source.batch_rows)
+
+
+def _footer_count(source: FileSource, agg: Aggregate, conditions: Sequence[Condition]) -> pa.RecordBatch | None:
+    """A count of every row of an unfiltered Parquet dataset (a pager's total) from the
+    files' footers, without reading a row; None for any other aggregate."""
+    plain = not (agg.group_by or agg.bucket or agg.sort or agg.offset or conditions)
+    if source.kind != "parquet" or not plain or any(m.op != "count" or m.column for m in agg.measures):
+        return None
+    total = source.plan(None, None, ()).total_records
+    if total is None:
+        return None
+    out = aggregate.result_schema(agg, source.schema())
+    return pa.RecordBatch.from_arrays([pa.array([total], pa.int64()) for _ in agg.measures], schema=out)
 
 
 class FileAggregates:
