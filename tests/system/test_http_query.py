@@ -208,3 +208,19 @@ def test_the_js_client_reads_a_table_over_http_in_chromium(site: Deployment) -> 
     assert got["rows"] == want.num_rows and got["last"] == want["id"][-1].as_py()
     assert got["sum"] == pytest.approx(sum(want["total"].to_pylist()), rel=1e-12)
     assert got["code"] == "DATASET_NOT_FOUND"
+
+
+def test_clients_gone_before_the_first_byte_give_their_socket_back(site: Deployment) -> None:
+    """More such clients than the session may hold sockets (8): every one's count is
+    released, so the session can still query afterwards."""
+    session = site.session("acme")
+    for _ in range(12):
+        sock = _raw_post(site, session, {"action": "query", "id": "big", "dataset": "big"})
+        sock.close()  # gone before the answer begins
+    deadline = time.monotonic() + 30
+    while True:  # the gateway notices each departure on its own time
+        answer = post(site, {"action": "query", "id": "h", "dataset": "ventas", "limit": 1}, session)
+        if answer.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert answer.status_code == 200, answer.text

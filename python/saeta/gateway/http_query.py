@@ -20,7 +20,7 @@ import logging
 import struct
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -108,6 +108,7 @@ class HttpStream:
         self.frames: asyncio.Queue[bytes] = asyncio.Queue(QUEUED_FRAMES)
         self.task: asyncio.Task[None] | None = None
         self.ended: SaetaError | None = None  # why the stream was ended from outside
+        self._released = False
 
     async def _put(self, item: bytes) -> None:
         try:
@@ -151,6 +152,15 @@ class HttpStream:
     def on_revoked(self, sid: str) -> None:
         if sid == self.session.sid:
             self.end(SessionRevoked("session revoked"))
+
+    def release(self) -> None:
+        """Gives back the session's socket count, once, however the response ended
+        (even when its body was never begun: a client gone before the first byte)."""
+        if not self._released:
+            self._released = True
+            self.gateway.session_limits.close_socket(self.session.sid)
+            if self.task is not None and not self.task.done():
+                self.task.cancel()
 
     def end(self, why: SaetaError) -> None:
         if self.task is not None and not self.task.done() and self.ended is None:
@@ -225,7 +235,7 @@ class HttpStream:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-            self.gateway.session_limits.close_socket(self.session.sid)
+            self.release()
             log.info("http query closed tenant=%s session=%s", self.session.tenant, self.fp)
 
 
@@ -282,4 +292,18 @@ async def handle(gateway: Gateway, request: Request) -> Response:
     stream = HttpStream(gateway, session, token, decision.request)
     log.info("http query open tenant=%s user=%s session=%s", session.tenant, session.user_id, stream.fp)
     headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-    return StreamingResponse(stream.body(state), media_type=MEDIA_TYPE, headers=headers)
+    return _Streamed(stream, stream.body(state), media_type=MEDIA_TYPE, headers=headers)
+
+
+class _Streamed(StreamingResponse):
+    """A StreamingResponse that releases its stream however it ends."""
+
+    def __init__(self, stream: HttpStream, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stream = stream
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.stream.release()
