@@ -146,8 +146,8 @@ def test_dashboard_shows_exactly_the_connectors_rows(site: tuple[Deployment, pa.
     # The chart (x = fecha, y = the first number column) is M4 the source computed for the
     # chart's width, and keeps every extreme of the data.
     assert page.evaluate("window.saeta.panels[0].rows.x") == "fecha"
-    width = page.evaluate("window.saeta.panels[0].canvas.clientWidth")
-    assert page.evaluate("window.saeta.panels[0].rows.aggregate.bucket.count") == width
+    width = page.evaluate("window.saeta.panels[0].canvas.parentElement.clientWidth")
+    assert page.evaluate("window.saeta.panels[0].rows.aggregate.bucket.count") == width  # the chart box's pixels
     assert 0 < int(panel.get_attribute("data-points")) <= 4 * width
     y_column = page.evaluate("window.saeta.panels[0].rows.y")
     ys = _chart_ys(page, 0)

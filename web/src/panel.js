@@ -86,7 +86,7 @@ export class Panel {
       this.zoom = range;
       again();
     });
-    watchWidth(this.canvas, () => this.rows.width, again);
+    watchWidth(this.canvas.parentElement ?? this.canvas, () => this.rows.width, again);
     this.renderCounters();
     document.getElementById('panels').append(this.root);
   }
@@ -196,7 +196,8 @@ export class Panel {
     const x = this.xSelect.value;
     const y = this.ySelect.value;
     if (this.summarises()) {
-      const width = Math.max(100, this.canvas.clientWidth || 600);
+      // The chart box's width: the canvas is 300 px wide until Chart.js first sizes it.
+      const width = Math.max(100, this.canvas.parentElement?.clientWidth || this.canvas.clientWidth || 600);
       const type = this.chartType.value;
       const aggregate = chartAggregate({ x, y, xKind: this.kinds.get(x), type, width });
       const spec = { dataset, aggregate };
