@@ -9,7 +9,10 @@ The same checks as a socket (the origin, the session, its sockets, queries and q
 the same query code (gateway/query.py), the same bounds: a client that takes nothing for
 `websocket.stalled_seconds` loses the query (CLIENT_TOO_SLOW), a revoked or expiring
 session ends it (SESSION_REVOKED / UNAUTHORIZED as the last frame), and at most a few
-frames wait between the query and the client."""
+frames wait between the query and the client.
+
+Why one file: the request's checks, the stream and its response share one query's state,
+as browser.py's socket does."""
 
 from __future__ import annotations
 
