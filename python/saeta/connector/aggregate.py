@@ -24,10 +24,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from saeta.core.aggregation import TEMPORAL, Aggregate, Limits, Measure, bucket_params, past_the_end
+from saeta.core import paging
+from saeta.core.aggregation import TEMPORAL, Aggregate, Limits, Measure, bucket_params, check_rows
 from saeta.core.filters import Kind, kinds_of
 from saeta.core.paging import Page
-from saeta.errors import BadRequest, ResultTooLarge
+from saeta.errors import ResultTooLarge
 
 # Reads ``columns`` of the rows the query's filter keeps.
 Batches = Callable[[Sequence[str]], pa.RecordBatchReader]
@@ -215,13 +216,7 @@ def run_page(
         table = _execute(sql, {**params, **scan.params, "files": list(scan.files)}, None, limits)
     else:
         table = _execute(page_sql(schema.names, page), params, scan(columns), limits)
-    if table.num_rows > limits.max_rows:
-        raise ResultTooLarge(
-            f"a page holds at most {limits.max_rows} rows (the connector's aggregation.max_result_rows): "
-            "ask for a smaller limit"
-        )
-    if page.offset and table.num_rows == 0:
-        raise BadRequest(f"offset: {page.offset} is past the end of the rows")
+    paging.check_rows(page, table.num_rows, limits)
     return conform(table, schema)
 
 
@@ -280,12 +275,5 @@ def run(
         table = _execute(sql, {**params, **scan.params, "files": list(scan.files)}, None, limits)
     else:
         table = _execute(sql_of(agg, kinds), params, scan(needed), limits)
-    if table.num_rows > limits.max_rows:
-        raise ResultTooLarge(
-            f"the aggregate has more than {limits.max_rows} rows (the connector's aggregation.max_result_rows): "
-            "fewer groups or buckets, or a limit and offset for a page"
-        )
-    past = past_the_end(agg, table.num_rows)
-    if past is not None:
-        raise past
+    check_rows(agg, table.num_rows, limits)
     return conform(table, out)

@@ -18,7 +18,10 @@ A query's ``aggregate`` is an object:
 - ``offset``: rows of the result to skip (with the query's ``limit``, a page).
 
 The result's columns are the group-by columns, then the bucket (its lower edge, named as
-its column), then the measures, all names distinct."""
+its column), then the measures, all names distinct.
+
+Why one file: an aggregate's shape, binding, buckets and bounds are rules over the same
+few dataclasses, checked in that order by the gateway and the connector."""
 
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from saeta.core.filters import Kind
-from saeta.errors import BadRequest
+from saeta.errors import BadRequest, ResultTooLarge
 
 MAX_GROUP_BY = 8
 MAX_MEASURES = 32
@@ -288,8 +291,14 @@ def check_live(agg: Aggregate) -> Aggregate:
     return agg
 
 
-def past_the_end(agg: Aggregate, rows: int) -> BadRequest | None:
-    """An offset that left no row of a result (which had fewer rows than it)."""
+def check_rows(agg: Aggregate, rows: int, limits: Limits) -> None:
+    """Refuses an aggregate's answer of ``rows`` rows (asked for one past the bound):
+    more than ``limits.max_rows`` (ResultTooLarge), or none after a non-zero offset
+    (BadRequest: the offset is past the end). Every source's aggregate ends with it."""
+    if rows > limits.max_rows:
+        raise ResultTooLarge(
+            f"the aggregate has more than {limits.max_rows} rows (the connector's aggregation.max_result_rows): "
+            "fewer groups or buckets, or a limit and offset for a page"
+        )
     if agg.offset and rows == 0:
-        return BadRequest(f"aggregate.offset: {agg.offset} is past the end of the result")
-    return None
+        raise BadRequest(f"aggregate.offset: {agg.offset} is past the end of the result")

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from saeta.core.aggregation import MAX_NAME_CHARS, MAX_OFFSET, MAX_SORT_KEYS, ORDERABLE, SortKey
+from saeta.core.aggregation import MAX_NAME_CHARS, MAX_OFFSET, MAX_SORT_KEYS, ORDERABLE, Limits, SortKey
 from saeta.core.filters import Kind
-from saeta.errors import BadRequest
+from saeta.errors import BadRequest, ResultTooLarge
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,18 @@ def bind_page(page: Page, kinds: Mapping[str, Kind], dataset: str) -> Page:
         if kind not in ORDERABLE:
             raise BadRequest(f"sort[{n}].column: {key.column!r} is {kind.value}, which has no order")
     return page
+
+
+def check_rows(page: Page, rows: int, limits: Limits) -> None:
+    """Refuses a page of ``rows`` rows (asked for one past the bound): more than
+    ``limits.max_rows`` (ResultTooLarge), or none after a non-zero offset (BadRequest)."""
+    if rows > limits.max_rows:
+        raise ResultTooLarge(
+            f"a page holds at most {limits.max_rows} rows (the connector's aggregation.max_result_rows): "
+            "ask for a smaller limit"
+        )
+    if page.offset and rows == 0:
+        raise BadRequest(f"offset: {page.offset} is past the end of the rows")
 
 
 def to_json(page: Page) -> dict[str, Any]:

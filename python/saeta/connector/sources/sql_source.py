@@ -28,10 +28,11 @@ from saeta.connector.sources.db_pool import ConnectionPool
 from saeta.connector.sources.sql_aggregate import select_aggregate, select_bounds, select_page
 from saeta.connector.sources.sql_follow import SqlFollower
 from saeta.connector.sources.sql_text import DIALECTS, Binder, Dialect
-from saeta.core.aggregation import Aggregate, Limits, bind_aggregate, bucket_params, past_the_end
+from saeta.core import paging
+from saeta.core.aggregation import Aggregate, Limits, bind_aggregate, bucket_params, check_rows
 from saeta.core.filters import Bound, Condition, Kind, bind, parse_filter
 from saeta.core.paging import Page, bind_page
-from saeta.errors import BadRequest, ResultTooLarge, SourceError
+from saeta.errors import BadRequest, SourceError
 
 _PARAM = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -313,15 +314,7 @@ class SqlSource:
         doubles = frozenset(f.name for f in self.schema() if f.type == pa.float64())
         sql = select_aggregate(self.dialect, base, agg, kinds, bound, wanted, binder, bucket, doubles)
         batches = list(self._statement(sql, params, binder.values, target))
-        rows = sum(b.num_rows for b in batches)
-        past = past_the_end(agg, rows)
-        if past is not None:
-            raise past
-        if rows > limits.max_rows:
-            raise ResultTooLarge(
-                f"the aggregate has more than {limits.max_rows} rows (the connector's "
-                "aggregation.max_result_rows): fewer groups or buckets, or a limit and offset for a page"
-            )
+        check_rows(agg, sum(b.num_rows for b in batches), limits)
         yield from batches
 
     def plan_page(self, columns: tuple[str, ...] | None, page: Page, conditions: Sequence[Condition]) -> QueryPlan:
@@ -348,14 +341,7 @@ class SqlSource:
         wanted = limits.max_rows + 1 if limit is None else min(limit, limits.max_rows + 1)
         sql = select_page(self.dialect, base, target.names, keys, page.offset, self.bind(conditions), wanted, binder)
         batches = list(self._statement(sql, params, binder.values, target))
-        rows = sum(b.num_rows for b in batches)
-        if page.offset and rows == 0:
-            raise BadRequest(f"offset: {page.offset} is past the end of the rows")
-        if rows > limits.max_rows:
-            raise ResultTooLarge(
-                f"a page holds at most {limits.max_rows} rows (the connector's aggregation.max_result_rows): "
-                "ask for a smaller limit"
-            )
+        paging.check_rows(page, sum(b.num_rows for b in batches), limits)
         yield from batches
 
     def follow(self, columns: tuple[str, ...] | None, conditions: Sequence[Condition]) -> Follower:
