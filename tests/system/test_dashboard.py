@@ -316,10 +316,11 @@ def test_gateway_restart_reconnects_the_page(
 def test_a_query_cut_by_a_gateway_restart_carries_on_after_the_reconnect(
     site: tuple[Deployment, pa.Table], page: Any, redis_server: RedisServer
 ) -> None:
-    """The page's query is resumable: the gateway is restarted mid-stream (its socket
-    closed with 1001), the page shows "reconnecting", then the same query carries on from
-    its last checkpoint on the new gateway, and the panel ends with each of the million
-    rows exactly once, in order."""
+    """The page's query is resumable: the gateway is restarted mid-stream (the page's
+    socket closed with 1001; the query, a large raw one, goes over HTTP streaming and its
+    body ends with GATEWAY_DRAINING), the page shows "reconnecting", then the same query
+    carries on from its last checkpoint on the new gateway, and the panel ends with each
+    of the rows exactly once, in order."""
     dep, _ = site
     _open(page, dep)
     _ready(page)
@@ -336,6 +337,7 @@ def test_a_query_cut_by_a_gateway_restart_carries_on_after_the_reconnect(
     _done(panel)
     assert states[0][0] == "reconnecting" and states[-1][0] == "open", states
     assert states[0][1] < BIG_ROWS  # the premise: the stream was cut mid-query
+    assert panel.get_attribute("data-transport") == "http"
     assert panel.get_attribute("data-rows") == str(BIG_ROWS)
     sample = [0, 1, 99_999, 250_000, 500_001, 777_777, BIG_ROWS - 1]
     ids = page.evaluate(f"{sample}.map((i) => Number(window.saeta.panels[0].rows.rowAt(i).id))")

@@ -182,7 +182,8 @@ def test_a_reader_that_takes_nothing_loses_its_query(site: Deployment) -> None:
 
 def test_the_js_client_reads_a_table_over_http_in_chromium(site: Deployment) -> None:
     """conn.fetchTable in a real Chromium: the same rows as the file, and a refusal as
-    the SaetaError with the gateway's code."""
+    the SaetaError with the gateway's code; conn.query sends a large raw query over HTTP
+    by itself (the gateway logs it), a page and an aggregate over the socket."""
     from playwright.sync_api import sync_playwright
 
     from tests.system.chromium import launch
@@ -195,8 +196,19 @@ def test_the_js_client_reads_a_table_over_http_in_chromium(site: Deployment) -> 
       for (const v of table.getChild('total').toArray()) sum += v;
       let code = null;
       try { await conn.fetchTable({ dataset: 'nada' }); } catch (e) { code = e.code; }
+      // A large raw query goes over HTTP by itself; a page, an aggregate stay on the socket.
+      const raw = conn.query({ dataset: 'ventas', columns: ['id', 'total'] });
+      const streamed = await raw.table();
+      const small = conn.query({ dataset: 'ventas', limit: 10 });
+      const counted = conn.query({ dataset: 'ventas', aggregate: { measures: [{ op: 'count' }] } });
+      const [page, count] = [await small.table(), await counted.table()];
       conn.close();
-      return { rows: table.numRows, sum, code, last: Number(table.getChild('id').get(table.numRows - 1)) };
+      return {
+        rows: table.numRows, sum, code, last: Number(table.getChild('id').get(table.numRows - 1)),
+        streamed: streamed.numRows, streamedLast: Number(streamed.getChild('id').get(streamed.numRows - 1)),
+        transports: [raw.transport, small.transport, counted.transport],
+        page: page.numRows, count: Number(count.getChild('count').get(0)),
+      };
     }"""
     want = pq.read_table(site.root / "data" / "v.parquet", columns=["id", "total"])
     with sync_playwright() as p:
@@ -208,6 +220,11 @@ def test_the_js_client_reads_a_table_over_http_in_chromium(site: Deployment) -> 
     assert got["rows"] == want.num_rows and got["last"] == want["id"][-1].as_py()
     assert got["sum"] == pytest.approx(sum(want["total"].to_pylist()), rel=1e-12)
     assert got["code"] == "DATASET_NOT_FOUND"
+    assert got["transports"] == ["http", "socket", "socket"]
+    assert got["streamed"] == want.num_rows and got["streamedLast"] == want["id"][-1].as_py()
+    assert got["page"] == 10 and got["count"] == want.num_rows
+    opened = sum(p.text().count("http query open tenant=acme") for p in site.procs if p.name == "gateway")
+    assert opened == 3  # the two fetchTable calls and the raw query: not the page, not the count
 
 
 def test_clients_gone_before_the_first_byte_give_their_socket_back(site: Deployment) -> None:

@@ -17,7 +17,7 @@ import {
   subscribeRequest,
 } from './protocol.js';
 
-import { fetchTable } from './http_query.js';
+import { fetchTable, HttpQuery } from './http_query.js';
 import { deferred, Query } from './query.js';
 
 export { Close, ErrorCodes, SaetaError } from './protocol.js';
@@ -42,6 +42,11 @@ export class Connection extends EventTarget {
       maxReconnectDelayMs: 10_000,
       maxReconnectAttempts: 20,
       WebSocket: globalThis.WebSocket,
+      // Large raw results over HTTP streaming (docs/js-client.md): 'auto' for a query with
+      // no aggregate and no limit, or a limit of at least httpMinRows; 'never'; 'always'.
+      http: 'auto',
+      httpMinRows: 100_000,
+      fetch: globalThis.fetch,
       ...options,
     };
     this.state = 'connecting';
@@ -56,6 +61,8 @@ export class Connection extends EventTarget {
     this._closedByUser = false;
     this._everOpened = false;
     this._suspended = new Set(); // queries waiting for a new socket to resume on
+    this._http = new Map(); // id -> HttpQuery, running over HTTP streaming
+    this._httpMissing = false; // the gateway answered that it has no HTTP queries
   }
 
   /** Opens the socket; resolves once it is open, rejects with a SaetaError if it cannot. */
@@ -102,7 +109,39 @@ export class Connection extends EventTarget {
   /** Starts a query: spec = {dataset, columns?, limit?, filter?, ordered?, aggregate?, sort?, offset?}
    * (docs/protocol.md: "Aggregation", "Pages"). */
   query(spec) {
-    return this._start(spec, false);
+    if (!this._overHttp(spec)) return this._start(spec, false);
+    const id = `${this.prefix}${this.nextQuery++}`;
+    const q = new HttpQuery(this.baseUrl, this.sessionId, id, spec, {
+      fetch: this.options.fetch,
+      resume: this.options.resume,
+      maxResumes: this.options.maxResumes,
+      fallback: this.options.http === 'auto' ? (query, why) => this._runOnSocket(query, why) : null,
+    });
+    this._http.set(id, q);
+    q.done.then(() => this._http.delete(id), () => this._http.delete(id));
+    return q;
+  }
+
+  /** Whether ``spec`` goes over HTTP streaming: a large raw result (option http). */
+  _overHttp(spec) {
+    const mode = this.options.http;
+    if (mode === 'never' || typeof this.options.fetch !== 'function' || this._httpMissing) return false;
+    if (mode === 'always') return true;
+    const raw = spec.aggregate == null;
+    return raw && (spec.limit == null || spec.limit >= this.options.httpMinRows);
+  }
+
+  /** Runs on the socket a query HTTP could not serve (``why``, its SaetaError); a gateway
+   * without HTTP queries is not asked again. */
+  _runOnSocket(q, why) {
+    this._http.delete(q.id);
+    if (why.status !== 0 && why.code !== 'TOO_MANY_SOCKETS') this._httpMissing = true;
+    q.connection = this;
+    this.queries.set(q.id, q);
+    if (!this._sendText(q.request)) {
+      this.queries.delete(q.id);
+      q._fail(this.error || new SaetaError('CLOSED'));
+    }
   }
 
   /** Starts a subscription (a live query): spec = {dataset, columns?, filter?}. Iterate
@@ -114,16 +153,17 @@ export class Connection extends EventTarget {
   /** Runs ``spec`` over HTTP instead (docs/protocol.md, "HTTP streaming"): the whole
    * result as an apache-arrow Table, for large raw results. */
   fetchTable(spec) {
-    return fetchTable(this.baseUrl, this.sessionId, spec, this.options.fetch ? { fetch: this.options.fetch } : {});
+    return fetchTable(this.baseUrl, this.sessionId, spec, { fetch: this.options.fetch });
   }
 
   /** Cancels a running query by id (a no-op when it is not running). */
   cancel(id) {
-    this.queries.get(id)?.cancel();
+    (this.queries.get(id) ?? this._http.get(id))?.cancel();
   }
 
   close() {
     this._closedByUser = true;
+    for (const q of [...this._http.values()]) q.cancel();
     this.ws?.close(Close.NORMAL, 'client closed');
   }
 

@@ -237,6 +237,7 @@ export class Panel {
       return;
     }
     this.query = query;
+    this.root.dataset.transport = query.transport; // socket, or http for a large raw result
     this.setPanelState('running');
     if (follow) {
       query.snapshot.then((rows) => {

@@ -69,6 +69,7 @@ export class Query {
     this.id = id;
     this.spec = spec;
     this.live = live; // a subscription: the snapshot, then new rows until unsubscribe()
+    this.transport = 'socket'; // or 'http': HttpQuery (http_query.js)
     this._snapshot = deferred();
     this.stream = null;
     this.stats = { batches: 0, rows: 0, bytes: 0, startedAt: Date.now(), endedAt: null };
