@@ -27,6 +27,7 @@ bench: setup
 	$(PY) -m benchmarks.replicas
 	$(PY) -m benchmarks.grpc_roundtrip
 	$(PY) -m benchmarks.dashboard_scale
+	$(PY) -m benchmarks.m4_sql
 	$(PY) -m benchmarks.arrow_js_decode
 	$(PY) -m benchmarks.http_vs_ws
 	$(PY) benchmarks/browser_decode.py

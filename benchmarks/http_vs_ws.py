@@ -1,7 +1,9 @@
 """Raw rows to Chromium over HTTP streaming against the WebSocket (issue 16): the JS
 client's `conn.fetchTable(spec)` (POST /query, a fetch() body) and
-`conn.query(spec).table()` (the socket), on the same 2M-row Parquet dataset, interleaved
-runs, medians; both tables checked to hold every row with the same sum. Real processes.
+`conn.query(spec).table()` over the socket (option `http: 'never'`), and the same over
+HTTP as the client sends a large raw query by itself (`stream`: an HttpQuery, its batches
+decoded as they come), on the same 2M-row Parquet dataset, interleaved runs, medians;
+every table checked to hold every row with the same sum. Real processes.
 Usage: python -m benchmarks.http_vs_ws [--runs N] [--data DIR]
 Writes benchmarks/results/http-vs-ws-*.json."""
 
@@ -28,10 +30,12 @@ from tests.system.harness import Deployment  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results"
 RUN = """async ([session, how]) => {
   const { connect } = await import('/static/saeta-client.js');
-  const conn = await connect(`ws://${location.host}`, session);
+  const conn = await connect(`ws://${location.host}`, session, { http: how === 'ws' ? 'never' : 'auto' });
   const spec = { dataset: 'ventas' };
   const started = performance.now();
-  const table = how === 'http' ? await conn.fetchTable(spec) : await conn.query(spec).table();
+  const query = how === 'http' ? null : conn.query(spec);
+  if (query && query.transport !== (how === 'ws' ? 'socket' : 'http')) throw new Error(`went by ${query.transport}`);
+  const table = how === 'http' ? await conn.fetchTable(spec) : await query.table();
   const seconds = (performance.now() - started) / 1000;
   const total = table.getChild('total').toArray();
   let sum = 0;
@@ -47,7 +51,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "saeta-bench-ventas")
     args = parser.parse_args()
     files = make_files(args.data, 2)
-    times: dict[str, list[float]] = {"http": [], "ws": []}
+    times: dict[str, list[float]] = {"http": [], "stream": [], "ws": []}
     checks: dict[str, tuple[int, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         dep = Deployment(Path(tmp))
@@ -62,24 +66,28 @@ def main() -> int:
                 page = browser.new_page()
                 page.goto(f"http://127.0.0.1:{dep.http_port}/")
                 for _ in range(args.runs):
-                    for how in ("ws", "http"):
+                    for how in ("ws", "http", "stream"):
                         got = page.evaluate(RUN, [session, how])
                         times[how].append(got["seconds"])
                         checks[how] = (got["rows"], got["sum"])
                 browser.close()
         finally:
             dep.stop()
-    assert checks["http"][0] == checks["ws"][0] == 2_000_000, checks
-    assert abs(checks["http"][1] - checks["ws"][1]) < 1e-6 * abs(checks["ws"][1]), checks
+    for how in ("http", "stream"):
+        assert checks[how][0] == checks["ws"][0] == 2_000_000, checks
+        assert abs(checks[how][1] - checks["ws"][1]) < 1e-6 * abs(checks["ws"][1]), checks
     point = {
         "rows": 2_000_000,
         "runs": args.runs,
         "ws_s": round(statistics.median(times["ws"]), 3),
         "http_s": round(statistics.median(times["http"]), 3),
+        "stream_s": round(statistics.median(times["stream"]), 3),
         "ws_runs_s": [round(t, 3) for t in times["ws"]],
         "http_runs_s": [round(t, 3) for t in times["http"]],
+        "stream_runs_s": [round(t, 3) for t in times["stream"]],
     }
     point["http_speedup"] = round(point["ws_s"] / point["http_s"], 2)
+    point["stream_speedup"] = round(point["ws_s"] / point["stream_s"], 2)
     print(json.dumps(point, indent=1))
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"http-vs-ws-{time.strftime('%Y%m%d-%H%M%S')}.json"

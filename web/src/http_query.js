@@ -64,10 +64,14 @@ async function post(url, sessionId, text, fetcher, signal) {
 }
 
 /** The frames of a response body, as [kind, bytes]; rejects with CONNECTION_LOST when the
- * body is cut inside a frame or the read fails. */
+ * body is cut inside a frame or the read fails. Chunks are kept until the next frame is
+ * whole and joined once, so a frame larger than the chunks costs one copy, not one per
+ * chunk. */
 async function* bodyFrames(response) {
   const reader = response.body.getReader();
-  let pending = new Uint8Array(0);
+  let chunks = [];
+  let buffered = 0;
+  let need = 8; // bytes that make the next frame whole (its prefix, until that is read)
   try {
     for (;;) {
       let chunk;
@@ -77,20 +81,31 @@ async function* bodyFrames(response) {
         throw new SaetaError('CONNECTION_LOST', `the HTTP stream failed: ${error?.message ?? error}`);
       }
       if (chunk.done) break;
-      let bytes = chunk.value;
-      if (pending.length) { // the start of a frame the last chunk cut
-        bytes = new Uint8Array(pending.length + chunk.value.length);
-        bytes.set(pending);
-        bytes.set(chunk.value, pending.length);
-      }
+      chunks.push(chunk.value);
+      buffered += chunk.value.length;
+      if (buffered < need) continue;
+      const bytes = chunks.length === 1 ? chunks[0] : join(chunks, buffered);
       const frames = [];
-      pending = splitFrames(bytes, (kind, frame) => frames.push([kind, frame]));
+      const rest = splitFrames(bytes, (kind, frame) => frames.push([kind, frame]));
+      chunks = rest.length ? [rest] : [];
+      buffered = rest.length;
+      need = rest.length >= 8 ? 8 + new DataView(rest.buffer, rest.byteOffset, 8).getUint32(0, true) : 8;
       yield* frames;
     }
   } finally {
     reader.releaseLock?.();
   }
-  if (pending.length) throw new SaetaError('CONNECTION_LOST', 'the HTTP stream ended inside a frame');
+  if (buffered) throw new SaetaError('CONNECTION_LOST', 'the HTTP stream ended inside a frame');
+}
+
+function join(chunks, size) {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 /** Runs ``spec`` (as for Connection.query) over HTTP; resolves with the whole apache-arrow
@@ -111,14 +126,8 @@ export async function fetchTable(url, sessionId, spec, { fetch: fetcher = global
     }
   }
   if (!ended) throw new SaetaError('CONNECTION_LOST', 'the HTTP stream ended early');
-  const stream = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    stream.set(p, at);
-    at += p.length;
-  }
-  if (at < EOS.length) return tableFromIPC(EOS);
-  return tableFromIPC(stream);
+  if (size < EOS.length) return tableFromIPC(EOS);
+  return tableFromIPC(join(parts, size));
 }
 
 /**
