@@ -18,8 +18,11 @@ const EOS = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
 const NO_HTTP = new Set([404, 405, 501]);
 // Ends a resumable query carries on from (its last committed checkpoint, in a new
 // request): the body cut, the gateway going away (draining, restarting, unreachable) or
-// the replica holding the tenant's tunnel gone. The socket's Query does the same.
-const CARRY_ON = new Set(['CONNECTION_LOST', 'CONNECTION_FAILED', 'CONNECTOR_OFFLINE', 'GATEWAY_DRAINING', 'GATEWAY_UNAVAILABLE']);
+// the replica holding the tenant's tunnel gone, the new gateway's session check not yet
+// answered: what a socket's Query carries on after as a lost socket or CONNECTOR_OFFLINE.
+const CARRY_ON = new Set([
+  'CONNECTION_LOST', 'CONNECTION_FAILED', 'CONNECTOR_OFFLINE', 'GATEWAY_DRAINING', 'GATEWAY_UNAVAILABLE', 'CONTROL_PLANE_UNAVAILABLE',
+]);
 
 /** The HTTP query URL of a gateway whose base WebSocket URL is ``url`` (ws → http). */
 export function queryUrl(url) {
@@ -58,7 +61,8 @@ async function post(url, sessionId, text, fetcher, signal) {
   }
   if (!response.ok) {
     const refusal = await response.json().catch(() => ({}));
-    throw Object.assign(new SaetaError(refusal.code ?? 'CONNECTION_FAILED', refusal.message), { status: response.status });
+    const error = new SaetaError(refusal.code ?? 'CONNECTION_FAILED', refusal.message, { retryAfterMs: refusal.retry_after_ms ?? null });
+    throw Object.assign(error, { status: response.status });
   }
   return response;
 }
