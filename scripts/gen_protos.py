@@ -1,4 +1,5 @@
-"""Regenerate python/saeta/v1 from proto/saeta/v1/*.proto (the one generator).
+"""Regenerate python/saeta/v1 and python/saeta/flight from proto/saeta/*/*.proto (the one
+generator): the tunnel's protocol, and Arrow Flight's and Flight SQL's.
 
 Usage: python scripts/gen_protos.py [OUT_DIR]   (default: python/)
 tests/test_generated_code.py runs it into a temp dir and fails on any difference.
@@ -16,7 +17,7 @@ PROTO_ROOT = ROOT / "proto"
 
 
 def generate(out: Path) -> None:
-    protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / "saeta/v1").glob("*.proto"))
+    protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_ROOT.glob("saeta/*/*.proto"))
     include = str(Path(protoc.__file__).parent / "_proto")
     mypy_plugin = Path(sys.executable).parent / "protoc-gen-mypy"
     args = [
@@ -31,8 +32,10 @@ def generate(out: Path) -> None:
     ]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
-    init = out / "saeta/v1/__init__.py"
-    init.write_text('"""Generated protobuf/gRPC code for the tunnel; never edit by hand."""\n')
+    (out / "saeta/v1/__init__.py").write_text('"""Generated protobuf/gRPC code for the tunnel; never edit by hand."""\n')
+    (out / "saeta/flight/__init__.py").write_text(
+        '"""Generated protobuf code of Arrow Flight and Flight SQL (docs/flight.md); never edit by hand."""\n'
+    )
 
 
 if __name__ == "__main__":

@@ -166,3 +166,18 @@ class RelayError(SaetaError):
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message, code=code)
+
+
+class SqlUnsupported(BadRequest):
+    """A Flight SQL statement the gateway cannot push down to the source whole (a join,
+    a subquery, an unknown function, DDL or DML, several statements): refused before
+    anything runs (docs/flight.md, "SQL")."""
+
+    code = "SQL_UNSUPPORTED"
+
+
+class FlightUnsupported(SaetaError):
+    """A Flight call or command the gateway does not serve (DoPut, DoExchange, updates,
+    transactions, Substrait plans)."""
+
+    code = "FLIGHT_UNSUPPORTED"

@@ -1,4 +1,7 @@
-"""The gateway's config file (docs/configuration.md, "Gateway")."""
+"""The gateway's config file (docs/configuration.md, "Gateway").
+
+Why one file: the gateway's sections are read in one pass over one document, each key
+checked against the others it depends on (replica and redis_url, flight and tls)."""
 
 from __future__ import annotations
 
@@ -40,6 +43,18 @@ class ReplicaConfig:
     server_name: str | None
     presence_seconds: float
     data_address: str | None = None
+
+
+@dataclass(frozen=True)
+class FlightConfig:
+    """The Arrow Flight / Flight SQL endpoint (docs/flight.md): off without a port; TLS
+    always, with the gateway's server certificate unless ``cert``/``key`` name another."""
+
+    port: int | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    max_message_bytes: int = 2 * 1024 * 1024
+    max_endpoints: int = 4
 
 
 @dataclass(frozen=True)
@@ -86,6 +101,7 @@ class GatewayConfig:
     arrow_validation: Literal["full", "framing"]
     logging: LoggingConfig
     replica: ReplicaConfig | None = None
+    flight: FlightConfig = FlightConfig()
 
 
 def _tls_file(root: _Section, tls: _Section, key: str, default_name: str) -> Path:
@@ -135,6 +151,25 @@ def _replica(root: _Section, redis_url: str | None, data_port: int | None) -> Re
                 "data_address",
                 f"expected HOST:PORT (this replica's data_port as connectors reach it), got {cfg.data_address!r}",
             )
+    sec.check_unknown()
+    return cfg
+
+
+def _flight(root: _Section, server_cert: Path, server_key: Path) -> FlightConfig:
+    """The ``flight`` section: absent, no Flight endpoint."""
+    sec = root.section("flight")
+    port = sec.integer("port", None, 0, 65535)
+    cert = sec.readable_file("cert", None) or server_cert
+    key = sec.readable_file("key", None) or server_key
+    if ("cert" in sec.data) != ("key" in sec.data):
+        raise sec.fail("cert" if "key" in sec.data else "key", "cert and key go together (else the gateway's own)")
+    cfg = FlightConfig(
+        port=port,
+        cert=cert,
+        key=key,
+        max_message_bytes=sec.integer("max_message_bytes", FlightConfig.max_message_bytes, 64 * 1024, 64 * 1024 * 1024),
+        max_endpoints=sec.integer("max_endpoints", FlightConfig.max_endpoints, 1, 64),
+    )
     sec.check_unknown()
     return cfg
 
@@ -220,6 +255,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     arrow_validation = root.string("arrow_validation", "full", ("full", "framing"))
     logging_cfg = _logging(root)
     replica = _replica(root, redis_url, data_port)
+    flight = _flight(root, server_cert, server_key)
     root.check_unknown()
     return GatewayConfig(
         file=file,
@@ -264,6 +300,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
         arrow_validation=arrow_validation,
         logging=logging_cfg,
         replica=replica,
+        flight=flight,
     )
 
 

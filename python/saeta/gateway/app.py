@@ -35,6 +35,9 @@ from saeta.gateway.browser import CLOSE_TRY_AGAIN_LATER, BrowserSocket, SocketLi
 from saeta.gateway.call_slots import CallSlots
 from saeta.gateway.crl import CrlWatcher
 from saeta.gateway.data_calls import DataCalls
+from saeta.gateway.flight_server import FlightService
+from saeta.gateway.flight_server import server_credentials as flight_credentials
+from saeta.gateway.flight_server import server_options as flight_options
 from saeta.gateway.http_protocol import MAX_HEAD_BYTES, edge_protocols, unauthenticated_cap
 from saeta.gateway.peer_link import PeerClients
 from saeta.gateway.peer_server import PeerService
@@ -115,6 +118,8 @@ class Gateway:
                 cfg, self.registry, self.calls, self.socket_limits.slots, self.tunnels.crl, self.relay
             )
         self.router = Router(self.registry, self.presence, self.peers)
+        self.flight = FlightService(self) if cfg.flight.port is not None else None
+        self.flight_port: int | None = None  # the Flight endpoint's port once listening
 
     def _on_crl_change(self, revoked: frozenset[int]) -> None:
         self.tunnels.cut_revoked(revoked)
@@ -124,6 +129,8 @@ class Gateway:
             sock.on_revoked(sid)
         for stream in list(self.http_streams):
             stream.on_revoked(sid)
+        if self.flight is not None:
+            self.flight.on_revoked(sid)
 
     # --- HTTP
 
@@ -254,6 +261,7 @@ class Gateway:
         if grpc_server.add_secure_port(address, server_credentials(self.cfg)) == 0:
             raise SaetaError(f"cannot listen for tunnels on {address}", code="LISTEN_FAILED")
         await grpc_server.start()
+        flight_server = await self._start_flight()
         self._start_data_plane()
         self.grpc_ready = True
         http_protocol, ws_protocol = edge_protocols(
@@ -279,11 +287,12 @@ class Gateway:
         )
         http_task = asyncio.create_task(http_server.serve())
         log.info(
-            "gateway listening http=%s:%d grpc=%s data=%s relay=%s",
+            "gateway listening http=%s:%d grpc=%s data=%s flight=%s relay=%s",
             self.cfg.host,
             self.cfg.http_port,
             address,
             self.tunnels.data_port or "grpc",
+            self.flight_port or "off",
             self.relay.IMPLEMENTATION,
         )
         stop_task = asyncio.create_task(stop.wait())
@@ -297,9 +306,13 @@ class Gateway:
             await sock.close(bp.CLOSE_GOING_AWAY, "gateway shutting down")
         for stream in list(self.http_streams):
             stream.end(SaetaError("the gateway is shutting down: run the query again", code="GATEWAY_DRAINING"))
+        if self.flight is not None:
+            self.flight.drain()
         http_server.should_exit = True
         self.registry.close_all("gateway shutting down")
         await grpc_server.stop(grace=5)
+        if flight_server is not None:
+            await flight_server.stop(grace=5)
         if self.data_plane is not None:
             self.data_plane.close()
         with contextlib.suppress(asyncio.CancelledError):
@@ -326,6 +339,21 @@ class Gateway:
             except TimeoutError:
                 self.sessions.reachable = False
             await asyncio.sleep(PROBE_SECONDS)
+
+    async def _start_flight(self) -> grpc.aio.Server | None:
+        """The Arrow Flight / Flight SQL endpoint on flight.port, when configured."""
+        flight, fcfg = self.flight, self.cfg.flight
+        if flight is None or fcfg.port is None or fcfg.cert is None or fcfg.key is None:
+            return None
+        server = grpc.aio.server(options=flight_options(fcfg.max_message_bytes, self.cfg.handshake_seconds))
+        server.add_generic_rpc_handlers([flight.handlers()])
+        address = f"{self.cfg.host}:{fcfg.port}"
+        port = server.add_secure_port(address, flight_credentials(fcfg.cert.read_bytes(), fcfg.key.read_bytes()))
+        if port == 0:
+            raise SaetaError(f"cannot listen for Flight clients on {address}", code="LISTEN_FAILED")
+        await server.start()
+        self.flight_port = port
+        return server
 
     def _start_data_plane(self) -> None:
         """DoGet from Rust on data_port, when configured and the Rust relay is in use."""

@@ -50,6 +50,7 @@ from saeta.gateway.browser import SocketLimits
 from saeta.gateway.data_calls import DataCalls
 from saeta.gateway.query import QueryContext, run_query
 from saeta.gateway.router import Router
+from saeta.gateway.session_watch import SessionWatch
 from saeta.gateway.sessions import SessionValidator
 from saeta.gateway.ws_protocol import Buffer
 from saeta.relay import Relay
@@ -112,6 +113,7 @@ class HttpStream:
         self.task: asyncio.Task[None] | None = None
         self.ended: SaetaError | None = None  # why the stream was ended from outside
         self._released = False
+        self.watch = SessionWatch(gateway.sessions, token, session, gateway.cfg.session_cache_seconds, self.end)
 
     async def _put(self, item: bytes) -> None:
         try:
@@ -137,24 +139,8 @@ class HttpStream:
             await asyncio.sleep(wait)
         await self._put(b"".join((prefix(BINARY, size), *parts)))
 
-    async def _watch_session(self) -> None:
-        """Ends the stream when the session stops validating (revoked, unknown to the
-        control plane), checked as often as a socket's; one that is down does not end it."""
-        interval = max(1.0, self.gateway.cfg.session_cache_seconds)
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                self.session = await self.gateway.sessions.validate(self.token)
-            except SessionRevoked as err:
-                self.end(err)
-            except Unauthorized as err:
-                self.end(err)
-            except ControlPlaneUnavailable:
-                pass
-
     def on_revoked(self, sid: str) -> None:
-        if sid == self.session.sid:
-            self.end(SessionRevoked("session revoked"))
+        self.watch.on_revoked(sid)
 
     def release(self) -> None:
         """Gives back the session's socket count, once, however the response ended
@@ -216,12 +202,8 @@ class HttpStream:
         """The response body: the frames as the query makes them, until it has ended and
         every frame it made is out."""
         self.task = task = asyncio.create_task(self._run(state))
-        expires = asyncio.get_running_loop().call_later(
-            max(0.0, self.session.expires_at - time.time()),
-            lambda: self.end(Unauthorized("the session expired")),
-        )
         self.gateway.http_streams.add(self)
-        watcher = asyncio.create_task(self._watch_session())
+        self.watch.start()
         try:
             while not (task.done() and self.frames.empty()):
                 getter = asyncio.ensure_future(self.frames.get())
@@ -231,8 +213,7 @@ class HttpStream:
                 else:
                     getter.cancel()
         finally:
-            watcher.cancel()
-            expires.cancel()
+            self.watch.stop()
             self.gateway.http_streams.discard(self)
             if not task.done():
                 task.cancel()

@@ -22,10 +22,10 @@ from saeta.errors import QueryFailed, RelayError, SaetaError
 from saeta.gateway import arrow_check
 from saeta.gateway.call_relay import Follow, Out, QueryContext, relay_partition
 from saeta.gateway.checkpoints import Checkpoints, FollowCheckpoints, Resuming
-from saeta.relay import EOS, frame_header
+from saeta.relay import EOS, Relay, frame_header
 from saeta.v1 import tunnel_pb2 as pb
 
-__all__ = ["QueryContext", "run_query", "run_subscription", "schema_fields"]
+__all__ = ["QueryContext", "checked_partitions", "checked_schema", "run_query", "run_subscription", "schema_fields"]
 
 log = logging.getLogger("saeta.gateway.query")
 
@@ -38,11 +38,11 @@ MAX_SCHEMA_FIELDS = 4096
 MAX_SCHEMA_TEXT = 512 * 1024
 
 
-def _checked_schema(ctx: QueryContext, schema_ipc: bytes) -> pa.Schema:
+def checked_schema(relay: Relay, schema_ipc: bytes) -> pa.Schema:
     """The connector's schema message, framing checked by the relay, then read; one
     with more columns, or longer names and types, than a browser is ever sent is refused."""
     try:
-        ctx.relay.check_schema_message(schema_ipc)
+        relay.check_schema_message(schema_ipc)
     except RelayError as exc:
         raise QueryFailed(f"the connector sent an invalid schema: {exc}") from None
     schema = arrow_check.read_schema(schema_ipc)
@@ -53,7 +53,7 @@ def _checked_schema(ctx: QueryContext, schema_ipc: bytes) -> pa.Schema:
     return schema
 
 
-def _checked_partitions(info: pb.FlightInfoResponse) -> None:
+def checked_partitions(info: pb.FlightInfoResponse) -> None:
     if len(info.partitions) > MAX_PARTITIONS:
         raise QueryFailed(f"the connector answered with {len(info.partitions)} partitions (at most {MAX_PARTITIONS})")
 
@@ -112,7 +112,7 @@ async def _run(q: bp.RunQuery | bp.Subscribe, stream_id: int, ctx: QueryContext,
             page=q.page if isinstance(q, bp.RunQuery) else None,
         )
         tickets = [part.ticket for part in info.partitions]
-        _checked_partitions(info)
+        checked_partitions(info)
         if (q.aggregate or (isinstance(q, bp.RunQuery) and q.page)) and not info.aggregated:
             raise QueryFailed(
                 "the dataset's connector is of a version that does not run aggregates or pages; upgrade it"
@@ -184,7 +184,7 @@ async def _begin(
     the stream's Out."""
     if follow and len(info.partitions) != 1:
         raise QueryFailed("the connector answered a subscription with several partitions")
-    schema = _checked_schema(ctx, info.schema)
+    schema = checked_schema(ctx.relay, info.schema)
     out = _out(ctx, stream_id, schema, info.schema)
     total = None if follow or info.total_records < 0 else info.total_records
     able = None if resuming is None else resuming.able
