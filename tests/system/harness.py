@@ -137,6 +137,7 @@ class Deployment:
     grpc_port: int = field(default_factory=free_port)
     data_port: int = field(default_factory=free_port)
     cp_port: int = field(default_factory=free_port)
+    flight_port: int = field(default_factory=free_port)  # the gateway's, when started with flight={"port": ...}
     procs: list[Proc] = field(default_factory=list)
 
     @property

@@ -16,6 +16,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from saeta.errors import QueryFailed
+
 HEADER_TAG = b"\x12"  # field 2 (data_header), length-delimited
 BODY_TAG = b"\xc2\x3e"  # field 1000 (data_body), length-delimited
 
@@ -59,7 +61,10 @@ def schema_message(schema_ipc: bytes, names: Sequence[str] | None = None) -> byt
     if names is None:
         return schema_ipc
     schema = pa.ipc.read_schema(pa.py_buffer(schema_ipc))
-    return bytes(schema.rename(list(names)).serialize())
+    if len(schema) != len(names):
+        raise QueryFailed(f"the connector answered with {len(schema)} columns where the statement selects {len(names)}")
+    fields = [f.with_name(name) for f, name in zip(schema, names, strict=True)]
+    return bytes(pa.schema(fields, metadata=schema.metadata).serialize())
 
 
 def schema_of(schema_ipc: bytes) -> pa.Schema:

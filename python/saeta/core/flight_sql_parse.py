@@ -58,6 +58,7 @@ WRITES = frozenset(
     {"insert", "update", "delete", "create", "drop", "alter", "merge", "truncatetable", "copy", "command", "set"}
 )
 CLAUSES = frozenset({"expressions", "from", "from_", "where", "group", "order", "limit", "offset"})
+CLAUSE_NAMES = {"joins": "JOIN", "with_": "WITH", "with": "WITH", "laterals": "LATERAL", "pivots": "PIVOT"}
 UNIT_MS = {
     "millisecond": 1,
     "second": 1000,
@@ -111,7 +112,10 @@ def parse_sql(sql: str) -> SqlQuery:
     if not isinstance(stmt, exp.Select):
         what = stmt.key.upper() if stmt.key in WRITES else "a statement that is not a SELECT"
         raise _refuse(f"{what} is refused (the endpoint only reads)")
-    return _Reader(stmt).read()
+    try:
+        return _Reader(stmt).read()
+    except RecursionError:  # an AND of thousands of conditions: far past the filter's bound
+        raise SqlUnsupported("the statement is nested too deeply") from None
 
 
 class _Reader:
@@ -119,7 +123,7 @@ class _Reader:
         self.stmt = stmt
         for key, value in stmt.args.items():
             if value and key not in CLAUSES:
-                raise _refuse(f"{key.rstrip('_').upper()} cannot be pushed down")
+                raise _refuse(f"{CLAUSE_NAMES.get(key, key.rstrip('_').upper())} cannot be pushed down")
         for node in stmt.walk():
             if node is not stmt and isinstance(node, exp.Select | exp.Subquery | exp.Union):
                 raise _refuse("subqueries cannot be pushed down")

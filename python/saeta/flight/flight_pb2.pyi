@@ -423,3 +423,58 @@ class PutResult(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PutResult: _TypeAlias = PutResult  # noqa: Y015
+
+@_typing.final
+class CloseSessionRequest(_message.Message):
+    """Action "CloseSession": Flight's own sessions, which the gateway does not keep (a saeta
+    session ends at the control plane): answered NOT_CLOSEABLE.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CloseSessionRequest: _TypeAlias = CloseSessionRequest  # noqa: Y015
+
+@_typing.final
+class CloseSessionResult(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _Status:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _StatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[CloseSessionResult._Status.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        UNSPECIFIED: CloseSessionResult._Status.ValueType  # 0
+        CLOSED: CloseSessionResult._Status.ValueType  # 1
+        CLOSING: CloseSessionResult._Status.ValueType  # 2
+        NOT_CLOSEABLE: CloseSessionResult._Status.ValueType  # 3
+
+    class Status(_Status, metaclass=_StatusEnumTypeWrapper): ...
+    UNSPECIFIED: CloseSessionResult.Status.ValueType  # 0
+    CLOSED: CloseSessionResult.Status.ValueType  # 1
+    CLOSING: CloseSessionResult.Status.ValueType  # 2
+    NOT_CLOSEABLE: CloseSessionResult.Status.ValueType  # 3
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    status: Global___CloseSessionResult.Status.ValueType
+    def __init__(
+        self,
+        *,
+        status: Global___CloseSessionResult.Status.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CloseSessionResult: _TypeAlias = CloseSessionResult  # noqa: Y015

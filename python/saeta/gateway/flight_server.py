@@ -15,6 +15,7 @@ takes is INVALID_ARGUMENT BAD_REQUEST rather than grpcio's UNKNOWN."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -46,6 +47,9 @@ log = logging.getLogger("saeta.gateway.flight")
 M = TypeVar("M", bound=Message)
 SERVICE = "arrow.flight.protocol.FlightService"
 Context: TypeAlias = grpc.aio.ServicerContext
+# The call's caller once its session validated, for the refusal's log line (each call
+# runs in a task of its own, so in a context of its own).
+_CALLER: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("flight_caller", default=None)
 
 
 def _parsed(kind: type[M], raw: bytes) -> M:
@@ -105,7 +109,9 @@ class FlightService:
                 return await call(request, context)
             except SaetaError as err:
                 status, message = status_of(err)
-                log.info("flight refused code=%s call=%s peer=%s: %s", err.code, name, context.peer(), err.message)
+                caller = _CALLER.get()
+                who = f"tenant={caller.session.tenant} session={caller.fp}" if caller else f"peer={context.peer()}"
+                log.info("flight refused code=%s call=%s %s: %s", err.code, name, who, err.message)
                 await context.abort(grpc.StatusCode[status], message)
 
         return guarded
@@ -121,7 +127,9 @@ class FlightService:
                 session = await gw.sessions.validate(token)
         except TimeoutError:
             raise ControlPlaneUnavailable("the session check took too long: try again") from None
-        return Caller(session, token)
+        caller = Caller(session, token)
+        _CALLER.set(caller)
+        return caller
 
     # --- calls
 
@@ -195,7 +203,12 @@ class FlightService:
         s = caller.session
         log.info("flight doget open tenant=%s user=%s session=%s dataset=%s", s.tenant, s.user_id, caller.fp, t.dataset)
         stream = FlightStream(gw, caller, t, context, self.schemas)
-        rows = await stream.serve(self.streams)
+        try:
+            rows = await stream.serve(self.streams)
+        except asyncio.CancelledError:
+            what = "flight doget cancelled by the client"
+            log.info("%s tenant=%s session=%s dataset=%s", what, s.tenant, caller.fp, t.dataset)
+            raise
         log.info("flight doget done tenant=%s session=%s dataset=%s rows=%d", s.tenant, caller.fp, t.dataset, rows)
 
     async def do_action(self, raw: bytes, context: Context) -> None:

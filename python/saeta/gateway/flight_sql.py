@@ -39,6 +39,7 @@ MAX_DATASETS_DESCRIBED = 8  # GetTables with include_schema: the connectors aske
 ACTIONS = (
     ("CreatePreparedStatement", "a statement's handle and result schema (no parameters)"),
     ("ClosePreparedStatement", "nothing to free: a handle holds its statement"),
+    ("CloseSession", "NOT_CLOSEABLE: a saeta session ends at the control plane"),
 )
 COMMANDS: dict[str, type[Message]] = {
     cls.DESCRIPTOR.name: cls
@@ -59,6 +60,8 @@ COMMANDS: dict[str, type[Message]] = {
         sql.CommandStatementSubstraitPlan,
         sql.CommandGetXdbcTypeInfo,
         sql.TicketStatementQuery,
+        sql.ActionCreatePreparedStatementRequest,
+        sql.ActionClosePreparedStatementRequest,
     )
 }
 METADATA_SCHEMAS: dict[type[Message], pa.Schema] = {
@@ -237,4 +240,6 @@ async def do_action(gateway: FlightGateway, caller: Caller, action: fpb.Action) 
             raise BadRequest("ClosePreparedStatement takes an ActionClosePreparedStatementRequest")
         _statement(secret, caller, request.prepared_statement_handle)
         return []
+    if action.type == "CloseSession":  # Flight's sessions: none kept here (a saeta session ends at the control plane)
+        return [fpb.CloseSessionResult(status=fpb.CloseSessionResult.NOT_CLOSEABLE).SerializeToString()]
     raise FlightUnsupported(f"the action {action.type[:100]!r} is not served (the endpoint only reads)")
