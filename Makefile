@@ -30,6 +30,7 @@ bench: setup
 	$(PY) -m benchmarks.m4_sql
 	$(PY) -m benchmarks.arrow_js_decode
 	$(PY) -m benchmarks.http_vs_ws
+	$(PY) -m benchmarks.flight_endpoint
 	$(PY) benchmarks/browser_decode.py
 	$(PY) benchmarks/churn.py --cycles 20000
 	$(PY) benchmarks/stuck_sessions.py

@@ -113,3 +113,34 @@ def test_the_protocols_example_messages_are_what_the_gateway_accepts() -> None:
         action = bp.parse_client_message(block)
         assert isinstance(action, bp.RunQuery | bp.Subscribe), block
         assert action.aggregate is not None or (isinstance(action, bp.RunQuery) and action.page is not None)
+
+
+def test_flights_error_table_is_the_status_map() -> None:
+    """docs/flight.md's table of statuses lists each code under the status it is sent with."""
+    from saeta.core.flight_status import STATUS
+
+    text = (ROOT / "docs" / "flight.md").read_text()
+    table = text.split("## Errors", 1)[1].split("\n## ", 1)[0]
+    documented: dict[str, str] = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        if len(cells) == 2 and cells[0].isupper():
+            for code in re.findall(r"\b[A-Z][A-Z_]+[A-Z]\b", cells[1]):
+                documented.setdefault(code, cells[0])
+    for code, status in STATUS.items():
+        assert documented.get(code) == status, code
+
+
+def test_flights_examples_are_what_the_endpoint_accepts() -> None:
+    """The query JSON and every SQL statement in docs/flight.md parse into a query."""
+    from saeta.core.flight_request import json_query
+    from saeta.core.flight_sql_parse import parse_sql
+
+    text = (ROOT / "docs" / "flight.md").read_text()
+    command = re.search(r"(\{\"dataset\": \"ventas\", \"filter\".*?\}\]\}\})", text, flags=re.S)
+    assert command is not None
+    assert json_query(command.group(1).encode()).aggregate is not None
+    statements = re.findall(r'"(SELECT [^"]+)"', text)
+    assert len(statements) >= 2
+    for sql in statements:
+        assert parse_sql(sql).query.dataset == "ventas", sql

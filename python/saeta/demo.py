@@ -45,6 +45,7 @@ class Ports:
     grpc: int
     data: int  # 0: DoGet on the tunnel port
     control_plane: int
+    flight: int = 0  # the Arrow Flight / Flight SQL endpoint; 0: off
 
 
 def prepare(state: Path, ports: Ports, ventas_rows: int, redis_url: str | None = None) -> dict[str, Path]:
@@ -101,6 +102,7 @@ def prepare(state: Path, ports: Ports, ventas_rows: int, redis_url: str | None =
                 "http_port": ports.http,
                 "grpc_port": ports.grpc,
                 **({"data_port": ports.data} if ports.data else {}),
+                **({"flight": {"port": ports.flight}} if ports.flight else {}),
                 "tableros_secret_key": secret,
                 "control_plane_url": f"http://127.0.0.1:{ports.control_plane}",
                 "tls": {"ca_cert": "certs/ca.crt", "server_cert": "certs/server.crt", "server_key": "certs/server.key"},
@@ -258,6 +260,16 @@ def run(state: Path, ports: Ports, ventas_rows: int, redis_port: int | None) -> 
         )
         redis_flag = f" --redis-url {redis_url}" if redis_url else ""
         data_ports = f", query data on :{ports.data}" if ports.data else ""
+        flight = (
+            f"""
+Or read it from pyarrow, ADBC, Polars or a JDBC tool over Arrow Flight SQL (docs/flight.md):
+  grpc+tls://127.0.0.1:{ports.flight} (trust {state / "certs" / "ca.crt"}, server name localhost),
+  header authorization: Bearer {session}
+  SQL such as: SELECT region, SUM(total) AS total FROM ventas GROUP BY region ORDER BY total DESC
+"""  # noqa: S608 (printed for the user, never run)
+            if ports.flight
+            else ""
+        )
         print(
             f"""
 saeta demo is running (state: {state}, logs: {logs}/)
@@ -275,7 +287,7 @@ Follow live sensor readings (a CSV file the demo appends to every second):
 
 Or stream ventas to this terminal:
   saeta query ventas --gateway ws://127.0.0.1:{ports.http} --session {session}
-
+{flight}
 Revoke the session (the open dashboard shows it at once):
   saeta session revoke {session} --control-plane http://127.0.0.1:{ports.control_plane}
 Revoke a connector's certificate (its tunnel is cut at once):

@@ -54,7 +54,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     state = Path(args.state_dir) if args.state_dir else demo.default_state_dir()
     redis_port = None if args.no_redis else args.redis_port
-    ports = demo.Ports(args.http_port, args.grpc_port, args.data_port, args.control_plane_port)
+    ports = demo.Ports(args.http_port, args.grpc_port, args.data_port, args.control_plane_port, args.flight_port)
     return demo.run(state, ports, args.ventas_rows, redis_port)
 
 
@@ -77,6 +77,9 @@ def add_demo_to(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--data-port", type=int, default=50052, help="the gateway's data plane for query data (0: on the tunnel port)"
     )
     c.add_argument("--control-plane-port", type=int, default=8090)
+    c.add_argument(
+        "--flight-port", type=int, default=8815, help="the gateway's Arrow Flight / Flight SQL endpoint (0: off)"
+    )
     c.add_argument("--ventas-rows", type=int, default=2_000_000)
     c.add_argument("--redis-port", type=int, default=6380, help="port of the demo's own redis-server")
     c.add_argument("--no-redis", action="store_true", help="revocations in process, no redis-server")
