@@ -13,9 +13,10 @@ cd "$(dirname "$0")/.."
 # cluster per test session, never the system one); unixodbc + odbc-postgresql: the ODBC
 # source's tests, run against that PostgreSQL through its ODBC driver; haproxy and
 # redis-sentinel: several gateway replicas behind a real load balancer, on a Redis that
-# fails over (docs/scaling.md).
+# fails over (docs/scaling.md); a JDK and Maven: the Flight SQL JDBC driver's test
+# (docs/flight.md).
 SYSTEM_PACKAGES=(ca-certificates nix-bin redis-server redis-sentinel haproxy chromium fonts-liberation postgresql
-  unixodbc odbc-postgresql)
+  unixodbc odbc-postgresql openjdk-17-jdk-headless maven)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -52,6 +53,20 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   .venv/bin/python -m pip install -q --upgrade pip==25.3
   .venv/bin/python -m pip install -q --require-hashes --no-deps -r requirements/dev.lock
   echo "$want" > "$stamp"
+fi
+
+# The Flight SQL JDBC driver, as requirements/jdbc.lock names and hashes it, from Maven
+# Central (through the machine's Maven settings).
+read -r jdbc_artifact jdbc_sha < <(grep -v '^#' requirements/jdbc.lock)
+jdbc_jar=".venv/jdbc/$(echo "$jdbc_artifact" | cut -d: -f2)-$(echo "$jdbc_artifact" | cut -d: -f3).jar"
+if [ "$(sha256sum "$jdbc_jar" 2>/dev/null | cut -d' ' -f1)" != "$jdbc_sha" ]; then
+  echo "setup: fetching $jdbc_artifact"
+  mvn -q -B org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy -Dartifact="$jdbc_artifact" \
+    -DoutputDirectory=.venv/jdbc >/dev/null
+  if [ "$(sha256sum "$jdbc_jar" | cut -d' ' -f1)" != "$jdbc_sha" ]; then
+    echo "setup: $jdbc_jar does not have the digest requirements/jdbc.lock gives" >&2
+    exit 1
+  fi
 fi
 
 # The Rust extension (saeta._relay) and the editable saeta package. A failed build must
