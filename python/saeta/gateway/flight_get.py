@@ -26,8 +26,9 @@ from saeta.core import flight_data
 from saeta.core.browser_protocol import FRAME_HEADER_BYTES
 from saeta.core.flight_ticket import FlightTicket
 from saeta.errors import ClientTooSlow, QueryFailed, SaetaError
-from saeta.gateway.call_relay import Out, QueryContext, relay_partition
-from saeta.gateway.flight_info import Caller, FlightGateway, SchemaCache, admitted, ask_connector
+from saeta.gateway.call_relay import Link, Out, QueryContext, relay_partition
+from saeta.gateway.flight_info import Caller, FlightGateway, SchemaCache, admitted, describe
+from saeta.gateway.peer_link import RemoteLink
 from saeta.gateway.query import checked_schema
 from saeta.gateway.session_watch import SessionWatch
 
@@ -110,14 +111,15 @@ class FlightStream:
     async def _no_text(self, text: str) -> None:
         """A partition's relay sends no text frame (those are a query's and a subscription's)."""
 
-    async def _schema(self) -> bytes:
-        """The schema the ticket was described with: kept here, else described again."""
+    async def _schema(self, link: Link) -> bytes:
+        """The schema the ticket was described with: kept here, else described again (and
+        always down a link to another replica: describing picks the replica to read from)."""
         t = self.ticket
         kept = self.schemas.get(t.schema)
-        if kept is not None:
+        if kept is not None and not (isinstance(link, RemoteLink) and link.holder is None):
             return kept
         q = bp.RunQuery("flight", t.dataset, t.columns, t.limit, t.conditions, aggregate=t.aggregate, page=t.page)
-        info = await ask_connector(self.gateway, self.caller, q)
+        info = await describe(self.gateway, link, q)
         if self.schemas.put(info.schema) != t.schema:
             raise SchemaChanged("the dataset's columns changed since GetFlightInfo: ask for the FlightInfo again")
         return info.schema
@@ -126,7 +128,7 @@ class FlightStream:
         gw, t, s = self.gateway, self.ticket, self.caller.session
         cfg = gw.cfg
         link = await gw.router.route(s.tenant, t.dataset, self.caller.fp)
-        schema_ipc = await self._schema()
+        schema_ipc = await self._schema(link)
         schema = checked_schema(gw.relay, schema_ipc)
         payload = cfg.flight.max_message_bytes - FRAME_HEADER_BYTES
         out = Out(b"", schema, cfg.arrow_validation == "full", payload)

@@ -32,6 +32,7 @@ from saeta.core.session_token import fingerprint
 from saeta.errors import DatasetNotFound, QueryFailed, TooManyQueries
 from saeta.flight import flight_pb2 as fpb
 from saeta.gateway.browser import SocketLimits
+from saeta.gateway.call_relay import Link
 from saeta.gateway.data_calls import DataCalls
 from saeta.gateway.query import checked_partitions, checked_schema
 from saeta.gateway.router import Router
@@ -112,6 +113,12 @@ async def ask_connector(gateway: FlightGateway, caller: Caller, q: bp.RunQuery) 
     if not session.allows(q.dataset):
         raise DatasetNotFound(f"no dataset {q.dataset!r}")  # exactly the answer for one that does not exist
     link = await gateway.router.route(session.tenant, q.dataset, caller.fp)
+    return await describe(gateway, link, q)
+
+
+async def describe(gateway: FlightGateway, link: Link, q: bp.RunQuery) -> pb.FlightInfoResponse:
+    """``q`` described down ``link`` (which, to another replica, also picks the replica
+    whose tunnel its data calls go to)."""
     request_id = secrets.token_hex(8)
     try:
         info = await link.get_flight_info(
