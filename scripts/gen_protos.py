@@ -32,7 +32,9 @@ def generate(out: Path) -> None:
     ]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
-    (out / "saeta/v1/__init__.py").write_text('"""Generated protobuf/gRPC code for the tunnel; never edit by hand."""\n')
+    (out / "saeta/v1/__init__.py").write_text(
+        '"""Generated protobuf/gRPC code for the tunnel; never edit by hand."""\n'
+    )
     (out / "saeta/flight/__init__.py").write_text(
         '"""Generated protobuf code of Arrow Flight and Flight SQL (docs/flight.md); never edit by hand."""\n'
     )
