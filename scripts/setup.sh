@@ -61,7 +61,7 @@ read -r jdbc_artifact jdbc_sha < <(grep -v '^#' requirements/jdbc.lock)
 jdbc_jar=".venv/jdbc/$(echo "$jdbc_artifact" | cut -d: -f2)-$(echo "$jdbc_artifact" | cut -d: -f3).jar"
 if [ "$(sha256sum "$jdbc_jar" 2>/dev/null | cut -d' ' -f1)" != "$jdbc_sha" ]; then
   echo "setup: fetching $jdbc_artifact"
-  mvn -q -B org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy -Dartifact="$jdbc_artifact" \
+  mvn -q -B -Dstyle.color=never org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy -Dartifact="$jdbc_artifact" \
     -DoutputDirectory=.venv/jdbc >/dev/null
   if [ "$(sha256sum "$jdbc_jar" | cut -d' ' -f1)" != "$jdbc_sha" ]; then
     echo "setup: $jdbc_jar does not have the digest requirements/jdbc.lock gives" >&2

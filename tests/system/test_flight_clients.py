@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 from saeta import certs
 
+from tests.system.flight import bearer, connect
 from tests.system.harness import BIG_ROWS, Deployment, big_dataset
 from tests.system.postgres_server import PASSWORD, PostgresServer
 
@@ -73,16 +74,6 @@ def ventas(site: Deployment) -> pa.Table:
     return pq.read_table(site.root / "data" / "v.parquet")
 
 
-def flight_client(site: Deployment) -> fl.FlightClient:
-    ca = (site.certs / "ca.crt").read_bytes()
-    port = site.flight_port
-    return fl.connect(f"grpc+tls://127.0.0.1:{port}", tls_root_certs=ca, override_hostname="localhost")
-
-
-def bearer(token: str) -> fl.FlightCallOptions:
-    return fl.FlightCallOptions(headers=[(b"authorization", f"Bearer {token}".encode())])
-
-
 def read_info(client: fl.FlightClient, info: fl.FlightInfo, options: fl.FlightCallOptions) -> pa.Table:
     tables = [client.do_get(e.ticket, options).read_all() for e in info.endpoints]
     return pa.concat_tables(tables) if tables else info.schema.empty_table()
@@ -100,7 +91,7 @@ def adbc(site: Deployment, token: str) -> Any:
 
 def test_pyarrow_flight_lists_describes_and_reads_the_file(site: Deployment) -> None:
     token = site.session("acme")
-    client, options = flight_client(site), bearer(token)
+    client, options = connect(site), bearer(token)
     assert sorted(f.descriptor.path[0].decode() for f in client.list_flights(options=options)) == [
         "big",
         "pedidos",
@@ -118,14 +109,14 @@ def test_pyarrow_flight_lists_describes_and_reads_the_file(site: Deployment) -> 
 
 
 def test_a_limited_session_lists_and_reads_only_its_datasets(site: Deployment) -> None:
-    client, options = flight_client(site), bearer(site.session("acme", datasets=["ventas"]))
+    client, options = connect(site), bearer(site.session("acme", datasets=["ventas"]))
     assert [f.descriptor.path[0].decode() for f in client.list_flights(options=options)] == ["ventas"]
     with pytest.raises(KeyError, match="DATASET_NOT_FOUND"):  # NOT_FOUND, as one that does not exist
         client.get_flight_info(fl.FlightDescriptor.for_path("big"), options)
 
 
 def test_saetas_query_json_pushes_an_aggregate_down(site: Deployment) -> None:
-    client, options = flight_client(site), bearer(site.session("acme"))
+    client, options = connect(site), bearer(site.session("acme"))
     command = {
         "dataset": "ventas",
         "filter": [["cantidad", ">", 2]],
@@ -179,31 +170,30 @@ def test_polars_through_adbc_equals_the_file(site: Deployment) -> None:
 
 
 def test_sql_on_postgresql_equals_postgresqls_own_answer(site: Deployment, pg: PostgresServer) -> None:
+    grouped = (
+        "SELECT cliente, COUNT(*) AS n, SUM(importe) AS s, MAX(importe) AS m FROM pedidos "
+        "WHERE id > 100 GROUP BY cliente ORDER BY cliente"
+    )
+    page = "SELECT id, cliente FROM pedidos WHERE importe IS NULL ORDER BY id LIMIT 5"
     with adbc(site, site.session("acme")) as conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT cliente, COUNT(*) AS n, SUM(importe) AS s, MAX(importe) AS m FROM pedidos "
-            "WHERE id > 100 GROUP BY cliente ORDER BY cliente"
-        )
+        cur.execute(grouped)  # the same text at both: it is in both dialects
         got = cur.fetch_arrow_table()
         cur.execute(
             "SELECT date_bin(INTERVAL '1 day', momento, TIMESTAMP '1970-01-01') AS dia, COUNT(importe) AS n "
             "FROM pedidos GROUP BY dia ORDER BY dia"
         )
         days = cur.fetch_arrow_table()
-        cur.execute("SELECT id, cliente FROM pedidos WHERE importe IS NULL ORDER BY id LIMIT 5")
+        cur.execute(page)
         nulls = cur.fetchall()
     with pgdb.connect(pg.admin_uri) as direct, direct.cursor() as cur:
-        cur.execute(
-            "SELECT cliente, COUNT(*) AS n, SUM(importe) AS s, MAX(importe) AS m FROM pedidos "
-            "WHERE id > 100 GROUP BY cliente ORDER BY cliente"
-        )
+        cur.execute(grouped)
         oracle = cur.fetch_arrow_table()
         cur.execute(
             "SELECT date_bin(INTERVAL '1 day', momento, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS dia,"
             " COUNT(importe) AS n FROM pedidos GROUP BY dia ORDER BY dia"
         )
         oracle_days = cur.fetch_arrow_table()
-        cur.execute("SELECT id, cliente FROM pedidos WHERE importe IS NULL ORDER BY id LIMIT 5")
+        cur.execute(page)
         oracle_nulls = cur.fetchall()
     assert got.column("cliente").to_pylist() == oracle.column("cliente").to_pylist()
     assert got.column("n").to_pylist() == oracle.column("n").to_pylist()

@@ -21,6 +21,7 @@ import pytest
 from saeta import certs
 
 from benchmarks.procstat import rss_bytes
+from tests.system.flight import bearer, connect
 from tests.system.harness import BIG_ROWS, Deployment, big_dataset, wait_for
 
 pytestmark = pytest.mark.system
@@ -50,15 +51,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
         dep.stop()
 
 
-def client(site: Deployment) -> fl.FlightClient:
-    ca = (site.certs / "ca.crt").read_bytes()
-    return fl.connect(f"grpc+tls://127.0.0.1:{site.flight_port}", tls_root_certs=ca, override_hostname="localhost")
-
-
-def bearer(token: str) -> fl.FlightCallOptions:
-    return fl.FlightCallOptions(headers=[(b"authorization", f"Bearer {token}".encode())])
-
-
 def whole_big(c: fl.FlightClient, options: fl.FlightCallOptions) -> fl.FlightEndpoint:
     """All of ``big`` as one endpoint (ordered: its sixteen partitions one after the other)."""
     info = c.get_flight_info(fl.FlightDescriptor.for_command(json.dumps({"dataset": "big", "ordered": True})), options)
@@ -82,7 +74,7 @@ def read_until_error(reader: fl.FlightStreamReader, pause: float = 0.0, seconds:
 
 
 def test_a_call_without_a_valid_session_is_unauthenticated(site: Deployment) -> None:
-    c = client(site)
+    c = connect(site)
     path = fl.FlightDescriptor.for_path("ventas")
     with pytest.raises(fl.FlightUnauthenticatedError, match="UNAUTHORIZED: the session token goes in an authorization"):
         c.get_flight_info(path)
@@ -95,7 +87,7 @@ def test_a_call_without_a_valid_session_is_unauthenticated(site: Deployment) -> 
 
 
 def test_a_ticket_reads_only_for_the_session_it_was_signed_for(site: Deployment) -> None:
-    c = client(site)
+    c = connect(site)
     mine, theirs = bearer(site.session("acme")), bearer(site.session("acme", user="u2"))
     ticket = c.get_flight_info(fl.FlightDescriptor.for_path("ventas"), mine).endpoints[0].ticket
     globex = bearer(site.session("globex"))
@@ -112,7 +104,7 @@ def test_a_ticket_reads_only_for_the_session_it_was_signed_for(site: Deployment)
 
 
 def test_a_tenant_reads_its_own_dataset_of_the_same_name(site: Deployment) -> None:
-    c, options = client(site), bearer(site.session("globex"))
+    c, options = connect(site), bearer(site.session("globex"))
     assert [f.descriptor.path[0].decode() for f in c.list_flights(options=options)] == ["ventas"]
     info = c.get_flight_info(fl.FlightDescriptor.for_path("ventas"), options)
     table = c.do_get(info.endpoints[0].ticket, options).read_all()
@@ -123,7 +115,7 @@ def test_a_tenant_reads_its_own_dataset_of_the_same_name(site: Deployment) -> No
 
 def test_a_revocation_ends_a_doget_mid_stream(site: Deployment) -> None:
     token = site.session("acme")
-    c, options = client(site), bearer(token)
+    c, options = connect(site), bearer(token)
     reader = c.do_get(whole_big(c, options).ticket, options)
     first = reader.read_chunk().data.num_rows
     site.revoke(token)
@@ -133,7 +125,7 @@ def test_a_revocation_ends_a_doget_mid_stream(site: Deployment) -> None:
 
 
 def test_an_expiring_session_ends_a_doget_mid_stream(site: Deployment) -> None:
-    c, options = client(site), bearer(site.session("acme", ttl=6))
+    c, options = connect(site), bearer(site.session("acme", ttl=6))
     reader = c.do_get(whole_big(c, options).ticket, options)
     # Read on, a little at a time, until the session lapses.
     rows, err = read_until_error(reader, pause=0.02)
@@ -142,7 +134,7 @@ def test_an_expiring_session_ends_a_doget_mid_stream(site: Deployment) -> None:
 
 
 def test_a_client_that_stops_reading_loses_the_stream_and_holds_nothing(site: Deployment) -> None:
-    c, options = client(site), bearer(site.session("acme"))
+    c, options = connect(site), bearer(site.session("acme"))
     reader = c.do_get(whole_big(c, options).ticket, options)
     reader.read_chunk()
     gateway = next(p for p in site.procs if p.name == "gateway")
@@ -159,7 +151,7 @@ def test_a_client_that_stops_reading_loses_the_stream_and_holds_nothing(site: De
 
 
 def test_a_cancelled_doget_stops_the_connector(site: Deployment) -> None:
-    c, options = client(site), bearer(site.session("acme"))
+    c, options = connect(site), bearer(site.session("acme"))
     reader = c.do_get(whole_big(c, options).ticket, options)
     reader.read_chunk()
     connector = next(p for p in site.procs if p.name == "connector-acme")
@@ -171,7 +163,7 @@ def test_a_cancelled_doget_stops_the_connector(site: Deployment) -> None:
 
 
 def test_calls_that_write_are_unimplemented(site: Deployment) -> None:
-    c, options = client(site), bearer(site.session("acme"))
+    c, options = connect(site), bearer(site.session("acme"))
     schema = pa.schema([("a", pa.int64())])
     writer, _ = c.do_put(fl.FlightDescriptor.for_path("ventas"), schema, options)
     with pytest.raises(NotImplementedError, match="FLIGHT_UNSUPPORTED"):

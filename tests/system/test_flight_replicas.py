@@ -13,16 +13,12 @@ import pyarrow.flight as fl
 import pyarrow.parquet as pq
 import pytest
 
+from tests.system.flight import bearer, connect
 from tests.system.harness import BIG_ROWS, Deployment, big_dataset, free_port, wait_for
 from tests.system.redis_server import RedisServer
 from tests.system.replicas import Replica, start_connector_on, start_replica
 
 pytestmark = pytest.mark.system
-
-
-def connect(dep: Deployment, port: int) -> fl.FlightClient:
-    ca = (dep.certs / "ca.crt").read_bytes()
-    return fl.connect(f"grpc+tls://127.0.0.1:{port}", tls_root_certs=ca, override_hostname="localhost")
 
 
 def test_a_ticket_of_one_replica_reads_on_another(deployment: Deployment, redis_server: RedisServer) -> None:
@@ -46,7 +42,7 @@ def test_a_ticket_of_one_replica_reads_on_another(deployment: Deployment, redis_
         wait_for(lambda: a.connectors() == 1, 30, "the connector on replica a")
 
     restart_connector()
-    options = fl.FlightCallOptions(headers=[(b"authorization", f"Bearer {dep.session('acme')}".encode())])
+    options = bearer(dep.session("acme"))
     on_a, on_b = connect(dep, ports["a"]), connect(dep, ports["b"])
     # Described on b (forwarded to a's tunnel), read on b and on a.
     info = on_b.get_flight_info(fl.FlightDescriptor.for_path("v"), options)
@@ -70,7 +66,7 @@ def test_a_gateway_that_stops_ends_its_doget_with_gateway_draining(deployment: D
     dep.start_control_plane()
     gateway = dep.start_gateway(flight={"port": dep.flight_port})
     dep.start_connector("acme", {"big": big_dataset(dep.root)})
-    options = fl.FlightCallOptions(headers=[(b"authorization", f"Bearer {dep.session('acme')}".encode())])
+    options = bearer(dep.session("acme"))
     c = connect(dep, dep.flight_port)
     command = fl.FlightDescriptor.for_command(json.dumps({"dataset": "big", "ordered": True}))
     reader = c.do_get(c.get_flight_info(command, options).endpoints[0].ticket, options)

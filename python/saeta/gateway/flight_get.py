@@ -27,7 +27,7 @@ from saeta.core.browser_protocol import FRAME_HEADER_BYTES
 from saeta.core.flight_ticket import FlightTicket
 from saeta.errors import ClientTooSlow, QueryFailed, SaetaError
 from saeta.gateway.call_relay import Link, Out, QueryContext, relay_partition
-from saeta.gateway.flight_info import Caller, FlightGateway, SchemaCache, admitted, describe
+from saeta.gateway.flight_info import Caller, FlightGateway, SchemaCache, admitted, describe, write_within
 from saeta.gateway.peer_link import RemoteLink
 from saeta.gateway.query import checked_schema
 from saeta.gateway.session_watch import SessionWatch
@@ -87,9 +87,8 @@ class FlightStream:
     async def _write(self, message: bytes) -> None:
         seconds = self.gateway.cfg.stalled_seconds
         try:
-            async with asyncio.timeout(seconds):
-                await self.context.write(message)
-        except TimeoutError:
+            await write_within(self.context, message, seconds)
+        except ClientTooSlow:
             s = self.caller.session
             log.info(
                 "flight stalled code=CLIENT_TOO_SLOW tenant=%s session=%s: nothing taken for %gs",
@@ -97,7 +96,7 @@ class FlightStream:
                 self.caller.fp,
                 seconds,
             )
-            raise ClientTooSlow(f"the client took nothing for {seconds:g}s") from None
+            raise
 
     async def _send_parts(self, parts: Sequence[Any]) -> None:
         payload = parts[-1]

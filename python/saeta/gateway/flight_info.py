@@ -10,6 +10,7 @@ evicted, it asks, and refuses SCHEMA_CHANGED if the answer differs)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
@@ -17,7 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any
 
 from google.protobuf import timestamp_pb2
 
@@ -27,17 +28,12 @@ from saeta.core import flight_data, flight_ticket
 from saeta.core.quotas import QuotaExceeded
 from saeta.core.resume_token import session_digest
 from saeta.core.session_info import SessionInfo
-from saeta.core.session_limits import SessionLimits
 from saeta.core.session_token import fingerprint
-from saeta.errors import DatasetNotFound, QueryFailed, TooManyQueries
+from saeta.errors import ClientTooSlow, DatasetNotFound, QueryFailed, TooManyQueries
 from saeta.flight import flight_pb2 as fpb
-from saeta.gateway.browser import SocketLimits
 from saeta.gateway.call_relay import Link
-from saeta.gateway.data_calls import DataCalls
 from saeta.gateway.query import checked_partitions, checked_schema
-from saeta.gateway.router import Router
-from saeta.gateway.sessions import SessionValidator
-from saeta.relay import Relay
+from saeta.gateway.query_parts import QueryParts
 from saeta.v1 import tunnel_pb2 as pb
 
 log = logging.getLogger("saeta.gateway.flight")
@@ -45,17 +41,7 @@ log = logging.getLogger("saeta.gateway.flight")
 SCHEMAS_KEPT = 1024
 
 
-class FlightGateway(Protocol):
-    """What of gateway/app.py's Gateway the Flight endpoint uses."""
-
-    cfg: GatewayConfig
-    relay: Relay
-    calls: DataCalls
-    router: Router
-    sessions: SessionValidator
-    session_limits: SessionLimits
-    socket_limits: SocketLimits
-    draining: bool
+FlightGateway = QueryParts  # what of gateway/app.py's Gateway the Flight endpoint uses
 
 
 @dataclass(frozen=True)
@@ -86,6 +72,17 @@ class SchemaCache:
 
     def get(self, digest: str) -> bytes | None:
         return self._kept.get(digest)
+
+
+async def write_within(context: Any, message: bytes, seconds: float) -> None:
+    """One message of a streamed answer, given up (CLIENT_TOO_SLOW) when the client takes
+    nothing for ``seconds`` (websocket.stalled_seconds): gRPC's flow control holds the
+    writer meanwhile, so nothing piles up here."""
+    try:
+        async with asyncio.timeout(seconds):
+            await context.write(message)
+    except TimeoutError:
+        raise ClientTooSlow(f"the client took nothing for {seconds:g}s") from None
 
 
 @contextlib.contextmanager
@@ -179,6 +176,10 @@ def flight_info(
             names=names,
         )
         signed = flight_ticket.sign(cfg.secret_key, ticket)
+        if len(signed) > flight_ticket.MAX_TICKET_BYTES:
+            raise QueryFailed(
+                f"the connector's {len(group)} partitions make a ticket over {flight_ticket.MAX_TICKET_BYTES} bytes"
+            )
         endpoints.append(fpb.FlightEndpoint(ticket=fpb.Ticket(ticket=signed), expiration_time=expires))
     counted = info.total_records >= 0 and not q.filter and q.aggregate is None and q.page is None
     total = info.total_records if counted else -1

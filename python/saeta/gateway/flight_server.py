@@ -41,7 +41,15 @@ from saeta.errors import (
 from saeta.flight import flight_pb2 as fpb
 from saeta.gateway import flight_sql
 from saeta.gateway.flight_get import FlightStream
-from saeta.gateway.flight_info import Caller, FlightGateway, SchemaCache, admitted, ask_connector, flight_info
+from saeta.gateway.flight_info import (
+    Caller,
+    FlightGateway,
+    SchemaCache,
+    admitted,
+    ask_connector,
+    flight_info,
+    write_within,
+)
 
 log = logging.getLogger("saeta.gateway.flight")
 M = TypeVar("M", bound=Message)
@@ -158,7 +166,7 @@ class FlightService:
         for name in sorted(d for d in served if caller.session.allows(d)):
             descriptor = fpb.FlightDescriptor(type=fpb.FlightDescriptor.PATH, path=[name])
             info = fpb.FlightInfo(flight_descriptor=descriptor, total_records=-1, total_bytes=-1)
-            await context.write(info.SerializeToString())
+            await write_within(context, info.SerializeToString(), self.gateway.cfg.stalled_seconds)
 
     async def get_flight_info(self, raw: bytes, context: Context) -> bytes:
         caller = await self._caller(context)

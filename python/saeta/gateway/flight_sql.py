@@ -31,7 +31,7 @@ from saeta.core.resume_token import session_digest
 from saeta.errors import BadRequest, ConnectorOffline, FlightUnsupported
 from saeta.flight import flight_pb2 as fpb
 from saeta.flight import flight_sql_pb2 as sql
-from saeta.gateway.flight_info import Caller, FlightGateway, admitted, ask_connector
+from saeta.gateway.flight_info import Caller, FlightGateway, admitted, ask_connector, write_within
 
 TYPE_PREFIX = "type.googleapis.com/arrow.flight.protocol.sql."
 METADATA = b"saeta-md1."
@@ -206,10 +206,11 @@ async def do_get_metadata(gateway: FlightGateway, caller: Caller, ticket: bytes,
     """A schema browser's endpoint: its rows, built now for the caller's session."""
     command = _unpacked(ticket[len(METADATA) :], "ticket")
     table = await metadata_table(gateway, caller, command)
-    await context.write(flight_data.of_schema(bytes(table.schema.serialize())))
+    seconds = gateway.cfg.stalled_seconds
+    await write_within(context, flight_data.of_schema(bytes(table.schema.serialize())), seconds)
     for batch in table.to_batches():
         for message in flight_data.of_payload(batch.serialize()):
-            await context.write(message)
+            await write_within(context, message, seconds)
 
 
 async def do_action(gateway: FlightGateway, caller: Caller, action: fpb.Action) -> list[bytes]:

@@ -28,13 +28,11 @@ from typing import Any, Protocol
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from saeta.config import GatewayConfig
 from saeta.core import browser_protocol as bp
 from saeta.core.browser_session import BrowserSession, Send, Start
 from saeta.core.origins import origin_allowed
 from saeta.core.resume_token import ResumeKeys, session_digest
 from saeta.core.session_info import SessionInfo
-from saeta.core.session_limits import SessionLimits
 from saeta.core.session_token import fingerprint
 from saeta.errors import (
     ClientTooSlow,
@@ -46,27 +44,15 @@ from saeta.errors import (
     TooManySockets,
     Unauthorized,
 )
-from saeta.gateway.browser import SocketLimits
-from saeta.gateway.data_calls import DataCalls
 from saeta.gateway.query import QueryContext, run_query
-from saeta.gateway.router import Router
+from saeta.gateway.query_parts import QueryParts
 from saeta.gateway.session_watch import SessionWatch
-from saeta.gateway.sessions import SessionValidator
 from saeta.gateway.ws_protocol import Buffer
-from saeta.relay import Relay
 
 
-class Gateway(Protocol):
+class Gateway(QueryParts, Protocol):
     """What of gateway/app.py's Gateway an HTTP query uses."""
 
-    cfg: GatewayConfig
-    relay: Relay
-    calls: DataCalls
-    router: Router
-    sessions: SessionValidator
-    session_limits: SessionLimits
-    socket_limits: SocketLimits
-    draining: bool
     http_streams: set[HttpStream]
 
     @property
