@@ -121,6 +121,11 @@ class FlightService:
                 who = f"tenant={caller.session.tenant} session={caller.fp}" if caller else f"peer={context.peer()}"
                 log.info("flight refused code=%s call=%s %s: %s", err.code, name, who, err.message)
                 await context.abort(grpc.StatusCode[status], message)
+            except grpc.aio.AbortError:
+                raise
+            except Exception:  # a fault of the gateway's: the client gets the code, the log the trace
+                log.exception("flight call failed code=INTERNAL call=%s", name)
+                await context.abort(grpc.StatusCode.INTERNAL, "INTERNAL: the gateway failed (see its log)")
 
         return guarded
 
