@@ -5,14 +5,43 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
+from collections.abc import Mapping
+from pathlib import Path
+
+SESSION_ENV = "SAETA_SESSION"
+
+
+def session_of(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
+    """The session: --session, else the file --session-file names (whitespace around it
+    dropped), else $SAETA_SESSION; None when none is given. Raises OSError for a file that
+    cannot be read."""
+    if args.session:
+        return str(args.session)
+    if args.session_file:
+        return Path(args.session_file).read_text().strip() or None
+    return environ.get(SESSION_ENV) or None
 
 
 def query(args: argparse.Namespace) -> int:
     import pyarrow as pa
 
     from saeta.client import AsyncClient
+
+    try:
+        session = session_of(args, os.environ)
+    except OSError as exc:
+        print(f"saeta query: cannot read --session-file {args.session_file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    if session is None:
+        print(
+            f"saeta query: no session: pass --session-file FILE or set {SESSION_ENV} "
+            "(or --session, which other users of this host can see)",
+            file=sys.stderr,
+        )
+        return 2
 
     try:
         conditions = json.loads(args.filter) if args.filter else None
@@ -33,7 +62,7 @@ def query(args: argparse.Namespace) -> int:
         def snapshot_done(count: int) -> None:
             print(f"  snapshot: {count:,} rows; following (Ctrl-C stops)", file=sys.stderr)
 
-        async with await AsyncClient.connect(args.gateway, args.session) as client:
+        async with await AsyncClient.connect(args.gateway, session) as client:
             if args.follow:
                 source = client.subscribe(args.dataset, columns, filter=conditions, on_snapshot=snapshot_done)
             else:
@@ -69,7 +98,10 @@ def add_to(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c = sub.add_parser("query", help="stream a dataset from a gateway to this terminal")
     c.add_argument("dataset")
     c.add_argument("--gateway", required=True, metavar="URL", help="ws:// or wss:// URL of the gateway")
-    c.add_argument("--session", required=True)
+    c.add_argument(
+        "--session", help=f"the session token (visible to other users of this host: prefer ${SESSION_ENV})"
+    )
+    c.add_argument("--session-file", metavar="FILE", help="a file holding the session token")
     c.add_argument("--columns", help="comma-separated")
     c.add_argument("--limit", type=int)
     c.add_argument("--filter", metavar="JSON", help='conditions, e.g. \'[["total", ">", 100]]\' (docs/protocol.md)')

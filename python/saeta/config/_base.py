@@ -102,10 +102,36 @@ class _Section:
             raise self.fail(name, f"file not readable: {path}")
         return path
 
-    def secret(self, name: str) -> str:
-        value: str = self.string(name)
-        if len(value) < MIN_SECRET_CHARS:
-            raise self.fail(name, f"must be at least {MIN_SECRET_CHARS} characters")
+    def secret(self, name: str, min_chars: int = MIN_SECRET_CHARS, required: bool = True) -> Any:
+        """A secret given in exactly one of three ways: ``name`` inline, ``name_file`` (a
+        file holding it; surrounding whitespace dropped) or ``name_env`` (the name of an
+        environment variable holding it), so that it need not sit in the config file.
+        None when absent and not ``required``."""
+        given = [k for k in (name, f"{name}_file", f"{name}_env") if self.data.get(k) is not None]
+        for key in (name, f"{name}_file", f"{name}_env"):
+            self.used.add(key)
+        if len(given) > 1:
+            raise self.fail(given[1], f"give only one of {', '.join(given)}")
+        if not given:
+            if not required:
+                return None
+            raise self.fail(name, f"missing (required; or {name}_file, or {name}_env)")
+        key = given[0]
+        if key == name:
+            value: str = self.string(name)
+        elif key.endswith("_file"):
+            path = self.readable_file(key)
+            try:
+                value = path.read_text().strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise self.fail(key, f"cannot read {path}: {exc}") from None
+        else:
+            variable = self.string(key)
+            value = os.environ.get(variable, "")
+            if not value:
+                raise self.fail(key, f"the environment variable {variable} is not set")
+        if len(value) < min_chars:
+            raise self.fail(key, f"must be at least {min_chars} characters")
         return value
 
     def check_unknown(self) -> None:

@@ -50,9 +50,17 @@ def load_control_plane_config(path: str | os.PathLike[str]) -> ControlPlaneConfi
     if not database.parent.is_dir():
         raise root.fail("database", f"folder does not exist: {database.parent}")
     secret = root.secret("tableros_secret_key")
+    # admin_token_file is where a generated token is kept (and read): not a secret's source.
     admin_token = root.string("admin_token", None)
+    token_env = root.string("admin_token_env", None)
+    if admin_token is not None and token_env is not None:
+        raise root.fail("admin_token_env", "give only one of admin_token, admin_token_env")
+    if token_env is not None:
+        admin_token = os.environ.get(token_env) or None
+        if admin_token is None:
+            raise root.fail("admin_token_env", f"the environment variable {token_env} is not set")
     if admin_token is not None and len(admin_token) < 16:
-        raise root.fail("admin_token", "must be at least 16 characters")
+        raise root.fail("admin_token_env" if token_env else "admin_token", "must be at least 16 characters")
     token_file = root.string("admin_token_file", None)
     admin_token_file = resolve(file, token_file) if token_file is not None else default_admin_token_file()
     allowed_hosts = _hosts(root)
