@@ -98,9 +98,7 @@ def add_to(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c = sub.add_parser("query", help="stream a dataset from a gateway to this terminal")
     c.add_argument("dataset")
     c.add_argument("--gateway", required=True, metavar="URL", help="ws:// or wss:// URL of the gateway")
-    c.add_argument(
-        "--session", help=f"the session token (visible to other users of this host: prefer ${SESSION_ENV})"
-    )
+    c.add_argument("--session", help=f"the session token (visible to other users of this host: prefer ${SESSION_ENV})")
     c.add_argument("--session-file", metavar="FILE", help="a file holding the session token")
     c.add_argument("--columns", help="comma-separated")
     c.add_argument("--limit", type=int)

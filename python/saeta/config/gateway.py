@@ -102,6 +102,7 @@ class GatewayConfig:
     logging: LoggingConfig
     replica: ReplicaConfig | None = None
     flight: FlightConfig = FlightConfig()
+    metrics_access: Literal["loopback", "everyone", "off"] = "loopback"
 
 
 def _tls_file(root: _Section, tls: _Section, key: str, default_name: str) -> Path:
@@ -200,6 +201,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     allowed_origins = _origins(root)
     allowed_hosts = _hosts(root)
     readyz_details = root.string("readyz_details", "loopback", ("loopback", "everyone"))
+    metrics_access = root.string("metrics_access", "loopback", ("loopback", "everyone", "off"))
     redis_url = _redis_url(root)
     revocation = root.section("revocation")
     revocation_stale_seconds = revocation.number("stale_seconds", 10.0, 0.5, 86400)
@@ -301,6 +303,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
         logging=logging_cfg,
         replica=replica,
         flight=flight,
+        metrics_access=metrics_access,
     )
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import grpc.aio
 import httpx
 import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -39,6 +40,7 @@ from saeta.gateway.flight_server import FlightService
 from saeta.gateway.flight_server import server_credentials as flight_credentials
 from saeta.gateway.flight_server import server_options as flight_options
 from saeta.gateway.http_protocol import MAX_HEAD_BYTES, edge_protocols, unauthenticated_cap
+from saeta.gateway.metrics import GatewayMetrics
 from saeta.gateway.peer_link import PeerClients
 from saeta.gateway.peer_server import PeerService
 from saeta.gateway.presence import Presence
@@ -118,6 +120,7 @@ class Gateway:
                 cfg, self.registry, self.calls, self.socket_limits.slots, self.tunnels.crl, self.relay
             )
         self.router = Router(self.registry, self.presence, self.peers)
+        self.metrics = GatewayMetrics(self._metric_state, self.relay.IMPLEMENTATION)
         self.flight = FlightService(self) if cfg.flight.port is not None else None
         self.flight_port: int | None = None  # the Flight endpoint's port once listening
 
@@ -139,6 +142,7 @@ class Gateway:
             *pages.routes(),
             Route("/healthz", self.healthz),
             Route("/readyz", self.readyz),
+            Route("/metrics", self.metrics_page),
             WebSocketRoute("/stream/{session_id}", self.stream),
             Route("/query", self.http_query, methods=["POST"]),
         ]
@@ -158,7 +162,7 @@ class Gateway:
     async def readyz(self, request: Request) -> Response:
         revocation = self.revocations.status()
         reachable = self.sessions.reachable
-        ready = self.grpc_ready and bool(revocation["fresh"]) and not self.draining and reachable is not False
+        ready = self._ready()
         body = {
             "ready": ready,
             "draining": self.draining,
@@ -174,6 +178,47 @@ class Gateway:
         if self.cfg.readyz_details != "everyone" and not is_loopback_peer(peer):
             body = {"ready": ready}  # a load balancer needs the status; the rest is the operator's
         return JSONResponse(body, status_code=200 if ready else 503)
+
+    def _metric_state(self) -> dict[str, tuple[str, float]]:
+        """The gauges /metrics reads when scraped."""
+        revocation = self.revocations.status()
+        reachable = self.sessions.reachable
+        return {
+            "saeta_gateway_ready": ("1 while /readyz answers 200", float(self._ready())),
+            "saeta_gateway_draining": ("1 from SIGTERM on", float(self.draining)),
+            "saeta_gateway_tunnels": ("connectors' tunnels held by this gateway", float(self.registry.count())),
+            "saeta_gateway_sockets": ("browser sockets open", float(len(self.sockets))),
+            "saeta_gateway_http_streams": ("POST /query answers being streamed", float(len(self.http_streams))),
+            "saeta_gateway_flight_streams": (
+                "Flight DoGets being streamed",
+                float(len(self.flight.streams) if self.flight is not None else 0),
+            ),
+            "saeta_gateway_revocation_fresh": (
+                "1 while the revocation state is fresh",
+                float(bool(revocation["fresh"])),
+            ),
+            "saeta_gateway_control_plane_reachable": (
+                "1 when the control plane last answered, 0 when it did not, -1 before any answer",
+                -1.0 if reachable is None else float(reachable),
+            ),
+            "saeta_gateway_revoked_certificates": (
+                "connector certificates the CRL revokes",
+                float(len(self.tunnels.crl.revoked)),
+            ),
+        }
+
+    def _ready(self) -> bool:
+        revocation = self.revocations.status()
+        reachable = self.sessions.reachable
+        return self.grpc_ready and bool(revocation["fresh"]) and not self.draining and reachable is not False
+
+    async def metrics_page(self, request: Request) -> Response:
+        """Prometheus' text format; who may read it follows ``metrics_access``."""
+        peer = request.client.host if request.client else None
+        access = self.cfg.metrics_access
+        if access == "off" or (access == "loopback" and not is_loopback_peer(peer)):
+            return PlainTextResponse("metrics are not served to this address (metrics_access)\n", status_code=403)
+        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def stream(self, ws: WebSocket) -> None:
         token = ws.path_params["session_id"]
@@ -210,7 +255,16 @@ class Gateway:
         try:
             await ws.accept()
             sock = BrowserSocket(
-                ws, token, session, self.cfg, self.router, self.calls, self.sessions, self.relay, self.socket_limits
+                ws,
+                token,
+                session,
+                self.cfg,
+                self.router,
+                self.calls,
+                self.sessions,
+                self.relay,
+                self.socket_limits,
+                self.metrics,
             )
             self.sockets.add(sock)
             log.info("socket open tenant=%s user=%s session=%s", session.tenant, session.user_id, sock.fp)

@@ -47,6 +47,7 @@ from saeta.errors import (
 )
 from saeta.gateway.call_slots import CallSlots
 from saeta.gateway.data_calls import DataCalls
+from saeta.gateway.metrics import GatewayMetrics
 from saeta.gateway.query import QueryContext, run_query, run_subscription
 from saeta.gateway.router import Router
 from saeta.gateway.sessions import SessionValidator
@@ -88,8 +89,10 @@ class BrowserSocket:
         sessions: SessionValidator,
         relay: Relay,
         limits: SocketLimits,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         self.ws, self.token, self.session = ws, token, session
+        self.metrics = metrics
         self.cfg, self.router, self.calls, self.sessions, self.relay = cfg, router, calls, sessions, relay
         self.limits = limits
         self.fp = fingerprint(token)
@@ -252,6 +255,7 @@ class BrowserSocket:
 
     async def _query(self, q: bp.RunQuery | bp.Subscribe, stop: asyncio.Event | None = None) -> None:
         answer: str | None = None  # the error frame, when the query fails
+        started, code = time.monotonic(), "OK"
         try:
             if not self.session.allows(q.dataset):
                 # Exactly the answer for a dataset that does not exist.
@@ -271,6 +275,9 @@ class BrowserSocket:
                 self.session.sid,
                 self.cfg.max_frame_bytes,
                 ResumeKeys(self.cfg.secret_key, session_digest(self.session.sid), self.session.expires_at),
+                self.metrics,
+                "socket",
+                started,
             )
             if isinstance(q, bp.Subscribe):
                 assert stop is not None
@@ -281,14 +288,17 @@ class BrowserSocket:
             log.info(
                 "query refused code=%s tenant=%s session=%s: %s", err.code, self.session.tenant, self.fp, err.message
             )
-            answer = bp.error_frame_for(q.id, err)
+            answer, code = bp.error_frame_for(q.id, err), err.code
         except asyncio.CancelledError:
-            answer = bp.error_frame_for(q.id, QueryCancelled("query cancelled"))
+            answer, code = bp.error_frame_for(q.id, QueryCancelled("query cancelled")), QueryCancelled.code
         except Exception:
             if CRASH_LOG.allow(time.monotonic()):
                 log.exception("query crashed tenant=%s session=%s%s", self.session.tenant, self.fp, CRASH_LOG.note())
-            answer = bp.error_frame(q.id, "INTERNAL", "internal error")
+            answer, code = bp.error_frame(q.id, "INTERNAL", "internal error"), "INTERNAL"
         finally:
+            if self.metrics is not None:
+                seconds = None if isinstance(q, bp.Subscribe) else time.monotonic() - started
+                self.metrics.query_done(self.session.tenant, "socket", code, seconds)
             # The id is free before the client hears the query ended: it may ask again
             # (a resume) as soon as it reads the answer.
             self.queries.pop(q.id, None)

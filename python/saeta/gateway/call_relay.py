@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -43,6 +44,7 @@ from saeta.gateway.data_calls import (
     MessageTooLarge,
     Resume,
 )
+from saeta.gateway.metrics import GatewayMetrics
 from saeta.gateway.ws_protocol import Buffer
 from saeta.relay import Relay
 from saeta.v1 import tunnel_pb2 as pb
@@ -116,6 +118,17 @@ class QueryContext:
     owner: str = ""  # whose slots: the session's id (never logged)
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES  # websocket.max_frame_bytes
     resume_keys: ResumeKeys | None = None  # what resumable queries sign tokens with
+    metrics: GatewayMetrics | None = None  # where the relayed rows and the first batch are counted
+    transport: str = "socket"  # the metrics' label: socket, http or flight
+    started: float = field(default_factory=time.monotonic)
+    _first_sent: bool = False
+
+    def batch_sent(self) -> None:
+        """A record batch went to the client: the first one's delay is observed."""
+        if not self._first_sent:
+            self._first_sent = True
+            if self.metrics is not None:
+                self.metrics.first_batch.labels(self.transport).observe(time.monotonic() - self.started)
 
     async def send_info(self, text: str) -> None:
         """A text frame that must fit the frame limit (info: its size follows the schema)."""
@@ -249,6 +262,7 @@ async def relay_partition(
                         else:
                             for payload in relay.chunk(piece.rows, piece.payload):
                                 await ctx.send_parts((out.header, payload))
+                        ctx.batch_sent()
                     elif follow is not None and follow.stopped.done():
                         relay.unsubscribed()
                         break
@@ -260,6 +274,8 @@ async def relay_partition(
         finally:
             call.finish(relay.abort)
             memory_trim.transfer_ended()
+            if ctx.metrics is not None:
+                ctx.metrics.relayed(ctx.link.tenant, relay.rows, relay.nbytes)
 
 
 class _Pieces:

@@ -144,6 +144,8 @@ class FlightStream:
             gw.socket_limits.slots,
             s.sid,
             cfg.flight.max_message_bytes,
+            metrics=gw.metrics,
+            transport="flight",
         )
         request_id = secrets.token_hex(8)
         errors = link.watch_errors(request_id)

@@ -216,12 +216,19 @@ class FlightService:
         s = caller.session
         log.info("flight doget open tenant=%s user=%s session=%s dataset=%s", s.tenant, s.user_id, caller.fp, t.dataset)
         stream = FlightStream(gw, caller, t, context, self.schemas)
+        started, code = time.monotonic(), "OK"
         try:
             rows = await stream.serve(self.streams)
         except asyncio.CancelledError:
+            code = "CANCELLED"
             what = "flight doget cancelled by the client"
             log.info("%s tenant=%s session=%s dataset=%s", what, s.tenant, caller.fp, t.dataset)
             raise
+        except SaetaError as err:
+            code = err.code
+            raise
+        finally:
+            gw.metrics.query_done(s.tenant, "flight", code, time.monotonic() - started)
         log.info("flight doget done tenant=%s session=%s dataset=%s rows=%d", s.tenant, caller.fp, t.dataset, rows)
 
     async def do_action(self, raw: bytes, context: Context) -> None:

@@ -146,6 +146,7 @@ class HttpStream:
         q = self.query
         cfg = self.gateway.cfg
         answer: str | None = None
+        started, code = time.monotonic(), "OK"
         try:
             if not self.session.allows(q.dataset):
                 raise DatasetNotFound(f"no dataset {q.dataset!r}")  # exactly the answer for one that does not exist
@@ -163,6 +164,9 @@ class HttpStream:
                 self.session.sid,
                 cfg.max_frame_bytes,
                 ResumeKeys(cfg.secret_key, session_digest(self.session.sid), self.session.expires_at),
+                self.gateway.metrics,
+                "http",
+                started,
             )
             await run_query(q, state.next_stream(), ctx)
         except SaetaError as err:
@@ -173,13 +177,15 @@ class HttpStream:
                 self.fp,
                 err.message,
             )
-            answer = bp.error_frame_for(q.id, err)
+            answer, code = bp.error_frame_for(q.id, err), err.code
         except asyncio.CancelledError:
-            answer = bp.error_frame_for(q.id, self.ended or QueryCancelled("query cancelled"))
+            ended = self.ended or QueryCancelled("query cancelled")
+            answer, code = bp.error_frame_for(q.id, ended), ended.code
             if self.ended is None:
                 raise  # the client went away: nobody to tell
         finally:
             state.finished(q.id)
+            self.gateway.metrics.query_done(self.session.tenant, "http", code, time.monotonic() - started)
         if answer is not None:
             with contextlib.suppress(ClientTooSlow):
                 await self.send_text(answer)

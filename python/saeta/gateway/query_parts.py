@@ -1,6 +1,7 @@
 """What of gateway/app.py's Gateway a query's answer outside a socket uses (POST /query,
 the Flight endpoint): the config, the relay, the data calls, the router, the session
-validator, the session's and tenant's limits, and whether the gateway is draining."""
+validator, the session's and tenant's limits, whether the gateway is draining, and its
+metrics."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from saeta.config import GatewayConfig
 from saeta.core.session_limits import SessionLimits
 from saeta.gateway.browser import SocketLimits
 from saeta.gateway.data_calls import DataCalls
+from saeta.gateway.metrics import GatewayMetrics
 from saeta.gateway.router import Router
 from saeta.gateway.sessions import SessionValidator
 from saeta.relay import Relay
@@ -24,3 +26,4 @@ class QueryParts(Protocol):
     session_limits: SessionLimits
     socket_limits: SocketLimits
     draining: bool
+    metrics: GatewayMetrics

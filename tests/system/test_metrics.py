@@ -1,0 +1,83 @@
+"""The gateway's /metrics (docs/metrics.md) scraped from a real gateway after real queries
+over each transport (socket, POST /query, Flight), parsed with prometheus-client's own
+parser: the counts by tenant, transport and outcome, the rows relayed, the gauges; never a
+session in the text."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pyarrow.flight as fl
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from saeta.client import Client, ServerError
+
+from tests.system.flight import bearer, connect
+from tests.system.harness import Deployment, big_dataset
+
+pytestmark = pytest.mark.system
+ROWS = 400_000  # big_dataset's one file
+
+
+def scrape(dep: Deployment) -> tuple[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]]:
+    resp = httpx.get(f"http://127.0.0.1:{dep.http_port}/metrics", timeout=10)
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain")
+    text = resp.text
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    return text, samples
+
+
+def test_a_scrape_counts_each_transports_queries(deployment: Deployment) -> None:
+    dep = deployment
+    dep.start_control_plane()
+    dep.start_gateway(flight={"port": dep.flight_port})
+    dep.start_connector("acme", {"ventas": big_dataset(dep.root, "v.parquet") | {"path": "data/v.parquet"}})
+    session = dep.session("acme")
+    with Client.connect(dep.ws_url, session) as client:
+        assert client.query("ventas").num_rows == ROWS
+        with pytest.raises(ServerError, match="no dataset"):
+            client.query("nada")
+    body: dict[str, Any] = {"action": "query", "id": "h", "dataset": "ventas"}
+    answer = httpx.post(
+        f"http://127.0.0.1:{dep.http_port}/query",
+        content=json.dumps(body),
+        headers={"authorization": f"Bearer {session}"},
+        timeout=60,
+    )
+    assert answer.status_code == 200
+    flight, options = connect(dep), bearer(session)
+    with flight:
+        info = flight.get_flight_info(fl.FlightDescriptor.for_path("ventas"), options)
+        assert flight.do_get(info.endpoints[0].ticket, options).read_all().num_rows == ROWS
+    text, samples = scrape(dep)
+    assert session not in text
+
+    def queries(transport: str, code: str) -> float:
+        key = (("code", code), ("tenant", "acme"), ("transport", transport))
+        return samples.get(("saeta_gateway_queries_total", key), 0.0)
+
+    assert queries("socket", "OK") == 1 and queries("socket", "DATASET_NOT_FOUND") == 1
+    assert queries("http", "OK") == 1 and queries("flight", "OK") == 1
+    assert samples[("saeta_gateway_relayed_rows_total", (("tenant", "acme"),))] == 3 * ROWS
+    assert samples[("saeta_gateway_relayed_bytes_total", (("tenant", "acme"),))] > 3 * ROWS * 8
+    for transport in ("socket", "http", "flight"):
+        assert samples[("saeta_gateway_query_first_batch_seconds_count", (("transport", transport),))] == 1
+    assert samples[("saeta_gateway_query_duration_seconds_count", (("transport", "socket"),))] == 2
+    assert samples[("saeta_gateway_tunnels", ())] == 1
+    assert samples[("saeta_gateway_ready", ())] == 1
+    assert samples[("saeta_gateway_flight_streams", ())] == 0
+    build = [k for k in samples if k[0] == "saeta_gateway_build_info"]
+    assert build and dict(build[0][1])["relay"] in ("rust", "python")
+
+
+def test_metrics_access_off_refuses(deployment: Deployment) -> None:
+    deployment.start_control_plane()
+    deployment.start_gateway(metrics_access="off")
+    resp = httpx.get(f"http://127.0.0.1:{deployment.http_port}/metrics", timeout=10)
+    assert resp.status_code == 403 and "metrics_access" in resp.text
