@@ -20,7 +20,7 @@ CHROMIUM_ARGS = [
 ]
 
 
-def launch(playwright: Any) -> Any:
+def launch(playwright: Any, *extra_args: str) -> Any:
     if not CHROMIUM.exists():
         raise RuntimeError(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium")
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, *extra_args])

@@ -11,6 +11,7 @@ import re
 import resource
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -122,11 +123,13 @@ def wait_for(predicate: Any, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def http_json(url: str, method: str = "GET", body: Any = None, token: str | None = None) -> Any:
+def http_json(
+    url: str, method: str = "GET", body: Any = None, token: str | None = None, context: ssl.SSLContext | None = None
+) -> Any:
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
     req = urllib.request.Request(url, data=data, method=method, headers=headers)
-    with urllib.request.urlopen(req, timeout=10) as resp:
+    with urllib.request.urlopen(req, timeout=10, context=context) as resp:
         return json.loads(resp.read())
 
 
@@ -139,6 +142,8 @@ class Deployment:
     cp_port: int = field(default_factory=free_port)
     flight_port: int = field(default_factory=free_port)  # the gateway's, when started with flight={"port": ...}
     procs: list[Proc] = field(default_factory=list)
+    cp_ca: Path | None = None  # set when the control plane serves https: the CA its certificate is checked with
+    web_ca: Path | None = None  # set when the gateway serves https: the CA its HTTP port's certificate is checked with
 
     @property
     def certs(self) -> Path:
@@ -146,10 +151,27 @@ class Deployment:
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.http_port}"
+        return f"{'wss' if self.web_ca else 'ws'}://{'localhost' if self.web_ca else '127.0.0.1'}:{self.http_port}"
+
+    def web_url(self, port: int | None = None) -> str:
+        """The gateway's HTTP base URL (https://localhost:PORT once it serves TLS)."""
+        if self.web_ca is not None:
+            return f"https://localhost:{port or self.http_port}"
+        return f"http://127.0.0.1:{port or self.http_port}"
+
+    def _context_for(self, url: str) -> ssl.SSLContext | None:
+        if not url.startswith("https:"):
+            return None
+        ca = self.cp_ca if url.startswith(self.cp_url) else self.web_ca
+        return ssl.create_default_context(cafile=ca)
+
+    def web_context(self) -> ssl.SSLContext | None:
+        return ssl.create_default_context(cafile=self.web_ca) if self.web_ca is not None else None
 
     @property
     def cp_url(self) -> str:
+        if self.cp_ca is not None:
+            return f"https://localhost:{self.cp_port}"
         return f"http://127.0.0.1:{self.cp_port}"
 
     @property
@@ -237,7 +259,7 @@ class Deployment:
         )
         proc = self.spawn(name, "gateway", "--config", str(cfg), max_files=max_files)
         probe = "readyz" if check_ready else "healthz"
-        wait_for(lambda: self._ok(f"http://127.0.0.1:{http_port}/{probe}"), 30, name)
+        wait_for(lambda: self._ok(f"{self.web_url(http_port)}/{probe}"), 30, name)
         return proc
 
     def connector_config(
@@ -290,9 +312,9 @@ class Deployment:
 
     def readyz(self, http_port: int | None = None) -> tuple[int, dict[str, Any]]:
         """The gateway's /readyz: its status (200 ready, 503 not) and body."""
-        url = f"http://127.0.0.1:{http_port or self.http_port}/readyz"
+        url = f"{self.web_url(http_port)}/readyz"
         try:
-            with urllib.request.urlopen(url, timeout=10) as resp:
+            with urllib.request.urlopen(url, timeout=10, context=self.web_context()) as resp:
                 return resp.status, json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read())
@@ -309,7 +331,8 @@ class Deployment:
 
     def issue(self, tenant: str, user: str = "u1", datasets: Any = "*", ttl: int = 600) -> dict[str, Any]:
         body = {"tenant": tenant, "user_id": user, "datasets": datasets, "ttl_seconds": ttl}
-        answer: dict[str, Any] = http_json(f"{self.cp_url}/api/sessions", "POST", body, self.admin_token)
+        url = f"{self.cp_url}/api/sessions"
+        answer: dict[str, Any] = http_json(url, "POST", body, self.admin_token, self._context_for(url))
         return answer
 
     def revoke(self, token: str) -> dict[str, Any]:
@@ -318,7 +341,7 @@ class Deployment:
 
     def _ok(self, url: str) -> bool:
         try:
-            with urllib.request.urlopen(url, timeout=2):
+            with urllib.request.urlopen(url, timeout=2, context=self._context_for(url)):
                 return True
         except OSError:
             return False

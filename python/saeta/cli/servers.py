@@ -23,16 +23,20 @@ def run_gateway(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         process_stats.install(loop)
-        await Gateway(cfg).serve(stop)
+        gateway = Gateway(cfg)
+        loop.add_signal_handler(signal.SIGHUP, gateway.reload_certificates)
+        await gateway.serve(stop)
 
     asyncio.run(main())
     return 0
 
 
 def run_control_plane(args: argparse.Namespace) -> int:
+    import signal
+
     import uvicorn
 
-    from saeta import logs
+    from saeta import logs, web_tls
     from saeta.config import load_control_plane_config
     from saeta.control_plane import admin_token
     from saeta.control_plane.app import ControlPlane
@@ -43,8 +47,35 @@ def run_control_plane(args: argparse.Namespace) -> int:
     token = cfg.admin_token or admin_token.load_or_create(cfg.admin_token_file)
     store = SessionStore(cfg.database)
     app = ControlPlane(cfg, store, token).app()
-    # No access log: lookups carry session ids in their paths.
-    uvicorn.run(app, host=cfg.host, port=cfg.port, access_log=False, log_config=None, lifespan="on")
+    tls = web_tls.server_context(cfg.https)
+    config = uvicorn.Config(
+        web_tls.with_hsts(app, cfg.https.hsts_seconds),
+        host=cfg.host,
+        port=cfg.port,
+        proxy_headers=bool(cfg.forwarded_allow_ips),
+        forwarded_allow_ips=list(cfg.forwarded_allow_ips),
+        access_log=False,  # lookups carry session ids in their paths
+        log_config=None,
+        lifespan="on",
+    )
+    config.load()
+    server = uvicorn.Server(config)
+    if tls is not None:
+        config.ssl = tls.context
+
+    async def main() -> None:
+        web_tls.warn_if_plaintext("the control plane", cfg.host, cfg.port, tls is not None)
+        watch = None
+        if tls is not None:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, tls.reload)
+            watch = asyncio.create_task(tls.watch(cfg.https.reload_seconds), name="https-reload")
+        try:
+            await server.serve()
+        finally:
+            if watch is not None:
+                watch.cancel()
+
+    asyncio.run(main())
     store.close()
     return 0
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from saeta.config._base import (
@@ -15,6 +15,7 @@ from saeta.config._base import (
     load_yaml,
     resolve,
 )
+from saeta.config.https import LOOPBACK_PROXIES, HttpsConfig, forwarded_allow_ips, https_section
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class ControlPlaneConfig:
     gateway_url: str | None
     max_session_seconds: int
     logging: LoggingConfig
+    https: HttpsConfig = field(default_factory=HttpsConfig)
+    forwarded_allow_ips: tuple[str, ...] = LOOPBACK_PROXIES
 
 
 def default_admin_token_file() -> Path:
@@ -70,6 +73,8 @@ def load_control_plane_config(path: str | os.PathLike[str]) -> ControlPlaneConfi
     if gateway_url is not None and not gateway_url.startswith(("http://", "https://")):
         raise root.fail("gateway_url", "expected the gateway's http:// or https:// base URL")
     max_session_seconds = root.integer("max_session_seconds", 7 * 86400, 1, 366 * 86400)
+    https = https_section(root)
+    proxies = forwarded_allow_ips(root)
     logging_cfg = _logging(root)
     root.check_unknown()
     return ControlPlaneConfig(
@@ -86,4 +91,6 @@ def load_control_plane_config(path: str | os.PathLike[str]) -> ControlPlaneConfi
         gateway_url=gateway_url.rstrip("/") if gateway_url else None,
         max_session_seconds=max_session_seconds,
         logging=logging_cfg,
+        https=https,
+        forwarded_allow_ips=proxies,
     )

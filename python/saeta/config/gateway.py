@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +22,7 @@ from saeta.config._base import (
     load_yaml,
     resolve,
 )
+from saeta.config.https import LOOPBACK_PROXIES, HttpsConfig, forwarded_allow_ips, https_section
 from saeta.core import browser_protocol as bp
 from saeta.core.grpc_target import is_host_port
 from saeta.core.names import is_tenant_id
@@ -103,6 +104,9 @@ class GatewayConfig:
     replica: ReplicaConfig | None = None
     flight: FlightConfig = FlightConfig()
     metrics_access: Literal["loopback", "everyone", "off"] = "loopback"
+    https: HttpsConfig = field(default_factory=HttpsConfig)
+    control_plane_ca: Path | None = None  # the CA of the control plane's https certificate; None: the system's
+    forwarded_allow_ips: tuple[str, ...] = LOOPBACK_PROXIES
 
 
 def _tls_file(root: _Section, tls: _Section, key: str, default_name: str) -> Path:
@@ -202,6 +206,9 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     allowed_hosts = _hosts(root)
     readyz_details = root.string("readyz_details", "loopback", ("loopback", "everyone"))
     metrics_access = root.string("metrics_access", "loopback", ("loopback", "everyone", "off"))
+    https = https_section(root)
+    proxies = forwarded_allow_ips(root)
+    control_plane_ca = root.readable_file("control_plane_ca", None)
     redis_url = _redis_url(root)
     revocation = root.section("revocation")
     revocation_stale_seconds = revocation.number("stale_seconds", 10.0, 0.5, 86400)
@@ -304,6 +311,9 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
         replica=replica,
         flight=flight,
         metrics_access=metrics_access,
+        https=https,
+        forwarded_allow_ips=proxies,
+        control_plane_ca=control_plane_ca,
     )
 
 

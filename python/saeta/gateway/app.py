@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Generator
+import ssl
 from typing import TYPE_CHECKING
 
 import grpc.aio
 import httpx
-import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -31,7 +30,7 @@ from saeta.core.quotas import Quotas
 from saeta.core.session_limits import SessionCaps, SessionLimits
 from saeta.core.session_token import fingerprint
 from saeta.errors import ControlPlaneUnavailable, SaetaError, SessionRevoked, TooManySockets, Unauthorized
-from saeta.gateway import http_query, pages
+from saeta.gateway import http_query, http_server, pages
 from saeta.gateway.browser import CLOSE_TRY_AGAIN_LATER, BrowserSocket, SocketLimits
 from saeta.gateway.call_slots import CallSlots
 from saeta.gateway.crl import CrlWatcher
@@ -39,7 +38,6 @@ from saeta.gateway.data_calls import DataCalls
 from saeta.gateway.flight_server import FlightService
 from saeta.gateway.flight_server import server_credentials as flight_credentials
 from saeta.gateway.flight_server import server_options as flight_options
-from saeta.gateway.http_protocol import MAX_HEAD_BYTES, edge_protocols, unauthenticated_cap
 from saeta.gateway.metrics import GatewayMetrics
 from saeta.gateway.peer_link import PeerClients
 from saeta.gateway.peer_server import PeerService
@@ -49,6 +47,7 @@ from saeta.gateway.revocation import InProcessRevocations, RedisRevocations, Rev
 from saeta.gateway.router import Router
 from saeta.gateway.sessions import MAX_CALLS_IN_FLIGHT, SessionValidator
 from saeta.gateway.tunnel_server import TunnelService, server_credentials, server_options
+from saeta.web_tls import server_context, warn_if_plaintext
 
 if TYPE_CHECKING:
     from saeta.gateway.data_plane import RustDataPlane
@@ -59,14 +58,6 @@ CONTROL_PLANE_LIMITS = httpx.Limits(max_connections=MAX_CALLS_IN_FLIGHT, max_kee
 PROBE_SECONDS = 5.0  # how often /readyz's view of the control plane is refreshed
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the gateway owns SIGTERM/SIGINT."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
 class Gateway:
     def __init__(self, cfg: GatewayConfig, revocations: Revocations | None = None) -> None:
         self.cfg = cfg
@@ -74,7 +65,8 @@ class Gateway:
         self.registry = ConnectorRegistry()
         self.calls = DataCalls()
         self.revocations = revocations or _revocations(cfg)
-        self.http = httpx.AsyncClient(timeout=cfg.connect_seconds, limits=CONTROL_PLANE_LIMITS)
+        trust = ssl.create_default_context(cafile=cfg.control_plane_ca) if cfg.control_plane_ca else True
+        self.http = httpx.AsyncClient(timeout=cfg.connect_seconds, limits=CONTROL_PLANE_LIMITS, verify=trust)
         self.sessions = SessionValidator(
             cfg.secret_key, cfg.control_plane_url, self.revocations, self.http, cfg.session_cache_seconds
         )
@@ -123,6 +115,12 @@ class Gateway:
         self.metrics = GatewayMetrics(self._metric_state, self.relay.IMPLEMENTATION)
         self.flight = FlightService(self) if cfg.flight.port is not None else None
         self.flight_port: int | None = None  # the Flight endpoint's port once listening
+        self.tls = server_context(cfg.https)  # TLS on http_port; a certificate that does not load stops the start
+
+    def reload_certificates(self) -> None:
+        """SIGHUP: the https certificate read again now (it is also polled)."""
+        if self.tls is not None:
+            self.tls.reload()
 
     def _on_crl_change(self, revoked: frozenset[int]) -> None:
         self.tunnels.cut_revoked(revoked)
@@ -183,7 +181,13 @@ class Gateway:
         """The gauges /metrics reads when scraped."""
         revocation = self.revocations.status()
         reachable = self.sessions.reachable
-        return {
+        https = {}
+        if self.tls is not None:
+            https["saeta_gateway_https_certificate_expiry_timestamp_seconds"] = (
+                "when the https certificate being served expires (Unix time)",
+                self.tls.not_after.timestamp(),
+            )
+        return https | {
             "saeta_gateway_ready": ("1 while /readyz answers 200", float(self._ready())),
             "saeta_gateway_draining": ("1 from SIGTERM on", float(self.draining)),
             "saeta_gateway_tunnels": ("connectors' tunnels held by this gateway", float(self.registry.count())),
@@ -318,30 +322,17 @@ class Gateway:
         flight_server = await self._start_flight()
         self._start_data_plane()
         self.grpc_ready = True
-        http_protocol, ws_protocol = edge_protocols(
-            self.cfg.handshake_seconds, unauthenticated_cap(self.cfg.max_unauthenticated_connections)
+        server = http_server.build(self.cfg, self.app(), self.tls)
+        http_task = asyncio.create_task(server.serve())
+        reload_task = (
+            asyncio.create_task(self.tls.watch(self.cfg.https.reload_seconds), name="https-reload")
+            if self.tls is not None
+            else None
         )
-        http_server = _Server(
-            uvicorn.Config(
-                self.app(),
-                host=self.cfg.host,
-                port=self.cfg.http_port,
-                http=http_protocol,
-                ws=ws_protocol,
-                h11_max_incomplete_event_size=MAX_HEAD_BYTES,
-                ws_max_size=bp.MAX_TEXT_FRAME_BYTES,
-                ws_per_message_deflate=False,
-                ws_ping_interval=self.cfg.ping_interval_seconds,
-                ws_ping_timeout=self.cfg.ping_timeout_seconds,
-                access_log=False,  # paths carry session ids, which never reach a log
-                log_config=None,
-                lifespan="off",
-                timeout_graceful_shutdown=10,
-            )
-        )
-        http_task = asyncio.create_task(http_server.serve())
+        warn_if_plaintext("the gateway", self.cfg.host, self.cfg.http_port, self.tls is not None)
         log.info(
-            "gateway listening http=%s:%d grpc=%s data=%s flight=%s relay=%s",
+            "gateway listening %s=%s:%d grpc=%s data=%s flight=%s relay=%s",
+            "https" if self.tls is not None else "http",
             self.cfg.host,
             self.cfg.http_port,
             address,
@@ -362,7 +353,7 @@ class Gateway:
             stream.end(SaetaError("the gateway is shutting down: run the query again", code="GATEWAY_DRAINING"))
         if self.flight is not None:
             self.flight.drain()
-        http_server.should_exit = True
+        server.should_exit = True
         self.registry.close_all("gateway shutting down")
         await grpc_server.stop(grace=5)
         if flight_server is not None:
@@ -375,6 +366,8 @@ class Gateway:
         crl_task.cancel()
         trim_task.cancel()
         probe_task.cancel()
+        if reload_task is not None:
+            reload_task.cancel()
         await self.http.aclose()
         if self.peers is not None:
             await self.peers.close()
