@@ -36,7 +36,7 @@ async def publish_session_revoked(client: aioredis.Redis, sid: str, expires_at: 
     """Writes the revocation key (expiring with the session) and pushes the news."""
     if expires_at > now:
         await client.set(rs.session_key(sid), str(expires_at), exat=expires_at)
-    await client.publish(rs.CHANNEL, rs.encode(rs.SessionRevokedMessage(sid, expires_at)))
+    await client.publish(rs.CHANNEL, rs.encode(rs.SessionRevokedMessage(sid, expires_at, round(now, 6))))
 
 
 async def publish_crl(client: aioredis.Redis, pem: bytes) -> None:

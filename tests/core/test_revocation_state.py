@@ -25,6 +25,16 @@ def test_any_input_is_refused_or_decodes_to_valid_fields(data: bytes | str) -> N
         assert 0 < msg.expires_at < 2**42
 
 
+def test_the_revocation_time_is_optional_and_checked() -> None:
+    timed = rs.SessionRevokedMessage("abc", 1_900_000_000, 1_800_000_000.25)
+    assert rs.decode(rs.encode(timed)) == timed
+    old = '{"kind":"session","sid":"a","expires_at":5}'  # a control plane from before the field
+    assert rs.decode(old) == rs.SessionRevokedMessage("a", 5)
+    for at in ("true", '"1"', "-1", "1e300", "null"):
+        message = rs.decode(f'{{"kind":"session","sid":"a","expires_at":5,"revoked_at":{at}}}')
+        assert message == rs.SessionRevokedMessage("a", 5, None), at  # ignored, the revocation kept
+
+
 def test_invalid_fields_are_refused() -> None:
     for bad in (
         '{"kind":"session","sid":"","expires_at":1}',

@@ -15,7 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from saeta.client import Client, ServerError
 
 from tests.system.flight import bearer, connect
-from tests.system.harness import Deployment, big_dataset
+from tests.system.harness import Deployment, big_dataset, wait_for
+from tests.system.redis_server import RedisServer
 
 pytestmark = pytest.mark.system
 ROWS = 400_000  # big_dataset's one file
@@ -81,3 +82,55 @@ def test_metrics_access_off_refuses(deployment: Deployment) -> None:
     deployment.start_gateway(metrics_access="off")
     resp = httpx.get(f"http://127.0.0.1:{deployment.http_port}/metrics", timeout=10)
     assert resp.status_code == 403 and "metrics_access" in resp.text
+
+
+def test_redis_state_and_the_revocation_delay(deployment: Deployment, redis_server: RedisServer) -> None:
+    """With Redis: the subscription's state, and a revocation's delay from the control plane
+    to this gateway observed once per pushed revocation. /livez answers beside /readyz."""
+    dep = deployment
+    dep.start_control_plane(redis_url=redis_server.url)
+    dep.start_gateway(redis_url=redis_server.url)
+    assert httpx.get(f"{dep.web_url()}/livez", timeout=10).text == "ok"
+    _, before = scrape(dep)
+    assert before[("saeta_gateway_redis_connected", ())] == 1
+    assert 0 <= before[("saeta_gateway_revocation_age_seconds", ())] < 10
+    assert before[("saeta_gateway_revocation_delay_seconds_count", ())] == 0
+    assert dep.revoke(dep.session("acme"))["pushed"] is True
+
+    def delays() -> float:
+        return scrape(dep)[1][("saeta_gateway_revocation_delay_seconds_count", ())]
+
+    wait_for(lambda: delays() == 1, 20, "the revocation's delay to be observed")
+    _, after = scrape(dep)
+    assert after[("saeta_gateway_revocation_delay_seconds_sum", ())] < 10
+
+
+def test_the_control_planes_metrics(deployment: Deployment, redis_server: RedisServer) -> None:
+    """A real control plane's /metrics after real calls: sessions issued and revoked by
+    tenant, the gateway's lookups by outcome, an admin call refused, a revocation pushed;
+    /livez and /readyz as Kubernetes probes them."""
+    dep = deployment
+    dep.start_control_plane(redis_url=redis_server.url)
+    dep.start_gateway(redis_url=redis_server.url)
+    dep.start_connector("acme", {"ventas": big_dataset(dep.root, "v.parquet") | {"path": "data/v.parquet"}})
+    session = dep.session("acme")
+    with Client.connect(dep.ws_url, session) as client:
+        assert client.query("ventas", limit=1).num_rows == 1
+    dep.revoke(session)
+    assert httpx.post(f"{dep.cp_url}/api/sessions", json={}, timeout=10).status_code == 401  # no admin token
+    assert httpx.get(f"{dep.cp_url}/livez", timeout=10).text == "ok"
+    ready = httpx.get(f"{dep.cp_url}/readyz", timeout=10)
+    assert ready.status_code == 200 and ready.json() == {"ready": True}
+    resp = httpx.get(f"{dep.cp_url}/metrics", timeout=10)
+    assert resp.status_code == 200 and session not in resp.text
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(resp.text)
+        for s in family.samples
+    }
+    assert samples[("saeta_control_plane_sessions_issued_total", (("tenant", "acme"),))] == 1
+    assert samples[("saeta_control_plane_sessions_revoked_total", (("tenant", "acme"),))] == 1
+    assert samples[("saeta_control_plane_lookups_total", (("outcome", "found"),))] >= 1
+    assert samples[("saeta_control_plane_admin_refused_total", (("code", "UNAUTHORIZED"),))] == 1
+    assert samples[("saeta_control_plane_revocations_pushed_total", (("outcome", "pushed"),))] == 1
+    assert samples[("saeta_control_plane_lookup_duration_seconds_count", ())] >= 1

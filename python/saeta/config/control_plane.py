@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from saeta.config._base import (
     LoggingConfig,
@@ -35,6 +36,7 @@ class ControlPlaneConfig:
     logging: LoggingConfig
     https: HttpsConfig = field(default_factory=HttpsConfig)
     forwarded_allow_ips: tuple[str, ...] = LOOPBACK_PROXIES
+    metrics_access: Literal["loopback", "everyone", "off"] = "loopback"
 
 
 def default_admin_token_file() -> Path:
@@ -75,6 +77,7 @@ def load_control_plane_config(path: str | os.PathLike[str]) -> ControlPlaneConfi
     max_session_seconds = root.integer("max_session_seconds", 7 * 86400, 1, 366 * 86400)
     https = https_section(root)
     proxies = forwarded_allow_ips(root)
+    metrics_access = root.string("metrics_access", "loopback", ("loopback", "everyone", "off"))
     logging_cfg = _logging(root)
     root.check_unknown()
     return ControlPlaneConfig(
@@ -93,4 +96,5 @@ def load_control_plane_config(path: str | os.PathLike[str]) -> ControlPlaneConfi
         logging=logging_cfg,
         https=https,
         forwarded_allow_ips=proxies,
+        metrics_access=metrics_access,
     )

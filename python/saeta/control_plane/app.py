@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,9 +21,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from saeta.config import ControlPlaneConfig
+from saeta.control_plane.metrics import ControlPlaneMetrics
 from saeta.control_plane.store import SessionRow, SessionStore
 from saeta.core.names import is_dataset_name, is_tenant_id
-from saeta.core.origins import host_allowed, normalize_origin
+from saeta.core.origins import host_allowed, is_loopback_peer, normalize_origin
 from saeta.core.session_token import (
     MAX_TOKEN_CHARS,
     fingerprint,
@@ -69,6 +71,7 @@ class ControlPlane:
         self._hosts = (*cfg.allowed_hosts, *([cfg.host.lower()] if cfg.host not in ("0.0.0.0", "::") else []))
         self._origins = {normalize_origin(o) for o in cfg.allowed_origins}
         self._purged_at = 0  # unix time of the last purge of long-expired sessions
+        self.metrics = ControlPlaneMetrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -81,6 +84,9 @@ class ControlPlane:
             lifespan=self.lifespan,
             routes=[
                 Route("/healthz", self.healthz),
+                Route("/livez", self.healthz),
+                Route("/readyz", self.readyz),
+                Route("/metrics", self.metrics_page),
                 Route("/api/sessions", self.create, methods=["POST"]),
                 Route("/api/sessions/{session_id}", self.lookup, methods=["GET"]),
                 Route("/api/sessions/{session_id}/revoke", self.revoke, methods=["POST"]),
@@ -89,6 +95,24 @@ class ControlPlane:
 
     async def healthz(self, request: Request) -> Response:
         return PlainTextResponse("ok")
+
+    async def readyz(self, request: Request) -> Response:
+        """Ready while its database answers (Redis is not needed to serve: without it the
+        gateways learn revocations from lookups)."""
+        try:
+            await asyncio.to_thread(self.store.ping)
+        except Exception as exc:  # any failure of the database is "not ready"
+            log.warning("code=DATABASE_UNAVAILABLE readiness check failed: %s", exc)
+            return JSONResponse({"ready": False}, status_code=503)
+        return JSONResponse({"ready": True})
+
+    async def metrics_page(self, request: Request) -> Response:
+        """Prometheus' text format; who may read it follows ``metrics_access``."""
+        peer = request.client.host if request.client else None
+        access = self.cfg.metrics_access
+        if access == "off" or (access == "loopback" and not is_loopback_peer(peer)):
+            return PlainTextResponse("metrics are not served to this address (metrics_access)\n", status_code=403)
+        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     def _admin_refusal(self, request: Request) -> Response | None:
         """Why an admin call is refused, or None. A page on another site can make the
@@ -108,6 +132,7 @@ class ControlPlane:
             status, code, message = 415, "UNSUPPORTED_MEDIA_TYPE", "send the body as Content-Type: application/json"
         else:
             return None
+        self.metrics.refused.labels(code).inc()
         log.warning(
             "admin call refused code=%s host=%.100r origin=%.100r: %s",
             code,
@@ -163,6 +188,7 @@ class ControlPlane:
             if purged:
                 log.info("purged %d sessions expired over a day ago", purged)
         token = issue_session(self.cfg.secret_key, sid, user, now, ttl)
+        self.metrics.issued.labels(tenant).inc()
         log.info("session issued tenant=%s user=%s session=%s ttl=%d", tenant, user, fingerprint(token), ttl)
         answer: dict[str, Any] = {"session_id": token, "expires_at": now + ttl}
         if self.cfg.gateway_url:
@@ -180,27 +206,33 @@ class ControlPlane:
             return None
 
     async def lookup(self, request: Request) -> Response:
+        started = time.monotonic()
+        outcome, answer = await self._lookup(request)
+        self.metrics.lookups.labels(outcome).inc()
+        self.metrics.lookup_duration.observe(time.monotonic() - started)
+        return answer
+
+    async def _lookup(self, request: Request) -> tuple[str, Response]:
         token = _bearer(request)
         now = int(time.time())
         try:
             verify_service_token(self.cfg.secret_key, token or "", now)
         except Unauthorized:
-            return _error(401, "UNAUTHORIZED", "gateway service token missing or invalid")
+            return "unauthorized", _error(401, "UNAUTHORIZED", "gateway service token missing or invalid")
         sid = self._sid_of(request.path_params["session_id"], now)
         row = await asyncio.to_thread(self.store.get, sid) if sid else None
         if row is None or row.expires_at <= now:
-            return _error(404, "SESSION_NOT_FOUND", "unknown or expired session")
+            return "not_found", _error(404, "SESSION_NOT_FOUND", "unknown or expired session")
         if row.revoked_at is not None:
-            return _error(410, "SESSION_REVOKED", "session revoked")
-        return JSONResponse(
-            {
-                "user_id": row.user_id,
-                "cuenta_id": row.cuenta_id,
-                "edge_id": row.edge_id,
-                "permisos": row.permisos,
-                "expires_at": row.expires_at,
-            }
-        )
+            return "revoked", _error(410, "SESSION_REVOKED", "session revoked")
+        body = {
+            "user_id": row.user_id,
+            "cuenta_id": row.cuenta_id,
+            "edge_id": row.edge_id,
+            "permisos": row.permisos,
+            "expires_at": row.expires_at,
+        }
+        return "found", JSONResponse(body)
 
     async def revoke(self, request: Request) -> Response:
         if (refusal := self._admin_refusal(request)) is not None:
@@ -211,6 +243,7 @@ class ControlPlane:
         row = await asyncio.to_thread(self.store.revoke, sid, now) if sid else None
         if row is None:
             return _error(404, "SESSION_NOT_FOUND", "unknown session")
+        self.metrics.revoked.labels(row.edge_id).inc()
         log.info("session revoked tenant=%s user=%s sid=%s", row.edge_id, row.user_id, fingerprint(row.sid))
         pushed = await self._push_revocation(row)
         return JSONResponse({"revoked": True, "expires_at": row.expires_at, "pushed": pushed})
@@ -219,10 +252,13 @@ class ControlPlane:
         """Tells every gateway through Redis. Without Redis (or with Redis down) gateways
         still learn it from this service once their cached answer expires."""
         if self.redis is None:
+            self.metrics.pushes.labels("no_redis").inc()
             return False
         try:
             await publish_session_revoked(self.redis, row.sid, row.expires_at, time.time())
         except (RedisError, OSError) as exc:
+            self.metrics.pushes.labels("failed").inc()
             log.warning("code=REDIS_UNAVAILABLE revocation not pushed sid=%s: %s", fingerprint(row.sid), exc)
             return False
+        self.metrics.pushes.labels("pushed").inc()
         return True

@@ -67,5 +67,10 @@ class SessionStore:
         with self._lock:
             return self._db.execute("DELETE FROM sessions WHERE expires_at < ?", (now - 86400,)).rowcount
 
+    def ping(self) -> None:
+        """Raises when the database does not answer a trivial query."""
+        with self._lock:
+            self._db.execute("SELECT 1").fetchone()
+
     def close(self) -> None:
         self._db.close()

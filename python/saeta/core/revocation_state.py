@@ -20,6 +20,7 @@ MAX_REVOKED = 1_000_000
 class SessionRevokedMessage:
     sid: str
     expires_at: int
+    revoked_at: float | None = None  # Unix time of the revocation at the control plane (the delay metric)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,10 @@ def session_key(sid: str) -> str:
 
 def encode(message: RevocationMessage) -> str:
     if isinstance(message, SessionRevokedMessage):
-        return json.dumps({"kind": "session", "sid": message.sid, "expires_at": message.expires_at})
+        body: dict[str, object] = {"kind": "session", "sid": message.sid, "expires_at": message.expires_at}
+        if message.revoked_at is not None:
+            body["revoked_at"] = message.revoked_at
+        return json.dumps(body)
     return json.dumps({"kind": "crl"})
 
 
@@ -62,7 +66,9 @@ def decode(data: bytes | str) -> RevocationMessage | None:
     if kind == "crl":
         return CrlChangedMessage()
     if kind == "session" and _valid_sid(obj.get("sid")) and _valid_expiry(obj.get("expires_at")):
-        return SessionRevokedMessage(obj["sid"], obj["expires_at"])
+        at = obj.get("revoked_at")
+        valid_at = isinstance(at, int | float) and not isinstance(at, bool) and 0 < at < 2**42
+        return SessionRevokedMessage(obj["sid"], obj["expires_at"], float(at) if valid_at and at is not None else None)
     return None
 
 

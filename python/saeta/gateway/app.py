@@ -113,6 +113,8 @@ class Gateway:
             )
         self.router = Router(self.registry, self.presence, self.peers)
         self.metrics = GatewayMetrics(self._metric_state, self.relay.IMPLEMENTATION)
+        if isinstance(self.revocations, RedisRevocations):
+            self.revocations.on_delay = self.metrics.revocation_delay.observe
         self.flight = FlightService(self) if cfg.flight.port is not None else None
         self.flight_port: int | None = None  # the Flight endpoint's port once listening
         self.tls = server_context(cfg.https)  # TLS on http_port; a certificate that does not load stops the start
@@ -139,6 +141,7 @@ class Gateway:
         routes: list[Route | WebSocketRoute | Mount] = [
             *pages.routes(),
             Route("/healthz", self.healthz),
+            Route("/livez", self.healthz),
             Route("/readyz", self.readyz),
             Route("/metrics", self.metrics_page),
             WebSocketRoute("/stream/{session_id}", self.stream),
@@ -187,29 +190,45 @@ class Gateway:
                 "when the https certificate being served expires (Unix time)",
                 self.tls.not_after.timestamp(),
             )
-        return https | {
-            "saeta_gateway_ready": ("1 while /readyz answers 200", float(self._ready())),
-            "saeta_gateway_draining": ("1 from SIGTERM on", float(self.draining)),
-            "saeta_gateway_tunnels": ("connectors' tunnels held by this gateway", float(self.registry.count())),
-            "saeta_gateway_sockets": ("browser sockets open", float(len(self.sockets))),
-            "saeta_gateway_http_streams": ("POST /query answers being streamed", float(len(self.http_streams))),
-            "saeta_gateway_flight_streams": (
-                "Flight DoGets being streamed",
-                float(len(self.flight.streams) if self.flight is not None else 0),
-            ),
-            "saeta_gateway_revocation_fresh": (
-                "1 while the revocation state is fresh",
-                float(bool(revocation["fresh"])),
-            ),
-            "saeta_gateway_control_plane_reachable": (
-                "1 when the control plane last answered, 0 when it did not, -1 before any answer",
-                -1.0 if reachable is None else float(reachable),
-            ),
-            "saeta_gateway_revoked_certificates": (
-                "connector certificates the CRL revokes",
-                float(len(self.tunnels.crl.revoked)),
-            ),
-        }
+        redis = {}
+        if "connected" in revocation:  # with Redis
+            redis = {
+                "saeta_gateway_redis_connected": (
+                    "1 while the revocation subscription to Redis is up",
+                    float(bool(revocation["connected"])),
+                ),
+                "saeta_gateway_revocation_age_seconds": (
+                    "how old the revocation state is (since Redis last answered)",
+                    float(revocation["age_seconds"]) if revocation["age_seconds"] is not None else -1.0,
+                ),
+            }
+        return (
+            https
+            | redis
+            | {
+                "saeta_gateway_ready": ("1 while /readyz answers 200", float(self._ready())),
+                "saeta_gateway_draining": ("1 from SIGTERM on", float(self.draining)),
+                "saeta_gateway_tunnels": ("connectors' tunnels held by this gateway", float(self.registry.count())),
+                "saeta_gateway_sockets": ("browser sockets open", float(len(self.sockets))),
+                "saeta_gateway_http_streams": ("POST /query answers being streamed", float(len(self.http_streams))),
+                "saeta_gateway_flight_streams": (
+                    "Flight DoGets being streamed",
+                    float(len(self.flight.streams) if self.flight is not None else 0),
+                ),
+                "saeta_gateway_revocation_fresh": (
+                    "1 while the revocation state is fresh",
+                    float(bool(revocation["fresh"])),
+                ),
+                "saeta_gateway_control_plane_reachable": (
+                    "1 when the control plane last answered, 0 when it did not, -1 before any answer",
+                    -1.0 if reachable is None else float(reachable),
+                ),
+                "saeta_gateway_revoked_certificates": (
+                    "connector certificates the CRL revokes",
+                    float(len(self.tunnels.crl.revoked)),
+                ),
+            }
+        )
 
     def _ready(self) -> bool:
         revocation = self.revocations.status()

@@ -70,6 +70,12 @@ class GatewayMetrics:
             ["tenant"],
             registry=self.registry,
         )
+        self.revocation_delay = Histogram(
+            "saeta_gateway_revocation_delay_seconds",
+            "from a session's revocation at the control plane to its news here (pushed through Redis)",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
         self.registry.register(_State(read_state, relay))
 
     def query_done(self, tenant: str, transport: str, code: str, seconds: float | None) -> None:

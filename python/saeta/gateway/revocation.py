@@ -99,6 +99,7 @@ class RedisRevocations:
         self._listeners: list[Listener] = []
         self._crl_listeners: list[CrlListener] = []
         self._clock, self._monotonic = clock, monotonic
+        self.on_delay: Callable[[float], None] | None = None  # a pushed revocation's delay, in seconds
         self._task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._connected = False
@@ -163,7 +164,10 @@ class RedisRevocations:
         if isinstance(message, rs.CrlChangedMessage):
             self._spawn(self._fetch_crl())
             return
-        if self._state.revoke(message.sid, message.expires_at, self._clock()):
+        now = self._clock()
+        if message.revoked_at is not None and self.on_delay is not None:
+            self.on_delay(max(0.0, now - message.revoked_at))  # clocks of two hosts: never below 0
+        if self._state.revoke(message.sid, message.expires_at, now):
             for listener in self._listeners:
                 listener(message.sid)
 
