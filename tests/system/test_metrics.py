@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from saeta.client import Client, ServerError
 
 from tests.system.flight import bearer, connect
-from tests.system.harness import Deployment, big_dataset, wait_for
+from tests.system.harness import Deployment, big_dataset, free_port, wait_for
 from tests.system.redis_server import RedisServer
 
 pytestmark = pytest.mark.system
@@ -134,3 +134,31 @@ def test_the_control_planes_metrics(deployment: Deployment, redis_server: RedisS
     assert samples[("saeta_control_plane_admin_refused_total", (("code", "UNAUTHORIZED"),))] == 1
     assert samples[("saeta_control_plane_revocations_pushed_total", (("outcome", "pushed"),))] == 1
     assert samples[("saeta_control_plane_lookup_duration_seconds_count", ())] >= 1
+
+
+def test_the_connectors_metrics_on_its_local_port(deployment: Deployment) -> None:
+    """A real connector with metrics.port: its tunnel, registrations, and partitions by
+    dataset and outcome, scraped and parsed after a real query."""
+    dep = deployment
+    dep.start_control_plane()
+    dep.start_gateway()
+    port = free_port()
+    sections = {"metrics": {"port": port}}
+    dep.start_connector(
+        "acme", {"ventas": big_dataset(dep.root, "v.parquet") | {"path": "data/v.parquet"}}, sections=sections
+    )
+    with Client.connect(dep.ws_url, dep.session("acme")) as client:
+        assert client.query("ventas").num_rows == ROWS
+    resp = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(resp.text)
+        for s in family.samples
+    }
+    assert samples[("saeta_connector_tunnels", ())] == 1
+    assert samples[("saeta_connector_registrations_total", (("outcome", "ok"),))] >= 1
+    assert samples[("saeta_connector_describes_total", (("code", "OK"), ("dataset", "ventas")))] == 1
+    assert samples[("saeta_connector_partitions_total", (("code", "OK"), ("dataset", "ventas")))] == 1
+    assert samples[("saeta_connector_sent_rows_total", (("dataset", "ventas"),))] == ROWS
+    assert samples[("saeta_connector_sent_bytes_total", (("dataset", "ventas"),))] > ROWS * 8
+    assert samples[("saeta_connector_partition_duration_seconds_count", (("dataset", "ventas"),))] == 1

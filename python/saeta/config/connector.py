@@ -110,6 +110,9 @@ class ConnectorConfig:
     direct_data: bool = True
     # Bounds on one aggregate at the source (docs/configuration.md, "aggregation").
     aggregation: Limits = field(default_factory=Limits)
+    # Prometheus metrics on this local port (docs/metrics.md); None: not served.
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
 
 def _aggregation(root: _Section) -> Limits:
@@ -340,6 +343,10 @@ def load_connector_config(path: str | os.PathLike[str]) -> ConnectorConfig:
     datasets = {name: _dataset(root, name, value) for name, value in datasets_raw.items()}
     logging_cfg = _logging(root)
     aggregation = _aggregation(root)
+    metrics = root.section("metrics")
+    metrics_port = metrics.integer("port", None, 0, 65535)
+    metrics_host = metrics.string("host", "127.0.0.1")
+    metrics.check_unknown()
     root.check_unknown()
     return ConnectorConfig(
         file=file,
@@ -363,6 +370,8 @@ def load_connector_config(path: str | os.PathLike[str]) -> ConnectorConfig:
         connections=connections,
         direct_data=direct_data,
         aggregation=aggregation,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
     )
 
 

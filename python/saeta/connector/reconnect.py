@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from saeta.config import ConnectorConfig
+from saeta.connector.metrics import ConnectorMetrics
 from saeta.connector.sources.base import Source
 from saeta.connector.tunnel import AlreadyHeld, Tunnel
 from saeta.core.backoff import Backoff
@@ -38,12 +39,16 @@ class _Held:
         return tuple(sorted(r for s, r in self.by_slot.items() if s != slot and r))
 
 
-async def run_forever(cfg: ConnectorConfig, sources: Mapping[str, Source], stop: asyncio.Event) -> None:
+async def run_forever(
+    cfg: ConnectorConfig, sources: Mapping[str, Source], stop: asyncio.Event, metrics: ConnectorMetrics | None = None
+) -> None:
     """Keeps ``cfg.connections`` tunnels up until ``stop`` is set, each reconnecting with
     backoff and jitter (performance.reconnect_delay, doubling up to max_reconnect_delay)."""
     held = _Held(first_tried={slot: asyncio.Event() for slot in range(cfg.connections)})
     reads = asyncio.Semaphore(cfg.max_concurrent_reads)
-    await asyncio.gather(*(_keep_one(cfg, sources, stop, slot, held, reads) for slot in range(cfg.connections)))
+    await asyncio.gather(
+        *(_keep_one(cfg, sources, stop, slot, held, reads, metrics) for slot in range(cfg.connections))
+    )
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
@@ -58,6 +63,7 @@ async def _keep_one(
     slot: int,
     held: _Held,
     reads: asyncio.Semaphore,
+    metrics: ConnectorMetrics | None = None,
 ) -> None:
     """One tunnel slot. Slot N first waits for slot N-1's first try, so that the first
     registrations name the replicas already held."""
@@ -69,9 +75,14 @@ async def _keep_one(
             held.first_tried[slot].set()
             await _wait(stop, SPARE_CHECK_SECONDS)
             continue
-        tunnel = Tunnel(cfg, sources, reads)
+        tunnel = Tunnel(cfg, sources, reads, metrics)
+        registered = False
         try:
             await tunnel.register(held=held.others(slot))
+            registered = True
+            if metrics is not None:
+                metrics.registrations.labels("ok").inc()
+                metrics.tunnels.inc()
             held.alone = not tunnel.replica_id
             held.by_slot[slot] = tunnel.replica_id
             held.first_tried[slot].set()
@@ -90,8 +101,12 @@ async def _keep_one(
         except AlreadyHeld as err:
             log.info("tunnel %d: %s; dialling again", slot, err.message)
         except TunnelRefused as err:
+            if metrics is not None and not registered:
+                metrics.registrations.labels("refused").inc()
             log.warning("tunnel down: %s", err.message)
         finally:
+            if metrics is not None and registered:
+                metrics.tunnels.dec()
             held.by_slot.pop(slot, None)
             held.first_tried[slot].set()
             await tunnel.close()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from saeta import memory_trim, process_stats
 from saeta.config import ConnectorConfig
+from saeta.connector.metrics import ConnectorMetrics, MetricsServer
 from saeta.connector.reconnect import run_forever
 from saeta.connector.sources import Source, open_source
 from saeta.connector.tunnel import Tunnel
@@ -37,10 +38,23 @@ async def serve(cfg: ConnectorConfig, stop: asyncio.Event) -> None:
     service): serves until ``stop`` is set, then closes the tunnel and its sources."""
     sources = open_sources(cfg)
     log.info("connector starting tenant=%s gateway=%s datasets=%s", cfg.tenant_id, cfg.grpc_uri, ",".join(sources))
+    metrics, server = None, None
+    if cfg.metrics_port is not None:
+        metrics = ConnectorMetrics(cfg.tenant_id, sources)
+        try:
+            server = MetricsServer(metrics, cfg.metrics_host, cfg.metrics_port)
+        except OSError as exc:
+            for source in sources.values():
+                source.close()
+            where = f"{cfg.metrics_host}:{cfg.metrics_port}"
+            raise SaetaError(f"cannot serve metrics on {where}: {exc}", code="LISTEN_FAILED") from exc
+        log.info("metrics on http://%s:%d/metrics", cfg.metrics_host, server.port)
     trimmer = asyncio.create_task(memory_trim.trim_while_running(cfg.memory_trim_seconds), name="memory-trim")
     try:
-        await run_forever(cfg, sources, stop)
+        await run_forever(cfg, sources, stop, metrics)
     finally:
+        if server is not None:
+            await asyncio.to_thread(server.close)
         trimmer.cancel()
         for source in sources.values():
             source.close()

@@ -25,6 +25,7 @@ from saeta.connector.call_writer import BlockingReader, write_all, write_followe
 from saeta.connector.channel import CONTROL_METHOD, DirectChannels, describe_rpc_error, dial, doget_method
 from saeta.connector.chunks import Flush, chunk_messages, skip_rows
 from saeta.connector.live_aggregate import LiveAggregate
+from saeta.connector.metrics import ConnectorMetrics
 from saeta.connector.sources.base import Follower, Partition, QueryPlan, Source
 from saeta.core import filter_codec
 from saeta.core.aggregation import check_live
@@ -57,10 +58,15 @@ class Tunnel:
     """One dialled channel and its Control call. ``register()`` then ``serve()``."""
 
     def __init__(
-        self, cfg: ConnectorConfig, sources: Mapping[str, Source], reads: asyncio.Semaphore | None = None
+        self,
+        cfg: ConnectorConfig,
+        sources: Mapping[str, Source],
+        reads: asyncio.Semaphore | None = None,
+        metrics: ConnectorMetrics | None = None,
     ) -> None:
         self.cfg = cfg
         self.sources = sources
+        self.metrics = metrics
         self.channel = dial(cfg, cfg.grpc_uri)
         self._control = self.channel.stream_stream(
             CONTROL_METHOD,
@@ -306,7 +312,11 @@ class Tunnel:
                 plan = QueryPlan(plan.schema, (Partition(0, None),), None)
         except SaetaError as err:
             self._error(req.request_id, err)
+            if self.metrics is not None:
+                self.metrics.described(req.path[0] if len(req.path) == 1 else "", err.code)
             return
+        if self.metrics is not None:
+            self.metrics.described(dataset, "OK")
         # A resumable query of a source that reads in a stable order only when asked (a
         # database dataset with a key): its partitions are read in key order.
         ordered = req.query.resumable and not req.query.follow and not source.resumable and source.can_order
@@ -358,6 +368,7 @@ class Tunnel:
         call = doget(metadata=((CALL_ID_KEY, req.call_id),))
         reader: BlockingReader | None = None
         rows = nbytes = 0
+        outcome = "OK"
         try:
             source = self._source(ticket.dataset)
             conditions = filter_codec.from_proto(req.filter)
@@ -398,18 +409,22 @@ class Tunnel:
             )
         except SaetaError as err:
             # Tell the gateway why first; the cancel below then ends the data call.
+            outcome = err.code
             self._error(req.request_id, err)
             call.cancel()
         except asyncio.InvalidStateError:
             # grpc.aio's write on a call that has already ended (the gateway went away
             # between two writes, or the call never connected): the same as the gateway
             # ending it, with the call's own status.
+            outcome = "GATEWAY_ENDED"
             log.info("query %s: the gateway ended the data call (the call had finished)", req.request_id)
             self._data_call_ended(req, await call.code(), await call.details())
         except grpc.aio.AioRpcError as exc:
+            outcome = "GATEWAY_ENDED"
             log.info("query %s: the gateway ended the data call (%s)", req.request_id, describe_rpc_error(exc))
             self._data_call_ended(req, exc.code(), exc.details())
         except asyncio.CancelledError:
+            outcome = "CANCELLED"
             call.cancel()
             log.info("query %s cancelled; source closed", req.request_id)
             raise
@@ -417,3 +432,9 @@ class Tunnel:
             if reader is not None:
                 reader.close()
             memory_trim.transfer_ended()
+            if self.metrics is not None and not ticket.follow:  # a subscription lasts as long as it is followed
+                whole = outcome == "OK"
+                seconds = time.perf_counter() - started
+                self.metrics.partition_done(
+                    ticket.dataset, outcome, seconds, rows if whole else 0, nbytes if whole else 0
+                )
