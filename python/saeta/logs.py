@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
+from typing import Any
 
 from saeta.config import LoggingConfig
 from saeta.core.text import inert
@@ -21,14 +23,40 @@ class TextFormatter(logging.Formatter):
         return super().formatMessage(record)
 
 
+# A ``key=%s`` in a log call's format: the argument it takes becomes the JSON field ``key``.
+_PLACEHOLDER = re.compile(r"(?:\b([a-z_][a-z0-9_]*)=)?%(?:\.\d+)?[-#0 +]*\d*(?:\.\d+)?([sdirfgexXo%])")
+RESERVED = frozenset({"ts", "level", "logger", "msg", "exc"})
+
+
+def fields_of(record: logging.LogRecord) -> dict[str, Any]:
+    """The ``key=%s`` values of a log call, by key: its context as fields (the text format
+    shows the same ``key=value`` inside the line)."""
+    if not isinstance(record.msg, str) or not isinstance(record.args, tuple) or not record.args:
+        return {}
+    fields: dict[str, Any] = {}
+    index = 0
+    for match in _PLACEHOLDER.finditer(record.msg):
+        key, conversion = match.group(1), match.group(2)
+        if conversion == "%":
+            continue
+        if index >= len(record.args):
+            break
+        value = record.args[index]
+        index += 1
+        if key and key not in RESERVED:
+            fields[key] = value if isinstance(value, bool | int | float) or value is None else str(value)
+    return fields
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, Any] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        entry.update(fields_of(record))
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         # Lone surrogates cannot be written as UTF-8: escaped, the line stays one valid line.

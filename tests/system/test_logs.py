@@ -100,5 +100,10 @@ def test_a_whole_scenario_logs_json_and_never_a_session_id(deployment: Deploymen
     refusals = [json.loads(line)["msg"] for line in logs["gateway"].splitlines() if "code=" in line]
     assert any("code=BAD_REQUEST" in m and "tenant=acme" in m for m in refusals), refusals
     assert any("code=DATASET_NOT_FOUND" in m and "tenant=acme" in m for m in refusals), refusals
+    # The context is in fields too, not only inside msg: a log pipeline filters on them.
+    entries = [json.loads(line) for line in logs["gateway"].splitlines()]
+    coded = [(e.get("code"), e.get("tenant")) for e in entries]
+    assert ("BAD_REQUEST", "acme") in coded and ("DATASET_NOT_FOUND", "acme") in coded, coded
+    assert any(e.get("session") == fingerprint(sessions[0]) for e in entries)
     # Sessions appear as fingerprints, which let an operator follow one without its id.
     assert fingerprint(sessions[0]) in logs["gateway"]

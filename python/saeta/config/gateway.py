@@ -105,6 +105,7 @@ class GatewayConfig:
     flight: FlightConfig = FlightConfig()
     metrics_access: Literal["loopback", "everyone", "off"] = "loopback"
     https: HttpsConfig = field(default_factory=HttpsConfig)
+    audit_file: str | None = None  # the audit log's file, "-" for stdout; None: no audit log
     control_plane_ca: Path | None = None  # the CA of the control plane's https certificate; None: the system's
     forwarded_allow_ips: tuple[str, ...] = LOOPBACK_PROXIES
 
@@ -209,6 +210,12 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     https = https_section(root)
     proxies = forwarded_allow_ips(root)
     control_plane_ca = root.readable_file("control_plane_ca", None)
+    audit = root.section("audit")
+    audit_value = audit.string("file", None)
+    audit_file = audit_value if audit_value in (None, "-") else str(resolve(file, audit_value))
+    if audit_file not in (None, "-") and not Path(audit_file).parent.is_dir():
+        raise audit.fail("file", f"folder does not exist: {Path(audit_file).parent}")
+    audit.check_unknown()
     redis_url = _redis_url(root)
     revocation = root.section("revocation")
     revocation_stale_seconds = revocation.number("stale_seconds", 10.0, 0.5, 86400)
@@ -314,6 +321,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
         https=https,
         forwarded_allow_ips=proxies,
         control_plane_ca=control_plane_ca,
+        audit_file=audit_file,
     )
 
 

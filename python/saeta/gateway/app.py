@@ -31,6 +31,7 @@ from saeta.core.session_limits import SessionCaps, SessionLimits
 from saeta.core.session_token import fingerprint
 from saeta.errors import ControlPlaneUnavailable, SaetaError, SessionRevoked, TooManySockets, Unauthorized
 from saeta.gateway import http_query, http_server, pages
+from saeta.gateway.audit import AuditLog, Outcomes
 from saeta.gateway.browser import CLOSE_TRY_AGAIN_LATER, BrowserSocket, SocketLimits
 from saeta.gateway.call_slots import CallSlots
 from saeta.gateway.crl import CrlWatcher
@@ -113,6 +114,8 @@ class Gateway:
             )
         self.router = Router(self.registry, self.presence, self.peers)
         self.metrics = GatewayMetrics(self._metric_state, self.relay.IMPLEMENTATION)
+        self.audit = AuditLog(cfg.audit_file)
+        self.outcomes = Outcomes(self.metrics, self.audit, replica.id if replica is not None else "")
         if isinstance(self.revocations, RedisRevocations):
             self.revocations.on_delay = self.metrics.revocation_delay.observe
         self.flight = FlightService(self) if cfg.flight.port is not None else None
@@ -287,7 +290,7 @@ class Gateway:
                 self.sessions,
                 self.relay,
                 self.socket_limits,
-                self.metrics,
+                self.outcomes,
             )
             self.sockets.add(sock)
             log.info("socket open tenant=%s user=%s session=%s", session.tenant, session.user_id, sock.fp)
@@ -391,6 +394,7 @@ class Gateway:
         if self.peers is not None:
             await self.peers.close()
         await self.revocations.close()
+        self.audit.close()
         if http_task.done() and not http_task.cancelled() and http_task.exception():
             raise SaetaError("the HTTP server failed to start", code="LISTEN_FAILED")
         log.info("gateway stopped")

@@ -45,9 +45,9 @@ from saeta.errors import (
     SessionRevoked,
     Unauthorized,
 )
+from saeta.gateway.audit import Outcomes
 from saeta.gateway.call_slots import CallSlots
 from saeta.gateway.data_calls import DataCalls
-from saeta.gateway.metrics import GatewayMetrics
 from saeta.gateway.query import QueryContext, run_query, run_subscription
 from saeta.gateway.router import Router
 from saeta.gateway.sessions import SessionValidator
@@ -89,10 +89,10 @@ class BrowserSocket:
         sessions: SessionValidator,
         relay: Relay,
         limits: SocketLimits,
-        metrics: GatewayMetrics | None = None,
+        outcomes: Outcomes | None = None,
     ) -> None:
         self.ws, self.token, self.session = ws, token, session
-        self.metrics = metrics
+        self.outcomes = outcomes
         self.cfg, self.router, self.calls, self.sessions, self.relay = cfg, router, calls, sessions, relay
         self.limits = limits
         self.fp = fingerprint(token)
@@ -256,6 +256,7 @@ class BrowserSocket:
     async def _query(self, q: bp.RunQuery | bp.Subscribe, stop: asyncio.Event | None = None) -> None:
         answer: str | None = None  # the error frame, when the query fails
         started, code = time.monotonic(), "OK"
+        ctx: QueryContext | None = None
         try:
             if not self.session.allows(q.dataset):
                 # Exactly the answer for a dataset that does not exist.
@@ -275,7 +276,7 @@ class BrowserSocket:
                 self.session.sid,
                 self.cfg.max_frame_bytes,
                 ResumeKeys(self.cfg.secret_key, session_digest(self.session.sid), self.session.expires_at),
-                self.metrics,
+                self.outcomes.metrics if self.outcomes is not None else None,
                 "socket",
                 started,
             )
@@ -296,9 +297,10 @@ class BrowserSocket:
                 log.exception("query crashed tenant=%s session=%s%s", self.session.tenant, self.fp, CRASH_LOG.note())
             answer, code = bp.error_frame(q.id, "INTERNAL", "internal error"), "INTERNAL"
         finally:
-            if self.metrics is not None:
-                seconds = None if isinstance(q, bp.Subscribe) else time.monotonic() - started
-                self.metrics.query_done(self.session.tenant, "socket", code, seconds)
+            if self.outcomes is not None:
+                rows, nbytes = (ctx.rows_relayed, ctx.bytes_relayed) if ctx is not None else (0, 0)
+                seconds = time.monotonic() - started
+                self.outcomes.ended("socket", self.session, self.fp, q, rows, nbytes, code, seconds)
             # The id is free before the client hears the query ended: it may ask again
             # (a resume) as soon as it reads the answer.
             self.queries.pop(q.id, None)

@@ -122,6 +122,8 @@ class QueryContext:
     transport: str = "socket"  # the metrics' label: socket, http or flight
     started: float = field(default_factory=time.monotonic)
     _first_sent: bool = False
+    rows_relayed: int = 0  # over all its partitions: the audit line's
+    bytes_relayed: int = 0
 
     def batch_sent(self) -> None:
         """A record batch went to the client: the first one's delay is observed."""
@@ -274,6 +276,8 @@ async def relay_partition(
         finally:
             call.finish(relay.abort)
             memory_trim.transfer_ended()
+            ctx.rows_relayed += relay.rows
+            ctx.bytes_relayed += relay.nbytes
             if ctx.metrics is not None:
                 ctx.metrics.relayed(ctx.link.tenant, relay.rows, relay.nbytes)
 

@@ -55,6 +55,7 @@ class FlightStream:
         self.gateway, self.caller, self.ticket, self.context, self.schemas = gateway, caller, ticket, context, schemas
         self.ended: SaetaError | None = None  # why the stream was ended from outside
         self.task: asyncio.Task[int] | None = None
+        self.ctx: QueryContext | None = None  # once the relay starts: its rows and bytes, for the audit line
         cfg = gateway.cfg
         self.watch = SessionWatch(gateway.sessions, caller.token, caller.session, cfg.session_cache_seconds, self.end)
 
@@ -147,6 +148,7 @@ class FlightStream:
             metrics=gw.metrics,
             transport="flight",
         )
+        self.ctx = ctx
         request_id = secrets.token_hex(8)
         errors = link.watch_errors(request_id)
         rows = 0

@@ -25,6 +25,7 @@ import grpc
 import grpc.aio
 from google.protobuf.message import DecodeError, Message
 
+from saeta.core import browser_protocol as bp
 from saeta.core import flight_request, flight_ticket
 from saeta.core.flight_status import status_of
 from saeta.core.resume_token import session_digest
@@ -228,7 +229,10 @@ class FlightService:
             code = err.code
             raise
         finally:
-            gw.metrics.query_done(s.tenant, "flight", code, time.monotonic() - started)
+            ctx = stream.ctx
+            rows_sent, nbytes = (ctx.rows_relayed, ctx.bytes_relayed) if ctx is not None else (0, 0)
+            q = bp.RunQuery("flight", t.dataset, t.columns, t.limit, t.conditions, aggregate=t.aggregate, page=t.page)
+            gw.outcomes.ended("flight", s, caller.fp, q, rows_sent, nbytes, code, time.monotonic() - started)
         log.info("flight doget done tenant=%s session=%s dataset=%s rows=%d", s.tenant, caller.fp, t.dataset, rows)
 
     async def do_action(self, raw: bytes, context: Context) -> None:

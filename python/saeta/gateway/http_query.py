@@ -147,6 +147,7 @@ class HttpStream:
         cfg = self.gateway.cfg
         answer: str | None = None
         started, code = time.monotonic(), "OK"
+        ctx: QueryContext | None = None
         try:
             if not self.session.allows(q.dataset):
                 raise DatasetNotFound(f"no dataset {q.dataset!r}")  # exactly the answer for one that does not exist
@@ -185,7 +186,9 @@ class HttpStream:
                 raise  # the client went away: nobody to tell
         finally:
             state.finished(q.id)
-            self.gateway.metrics.query_done(self.session.tenant, "http", code, time.monotonic() - started)
+            rows, nbytes = (ctx.rows_relayed, ctx.bytes_relayed) if ctx is not None else (0, 0)
+            seconds = time.monotonic() - started
+            self.gateway.outcomes.ended("http", self.session, self.fp, q, rows, nbytes, code, seconds)
         if answer is not None:
             with contextlib.suppress(ClientTooSlow):
                 await self.send_text(answer)
