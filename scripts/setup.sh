@@ -14,9 +14,10 @@ cd "$(dirname "$0")/.."
 # source's tests, run against that PostgreSQL through its ODBC driver; haproxy and
 # redis-sentinel: several gateway replicas behind a real load balancer, on a Redis that
 # fails over (docs/scaling.md); a JDK and Maven: the Flight SQL JDBC driver's test
-# (docs/flight.md).
+# (docs/flight.md); systemd: `systemd-analyze verify` checks the service units the CLI writes
+# (nothing is started with it).
 SYSTEM_PACKAGES=(ca-certificates nix-bin redis-server redis-sentinel haproxy chromium fonts-liberation postgresql
-  unixodbc odbc-postgresql openjdk-17-jdk-headless maven)
+  unixodbc odbc-postgresql openjdk-17-jdk-headless maven systemd)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

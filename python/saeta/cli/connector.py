@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 
+from saeta.cli.service import add_service_parser
 from saeta.errors import SaetaError
 
 
@@ -39,40 +39,6 @@ def connector_test(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def connector_service(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from saeta.config import load_connector_config
-
-    config = Path(args.config)
-    try:
-        load_connector_config(config)  # refuse to install a service that could not start
-    except SaetaError as err:
-        print(f"FAIL config: {err}")
-        return 2
-    try:
-        if sys.platform == "win32":
-            from saeta.connector.service import windows
-
-            lines = windows.handle(args.action, str(config.resolve()))
-        else:
-            from saeta.connector.service import systemd
-
-            unit = systemd.unit(config, args.name, user=args.user)
-            unit_dir = Path(args.unit_dir) if args.unit_dir else systemd.UNIT_DIR
-            if args.action == "install":
-                lines = systemd.install(unit, unit_dir)
-            elif args.action == "remove":
-                lines = systemd.remove(unit, unit_dir)
-            else:
-                lines = systemd.control(args.action, unit)
-    except (SaetaError, OSError) as err:
-        print(f"FAIL {args.action}: {err}")
-        return 1
-    print("\n".join(lines))
-    return 0
-
-
 def add_to(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     conn = sub.add_parser("connector", help="the on-premises connector").add_subparsers(dest="sub", required=True)
     c = conn.add_parser("run", help="serve datasets to the gateway until stopped")
@@ -82,10 +48,4 @@ def add_to(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.add_argument("--config", required=True)
     c.set_defaults(fn=connector_test)
 
-    c = conn.add_parser("service", help="install, start, stop or remove the connector as a system service")
-    c.add_argument("action", choices=("install", "start", "stop", "remove"))
-    c.add_argument("--config", required=True)
-    c.add_argument("--name", default="saeta-connector", help="service name (Linux; default saeta-connector)")
-    c.add_argument("--user", help="run as this user (Linux)")
-    c.add_argument("--unit-dir", help="where the systemd unit goes (default /etc/systemd/system)")
-    c.set_defaults(fn=connector_service)
+    add_service_parser(conn, "connector")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
+
+from saeta.cli.service import add_service_parser
 
 
 def run_gateway(args: argparse.Namespace) -> int:
@@ -89,14 +92,32 @@ def run_demo(args: argparse.Namespace) -> int:
     return demo.run(state, ports, args.ventas_rows, redis_port)
 
 
-def add_to(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    c = sub.add_parser("gateway", help="run the gateway")
-    c.add_argument("--config", required=True)
-    c.set_defaults(fn=run_gateway)
+def _needs_config(
+    fn: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser
+) -> Callable[[argparse.Namespace], int]:
+    """``--config`` is required to run (argparse cannot require it only without a subcommand)."""
 
-    c = sub.add_parser("control-plane", help="run the reference control plane")
-    c.add_argument("--config", required=True)
-    c.set_defaults(fn=run_control_plane)
+    def run(args: argparse.Namespace) -> int:
+        if not args.config:
+            parser.error("the following arguments are required: --config")
+        return fn(args)
+
+    return run
+
+
+def add_to(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    for role, fn, what in (
+        ("gateway", run_gateway, "the gateway"),
+        ("control-plane", run_control_plane, "the reference control plane"),
+    ):
+        c = sub.add_parser(
+            role,
+            help=f"run {what}",
+            description=f"Runs {what} until SIGTERM. Example: saeta {role} --config {role}.yaml",
+        )
+        c.add_argument("--config", help="its config file (docs/configuration.md)")
+        c.set_defaults(fn=_needs_config(fn, c))
+        add_service_parser(c.add_subparsers(dest="sub", metavar="{service}"), role)
 
 
 def add_demo_to(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

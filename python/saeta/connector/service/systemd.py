@@ -1,5 +1,6 @@
-"""The connector as a systemd service: the unit is text from a template (no I/O here
-except in the thin functions at the bottom), and systemctl runs it when present."""
+"""The connector, the gateway and the control plane as systemd services: the unit is text
+from a template (no I/O here except in the thin functions at the bottom), and systemctl
+runs it when present."""
 
 from __future__ import annotations
 
@@ -17,29 +18,50 @@ UNIT_DIR = Path("/etc/systemd/system")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 
 UNIT_TEMPLATE = """\
-# Written by `saeta connector service install`; remove with `saeta connector service remove`.
+# Written by `saeta {command} service install`; remove with `saeta {command} service remove`.
 [Unit]
-Description=saeta connector ({name})
-Documentation=https://github.com/saeta/saeta/blob/main/docs/connector.md
+Description=saeta {what} ({name})
+Documentation=https://github.com/saeta/saeta/blob/main/docs/{doc}
 Wants=network-online.target
 After=network-online.target
 
 [Service]
 Type=simple
 ExecStart={exec_start}
-WorkingDirectory={workdir}
+{reload_line}WorkingDirectory={workdir}
 Restart=always
 RestartSec=5
-# SIGTERM: the connector closes its tunnel and exits (the same path as Ctrl-C).
+# SIGTERM: it drains and exits (the same path as Ctrl-C), within 30 s.
 KillSignal=SIGTERM
 TimeoutStopSec=30
-NoNewPrivileges=true
+{limits}NoNewPrivileges=true
 PrivateTmp=true
 ProtectSystem=full
-{user_line}
+{writable_line}{user_line}
 [Install]
 WantedBy=multi-user.target
 """
+
+
+@dataclass(frozen=True)
+class Role:
+    """What differs between the units of saeta's three long-running processes."""
+
+    command: str  # `saeta COMMAND service ...`
+    what: str
+    doc: str
+    run: tuple[str, ...]  # the arguments after `python -m saeta`, before --config
+    reload: bool  # SIGHUP reloads its https certificate
+    limits: str  # extra [Service] lines
+
+
+ROLES = {
+    "connector": Role("connector", "connector", "connector.md", ("connector", "run"), False, ""),
+    # The gateway holds a socket per browser and a tunnel per connector: a high file limit
+    # (it raises its soft limit to this hard one at start; docs/configuration.md).
+    "gateway": Role("gateway", "gateway", "deployment.md", ("gateway",), True, "LimitNOFILE=65536\n"),
+    "control-plane": Role("control-plane", "control plane", "deployment.md", ("control-plane",), True, ""),
+}
 
 
 @dataclass(frozen=True)
@@ -49,17 +71,37 @@ class Unit:
     text: str
 
 
-def unit(config: Path, name: str = "saeta-connector", python: str = sys.executable, user: str | None = None) -> Unit:
-    """The unit for the connector with ``config``, run by ``python -m saeta connector run``."""
+def unit(
+    config: Path,
+    name: str = "saeta-connector",
+    python: str = sys.executable,
+    user: str | None = None,
+    role: str = "connector",
+    writable: tuple[Path, ...] = (),
+    low_port: bool = False,
+) -> Unit:
+    """The unit that runs ``python -m saeta ROLE... --config CONFIG``; ``writable``: the
+    folders it writes (a database, an audit log) in a system otherwise read-only to it;
+    ``low_port``: it listens on a port under 1024 (443) as ``user``, which needs
+    CAP_NET_BIND_SERVICE, and only that."""
     if not _NAME.fullmatch(name):
         raise SaetaError(f"invalid service name {name!r}", code="BAD_REQUEST")
+    r = ROLES[role]
     config = config.resolve()
-    exec_start = shlex.join([python, "-m", "saeta", "connector", "run", "--config", str(config)])
+    exec_start = shlex.join([python, "-m", "saeta", *r.run, "--config", str(config)])
+    paths = sorted({str(p.resolve()) for p in writable})
     text = UNIT_TEMPLATE.format(
+        command=r.command,
+        what=r.what,
+        doc=r.doc,
         name=name,
         exec_start=exec_start,
+        reload_line="ExecReload=/bin/kill -HUP $MAINPID\n" if r.reload else "",
         workdir=shlex.quote(str(config.parent)),
-        user_line=f"User={user}\n" if user else "",
+        limits=r.limits,
+        writable_line=f"ReadWritePaths={' '.join(shlex.quote(p) for p in paths)}\n" if paths else "",
+        user_line=(f"User={user}\n" if user else "")
+        + ("AmbientCapabilities=CAP_NET_BIND_SERVICE\n" if user and low_port else ""),
     )
     return Unit(name, UNIT_DIR / f"{name}.service", text)
 
