@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.handlers
 import re
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from saeta.config import LoggingConfig
@@ -63,15 +65,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def configure(cfg: LoggingConfig | None = None, name: str = "saeta") -> None:
+def configure(cfg: LoggingConfig | None = None, name: str = "saeta", extra: Sequence[logging.Handler] = ()) -> None:
+    """stderr, or ``logging.file`` (rotated by size, so a service that nobody reads the
+    stderr of keeps a bounded log); ``extra``: more handlers (the Windows Event Log)."""
     cfg = cfg or LoggingConfig()
-    handler = logging.StreamHandler(sys.stderr)
+    handler: logging.Handler
+    if cfg.file is not None:
+        handler = logging.handlers.RotatingFileHandler(
+            cfg.file, maxBytes=cfg.max_bytes, backupCount=cfg.backups, encoding="utf-8"
+        )
+    else:
+        handler = logging.StreamHandler(sys.stderr)
     if cfg.format == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(TextFormatter(f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    for old in root.handlers:
+        if isinstance(old, logging.FileHandler):  # a file of an earlier configure()
+            old.close()
+    root.handlers[:] = [handler, *extra]
     root.setLevel(cfg.level)
     # Third-party chatter stays at WARNING whatever our level.
     for noisy in ("httpx", "httpcore", "uvicorn", "uvicorn.error", "websockets", "grpc"):

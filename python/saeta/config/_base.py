@@ -178,6 +178,9 @@ LogFormat = Literal["text", "json"]
 class LoggingConfig:
     level: LogLevel = "INFO"
     format: LogFormat = "text"
+    file: Path | None = None  # lines go to this file (rotated by size) instead of stderr
+    max_bytes: int = 10 * 1024 * 1024  # the file's size before it is rotated
+    backups: int = 5  # rotated files kept
 
 
 def _logging(root: _Section) -> LoggingConfig:
@@ -185,7 +188,17 @@ def _logging(root: _Section) -> LoggingConfig:
     level = sec.string("level", "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise sec.fail("level", f"expected DEBUG, INFO, WARNING or ERROR, got {level!r}")
-    cfg = LoggingConfig(level=level, format=sec.string("format", "text", ("text", "json")))
+    file_value = sec.string("file", None)
+    log_file = resolve(sec.file, file_value) if file_value is not None else None
+    if log_file is not None and not log_file.parent.is_dir():
+        raise sec.fail("file", f"folder does not exist: {log_file.parent}")
+    cfg = LoggingConfig(
+        level=level,
+        format=sec.string("format", "text", ("text", "json")),
+        file=log_file,
+        max_bytes=sec.integer("max_bytes", LoggingConfig.max_bytes, 64 * 1024, 2**40),
+        backups=sec.integer("backups", LoggingConfig.backups, 0, 1000),
+    )
     sec.check_unknown()
     return cfg
 

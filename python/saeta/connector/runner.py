@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from dataclasses import dataclass
 
-from saeta import memory_trim, process_stats
+from saeta import memory_trim, process_stats, stop_signals
 from saeta.config import ConnectorConfig
 from saeta.connector.metrics import ConnectorMetrics, MetricsServer
 from saeta.connector.reconnect import run_forever
@@ -27,8 +26,7 @@ async def run(cfg: ConnectorConfig) -> None:
     """`connector run` (and the systemd unit): serves until SIGTERM or SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop_signals.install(loop, stop)
     process_stats.install(loop)
     await serve(cfg, stop)
 

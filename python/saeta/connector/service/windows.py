@@ -1,67 +1,66 @@
-"""The connector as a Windows service (pywin32), imported only on Windows. A thin shell:
-the service runs the same runner as `saeta connector run` on its own event loop, and the
-Service Control Manager's stop request sets the runner's stop event."""
+"""The connector as a Windows service: the pywin32 shell around windows_service.py, which
+holds the logic (and is tested on Linux). Imported only on Windows."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
-import threading
 from typing import Any
 
-if sys.platform != "win32":  # pragma: no cover - reviewed by eye, see docs/connector.md
+if sys.platform != "win32":  # pragma: no cover - the logic is tested through windows_service.py
     raise ImportError("saeta.connector.service.windows runs on Windows only")
 
 import servicemanager  # type: ignore[import-untyped]
 import win32service  # type: ignore[import-untyped]
 import win32serviceutil  # type: ignore[import-untyped]
 
-from saeta import logs
-from saeta.config import load_connector_config
-from saeta.connector.runner import serve
+from saeta.connector.service.windows_service import (
+    CONFIG_OPTION,
+    SERVICE_NAME,
+    ServiceRunner,
+    install_action,
+)
 
-CONFIG_OPTION = "config"
+
+class _Control:
+    """windows_service.ServiceControl over pywin32."""
+
+    def __init__(self, service: ConnectorService) -> None:
+        self.service = service
+
+    def config_path(self) -> str:
+        return str(win32serviceutil.GetServiceCustomOption(SERVICE_NAME, CONFIG_OPTION))
+
+    def report_stop_pending(self) -> None:
+        self.service.ReportServiceStatus(win32service.SERVICE_STOP_PENDING)
+
+    def log_info(self, message: str) -> None:
+        servicemanager.LogInfoMsg(message)
+
+    def log_warning(self, message: str) -> None:
+        servicemanager.LogWarningMsg(message)
+
+    def log_error(self, message: str) -> None:
+        servicemanager.LogErrorMsg(message)
 
 
 class ConnectorService(win32serviceutil.ServiceFramework):  # type: ignore[misc]
-    _svc_name_ = "saeta-connector"
+    _svc_name_ = SERVICE_NAME
     _svc_display_name_ = "saeta connector"
     _svc_description_ = "Streams this site's datasets to the saeta gateway (outbound mTLS only)."
 
     def __init__(self, args: Any) -> None:
         super().__init__(args)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
+        self.runner = ServiceRunner(_Control(self))
 
     def SvcStop(self) -> None:
-        self.ReportServiceStatus(win32service.SERVICE_STOP_PENDING)
-        self._ready.wait(30)
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
+        self.runner.stop()
 
     def SvcDoRun(self) -> None:
-        config_path = win32serviceutil.GetServiceCustomOption(self._svc_name_, CONFIG_OPTION)
-        servicemanager.LogInfoMsg(f"saeta connector starting with {config_path}")
-        cfg = load_connector_config(config_path)
-        logs.configure(cfg.logging, "connector")
-
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            self._ready.set()
-            await serve(cfg, self._stop)
-
-        asyncio.run(main())
-        servicemanager.LogInfoMsg("saeta connector stopped")
+        self.runner.run()
 
 
 def handle(action: str, config_path: str) -> list[str]:
-    """install (auto start, the config path kept in the service's registry options),
-    start, stop or remove, through pywin32's command line."""
-    name = ConnectorService._svc_name_
-    argv = ["saeta", "--startup", "auto", action] if action == "install" else ["saeta", action]
-    win32serviceutil.HandleCommandLine(ConnectorService, argv=argv)
-    if action == "install":
-        win32serviceutil.SetServiceCustomOption(name, CONFIG_OPTION, config_path)
-    return [f"{action}: {name}"]
+    def command_line(argv: list[str]) -> int:
+        return int(win32serviceutil.HandleCommandLine(ConnectorService, argv=argv) or 0)
+
+    return install_action(action, config_path, command_line, win32serviceutil.SetServiceCustomOption)
