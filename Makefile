@@ -1,5 +1,5 @@
 # One way to do each thing; the README, CI and flake.nix call these targets.
-.PHONY: setup demo test lint protos bench fuzz
+.PHONY: setup demo test lint protos bench fuzz dist
 PY := .venv/bin/python
 
 setup:
@@ -13,6 +13,9 @@ test: setup
 
 lint: setup
 	bash scripts/test.sh --lint-only
+
+dist: setup
+	bash scripts/dist.sh
 
 protos: setup
 	$(PY) scripts/gen_protos.py

@@ -31,6 +31,12 @@ fi
 
 command -v cargo >/dev/null || { echo "setup: cargo (Rust) is required: https://rustup.rs" >&2; exit 1; }
 command -v npm >/dev/null || { echo "setup: Node.js and npm are required to build the dashboard" >&2; exit 1; }
+# The aarch64 wheel (scripts/dist.sh, tests/system/test_install.py) links against Rust's
+# standard library for that target: rustup fetches it once.
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+  echo "setup: adding Rust's aarch64-unknown-linux-gnu target"
+  rustup target add aarch64-unknown-linux-gnu >/dev/null
+fi
 
 # The browser side: node_modules exactly as package-lock.json pins them (reinstalled when
 # the lock changes), then the dashboard's assets built into the Python package.

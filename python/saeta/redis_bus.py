@@ -4,12 +4,22 @@ plane, ``saeta certs revoke`` and the gateways."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import redis.asyncio as aioredis
-from redis.asyncio.sentinel import Sentinel
-
+from saeta import extras
 from saeta.core import revocation_state as rs
 from saeta.core.redis_address import SENTINEL_SCHEME, parse_sentinel_url
+from saeta.errors import SaetaError
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+try:
+    from redis.exceptions import RedisError as RedisError  # re-exported: the callers catch it
+except ImportError:  # without the redis extra no Redis is called (redis_url is refused), so none is raised
+
+    class RedisError(Exception):  # type: ignore[no-redef]
+        """Stands for redis' error where the redis extra is not installed."""
 
 
 def local_server_args(binary: str, port: int, data_dir: Path) -> list[str]:
@@ -23,6 +33,12 @@ def connect(url: str, timeout_seconds: float = 5.0) -> aioredis.Redis:
     """A client for ``url`` (core/redis_address.py): a plain Redis, or the master that
     Redis Sentinel names, found again by asking the sentinels after a failover (each new
     connection asks; a connection to a demoted master fails, and the callers reconnect)."""
+    problem = extras.missing_message("redis")
+    if problem is not None:
+        raise SaetaError(problem, code="EXTRA_MISSING")
+    import redis.asyncio as aioredis
+    from redis.asyncio.sentinel import Sentinel
+
     if url.startswith(SENTINEL_SCHEME):
         address = parse_sentinel_url(url)
         timeouts = {"socket_connect_timeout": timeout_seconds, "socket_timeout": timeout_seconds}

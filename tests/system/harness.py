@@ -142,6 +142,7 @@ class Deployment:
     cp_port: int = field(default_factory=free_port)
     flight_port: int = field(default_factory=free_port)  # the gateway's, when started with flight={"port": ...}
     procs: list[Proc] = field(default_factory=list)
+    python: str = sys.executable  # the interpreter processes run under (another venv's: the install tests)
     cp_ca: Path | None = None  # set when the control plane serves https: the CA its certificate is checked with
     web_ca: Path | None = None  # set when the gateway serves https: the CA its HTTP port's certificate is checked with
 
@@ -197,7 +198,7 @@ class Deployment:
 
         with open(log, "ab") as fh:  # the child keeps its own descriptor
             popen = subprocess.Popen(
-                [sys.executable, "-m", "saeta", *args],
+                [self.python, "-m", "saeta", *args],
                 stdout=fh,
                 stderr=subprocess.STDOUT,
                 env=env,

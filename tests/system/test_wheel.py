@@ -13,20 +13,13 @@ from pathlib import Path
 import pytest
 
 from tests.system.harness import Deployment, wait_for
+from tests.system.wheels import release_wheel
 
 pytestmark = pytest.mark.system
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def test_installed_wheel_serves_the_dashboard(deployment: Deployment, tmp_path: Path) -> None:
-    subprocess.run(
-        [str(Path(sys.executable).parent / "maturin"), "build", "--release", "-q", "-o", str(tmp_path / "dist")],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = (tmp_path / "dist").glob("saeta-*.whl")
+    wheel = release_wheel()
     names = set(zipfile.ZipFile(wheel).namelist())
     for asset in ("index.html", "dashboard.js", "dashboard.css", "saeta-client.js"):
         assert f"saeta/gateway/static/{asset}" in names

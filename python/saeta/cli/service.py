@@ -40,6 +40,12 @@ def service_command(role: str, args: argparse.Namespace) -> int:
             if role != "connector":
                 print(f"FAIL {args.action}: the {role} runs as a service on Linux (systemd) only")
                 return 2
+            from saeta import extras
+
+            problem = extras.missing_message("windows")
+            if problem is not None:
+                print(f"FAIL {args.action}: {problem}")
+                return 2
             from saeta.connector.service import windows
 
             lines = windows.handle(args.action, str(config.resolve()))

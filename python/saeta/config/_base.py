@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import yaml
 
+from saeta import extras
 from saeta.core.redis_address import url_problem
 from saeta.core.session_token import MIN_SECRET_CHARS
 from saeta.errors import ConfigError
@@ -227,7 +228,7 @@ def _origins(root: _Section) -> tuple[str, ...]:
 
 def _redis_url(root: _Section) -> str | None:
     url: str | None = root.string("redis_url", None)
-    problem = None if url is None else url_problem(url)
+    problem = None if url is None else url_problem(url) or extras.missing_message("redis")
     if problem is not None:
         raise root.fail("redis_url", problem)
     return url

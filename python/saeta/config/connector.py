@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from saeta import extras
 from saeta.config._base import (
     LoggingConfig,
     _logging,
@@ -140,6 +141,9 @@ def _dataset(root: _Section, name: str, value: Any) -> DatasetConfig:
     live = _live(sec, kind)
     if kind not in FILE_TYPES:
         sql = _sql_dataset(root, sec, kind)
+        problem = extras.missing_message("postgresql" if sql.driver == "adbc" else "odbc")
+        if problem is not None:
+            raise sec.fail("type", problem)
         sec.check_unknown()
         return DatasetConfig(name=name, type=kind, paths=(), sql=sql, columns=columns, live=live)
     raw_paths = sec.str_list("path")

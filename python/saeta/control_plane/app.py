@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import quote
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -34,8 +33,8 @@ from saeta.core.session_token import (
 )
 from saeta.core.text import has_lone_surrogate
 from saeta.errors import Unauthorized
+from saeta.redis_bus import RedisError, publish_session_revoked
 from saeta.redis_bus import connect as redis_connect
-from saeta.redis_bus import publish_session_revoked
 
 log = logging.getLogger("saeta.control_plane")
 

@@ -12,12 +12,11 @@ import logging
 import time
 from collections.abc import Callable
 
-from redis.exceptions import RedisError
-
 from saeta import redis_bus
 from saeta.core import presence as ps
 from saeta.core.throttle import LogThrottle
 from saeta.errors import ConnectorOffline
+from saeta.redis_bus import RedisError
 
 log = logging.getLogger("saeta.gateway.presence")
 

@@ -16,13 +16,12 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-from redis.exceptions import RedisError
-
 from saeta import redis_bus
 from saeta.core import revocation_state as rs
 from saeta.core.backoff import Backoff
 from saeta.core.session_token import fingerprint
 from saeta.errors import RevocationStale
+from saeta.redis_bus import RedisError
 
 log = logging.getLogger("saeta.gateway.revocation")
 
