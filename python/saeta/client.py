@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import importlib.util
 import itertools
 import json
 import struct
-from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
+import threading
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 from websockets.asyncio.client import ClientConnection, connect
@@ -33,6 +35,7 @@ from saeta.errors import SaetaError
 
 # A query's filter: [column, op, value] conditions, e.g. [["total", ">", 100]].
 Filter = Sequence[Sequence[Any]]
+T = TypeVar("T")
 
 MAX_FRAME_BYTES = 256 * 1024 * 1024
 
@@ -283,6 +286,7 @@ class AsyncClient:
         aggregate: dict[str, Any] | None = None,
         sort: builtins.list[dict[str, Any]] | None = None,
         offset: int | None = None,
+        on_info: Callable[[QueryInfo], None] | None = None,
     ) -> AsyncGenerator[pa.RecordBatch, None]:
         """Record batches as they arrive. Breaking out of the loop cancels the query.
         ``filter`` is a list of ``[column, op, value]`` (docs/protocol.md, "Filters");
@@ -290,7 +294,9 @@ class AsyncClient:
         has the source aggregate the rows (docs/protocol.md, "Aggregation"), e.g.
         ``{"group_by": ["region"], "measures": [{"op": "sum", "column": "total"}]}``;
         ``sort`` (``[{"column": "total", "desc": True}]``) and ``offset`` ask the source
-        for a page (docs/protocol.md, "Pages"). Raises ServerError (with the protocol's code) or SocketClosed."""
+        for a page (docs/protocol.md, "Pages"); ``on_info(info)`` is called when the query's
+        info frame arrives (its schema, partitions and ``total_records``, when the source
+        knows them). Raises ServerError (with the protocol's code) or SocketClosed."""
         request = _request("query", query_id or f"q{next(self._ids)}", dataset, columns, filter)
         if aggregate is not None:
             request["aggregate"] = aggregate
@@ -304,7 +310,7 @@ class AsyncClient:
             request["ordered"] = True
         if self._resume:
             request["resumable"] = True
-        return self._run(request, schema_out, None)
+        return self._run(request, schema_out, None, on_info)
 
     def subscribe(
         self,
@@ -339,6 +345,7 @@ class AsyncClient:
         request: dict[str, Any],
         schema_out: builtins.list[pa.Schema] | None,
         on_snapshot: Callable[[int], None] | None,
+        on_info: Callable[[QueryInfo], None] | None = None,
     ) -> AsyncGenerator[pa.RecordBatch, None]:
         qid = request["id"]
         q = self._queries[qid] = _Query()
@@ -359,6 +366,9 @@ class AsyncClient:
                     reader = pa.ipc.MessageReader.open_stream(pa.py_buffer(value))
                     for message in reader:
                         yield pa.ipc.read_record_batch(message, q.schema)
+                elif kind == "info":
+                    if on_info is not None and q.info is not None and q.resumes == 0:
+                        on_info(q.info)
                 elif kind == "snapshot":
                     # Once: a subscription resumed from a checkpoint before its snapshot
                     # frame gets that frame again.
@@ -451,21 +461,50 @@ class AsyncClient:
         return pa.Table.from_batches(batches, schema=schemas[0] if schemas else None)
 
 
-class Client:
-    """The synchronous face of AsyncClient, on a private event loop."""
+class _LoopThread:
+    """An event loop on a daemon thread of the client's own. The socket is read, and the
+    gateway's pings answered, between calls (an idle client is not dropped), and a call
+    works where the calling thread already runs a loop of its own (Jupyter, IPython)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, inner: AsyncClient) -> None:
-        self._loop, self._inner = loop, inner
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="saeta-client", daemon=True)
+        self.thread.start()
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self.loop.is_closed():
+            coro.close()
+            raise SocketClosed(None, "the client is closed")
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result()
+        except BaseException:  # Ctrl-C in the caller: the call is cancelled, not left running
+            future.cancel()
+            raise
+
+    def stop(self) -> None:
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+            self.loop.close()
+
+
+class Client:
+    """The synchronous face of AsyncClient: its calls block, and its loop runs on a thread
+    of its own (usable inside Jupyter; an idle client stays connected)."""
+
+    def __init__(self, runner: _LoopThread, inner: AsyncClient) -> None:
+        self._runner, self._inner = runner, inner
 
     @classmethod
     def connect(cls, url: str, session_id: str, **kwargs: Any) -> Client:
-        loop = asyncio.new_event_loop()
+        runner = _LoopThread()
         try:
-            inner = loop.run_until_complete(AsyncClient.connect(url, session_id, **kwargs))
+            inner = runner.call(AsyncClient.connect(url, session_id, **kwargs))
         except BaseException:
-            loop.close()
+            runner.stop()
             raise
-        return cls(loop, inner)
+        return cls(runner, inner)
 
     def __enter__(self) -> Client:
         return self
@@ -474,12 +513,14 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        if not self._loop.is_closed():
-            self._loop.run_until_complete(self._inner.close())
-            self._loop.close()
+        if not self._runner.loop.is_closed():
+            try:
+                self._runner.call(self._inner.close())
+            finally:
+                self._runner.stop()
 
     def list(self) -> builtins.list[dict[str, Any]]:
-        return self._loop.run_until_complete(self._inner.list())
+        return self._runner.call(self._inner.list())
 
     def query(
         self,
@@ -493,10 +534,19 @@ class Client:
         sort: builtins.list[dict[str, Any]] | None = None,
         offset: int | None = None,
     ) -> pa.Table:
+        """The whole result as one pyarrow Table."""
         query = self._inner.query(
             dataset, columns, limit, filter=filter, ordered=ordered, aggregate=aggregate, sort=sort, offset=offset
         )
-        return self._loop.run_until_complete(query)
+        return self._runner.call(query)
+
+    def to_pandas(self, dataset: str, *args: Any, **kwargs: Any) -> Any:
+        """``query(...)`` as a pandas DataFrame (the ``pandas`` extra)."""
+        return _to_pandas(self.query(dataset, *args, **kwargs))
+
+    def to_polars(self, dataset: str, *args: Any, **kwargs: Any) -> Any:
+        """``query(...)`` as a polars DataFrame (the ``polars`` extra)."""
+        return _to_polars(self.query(dataset, *args, **kwargs))
 
     def stream(
         self,
@@ -506,13 +556,66 @@ class Client:
         *,
         filter: Filter | None = None,
         ordered: bool = False,
+        aggregate: dict[str, Any] | None = None,
+        sort: builtins.list[dict[str, Any]] | None = None,
+        offset: int | None = None,
+        on_info: Callable[[QueryInfo], None] | None = None,
+        schema_out: builtins.list[pa.Schema] | None = None,
     ) -> Iterator[pa.RecordBatch]:
-        agen = self._inner.stream(dataset, columns, limit, filter=filter, ordered=ordered)
+        """Record batches as they arrive; leaving the loop early cancels the query."""
+        agen = self._inner.stream(
+            dataset,
+            columns,
+            limit,
+            None,
+            schema_out,
+            filter=filter,
+            ordered=ordered,
+            aggregate=aggregate,
+            sort=sort,
+            offset=offset,
+            on_info=on_info,
+        )
+
+        async def step() -> pa.RecordBatch | None:
+            try:
+                return await anext(agen)
+            except StopAsyncIteration:
+                return None
+
         try:
-            while True:
-                try:
-                    yield self._loop.run_until_complete(anext(agen))
-                except StopAsyncIteration:
-                    return
+            while (batch := self._runner.call(step())) is not None:
+                yield batch
         finally:
-            self._loop.run_until_complete(agen.aclose())
+            if not self._runner.loop.is_closed():
+                self._runner.call(agen.aclose())
+
+    def reader(self, dataset: str, *args: Any, **kwargs: Any) -> pa.RecordBatchReader:
+        """The result as a pyarrow RecordBatchReader, read as it streams (DuckDB, Polars,
+        ``pyarrow.dataset.write_dataset`` and ADBC take one). Same arguments as stream()."""
+        schemas: builtins.list[pa.Schema] = []
+        batches = self.stream(dataset, *args, schema_out=schemas, **kwargs)
+        first = next(batches, None)
+        if not schemas:  # the query ended before its schema: stream() raised, or nothing at all
+            raise ServerError("the gateway sent no schema for the query", code="PROTOCOL_ERROR")
+
+        def rest() -> Iterator[pa.RecordBatch]:
+            if first is not None:
+                yield first
+            yield from batches
+
+        return pa.RecordBatchReader.from_batches(schemas[0], rest())
+
+
+def _to_pandas(table: pa.Table) -> Any:
+    if importlib.util.find_spec("pandas") is None:
+        raise ImportError("to_pandas needs pandas: pip install 'saeta[pandas]'")
+    return table.to_pandas()
+
+
+def _to_polars(table: pa.Table) -> Any:
+    try:
+        import polars
+    except ImportError:
+        raise ImportError("to_polars needs polars: pip install 'saeta[polars]'") from None
+    return polars.from_arrow(table)

@@ -29,7 +29,7 @@ def connector_test(args: argparse.Namespace) -> int:
         cfg = load_connector_config(args.config)
     except SaetaError as err:
         print(f"FAIL config: {err}")
-        return 1
+        return 2  # docs/cli.md: 2 is an invalid configuration
     logs.configure(cfg.logging, "connector")
     results = asyncio.run(runner.check(cfg))
     for r in results:
@@ -42,10 +42,10 @@ def connector_test(args: argparse.Namespace) -> int:
 def add_to(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     conn = sub.add_parser("connector", help="the on-premises connector").add_subparsers(dest="sub", required=True)
     c = conn.add_parser("run", help="serve datasets to the gateway until stopped")
-    c.add_argument("--config", required=True)
+    c.add_argument("--config", required=True, help="the connector's config file (docs/configuration.md)")
     c.set_defaults(fn=connector_run)
     c = conn.add_parser("test", help="check config, datasets and the gateway connection, then exit")
-    c.add_argument("--config", required=True)
+    c.add_argument("--config", required=True, help="the connector's config file (docs/configuration.md)")
     c.set_defaults(fn=connector_test)
 
     add_service_parser(conn, "connector")

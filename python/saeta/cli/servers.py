@@ -122,17 +122,22 @@ def add_to(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def add_demo_to(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c = sub.add_parser("demo", help="run a whole deployment on this machine")
-    c.add_argument("--state-dir")
-    c.add_argument("--http-port", type=int, default=8081)
-    c.add_argument("--grpc-port", type=int, default=50051)
+    c.add_argument(
+        "--state-dir",
+        help="where the demo keeps its certificates, data and configs (default ~/.local/state/saeta/demo)",
+    )
+    c.add_argument("--http-port", type=int, default=8081, help="the gateway's HTTP port: the dashboard (default 8081)")
+    c.add_argument("--grpc-port", type=int, default=50051, help="the gateway's tunnel port (default 50051)")
     c.add_argument(
         "--data-port", type=int, default=50052, help="the gateway's data plane for query data (0: on the tunnel port)"
     )
-    c.add_argument("--control-plane-port", type=int, default=8090)
+    c.add_argument("--control-plane-port", type=int, default=8090, help="the control plane's port (default 8090)")
     c.add_argument(
         "--flight-port", type=int, default=8815, help="the gateway's Arrow Flight / Flight SQL endpoint (0: off)"
     )
-    c.add_argument("--ventas-rows", type=int, default=2_000_000)
+    c.add_argument(
+        "--ventas-rows", type=int, default=2_000_000, help="rows of the sample sales dataset (default 2,000,000)"
+    )
     c.add_argument("--redis-port", type=int, default=6380, help="port of the demo's own redis-server")
     c.add_argument("--no-redis", action="store_true", help="revocations in process, no redis-server")
     c.set_defaults(fn=run_demo)

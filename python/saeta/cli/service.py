@@ -77,7 +77,7 @@ def add_service_parser(parent: argparse._SubParsersAction[argparse.ArgumentParse
         + f", running `saeta {role}` with the same config. Example: "
         f"saeta {role} service install --config /etc/saeta/{role}.yaml --user saeta",
     )
-    c.add_argument("action", choices=("install", "start", "stop", "remove"))
+    c.add_argument("action", choices=("install", "start", "stop", "remove"), help="what to do with the service")
     c.add_argument("--config", required=True, help="the config file the service runs with")
     c.add_argument("--name", default=f"saeta-{role}", help=f"service name (Linux; default saeta-{role})")
     c.add_argument("--user", help="run as this user (Linux; default root)")

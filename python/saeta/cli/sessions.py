@@ -92,16 +92,20 @@ def token_arguments(c: argparse.ArgumentParser) -> None:
 def add_to(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sess = sub.add_parser("session", help="issue or revoke browser sessions").add_subparsers(dest="sub", required=True)
     c = sess.add_parser("issue", help="print a new session id (last line of stdout)")
-    c.add_argument("--control-plane", required=True, metavar="URL")
-    c.add_argument("--tenant", required=True)
-    c.add_argument("--user", required=True)
-    c.add_argument("--cuenta")
+    c.add_argument(
+        "--control-plane", required=True, metavar="URL", help="the control plane's base URL, e.g. http://127.0.0.1:8090"
+    )
+    c.add_argument("--tenant", required=True, help="the tenant whose datasets the session reads")
+    c.add_argument("--user", required=True, help="the user id (audit log, per-user quotas)")
+    c.add_argument("--cuenta", help="the account id, kept with the session (cuenta_id)")
     c.add_argument("--datasets", help='comma-separated dataset names, or "*" (default)')
     c.add_argument("--ttl", type=int, default=3600, help="seconds (default 3600)")
     token_arguments(c)
     c.set_defaults(fn=session_issue)
     c = sess.add_parser("revoke", help="revoke a session")
-    c.add_argument("session_id")
-    c.add_argument("--control-plane", required=True, metavar="URL")
+    c.add_argument("session_id", help="the session id to revoke (the token, or its sid)")
+    c.add_argument(
+        "--control-plane", required=True, metavar="URL", help="the control plane's base URL, e.g. http://127.0.0.1:8090"
+    )
     token_arguments(c)
     c.set_defaults(fn=session_revoke)
