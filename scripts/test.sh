@@ -14,6 +14,8 @@ echo "== stubtest: python/saeta/_relay.pyi against the built extension"
 (cd python && python -m mypy.stubtest saeta._relay --allowlist ../scripts/relay-stubtest-allowlist.txt)
 echo "== cargo fmt + clippy + test"
 (cd relay_ext && cargo fmt --check && cargo clippy -q --all-targets -- -D warnings && cargo test -q 2>&1 | grep -E "^test result|FAILED|panicked" )
+echo "== web: tsc --noEmit (the npm package's declarations and a program against them)"
+(cd web && npm run --silent types)
 [ "${1:-}" = "--lint-only" ] && exit 0
 echo "== web: node --test"
 (cd web && npm test --silent 2>&1 | grep -E "^# (tests|pass|fail)" )
