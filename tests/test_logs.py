@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,14 +13,8 @@ from saeta.config import LoggingConfig
 
 
 @pytest.fixture(autouse=True)
-def root_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            handler.close()
-    root.handlers[:], root.level = handlers, level
+def _logging(restore_root_logging: None) -> None:
+    """The code under test configures the process's logging (tests/conftest.py puts it back)."""
 
 
 def test_a_log_file_is_rotated_by_size(tmp_path: Path) -> None:

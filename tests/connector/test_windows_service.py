@@ -6,11 +6,9 @@ Windows' loops, has no add_signal_handler."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,15 +44,8 @@ class RecordingControl:
 
 
 @pytest.fixture(autouse=True)
-def root_logging() -> Iterator[None]:
-    """The service configures the process's logging: put it back after each test."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            handler.close()
-    root.handlers[:], root.level = handlers, level
+def _logging(restore_root_logging: None) -> None:
+    """The code under test configures the process's logging (tests/conftest.py puts it back)."""
 
 
 def connector_config(tmp_path: Path) -> Path:

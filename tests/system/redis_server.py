@@ -11,7 +11,7 @@ from pathlib import Path
 import redis
 from saeta.redis_bus import local_server_args
 
-from tests.system.harness import free_port, wait_for
+from tests.system.harness import free_port, terminate, wait_for
 
 
 class RedisServer:
@@ -51,13 +51,8 @@ class RedisServer:
             return False
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            terminate(self.proc)
         self.proc = None
 
     def log(self) -> str:

@@ -21,7 +21,7 @@ from saeta import certs
 from saeta.client import AsyncClient, ServerError
 from saeta.demo_data import ventas
 
-from tests.system.harness import Deployment, Proc, free_port, wait_for
+from tests.system.harness import Deployment, Proc, free_port, terminate, wait_for
 
 
 @dataclass
@@ -168,13 +168,8 @@ backend replica_http
             return False
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            terminate(self.proc)
 
     def log(self) -> str:
         path = self.root / "haproxy.log"

@@ -28,7 +28,7 @@ from websockets.exceptions import InvalidMessage, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 from tests.system.chromium import launch
-from tests.system.harness import Deployment, big_dataset, free_port, wait_for
+from tests.system.harness import Deployment, big_dataset, free_port, terminate, wait_for
 
 pytestmark = pytest.mark.system
 playwright_sync = pytest.importorskip("playwright.sync_api")  # a dev dependency: always there in CI
@@ -180,12 +180,7 @@ class TlsHAProxy:
         return self.log_path.read_text(errors="replace")[-4000:]
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc)
         self.log.close()
 
 

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -23,7 +22,7 @@ from saeta.config import ControlPlaneConfig
 from saeta.control_plane.metrics import ControlPlaneMetrics
 from saeta.control_plane.store import SessionRow, SessionStore
 from saeta.core.names import is_dataset_name, is_tenant_id
-from saeta.core.origins import host_allowed, is_loopback_peer, normalize_origin
+from saeta.core.origins import host_allowed, normalize_origin
 from saeta.core.session_token import (
     MAX_TOKEN_CHARS,
     fingerprint,
@@ -33,6 +32,7 @@ from saeta.core.session_token import (
 )
 from saeta.core.text import has_lone_surrogate
 from saeta.errors import Unauthorized
+from saeta.metrics_page import metrics_response
 from saeta.redis_bus import RedisError, publish_session_revoked
 from saeta.redis_bus import connect as redis_connect
 
@@ -107,11 +107,7 @@ class ControlPlane:
 
     async def metrics_page(self, request: Request) -> Response:
         """Prometheus' text format; who may read it follows ``metrics_access``."""
-        peer = request.client.host if request.client else None
-        access = self.cfg.metrics_access
-        if access == "off" or (access == "loopback" and not is_loopback_peer(peer)):
-            return PlainTextResponse("metrics are not served to this address (metrics_access)\n", status_code=403)
-        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return metrics_response(request, self.metrics.registry, self.cfg.metrics_access)
 
     def _admin_refusal(self, request: Request) -> Response | None:
         """Why an admin call is refused, or None. A page on another site can make the

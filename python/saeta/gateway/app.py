@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import grpc.aio
 import httpx
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -48,6 +47,7 @@ from saeta.gateway.revocation import InProcessRevocations, RedisRevocations, Rev
 from saeta.gateway.router import Router
 from saeta.gateway.sessions import MAX_CALLS_IN_FLIGHT, SessionValidator
 from saeta.gateway.tunnel_server import TunnelService, server_credentials, server_options
+from saeta.metrics_page import metrics_response
 from saeta.web_tls import server_context, warn_if_plaintext
 
 if TYPE_CHECKING:
@@ -240,11 +240,7 @@ class Gateway:
 
     async def metrics_page(self, request: Request) -> Response:
         """Prometheus' text format; who may read it follows ``metrics_access``."""
-        peer = request.client.host if request.client else None
-        access = self.cfg.metrics_access
-        if access == "off" or (access == "loopback" and not is_loopback_peer(peer)):
-            return PlainTextResponse("metrics are not served to this address (metrics_access)\n", status_code=403)
-        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return metrics_response(request, self.metrics.registry, self.cfg.metrics_access)
 
     async def stream(self, ws: WebSocket) -> None:
         token = ws.path_params["session_id"]
