@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const out = join(here, '..', 'python', 'saeta', 'gateway', 'static');
+// SAETA_STATIC_OUT: another folder (the flake builds the assets on their own, then copies them in).
+const out = process.env.SAETA_STATIC_OUT || join(here, '..', 'python', 'saeta', 'gateway', 'static');
 
 await rm(out, { recursive: true, force: true });
 await mkdir(out, { recursive: true });
