@@ -22,7 +22,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from saeta import certs, demo_data, redis_bus
+from saeta import certs, demo_data, extras, redis_bus
 from saeta.config import default_admin_token_file
 
 TENANTS = ("acme", "globex")
@@ -221,6 +221,10 @@ def run(state: Path, ports: Ports, ventas_rows: int, redis_port: int | None) -> 
     redis_server = shutil.which("redis-server") if redis_port else None
     if redis_port and redis_server is None:
         print("demo: redis-server is not installed (make setup installs it); revocations stay in one process")
+    missing = extras.missing_message("redis") if redis_server else None
+    if missing is not None:
+        print(f"demo: {missing}; revocations stay in one process")
+        redis_server = None
     redis_url = f"redis://127.0.0.1:{redis_port}/0" if redis_server else None
     cfg = prepare(state, ports, ventas_rows, redis_url)
     logs = state / "logs"

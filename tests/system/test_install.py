@@ -7,6 +7,7 @@ enough to build the aarch64 wheel from it."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import tarfile
@@ -15,12 +16,13 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import httpx
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from tests.system.harness import Deployment, big_dataset
+from tests.system.harness import Deployment, big_dataset, free_port, wait_for
 from tests.system.wheels import ROOT, VENV_BIN, maturin, release_wheel
 
 pytestmark = pytest.mark.system
@@ -174,3 +176,25 @@ def test_the_sdist_builds_the_aarch64_wheel(tmp_path: Path) -> None:
     so = next(n for n in zipfile.ZipFile(wheel).namelist() if n.startswith("saeta/_relay") and n.endswith(".so"))
     header = zipfile.ZipFile(wheel).read(so)[:20]
     assert header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == 183  # EM_AARCH64
+
+
+def test_the_demo_runs_from_the_floors(floor_venv: Path, tmp_path: Path) -> None:
+    """`saeta demo`, saeta's main job, from the wheel without extras: it runs whole, and
+    says that without the redis extra its revocations stay in one process."""
+    ports = [free_port() for _ in range(5)]
+    args = ["demo", "--state-dir", str(tmp_path / "demo"), "--http-port", str(ports[0]), "--grpc-port", str(ports[1]),
+            "--data-port", str(ports[2]), "--control-plane-port", str(ports[3]), "--flight-port", str(ports[4]),
+            "--ventas-rows", "20000"]  # fmt: skip
+    log = tmp_path / "demo.log"
+    with open(log, "wb") as out:
+        demo = subprocess.Popen([str(floor_venv / "bin" / "saeta"), *args], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "saeta demo is running" in log.read_text(), 180, "the demo")
+        text = log.read_text()
+        assert "pip install 'saeta[redis]'" in text and "revocations stay in one process" in text
+        ready = httpx.get(f"http://127.0.0.1:{ports[0]}/readyz", timeout=10)
+        assert ready.status_code == 200, ready.text
+    finally:
+        demo.send_signal(signal.SIGINT)
+        code = demo.wait(60)
+    assert code == 0 and "demo: stopped" in log.read_text()

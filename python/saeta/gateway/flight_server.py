@@ -228,6 +228,9 @@ class FlightService:
         except SaetaError as err:
             code = err.code
             raise
+        except Exception:  # answered INTERNAL by the service's catch-all
+            code = "INTERNAL"
+            raise
         finally:
             ctx = stream.ctx
             rows_sent, nbytes = (ctx.rows_relayed, ctx.bytes_relayed) if ctx is not None else (0, 0)
