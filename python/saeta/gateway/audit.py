@@ -31,13 +31,11 @@ class _Line(logging.Formatter):
 class AuditLog:
     """``target``: a file's path, ``-`` for stdout, or None for no audit log."""
 
-    def __init__(self, target: str | None, name: str = "saeta.audit") -> None:
-        self.logger = logging.getLogger(name)
-        self.logger.propagate = False  # never in the operational log
-        self.logger.setLevel(logging.INFO)
-        for old in self.logger.handlers[:]:
-            self.logger.removeHandler(old)
-            old.close()
+    def __init__(self, target: str | None) -> None:
+        # A logger of this gateway's own, outside logging's registry: never in the
+        # operational log, and another gateway in the process (tests) has its own.
+        self.logger = logging.Logger("saeta.audit", logging.INFO)
+        self.logger.propagate = False
         self.enabled = target is not None
         if target is None:
             return
