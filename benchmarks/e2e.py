@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import ssl
 import statistics
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.flight as flight
+from saeta import certs
 from saeta.client import AsyncClient
 
 from benchmarks.flight_server import client as flight_client
@@ -68,15 +70,22 @@ GATEWAY_DEFAULTS = {"session_cache_seconds": 5, "timeouts": {"query_seconds": 60
 
 
 def deployment(
-    root: Path, certs_dir: Path, datasets: dict[str, object], batch_rows: int, **gateway: object
+    root: Path, certs_dir: Path, datasets: dict[str, object], batch_rows: int, https: bool = False, **gateway: object
 ) -> Deployment:
     """Control plane, gateway and one connector of tenant acme serving ``datasets``, with
-    the CA in ``certs_dir``; everything started is stopped again if a step fails."""
+    the CA in ``certs_dir``; with ``https`` the gateway serves https and wss with a
+    certificate for localhost from a CA of its own (ROOT/web). Everything started is
+    stopped again if a step fails."""
     dep = Deployment(root)
     dep.root.mkdir(parents=True, exist_ok=True)
     (dep.root / "certs").symlink_to(certs_dir)
     try:
         dep.start_control_plane()
+        if https:
+            web = dep.root / "web"
+            certs.init_ca(web)
+            dep.web_ca = web / "ca.crt"
+            gateway = {**gateway, "https": {"cert": str(web / "server.crt"), "key": str(web / "server.key")}}
         dep.start_gateway(**{**GATEWAY_DEFAULTS, **gateway})
         dep.start_connector("acme", datasets, max_chunk_size=batch_rows)
     except BaseException:
@@ -108,10 +117,10 @@ class Target(abc.ABC):
         return run
 
 
-async def _saeta_run(url: str, session: str) -> Run:
+async def _saeta_run(url: str, session: str, context: ssl.SSLContext | None) -> Run:
     rows = 0
     first = 0.0
-    async with await AsyncClient.connect(url, session) as client:
+    async with await AsyncClient.connect(url, session, ssl=context) as client:
         start = time.perf_counter()
         async for batch in client.stream("bench"):
             if not rows:
@@ -122,7 +131,9 @@ async def _saeta_run(url: str, session: str) -> Run:
 
 class SaetaTarget(Target):
     """saeta with the given relay; with the Rust relay, DoGet goes to the data plane
-    (data_port) unless ``data_plane`` is False."""
+    (data_port) unless ``data_plane`` is False (the shipping default: one port, DoGet on
+    grpcio). With ``https`` the client reads over wss://, as a browser on the internet
+    would. Everything else is the gateway's default config (``arrow_validation: full``)."""
 
     def __init__(
         self,
@@ -132,13 +143,21 @@ class SaetaTarget(Target):
         relay: str,
         batch_rows: int,
         data_plane: bool = True,
+        https: bool = False,
+        name: str = "",
         **gateway: object,
     ) -> None:
         uses_plane = data_plane and relay == "rust"
-        self.name = f"saeta ({relay} relay{', data plane' if uses_plane else ', grpcio DoGet'})"
+        self.name = name or f"saeta ({relay} relay{', data plane' if uses_plane else ', grpcio DoGet'})"
         extra: dict[str, object] = {**gateway, **({} if uses_plane else {"data_port": None})}
         self.dep = deployment(
-            root, certs_dir, {"bench": {"type": "parquet", "path": str(parquet)}}, batch_rows, relay=relay, **extra
+            root,
+            certs_dir,
+            {"bench": {"type": "parquet", "path": str(parquet)}},
+            batch_rows,
+            https=https,
+            relay=relay,
+            **extra,
         )
         self.gateway, self.connector = self.dep.procs[1], self.dep.procs[2]
         try:
@@ -152,21 +171,31 @@ class SaetaTarget(Target):
         return {"gateway": self.gateway.popen.pid, "connector": self.connector.popen.pid}
 
     def once(self) -> Run:
-        return asyncio.run(_saeta_run(self.dep.ws_url, self.session))
+        return asyncio.run(_saeta_run(self.dep.ws_url, self.session, self.dep.web_context()))
 
     def stop(self) -> None:
         self.dep.stop()
 
 
 class FlightTarget(Target):
-    name = "pyarrow.flight DoGet (mTLS)"
+    """The baseline: pyarrow.flight DoGet over mutual TLS from benchmarks/flight_server.py,
+    reading the file with ``reader`` (its best, a parallel dataset scan, by default)."""
 
-    def __init__(self, root: Path, certs_dir: Path, parquet: Path) -> None:
+    def __init__(self, root: Path, certs_dir: Path, parquet: Path, reader: str = "scan") -> None:
+        self.name = f"pyarrow.flight DoGet (mTLS, {reader.replace('_', ' ')})"
         port = free_port()
-        log_path = root / "flight.log"
+        root.mkdir(parents=True, exist_ok=True)
+        log_path = root / f"flight-{reader}-{port}.log"
         log = open(log_path, "ab")  # noqa: SIM115 (the child keeps it)
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "benchmarks" / "flight_server.py"), str(port), str(certs_dir), str(parquet)],
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "flight_server.py"),
+                str(port),
+                str(certs_dir),
+                str(parquet),
+                reader,
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )

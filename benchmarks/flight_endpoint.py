@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             },
         }
     result["saeta_over_baseline"] = result["saeta"]["median_seconds"] / result["pyarrow.flight"]["median_seconds"]
-    path = save(f"flight-endpoint-{time.strftime('%Y%m%d-%H%M%S')}", result)
+    path = save("flight-endpoint", result)
     print(
         f"saeta {result['saeta']['median_seconds']:.3f} s ({result['saeta']['mb_per_s']:.0f} MB/s), "
         f"pyarrow.flight {result['pyarrow.flight']['median_seconds']:.3f} s "

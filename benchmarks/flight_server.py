@@ -1,20 +1,33 @@
 """The baseline: a pyarrow.flight server over mutual TLS serving one Parquet file, read
 per request in batches of the same size as saeta's. Run as its own process so that its
-CPU can be measured: python benchmarks/flight_server.py PORT CERT_DIR FILE"""
+CPU can be measured: python benchmarks/flight_server.py PORT CERT_DIR FILE [READER]
+
+READER is how the server reads the file (``READERS``):
+
+- ``scan`` (the default, its best): a pyarrow.dataset scan, row groups decoded in
+  parallel on Arrow's thread pool, handed to Flight as a C++ RecordBatchReader (no Python
+  per batch);
+- ``iter_batches``: ``ParquetFile.iter_batches`` through a Python generator, one thread
+  (the suite's baseline before issue 19; kept to show what the reader alone changes)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.flight as flight
 import pyarrow.parquet as pq
 
 BATCH_ROWS = 16_384
+READERS = ("scan", "iter_batches")
 
 
 class ParquetFlightServer(flight.FlightServerBase):  # type: ignore[misc]
-    def __init__(self, port: int, certs: Path, file: Path) -> None:
+    def __init__(self, port: int, certs: Path, file: Path, reader: str = "scan") -> None:
+        if reader not in READERS:
+            raise ValueError(f"reader must be one of {READERS}, not {reader!r}")
         super().__init__(
             f"grpc+tls://127.0.0.1:{port}",
             tls_certificates=[((certs / "server.crt").read_bytes(), (certs / "server.key").read_bytes())],
@@ -22,10 +35,15 @@ class ParquetFlightServer(flight.FlightServerBase):  # type: ignore[misc]
             root_certificates=(certs / "ca.crt").read_bytes(),
         )
         self.file = file
+        self.reader = reader
 
     def do_get(self, context: flight.ServerCallContext, ticket: flight.Ticket) -> flight.FlightDataStream:
-        reader = pq.ParquetFile(self.file)
-        return flight.GeneratorStream(reader.schema_arrow, reader.iter_batches(batch_size=BATCH_ROWS))
+        if self.reader == "scan":
+            scanner = ds.dataset(self.file, format="parquet").scanner(batch_size=BATCH_ROWS)
+            batches: pa.RecordBatchReader = scanner.to_reader()
+            return flight.RecordBatchStream(batches)
+        parquet = pq.ParquetFile(self.file)
+        return flight.GeneratorStream(parquet.schema_arrow, parquet.iter_batches(batch_size=BATCH_ROWS))
 
 
 def client(port: int, certs: Path, tenant: str) -> flight.FlightClient:
@@ -39,6 +57,8 @@ def client(port: int, certs: Path, tenant: str) -> flight.FlightClient:
 
 
 if __name__ == "__main__":
-    server = ParquetFlightServer(int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))
+    server = ParquetFlightServer(
+        int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else "scan"
+    )
     print("flight server ready", flush=True)
     server.serve()
