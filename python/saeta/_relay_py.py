@@ -27,6 +27,11 @@ _i16 = struct.Struct("<h")
 _u32 = struct.Struct("<I")
 _i32 = struct.Struct("<i")
 _i64 = struct.Struct("<q")
+# Bits of a scan's codecs: Arrow's CompressionType LZ4_FRAME (0) and ZSTD (1).
+CODEC_LZ4, CODEC_ZSTD = 1, 2
+_METHOD_BUFFER = 0
+_BUFFER_STRUCT = 16  # one Buffer struct of a record batch: offset, length (two i64)
+U64_MAX = 2**64 - 1
 
 
 def _tunnel(msg: str) -> RelayError:
@@ -148,7 +153,41 @@ class _Table:
         return _Table(self.buf, target)
 
 
-def _parse_metadata(meta: memoryview) -> tuple[int, int, int]:
+def _buffers_vector(batch: _Table) -> tuple[int, int]:
+    """(first element, count) of a record batch's ``buffers`` vector, bounded."""
+    p = batch.field(2, 4)
+    if p is None:
+        return 0, 0
+    start = p + _unpack(_u32, batch.buf, p)
+    if start + 4 > len(batch.buf):
+        raise _framing("flatbuffer offset out of bounds")
+    count = _unpack(_u32, batch.buf, start)
+    if start + 4 + count * _BUFFER_STRUCT > len(batch.buf):
+        raise _framing("record batch buffers run past the metadata")
+    return start + 4, count
+
+
+def _declared_raw_bytes(meta: memoryview, elements: int, count: int, body: memoryview) -> int:
+    """What a compressed body declares it decompresses to (each buffer's i64 prefix; -1:
+    stored as is); every buffer must lie in the body."""
+    total = 0
+    for i in range(count):
+        at = elements + i * _BUFFER_STRUCT
+        offset, length = _unpack(_i64, meta, at), _unpack(_i64, meta, at + 8)
+        if offset < 0 or length < 0 or offset + length > len(body):
+            raise _framing("a compressed buffer lies outside its body")
+        if length == 0:
+            continue
+        if length < 8:
+            raise _framing("a compressed buffer shorter than its length prefix")
+        declared = _unpack(_i64, body, offset)
+        if declared < -1:
+            raise _framing("a compressed buffer declares a negative length")
+        total += length - 8 if declared == -1 else declared
+    return min(total, U64_MAX)
+
+
+def _parse_metadata(meta: memoryview) -> tuple[int, int, int, tuple[int, int, int] | None]:
     message = _Table(meta, _unpack(_u32, meta, 0))
     version = message.scalar(0, _i16)
     if not _MIN_VERSION <= version <= _MAX_VERSION:
@@ -159,6 +198,7 @@ def _parse_metadata(meta: memoryview) -> tuple[int, int, int]:
         raise _framing("body length negative or not a multiple of 8")
     header = message.table(2)
     rows = 0
+    compressed = None
     if header_type in (_SCHEMA, _DICTIONARY_BATCH):
         if header is None:
             raise _framing("message without header")
@@ -168,15 +208,22 @@ def _parse_metadata(meta: memoryview) -> tuple[int, int, int]:
         rows = header.scalar(0, _i64)
         if rows < 0:
             raise _framing("negative record batch length")
-        if header.field(3, 4) is not None:
+        compression = header.table(3)
+        if compression is not None:
             # Compressed buffers declare their own uncompressed length: a few bytes could
-            # ask the gateway's check for gigabytes. saeta's connectors never compress.
-            raise _framing("compressed record batch")
+            # ask for gigabytes. The scan only sums what they declare; the caller bounds it
+            # before anything is decoded.
+            codec = {0: CODEC_LZ4, 1: CODEC_ZSTD}.get(compression.scalar(0, _u8))
+            if codec is None:
+                raise _framing("unknown body compression codec")
+            if compression.scalar(1, _u8) != _METHOD_BUFFER:
+                raise _framing("unknown body compression method")
+            compressed = (codec, *_buffers_vector(header))
     else:
         raise _framing("message type is not schema, dictionary or record batch")
     if header_type == _SCHEMA and body_len != 0:
         raise _framing("schema message with a body")
-    return header_type, body_len, rows
+    return header_type, body_len, rows, compressed
 
 
 ScanTuple = tuple[int, int, int, int, int, int, bool]
@@ -184,8 +231,13 @@ ScanTuple = tuple[int, int, int, int, int, int, bool]
 
 def scan_ipc(data: Buffer) -> ScanTuple:
     """(messages, schemas, dictionary_batches, record_batches, rows, body_bytes, eos)."""
+    return _scan(data)[0]
+
+
+def _scan(data: Buffer) -> tuple[ScanTuple, int, int]:
+    """scan_ipc's tuple, the codec bits of the record batches and their declared raw bytes."""
     buf = memoryview(data)
-    messages = schemas = dictionaries = batches = rows = body_bytes = 0
+    messages = schemas = dictionaries = batches = rows = body_bytes = codecs = raw = 0
     eos = False
     pos = 0
     while pos < len(buf):
@@ -204,13 +256,21 @@ def scan_ipc(data: Buffer) -> ScanTuple:
             raise _framing("metadata length negative or not a multiple of 8")
         if meta_len > len(buf) - pos:
             raise _framing("metadata runs past the end")
-        header_type, body_len, n = _parse_metadata(buf[pos : pos + meta_len])
+        meta = buf[pos : pos + meta_len]
+        header_type, body_len, n, compressed = _parse_metadata(meta)
         pos += meta_len
         if body_len > len(buf) - pos:
             raise _framing("body runs past the end")
+        body = buf[pos : pos + body_len]
         pos += body_len
         messages += 1
         body_bytes += body_len
+        if compressed is None:
+            raw += body_len
+        else:
+            codec, elements, count = compressed
+            codecs |= codec
+            raw += _declared_raw_bytes(meta, elements, count, body)
         if header_type == _SCHEMA:
             schemas += 1
         elif header_type == _DICTIONARY_BATCH:
@@ -218,18 +278,33 @@ def scan_ipc(data: Buffer) -> ScanTuple:
         else:
             batches += 1
             rows += n
-    return messages, schemas, dictionaries, batches, rows, body_bytes, eos
+    return (messages, schemas, dictionaries, batches, rows, body_bytes, eos), codecs, min(raw, U64_MAX)
 
 
 def _scan_partition_chunk(data: Buffer) -> ScanTuple:
-    scan = scan_ipc(data)
+    return _scan_chunk(data)[0]
+
+
+def _scan_chunk(data: Buffer) -> tuple[ScanTuple, int, int]:
+    found = _scan(data)
+    scan = found[0]
     if scan[0] == 0:
         raise _sequence("chunk holds no Arrow message")
     if scan[1]:
         raise _sequence("schema message inside a partition chunk")
     if scan[6]:
         raise _sequence("end-of-stream marker inside a partition chunk")
-    return scan
+    return found
+
+
+def _compressed_chunk(data: Buffer) -> tuple[int, int, int]:
+    """(rows, codec, declared) of a partition chunk: codec 0 (none), 1 (LZ4 frame) or 2
+    (ZSTD), some batches possibly stored uncompressed beside it, and the bytes their
+    bodies declare they decompress to. Two codecs in one chunk are refused."""
+    scan, codecs, raw = _scan_chunk(data)
+    if codecs == CODEC_LZ4 | CODEC_ZSTD:
+        raise _framing("two body compression codecs in one chunk")
+    return scan[4], codecs, raw
 
 
 def check_schema_message(data: Buffer) -> None:
@@ -239,15 +314,15 @@ def check_schema_message(data: Buffer) -> None:
         raise _sequence("expected exactly one schema message")
 
 
-def classify_chunk(message: Buffer) -> tuple[bool, int, int, int]:
-    """One raw ArrowChunk as both DoGet servers classify it: (True, 0, 0, records) for
-    the end marker (``end`` set, no data: an empty ``data`` field counts as none), else
-    (False, offset, length, rows) of its checked record batches."""
+def classify_chunk(message: Buffer) -> tuple[bool, int, int, int, int, int]:
+    """One raw ArrowChunk as both DoGet servers classify it: (True, 0, 0, records, 0, 0)
+    for the end marker (``end`` set, no data: an empty ``data`` field counts as none), else
+    (False, offset, length, rows, codec, declared) of its checked record batches."""
     (offset, length), end, records = _read_chunk(message)
     if end and length == 0:
-        return True, 0, 0, records
-    scan = _scan_partition_chunk(memoryview(message)[offset : offset + length])
-    return False, offset, length, scan[4]
+        return True, 0, 0, records, 0, 0
+    rows, codec, declared = _compressed_chunk(memoryview(message)[offset : offset + length])
+    return False, offset, length, rows, codec, declared
 
 
 def _text_column(data: Buffer, write: Callable[[bytes], str]) -> tuple[bytes, bytes]:

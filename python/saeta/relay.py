@@ -10,11 +10,16 @@ same functions with the same contracts:
 - ``uuid_text(data) -> (text, offsets)``: a column of 16-byte UUIDs as the buffers of a
   string column (the connector's PostgreSQL source); ``interval_text`` the same for
   month-day-nano intervals, as ISO 8601 durations;
-- ``classify_chunk(message) -> (is_end, offset, length, rows_or_records)``: the end marker
+- ``classify_chunk(message) -> (is_end, offset, length, rows_or_records, codec,
+  declared)``: the end marker
   or checked record batches, located and checked in one call per tunnel message, the one
   classification of both DoGet servers (grpcio's path calls it; the data plane calls the
   same Rust function); the gateway sends a view of ``message[offset:offset + length]``,
-  so no relayed byte is copied.
+  so no relayed byte is copied. ``codec`` is the one Arrow body codec of the
+  batches that are compressed (0 none, 1 LZ4 frame, 2 ZSTD; two in one message are
+  refused) and ``declared`` the bytes their bodies declare they decompress to, read from
+  the headers and length prefixes only, so the gateway bounds a decompression before
+  anything is allocated.
 
 The extension also holds the data plane (``DataServer``): DoGet served from Rust, each
 message located and checked there (see saeta.gateway.data_plane).
@@ -51,7 +56,7 @@ class Relay(Protocol):
     def locate_payload(self, message: Buffer, /) -> tuple[int, int]: ...
     def scan_ipc(self, data: Buffer, /) -> tuple[int, int, int, int, int, int, bool]: ...
     def check_schema_message(self, data: Buffer, /) -> None: ...
-    def classify_chunk(self, message: Buffer, /) -> tuple[bool, int, int, int]: ...
+    def classify_chunk(self, message: Buffer, /) -> tuple[bool, int, int, int, int, int]: ...
     def json_array_to_lines(self, data: Buffer, max_depth: int, /) -> bytes: ...
     def uuid_text(self, data: Buffer, /) -> tuple[bytes, bytes]: ...
     def interval_text(self, data: Buffer, /) -> tuple[bytes, bytes]: ...

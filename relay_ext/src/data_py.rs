@@ -24,6 +24,12 @@ pub struct DataChunk {
     payload: Py<Payload>,
     #[pyo3(get)]
     rows: i64,
+    /// The body codec of its compressed batches: 0 none, 1 LZ4 frame, 2 ZSTD.
+    #[pyo3(get)]
+    codec: u8,
+    /// What its bodies declare they decompress to, in bytes.
+    #[pyo3(get)]
+    declared: u64,
 }
 
 /// What `DataCall.take` gives: a subscription's resume point, the whole ArrowChunk
@@ -203,10 +209,10 @@ impl DataCall {
             Some(item) => item,
         };
         Ok(Some(match item {
-            Item::Chunk { message, offset, len, rows } => {
+            Item::Chunk { message, offset, len, rows, codec, declared } => {
                 let payload = Py::new(py, Payload { message, offset, len })?;
                 let rows = i64::try_from(rows).unwrap_or(i64::MAX);
-                Py::new(py, DataChunk { payload, rows })?.into_any()
+                Py::new(py, DataChunk { payload, rows, codec, declared })?.into_any()
             }
             Item::Resume(message) => Py::new(py, DataResume { message })?.into_any(),
             Item::End { records } => Py::new(py, DataEnd { records })?.into_any(),

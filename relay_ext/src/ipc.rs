@@ -10,6 +10,9 @@ pub const CONTINUATION: u32 = 0xFFFF_FFFF;
 pub const HEADER_SCHEMA: u8 = 1;
 pub const HEADER_DICTIONARY_BATCH: u8 = 2;
 pub const HEADER_RECORD_BATCH: u8 = 3;
+/// Bits of `Scan::codecs`: Arrow's `CompressionType` LZ4_FRAME (0) and ZSTD (1).
+pub const CODEC_LZ4: u8 = 1;
+pub const CODEC_ZSTD: u8 = 2;
 /// Arrow `MetadataVersion::V4`; older versions are not accepted.
 const MIN_METADATA_VERSION: i16 = 3;
 const MAX_METADATA_VERSION: i16 = 4;
@@ -25,6 +28,12 @@ pub struct Scan {
     pub rows: u64,
     /// Sum of the message bodies.
     pub body_bytes: u64,
+    /// The body codecs the record batches use: `CODEC_LZ4` | `CODEC_ZSTD` bits, 0 if none
+    /// is compressed.
+    pub codecs: u8,
+    /// Sum of the bodies once decompressed, as their buffers' length prefixes declare
+    /// (saturating): what decoding them would allocate, known before anything is.
+    pub raw_body_bytes: u64,
     /// The buffer ends with the end-of-stream marker (nothing may follow it).
     pub eos: bool,
 }
@@ -128,8 +137,45 @@ impl<'a> Table<'a> {
     }
 }
 
-/// One message's metadata: header type, body length and (for record batches) row count.
-fn parse_metadata(meta: &[u8]) -> Result<(u8, u64, u64), RelayError> {
+/// One message's metadata as the scan needs it.
+struct Meta {
+    header_type: u8,
+    body_len: u64,
+    rows: u64,
+    /// A compressed record batch: its codec bit and where its `buffers` vector's
+    /// elements start in the metadata, with their count.
+    compressed: Option<(u8, usize, usize)>,
+}
+
+/// Arrow `BodyCompressionMethod::BUFFER`, the only method Arrow defines.
+const METHOD_BUFFER: u8 = 0;
+/// One `Buffer` struct of a record batch: offset and length, two little-endian i64.
+const BUFFER_STRUCT_BYTES: usize = 16;
+
+/// The `buffers` vector (field 2) of a record batch: (first element, count), bounded.
+fn buffers_vector(batch: &Table<'_>) -> Result<(usize, usize), RelayError> {
+    let Some(p) = batch.field(2, 4)? else {
+        return Ok((0, 0));
+    };
+    let start = p as u64 + u64::from(u32_at(batch.buf, p)?);
+    if start + 4 > batch.buf.len() as u64 {
+        return Err(bad("flatbuffer offset out of bounds"));
+    }
+    let start = start as usize;
+    let count = u32_at(batch.buf, start)? as usize;
+    let elements = start + 4;
+    if count
+        .checked_mul(BUFFER_STRUCT_BYTES)
+        .and_then(|n| n.checked_add(elements))
+        .map_or(true, |end| end > batch.buf.len())
+    {
+        return Err(bad("record batch buffers run past the metadata"));
+    }
+    Ok((elements, count))
+}
+
+/// One message's metadata: header type, body length, row count and compression.
+fn parse_metadata(meta: &[u8]) -> Result<Meta, RelayError> {
     let root = u32_at(meta, 0)? as usize;
     let message = Table::at(meta, root)?;
     let version = message.field_i16(0)?;
@@ -142,6 +188,7 @@ fn parse_metadata(meta: &[u8]) -> Result<(u8, u64, u64), RelayError> {
         return Err(bad("body length negative or not a multiple of 8"));
     }
     let header = message.field_table(2)?;
+    let mut compressed = None;
     let rows = match header_type {
         HEADER_SCHEMA | HEADER_DICTIONARY_BATCH => {
             header.ok_or_else(|| bad("message without header"))?;
@@ -154,9 +201,19 @@ fn parse_metadata(meta: &[u8]) -> Result<(u8, u64, u64), RelayError> {
                 return Err(bad("negative record batch length"));
             }
             // Compressed buffers declare their own uncompressed length: a few bytes could
-            // ask the gateway's check for gigabytes. saeta's connectors never compress.
-            if batch.field(3, 4)?.is_some() {
-                return Err(bad("compressed record batch"));
+            // ask for gigabytes. The scan only sums what they declare (`raw_body_bytes`);
+            // the caller bounds it before anything is decoded.
+            if let Some(compression) = batch.field_table(3)? {
+                let codec = match compression.field_u8(0)? {
+                    0 => CODEC_LZ4,
+                    1 => CODEC_ZSTD,
+                    _ => return Err(bad("unknown body compression codec")),
+                };
+                if compression.field_u8(1)? != METHOD_BUFFER {
+                    return Err(bad("unknown body compression method"));
+                }
+                let (elements, count) = buffers_vector(&batch)?;
+                compressed = Some((codec, elements, count));
             }
             length as u64
         }
@@ -165,7 +222,34 @@ fn parse_metadata(meta: &[u8]) -> Result<(u8, u64, u64), RelayError> {
     if header_type == HEADER_SCHEMA && body_len != 0 {
         return Err(bad("schema message with a body"));
     }
-    Ok((header_type, body_len as u64, rows))
+    Ok(Meta { header_type, body_len: body_len as u64, rows, compressed })
+}
+
+/// What a compressed body declares it decompresses to: each buffer starts with its
+/// uncompressed length as an i64 (-1: stored as is); every buffer must lie in the body.
+fn declared_raw_bytes(meta: &[u8], elements: usize, count: usize, body: &[u8]) -> Result<u64, RelayError> {
+    let mut total = 0u64;
+    for i in 0..count {
+        let at = elements + i * BUFFER_STRUCT_BYTES;
+        let (offset, length) = (i64_at(meta, at)?, i64_at(meta, at + 8)?);
+        if offset < 0 || length < 0 || offset as u64 + length as u64 > body.len() as u64 {
+            return Err(bad("a compressed buffer lies outside its body"));
+        }
+        if length == 0 {
+            continue;
+        }
+        if length < 8 {
+            return Err(bad("a compressed buffer shorter than its length prefix"));
+        }
+        let declared = i64_at(body, offset as usize)?;
+        let raw = match declared {
+            -1 => length as u64 - 8,
+            n if n < 0 => return Err(bad("a compressed buffer declares a negative length")),
+            n => n as u64,
+        };
+        total = total.saturating_add(raw);
+    }
+    Ok(total)
 }
 
 /// Scans `buf` as whole encapsulated IPC messages, optionally ending with end-of-stream.
@@ -195,14 +279,23 @@ pub fn scan(buf: &[u8]) -> Result<Scan, RelayError> {
         if meta_len > buf.len() - pos {
             return Err(bad("metadata runs past the end"));
         }
-        let (header_type, body_len, rows) = parse_metadata(&buf[pos..pos + meta_len])?;
+        let meta = &buf[pos..pos + meta_len];
+        let Meta { header_type, body_len, rows, compressed } = parse_metadata(meta)?;
         pos += meta_len;
         if body_len > (buf.len() - pos) as u64 {
             return Err(bad("body runs past the end"));
         }
+        let body = &buf[pos..pos + body_len as usize];
         pos += body_len as usize;
         out.messages += 1;
         out.body_bytes += body_len;
+        out.raw_body_bytes = out.raw_body_bytes.saturating_add(match compressed {
+            Some((codec, elements, count)) => {
+                out.codecs |= codec;
+                declared_raw_bytes(meta, elements, count, body)?
+            }
+            None => body_len,
+        });
         match header_type {
             HEADER_SCHEMA => out.schemas += 1,
             HEADER_DICTIONARY_BATCH => out.dictionary_batches += 1,
@@ -235,6 +328,18 @@ pub fn scan_partition_chunk(buf: &[u8]) -> Result<Scan, RelayError> {
     Ok(s)
 }
 
+/// A partition chunk's (rows, codec, declared): `scan_partition_chunk`'s rows; the one
+/// body codec of its compressed record batches (0 none, else `CODEC_LZ4` or `CODEC_ZSTD`;
+/// some batches may be stored uncompressed beside it); and what the bodies declare they
+/// decompress to. Two codecs in one chunk are refused.
+pub fn scan_compressed_chunk(buf: &[u8]) -> Result<(u64, u8, u64), RelayError> {
+    let s = scan_partition_chunk(buf)?;
+    if s.codecs == CODEC_LZ4 | CODEC_ZSTD {
+        return Err(bad("two body compression codecs in one chunk"));
+    }
+    Ok((s.rows, s.codecs, s.raw_body_bytes))
+}
+
 /// The schema of a FlightInfo answer: exactly one schema message and nothing else.
 pub fn check_schema_message(buf: &[u8]) -> Result<(), RelayError> {
     let s = scan(buf)?;
@@ -253,6 +358,17 @@ mod tests {
     const SCHEMA: &str = "ffffffff780000001000000000000a000c000600050008000a000000000104000c000000080008000000040008000000040000000100000014000000100014000800060007000c00000010001000000000000102100000001c0000000400000000000000020000006964000008000c0008000700080000000000000140000000";
     const BATCH: &str = "ffffffff8800000014000000000000000c0016000600050008000c000c0000000003040018000000180000000000000000000a0018000c00040008000a0000003c00000010000000030000000000000000000000020000000000000000000000000000000000000000000000000000001800000000000000000000000100000003000000000000000000000000000000010000000000000002000000000000000300000000000000";
     const EOS: [u8; 8] = [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
+    /// The same 3-row batch written with `IpcWriteOptions(compression="lz4")` and "zstd";
+    /// its data buffer, at body offset 0, declares 24 bytes uncompressed.
+    const BATCH_LZ4: &str = "ffffffff9800000014000000000000000c0018000600050008000c000c000000000304001c0000003000000000000000000000000c001c001000040008000c000c000000480000001c000000140000000300000000000000000000000400040004000000020000000000000000000000000000000000000000000000000000002a00000000000000000000000100000003000000000000000000000000000000180000000000000004224d18604082130000002201000100120207009000030000000000000000000000000000000000";
+    const BATCH_ZSTD: &str = "ffffffffa000000014000000000000000c0018000600050008000c000c000000000304001c0000002800000000000000000000000c001e001000040008000c000c00000050000000240000001800000003000000000000000000000000000600080007000600000000000001020000000000000000000000000000000000000000000000000000002500000000000000000000000100000003000000000000000000000000000000180000000000000028b52ffd2018a5000060010002000300000000000000020060e0016001000000";
+    /// Where BATCH_LZ4's data buffer (and its length prefix) begins: after the 8-byte
+    /// prefix and 0x98 bytes of metadata.
+    const LZ4_BODY: usize = 8 + 0x98;
+
+    fn body_compression(buf: &[u8]) -> Result<(u8, u64), RelayError> {
+        scan_compressed_chunk(buf).map(|(_, codec, declared)| (codec, declared))
+    }
 
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
@@ -313,6 +429,45 @@ mod tests {
         assert!(matches!(scan_partition_chunk(&hex(SCHEMA)), Err(RelayError::IpcSequence(_))));
         assert!(matches!(scan_partition_chunk(&[hex(BATCH), EOS.to_vec()].concat()), Err(RelayError::IpcSequence(_))));
         assert!(matches!(scan(&[EOS.to_vec(), hex(BATCH)].concat()), Err(RelayError::IpcFraming(_))));
+    }
+
+    #[test]
+    fn compressed_batches_report_their_codec_and_declared_size() {
+        assert_eq!(body_compression(&hex(BATCH)), Ok((0, 24)));
+        assert_eq!(body_compression(&hex(BATCH_LZ4)), Ok((CODEC_LZ4, 24)));
+        assert_eq!(body_compression(&hex(BATCH_ZSTD)), Ok((CODEC_ZSTD, 24)));
+        // Uncompressed beside compressed with one codec: allowed; two codecs: refused.
+        assert_eq!(body_compression(&[hex(BATCH), hex(BATCH_LZ4)].concat()), Ok((CODEC_LZ4, 48)));
+        assert!(body_compression(&[hex(BATCH_LZ4), hex(BATCH_ZSTD)].concat()).is_err());
+        assert_eq!(scan(&hex(BATCH_LZ4)).unwrap().rows, 3);
+    }
+
+    #[test]
+    fn a_declared_length_is_summed_unread_and_a_negative_one_refused() {
+        let mut bomb = hex(BATCH_LZ4);
+        bomb[LZ4_BODY..LZ4_BODY + 8].copy_from_slice(&i64::MAX.to_le_bytes());
+        let thrice = [bomb.clone(), bomb.clone(), bomb.clone()].concat();
+        // What it declares is reported, saturating, for the caller to refuse: never allocated here.
+        assert_eq!(body_compression(&bomb), Ok((CODEC_LZ4, i64::MAX as u64)));
+        assert_eq!(body_compression(&thrice), Ok((CODEC_LZ4, u64::MAX)));
+        let mut negative = hex(BATCH_LZ4);
+        negative[LZ4_BODY..LZ4_BODY + 8].copy_from_slice(&(-5i64).to_le_bytes());
+        assert_eq!(body_compression(&negative), Err(bad("a compressed buffer declares a negative length")));
+        let mut stored = hex(BATCH_LZ4);
+        stored[LZ4_BODY..LZ4_BODY + 8].copy_from_slice(&(-1i64).to_le_bytes());
+        assert_eq!(body_compression(&stored), Ok((CODEC_LZ4, 42 - 8)));
+    }
+
+    #[test]
+    fn corrupted_compressed_bytes_never_panic() {
+        let whole = [hex(BATCH_LZ4), hex(BATCH_ZSTD)].concat();
+        for pos in 0..whole.len() {
+            for value in [0u8, 0x7f, 0xff] {
+                let mut bytes = whole.clone();
+                bytes[pos] = value;
+                let _ = body_compression(&bytes);
+            }
+        }
     }
 
     #[test]

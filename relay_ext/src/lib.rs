@@ -41,13 +41,18 @@ fn check_schema_message(data: &[u8]) -> PyResult<()> {
     ipc::check_schema_message(data).map_err(to_py)
 }
 
-/// One raw ArrowChunk, classified as both DoGet servers do: `(True, 0, 0, records)` for
-/// the end marker, `(False, offset, length, rows)` for whole record batches.
+type Classified = (bool, usize, usize, i64, u8, u64);
+
+/// One raw ArrowChunk, classified as both DoGet servers do: `(True, 0, 0, records, 0, 0)`
+/// for the end marker, `(False, offset, length, rows, codec, declared)` for whole record
+/// batches (see saeta.relay for codec and declared).
 #[pyfunction]
-fn classify_chunk(message: &[u8]) -> PyResult<(bool, usize, usize, i64)> {
+fn classify_chunk(message: &[u8]) -> PyResult<Classified> {
     Ok(match tunnel::classify_chunk(message).map_err(to_py)? {
-        tunnel::ChunkKind::End { records } => (true, 0, 0, records),
-        tunnel::ChunkKind::Data { offset, len, rows } => (false, offset, len, i64::try_from(rows).unwrap_or(i64::MAX)),
+        tunnel::ChunkKind::End { records } => (true, 0, 0, records, 0, 0),
+        tunnel::ChunkKind::Data { offset, len, rows, codec, declared } => {
+            (false, offset, len, i64::try_from(rows).unwrap_or(i64::MAX), codec, declared)
+        }
     })
 }
 

@@ -125,8 +125,18 @@ pub fn read_chunk(msg: &[u8]) -> Result<ChunkFields, RelayError> {
 /// payload in the message, and their rows), or the end marker with the rows it announces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChunkKind {
-    Data { offset: usize, len: usize, rows: u64 },
-    End { records: i64 },
+    /// `codec`: the one body codec of its compressed batches (0: none compressed;
+    /// `ipc::CODEC_LZ4`, `ipc::CODEC_ZSTD`); `declared`: their bodies' size decompressed.
+    Data {
+        offset: usize,
+        len: usize,
+        rows: u64,
+        codec: u8,
+        declared: u64,
+    },
+    End {
+        records: i64,
+    },
 }
 
 /// The one classification both DoGet servers use: the end marker is `end` set with no
@@ -138,8 +148,8 @@ pub fn classify_chunk(msg: &[u8]) -> Result<ChunkKind, RelayError> {
         return Ok(ChunkKind::End { records });
     }
     let (offset, len) = fields.data;
-    let scan = crate::ipc::scan_partition_chunk(&msg[offset..offset + len])?;
-    Ok(ChunkKind::Data { offset, len, rows: scan.rows })
+    let (rows, codec, declared) = crate::ipc::scan_compressed_chunk(&msg[offset..offset + len])?;
+    Ok(ChunkKind::Data { offset, len, rows, codec, declared })
 }
 
 #[cfg(test)]

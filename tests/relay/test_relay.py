@@ -136,6 +136,19 @@ class RelaySuite:
         sample = bytes(raw[:cut])
         assert self._outcome(self.impl.scan_ipc, sample) == self._outcome(_relay_py.scan_ipc, sample)
 
+    @given(st.data())
+    def test_body_compression_agrees_on_corrupted_compressed_messages(self, data: st.DataObject) -> None:
+        n = data.draw(st.integers(1, 50))
+        codec = data.draw(st.sampled_from(["lz4", "zstd"]))
+        raw = bytearray(compressed(batch(n), codec))
+        for _ in range(data.draw(st.integers(1, 4))):
+            pos = data.draw(st.integers(0, len(raw) - 1))
+            raw[pos] = data.draw(st.integers(0, 255))
+        sample = bytes(raw[: data.draw(st.integers(0, len(raw)))])
+        assert self._outcome(lambda p: body_compression(self.impl, p), sample) == self._outcome(
+            py_body_compression, sample
+        )
+
     def _outcome(self, fn, arg):  # type: ignore[no-untyped-def]
         try:
             return ("ok", fn(arg))
@@ -152,7 +165,7 @@ class RelaySuite:
     def test_classify_chunk_locates_payload(self) -> None:
         data = ipc(batch(10), batch(5, 10))
         message = encode_arrow_chunk([data])
-        is_end, offset, length, rows = self.impl.classify_chunk(message)
+        is_end, offset, length, rows, _, _ = self.impl.classify_chunk(message)
         assert not is_end
         assert message[offset : offset + length] == data
         assert (rows, length) == (15, len(data))
@@ -162,7 +175,7 @@ class RelaySuite:
         stream = bytearray(SCHEMA.serialize().to_pybytes())
         for b in batches:
             message = encode_arrow_chunk([ipc(b)])
-            _, offset, length, _ = self.impl.classify_chunk(message)
+            _, offset, length, _, _, _ = self.impl.classify_chunk(message)
             stream += message[offset : offset + length]
         stream += relay.EOS
         table = pa.ipc.open_stream(bytes(stream)).read_all()
@@ -173,19 +186,19 @@ class RelaySuite:
     @pytest.mark.parametrize(
         ("raw", "expected"),
         [
-            (bytes.fromhex("0a0010011805"), (True, 0, 0, 5)),  # an empty data field + end: the end marker
-            (bytes.fromhex("10011805"), (True, 0, 0, 5)),
-            (tunnel_pb2.ArrowChunk(end=True, end_records=-1).SerializeToString(), (True, 0, 0, -1)),
-            (tunnel_pb2.ArrowChunk(end=True).SerializeToString(), (True, 0, 0, 0)),
+            (bytes.fromhex("0a0010011805"), (True, 0, 0, 5, 0, 0)),  # an empty data field + end: the end marker
+            (bytes.fromhex("10011805"), (True, 0, 0, 5, 0, 0)),
+            (tunnel_pb2.ArrowChunk(end=True, end_records=-1).SerializeToString(), (True, 0, 0, -1, 0, 0)),
+            (tunnel_pb2.ArrowChunk(end=True).SerializeToString(), (True, 0, 0, 0, 0, 0)),
         ],
     )
-    def test_end_markers(self, raw: bytes, expected: tuple[bool, int, int, int]) -> None:
+    def test_end_markers(self, raw: bytes, expected: tuple[bool, int, int, int, int, int]) -> None:
         assert self.impl.classify_chunk(raw) == expected
 
     def test_data_with_end_set_is_data(self) -> None:
         data = ipc(batch(4))
         raw = tunnel_pb2.ArrowChunk(data=data, end=True, end_records=4).SerializeToString()
-        is_end, offset, length, rows = self.impl.classify_chunk(raw)
+        is_end, offset, length, rows, _, _ = self.impl.classify_chunk(raw)
         assert (is_end, raw[offset : offset + length], rows) == (False, data, 4)
 
     def test_neither_data_nor_end_is_refused(self) -> None:
@@ -326,13 +339,62 @@ class TestRustTextColumn(TextColumnSuite):
     impl = relay.load("rust")
 
 
-@pytest.mark.parametrize("impl", [_relay_py, relay.load()], ids=["python", "loaded"])
-def test_compressed_batches_are_refused_before_anything_decompresses(impl: ModuleType) -> None:
-    batch = pa.record_batch([pa.array(range(100_000), pa.int64())], names=["x"])
+def compressed(batch: pa.RecordBatch, codec: str) -> bytes:
+    """``batch`` as one encapsulated IPC message with its body compressed by ``codec``."""
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, batch.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")) as writer:
+    with pa.ipc.new_stream(sink, batch.schema, options=pa.ipc.IpcWriteOptions(compression=codec)) as writer:
         writer.write_batch(batch)
-    compressed = list(pa.ipc.MessageReader.open_stream(sink.getvalue()))[1].serialize().to_pybytes()
+    return bytes(list(pa.ipc.MessageReader.open_stream(sink.getvalue()))[1].serialize().to_pybytes())
+
+
+def body_start(message: bytes) -> int:
+    """Where the body of one encapsulated IPC message starts: for one int64 column without
+    nulls (an empty validity buffer), its data buffer's i64 length prefix is there."""
+    return len(message) - pa.ipc.read_message(pa.py_buffer(message)).body.size
+
+
+CODES = {"lz4": 1, "zstd": 2}
+
+
+def body_compression(impl: ModuleType, payload: bytes) -> tuple[int, int]:
+    """(codec, declared) of ``payload`` (whole record batch messages) as classify_chunk
+    reports them."""
+    _, _, _, _, codec, declared = impl.classify_chunk(encode_arrow_chunk([payload]))
+    return codec, declared
+
+
+def py_body_compression(payload: bytes) -> tuple[int, int]:
+    return body_compression(_relay_py, payload)
+
+
+@pytest.mark.parametrize("impl", [_relay_py, relay.load()], ids=["python", "loaded"])
+@pytest.mark.parametrize("codec", ["lz4", "zstd"])
+def test_a_compressed_payload_declares_its_codec_and_size_before_anything_decompresses(
+    impl: ModuleType, codec: str
+) -> None:
+    batch = pa.record_batch([pa.array(range(100_000), pa.int64())], names=["x"])
+    message = compressed(batch, codec)
+    assert len(message) < 800_000 * 0.6  # compressed indeed
+    is_end, _, _, rows, codec_code, declared = impl.classify_chunk(encode_arrow_chunk([message]))
+    assert (is_end, rows, codec_code, declared) == (False, 100_000, CODES[codec], 800_000)
+    # Uncompressed batches may go beside compressed ones; two codecs may not.
+    plain = batch.serialize().to_pybytes()
+    assert body_compression(impl, plain + message) == (CODES[codec], 1_600_000)
+    assert body_compression(impl, plain) == (0, len(plain) - body_start(plain))
+    other = compressed(batch, "zstd" if codec == "lz4" else "lz4")
+    with pytest.raises(RelayError):
+        body_compression(impl, message + other)
+
+
+@pytest.mark.parametrize("impl", [_relay_py, relay.load()], ids=["python", "loaded"])
+def test_a_bomb_declares_its_size_and_a_negative_length_is_refused(impl: ModuleType) -> None:
+    batch = pa.record_batch([pa.array(range(1000), pa.int64())], names=["x"])
+    message = bytearray(compressed(batch, "lz4"))
+    at = body_start(bytes(message))
+    assert struct.unpack_from("<q", message, at)[0] == 8000
+    struct.pack_into("<q", message, at, 2**62)  # a few bytes asking for 4 EiB
+    assert body_compression(impl, bytes(message)) == (1, 2**62)
+    struct.pack_into("<q", message, at, -7)
     with pytest.raises(RelayError) as info:
-        impl.classify_chunk(encode_arrow_chunk([compressed]))
-    assert "compressed record batch" in str(info.value)
+        body_compression(impl, bytes(message))
+    assert info.value.code == "IPC_FRAMING_INVALID"

@@ -95,9 +95,11 @@ class HostileConnector:
         version: str = "",
         refusal: str | None = None,
         partitions: int = 1,
+        compression: tuple[str, ...] = (),
     ) -> None:
         self.dep, self.tenant, self.schema = dep, tenant, schema
         self.version, self.refusal, self.partitions = version, refusal, partitions
+        self.compression = compression  # what its RegisterRequest offers
         self.outbox: asyncio.Queue[pb.ConnectorMessage] = asyncio.Queue()
         self.do_gets: asyncio.Queue[pb.DoGetRequest] = asyncio.Queue()
         self.data_port = 0
@@ -113,7 +115,11 @@ class HostileConnector:
             async def outgoing() -> AsyncIterator[pb.ConnectorMessage]:
                 yield pb.ConnectorMessage(
                     register=pb.RegisterRequest(
-                        tenant_id=self.tenant, datasets=["d"], protocol_version=1, version=self.version
+                        tenant_id=self.tenant,
+                        datasets=["d"],
+                        protocol_version=1,
+                        version=self.version,
+                        compression=self.compression,
                     )
                 )
                 while True:
@@ -147,13 +153,17 @@ class HostileConnector:
 
 
 async def query_with(
-    dep: Deployment, act: Any, schema: pa.Schema = SCHEMA, data_frames: list[int] | None = None
+    dep: Deployment,
+    act: Any,
+    schema: pa.Schema = SCHEMA,
+    data_frames: list[int] | None = None,
+    compression: tuple[str, ...] = (),
 ) -> tuple[ServerError | pa.Table, Any]:
     """Starts a hostile acme connector, runs a browser query on it, and lets ``act`` play
     the connector's part of the DoGet; returns the browser's table or error, and act's
     result. ``data_frames`` gets the number of binary frames the browser received after
     the schema's: whatever the client then made of them."""
-    hostile = HostileConnector(dep, "acme", schema)
+    hostile = HostileConnector(dep, "acme", schema, compression=compression)
     ready = asyncio.Event()
     runner = asyncio.create_task(hostile.run(ready))
     try:
@@ -591,3 +601,108 @@ def test_a_second_tunnel_with_a_live_certificate_is_loud_or_refused(
     else:
         assert outcomes[0] == "ok" and all(o.startswith("ALREADY_EXISTS CERT_IN_USE") for o in outcomes[1:]), outcomes
         assert "tunnel refused code=CERT_IN_USE tenant=acme" in log
+
+
+# --- compressed record batches (docs/tunnel.md, "Compression")
+
+
+def compressed_batch(batch: pa.RecordBatch, codec: str) -> bytes:
+    """``batch`` as one encapsulated IPC message, its body compressed with ``codec``."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema, options=pa.ipc.IpcWriteOptions(compression=codec)) as writer:
+        writer.write_batch(batch)
+    return bytes(list(pa.ipc.MessageReader.open_stream(sink.getvalue()))[1].serialize().to_pybytes())
+
+
+def with_declared_length(message: bytes, declared: int) -> bytes:
+    """``message`` (one int64 column without nulls) whose data buffer declares ``declared``
+    bytes uncompressed: its i64 length prefix sits where the body starts."""
+    raw = bytearray(message)
+    at = len(raw) - pa.ipc.read_message(pa.py_buffer(message)).body.size
+    raw[at : at + 8] = declared.to_bytes(8, "little", signed=True)
+    return bytes(raw)
+
+
+ROWS = pa.record_batch([pa.array(range(50_000), pa.int64())], schema=SCHEMA)
+
+
+def test_batches_compressed_with_the_accepted_codec_reach_the_browser_decompressed(
+    gateway: tuple[Deployment, int],
+) -> None:
+    dep, _ = gateway
+    seen: list[str] = []
+
+    async def send(port: int, request: pb.DoGetRequest) -> Any:
+        seen.append(request.compression)
+        messages = [compressed_batch(ROWS, "zstd"), ROWS.serialize().to_pybytes()]  # one of each, as auto may
+        end = pb.ArrowChunk(end=True, end_records=2 * ROWS.num_rows).SerializeToString()
+        return await doget(dep, port, "acme", request.call_id, [encode_arrow_chunk(messages), end])
+
+    table, answer = asyncio.run(query_with(dep, send, compression=("zstd", "lz4")))
+    assert seen == ["zstd"]  # the first codec offered that the gateway can decompress
+    assert isinstance(table, pa.Table) and table.equals(pa.Table.from_batches([ROWS, ROWS]))
+    assert not isinstance(answer, grpc.aio.AioRpcError)
+
+
+@pytest.mark.parametrize(
+    ("offered", "sent", "code"),
+    [
+        ((), "zstd", "COMPRESSION_NOT_NEGOTIATED"),  # compression on a connector that offered none
+        (("lz4",), "zstd", "COMPRESSION_NOT_NEGOTIATED"),  # a codec the gateway did not accept
+    ],
+    ids=["not-negotiated", "other-codec"],
+)
+def test_compression_that_was_not_negotiated_ends_the_query_typed(
+    gateway: tuple[Deployment, int], offered: tuple[str, ...], sent: str, code: str
+) -> None:
+    dep, _ = gateway
+
+    async def send(port: int, request: pb.DoGetRequest) -> Any:
+        return await doget(dep, port, "acme", request.call_id, [encode_arrow_chunk([compressed_batch(ROWS, sent)])])
+
+    relayed: list[int] = []
+    err, answer = asyncio.run(query_with(dep, send, data_frames=relayed, compression=offered))
+    assert relayed == [0]
+    assert isinstance(err, ServerError) and err.code == "QUERY_FAILED" and code in err.message
+    assert isinstance(answer, grpc.aio.AioRpcError) and answer.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"code={code} tenant=acme" in dep.procs[1].text()
+
+
+@pytest.mark.parametrize(
+    ("declared", "code"),
+    [
+        (2**40, "DECOMPRESSED_TOO_LARGE"),  # 1 TiB asked by a few bytes: refused before any allocation
+        (-5, "IPC_FRAMING_INVALID"),  # a negative length
+        (400_008, "FULL_VALIDATION"),  # more than the buffer really decompresses to
+        (399_992, "FULL_VALIDATION"),  # less
+    ],
+    ids=["bomb", "negative", "longer", "shorter"],
+)
+def test_a_compressed_body_that_lies_about_its_size_is_refused_and_bounded(
+    gateway: tuple[Deployment, int], declared: int, code: str
+) -> None:
+    dep, _ = gateway
+    gw = dep.procs[1]
+    message = with_declared_length(compressed_batch(ROWS, "lz4"), declared)
+
+    async def send(port: int, request: pb.DoGetRequest) -> Any:
+        return await doget(dep, port, "acme", request.call_id, [encode_arrow_chunk([message])])
+
+    relayed: list[int] = []
+    with peak_rss({"gateway": gw.popen.pid}) as rss:
+        err, answer = asyncio.run(query_with(dep, send, data_frames=relayed, compression=("lz4",)))
+    assert relayed == [0]
+    assert isinstance(err, ServerError) and err.code == "QUERY_FAILED"
+    assert isinstance(answer, grpc.aio.AioRpcError) and answer.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"code={code} tenant=acme" in gw.text()
+    before, peak = rss["gateway"]
+    assert peak - before < 64 * 1024 * 1024, f"the gateway grew by {(peak - before) >> 20} MiB"
+    # The gateway goes on: a well-formed compressed query on the same tunnel afterwards.
+
+    async def good(port: int, request: pb.DoGetRequest) -> Any:
+        end = pb.ArrowChunk(end=True, end_records=ROWS.num_rows).SerializeToString()
+        ok = encode_arrow_chunk([compressed_batch(ROWS, "lz4")])
+        return await doget(dep, port, "acme", request.call_id, [ok, end])
+
+    table, _ = asyncio.run(query_with(dep, good, compression=("lz4",)))
+    assert isinstance(table, pa.Table) and table.num_rows == ROWS.num_rows

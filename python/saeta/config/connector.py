@@ -23,6 +23,7 @@ from saeta.config._base import (
     load_yaml,
     resolve,
 )
+from saeta.core import tunnel_codec
 from saeta.core.aggregation import Limits
 from saeta.core.names import is_dataset_name, is_tenant_id
 
@@ -106,6 +107,12 @@ class ConnectorConfig:
     # Distinct gateway replicas to hold a tunnel to at once (docs/scaling.md); one
     # gateway alone takes one whatever this says.
     connections: int = 1
+    # performance.compression (docs/tunnel.md, "Compression"): "auto" offers zstd and lz4
+    # and compresses a query's batches once the tunnel's round trip is at least
+    # compression_rtt_ms (a link where bytes cost more than CPU); "lz4" or "zstd": always
+    # that codec when the gateway accepts it; "off": never.
+    compression: str = "auto"
+    compression_rtt_ms: float = 5.0
     # Data calls may go to the replica that asked for them (docs/scaling.md, "Direct
     # data"), at an address the gateway names; False: only ever to grpc_uri's gateway.
     direct_data: bool = True
@@ -338,6 +345,10 @@ def load_connector_config(path: str | os.PathLike[str]) -> ConnectorConfig:
     max_concurrent_reads = perf.integer("max_concurrent_reads", 8, 1, 256)
     max_subscriptions = perf.integer("max_subscriptions", 64, 1, 10_000)
     connector_trim = perf.number("memory_trim_seconds", 10.0, 0.0, 3600)
+    compression = perf.string("compression", "auto", ("auto", "off", "lz4", "zstd"))
+    compression_rtt_ms = perf.number("compression_rtt_ms", 5.0, 0.0, 60_000)
+    if compression in ("lz4", "zstd") and not tunnel_codec.available(compression):
+        raise perf.fail("compression", f"this pyarrow cannot compress {compression}")
     perf.check_unknown()
     if chunk_bytes > max_message_bytes // 2:
         raise perf.fail("chunk_bytes", "must be at most half of performance.max_message_bytes")
@@ -373,6 +384,8 @@ def load_connector_config(path: str | os.PathLike[str]) -> ConnectorConfig:
         logging=logging_cfg,
         connections=connections,
         direct_data=direct_data,
+        compression=compression,
+        compression_rtt_ms=compression_rtt_ms,
         aggregation=aggregation,
         metrics_port=metrics_port,
         metrics_host=metrics_host,

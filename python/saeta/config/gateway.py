@@ -104,6 +104,10 @@ class GatewayConfig:
     replica: ReplicaConfig | None = None
     flight: FlightConfig = FlightConfig()
     metrics_access: Literal["loopback", "everyone", "off"] = "loopback"
+    # tunnels.compression: "auto" accepts compressed record batches in the first codec a
+    # connector offers that this gateway can decompress (docs/tunnel.md, "Compression");
+    # "off" never asks for them.
+    tunnel_compression: Literal["auto", "off"] = "auto"
     https: HttpsConfig = field(default_factory=HttpsConfig)
     audit_file: str | None = None  # the audit log's file, "-" for stdout; None: no audit log
     control_plane_ca: Path | None = None  # the CA of the control plane's https certificate; None: the system's
@@ -265,6 +269,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
     tunnels = root.section("tunnels")
     max_tunnels_per_tenant = tunnels.integer("max_per_tenant", 8, 1, 1000)
     same_certificate = tunnels.string("same_certificate", "newest", ("newest", "refuse"))
+    tunnel_compression = tunnels.string("compression", "auto", ("auto", "off"))
     tunnels.check_unknown()
     memory_trim_seconds = root.number("memory_trim_seconds", 10.0, 0.0, 3600)
     relay = root.string("relay", "auto", ("auto", "rust", "python"))
@@ -318,6 +323,7 @@ def load_gateway_config(path: str | os.PathLike[str]) -> GatewayConfig:
         replica=replica,
         flight=flight,
         metrics_access=metrics_access,
+        tunnel_compression=tunnel_compression,
         https=https,
         forwarded_allow_ips=proxies,
         control_plane_ca=control_plane_ca,

@@ -31,7 +31,7 @@ from saeta.core import filter_codec
 from saeta.core.aggregation import check_live
 from saeta.core.grpc_target import with_port
 from saeta.core.ticket import Ticket
-from saeta.core.tunnel_codec import CALL_ID_KEY, PROBE_CALL_ID, TUNNEL_PROTOCOL_VERSION
+from saeta.core.tunnel_codec import CALL_ID_KEY, PROBE_CALL_ID, TUNNEL_PROTOCOL_VERSION, offered_codecs
 from saeta.errors import (
     BadRequest,
     DatasetNotFound,
@@ -91,6 +91,7 @@ class Tunnel:
         self.tunnel_id = ""
         self.replica_id = ""  # the gateway replica that answered; "" from a gateway alone
         self.heartbeat_seconds = 10
+        self.min_rtt_ms: float | None = None  # the least heartbeat round trip seen, in ms
 
     async def _outgoing(self) -> AsyncIterator[pb.ConnectorMessage]:
         while (msg := await self._outbox.get()) is not None:
@@ -115,6 +116,7 @@ class Tunnel:
                     probe=probe,
                     held_replicas=held,
                     direct_data=self.cfg.direct_data and not probe,
+                    compression=offered_codecs(self.cfg.compression),
                 )
             )
         )
@@ -205,7 +207,7 @@ class Tunnel:
             await asyncio.to_thread(follower.restore, req.cursor, max(0, req.skip_rows))
 
         def encode(batches: Iterable[pa.RecordBatch | Flush]) -> Iterator[tuple[bytes, int]]:
-            return chunk_messages(batches, self.cfg.chunk_bytes, self._chunk_cap(req))
+            return chunk_messages(batches, self.cfg.chunk_bytes, self._chunk_cap(req), self._codec(req))
 
         def snapshot_done(rows: int) -> None:
             self.send(pb.ConnectorMessage(snapshot_done=pb.SnapshotDone(request_id=req.request_id, rows=rows)))
@@ -238,6 +240,19 @@ class Tunnel:
         frame), else half the largest tunnel message (a gateway of before the field)."""
         return min(req.max_chunk_bytes or self.cfg.max_message_bytes // 2, self.cfg.max_message_bytes // 2)
 
+    def _codec(self, req: pb.DoGetRequest) -> str:
+        """The codec this call's batches are compressed with: the one the gateway accepted,
+        if this connector offered it, and, with compression ``auto``, only once the
+        tunnel's round trip (its heartbeats' echo) is at least compression_rtt_ms (0:
+        whatever it is)."""
+        if not req.compression or req.compression not in offered_codecs(self.cfg.compression):
+            return ""
+        threshold = self.cfg.compression_rtt_ms
+        near = self.min_rtt_ms is None or self.min_rtt_ms < threshold  # not measured yet counts as near
+        if self.cfg.compression == "auto" and threshold > 0 and near:
+            return ""  # a link where bytes cost less than the CPU to shrink them
+        return req.compression
+
     async def _heartbeats(self) -> None:
         while True:
             self.send(pb.ConnectorMessage(heartbeat=pb.Heartbeat(sent_unix_ms=int(time.time() * 1000))))
@@ -264,7 +279,10 @@ class Tunnel:
         elif kind == "cancel":
             for task in self._tasks.get(msg.cancel.request_id, set()):
                 task.cancel()
-        # heartbeats only prove the gateway is alive; the read above already did
+        elif kind == "heartbeat":  # the gateway echoes ours: the tunnel's round trip
+            rtt = time.time() * 1000 - msg.heartbeat.sent_unix_ms
+            if 0 <= rtt < 60_000:
+                self.min_rtt_ms = rtt if self.min_rtt_ms is None else min(self.min_rtt_ms, rtt)
 
     def _error(self, request_id: str, err: SaetaError) -> None:
         """Tells the gateway why ``request_id`` failed: the code and the safe message; a
@@ -394,7 +412,9 @@ class Tunnel:
             else:
                 read = source.read(ticket.partition, ticket.columns, wanted, conditions, ordered=ticket.ordered)
             batches = skip_rows(read, skip)
-            reader = BlockingReader(chunk_messages(batches, self.cfg.chunk_bytes, self._chunk_cap(req)))
+            reader = BlockingReader(
+                chunk_messages(batches, self.cfg.chunk_bytes, self._chunk_cap(req), self._codec(req))
+            )
             rows, nbytes = await write_all(call, reader, self._reads)
             await call.write(pb.ArrowChunk(end=True, end_records=rows).SerializeToString())
             await call.done_writing()

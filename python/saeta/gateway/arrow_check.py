@@ -57,3 +57,27 @@ def check_payload(payload: Any, schema: pa.Schema, rows: int) -> None:
         raise ArrowRefused(f"the connector sent invalid Arrow data (FULL_VALIDATION): {str(exc)[:200]}") from None
     if seen != rows:
         raise ArrowRefused(f"the connector's batches hold {seen} rows, their framing says {rows}")
+
+
+def decompress_payload(payload: Any, schema: pa.Schema, rows: int) -> bytes:
+    """``payload``'s record batches (whole IPC messages, some or all with compressed
+    bodies, their declared sizes already bounded by the caller) decompressed, fully
+    validated and re-encoded without compression: what a client that cannot decompress is
+    sent. Arrow checks each buffer decompresses to exactly the length it declared."""
+    parts: list[pa.Buffer] = []
+    seen = 0
+    try:
+        for message in pa.ipc.MessageReader.open_stream(pa.py_buffer(payload)):
+            if message.type != "record batch":
+                raise ArrowRefused(f"the connector sent a {message.type} message inside the data")
+            batch = pa.ipc.read_record_batch(message, schema)
+            batch.validate(full=True)
+            seen += batch.num_rows
+            parts.append(batch.serialize())
+    except (pa.ArrowException, ValueError, OSError) as exc:  # a codec's failure is an OSError
+        raise ArrowRefused(
+            f"the connector sent invalid compressed Arrow data (FULL_VALIDATION): {str(exc)[:200]}"
+        ) from None
+    if seen != rows:
+        raise ArrowRefused(f"the connector's batches hold {seen} rows, their framing says {rows}")
+    return b"".join(parts)

@@ -279,6 +279,7 @@ class BrowserSocket:
                 self.outcomes.metrics if self.outcomes is not None else None,
                 "socket",
                 started,
+                max_message_bytes=self.cfg.max_message_bytes,
             )
             if isinstance(q, bp.Subscribe):
                 assert stop is not None

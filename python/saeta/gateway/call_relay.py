@@ -30,6 +30,7 @@ from saeta.core.filters import Condition
 from saeta.core.paging import Page
 from saeta.core.partition_relay import PartitionRelay
 from saeta.core.resume_token import ResumeKeys
+from saeta.core.tunnel_codec import CODEC_CODES
 from saeta.errors import ConnectorOffline, QueryFailed, QueryTimeout, RelayError, SaetaError
 from saeta.gateway import arrow_check
 from saeta.gateway.call_slots import CallSlots
@@ -79,6 +80,11 @@ class Link(Protocol):
     @property
     def tenant(self) -> str: ...
 
+    @property
+    def compression(self) -> str:
+        """The codec the connector may compress this link's data calls with ("": none)."""
+        ...
+
     async def get_flight_info(
         self,
         request_id: str,
@@ -124,6 +130,9 @@ class QueryContext:
     _first_sent: bool = False
     rows_relayed: int = 0  # over all its partitions: the audit line's
     bytes_relayed: int = 0
+    # limits.max_message_bytes: also the most a compressed data message may declare it
+    # decompresses to (what an uncompressed one may be)
+    max_message_bytes: int = 16 * 1024 * 1024
 
     def batch_sent(self) -> None:
         """A record batch went to the client: the first one's delay is observed."""
@@ -175,11 +184,22 @@ class InvalidArrowData(QueryFailed):
     """The connector sent bytes that are not whole Arrow IPC messages of the stream."""
 
 
+@dataclass(frozen=True)
+class Decompression:
+    """A data call's compression rules: the one codec its batches may use ("": none), and
+    the most their bodies may declare they decompress to."""
+
+    codec: str
+    max_bytes: int
+
+
 async def _next_piece(
-    stream: DataStream, errors: asyncio.Future[SaetaError], tenant: str, out: Out
+    stream: DataStream, errors: asyncio.Future[SaetaError], tenant: str, out: Out, rules: Decompression
 ) -> Chunk | Resume | End:
     """The data call's next piece, framed by the relay and then fully validated
-    (arrow_check.py); a broken call raises why, bad bytes InvalidArrowData."""
+    (arrow_check.py); compressed batches are checked against ``rules`` before anything is
+    decompressed, then decompressed, fully validated and relayed uncompressed. A broken
+    call raises why, bad bytes InvalidArrowData."""
     try:
         piece = await stream.next_piece()
     except MessageTooLarge as exc:
@@ -192,6 +212,8 @@ async def _next_piece(
     except RelayError as exc:
         log.warning("refused connector data code=%s tenant=%s: %s", exc.code, tenant, exc.message)
         raise InvalidArrowData(f"the connector sent invalid Arrow data ({exc.code})") from None
+    if isinstance(piece, Chunk) and piece.codec:
+        return _decompressed(piece, out, rules, tenant)
     if out.validate and isinstance(piece, Chunk):
         try:
             arrow_check.check_payload(piece.payload, out.schema, piece.rows)
@@ -199,6 +221,42 @@ async def _next_piece(
             log.warning("refused connector data code=FULL_VALIDATION tenant=%s: %s", tenant, exc.message)
             raise InvalidArrowData(exc.message) from None
     return piece
+
+
+def _decompressed(piece: Chunk, out: Out, rules: Decompression, tenant: str) -> Chunk:
+    """A compressed piece, once its codec and declared size pass ``rules``: decompressed,
+    fully validated (whatever arrow_validation says: decoding is the check's cost already)
+    and re-encoded without compression."""
+    name = next((n for n, c in CODEC_CODES.items() if c == piece.codec), "")
+    declared = piece.declared
+    if name != rules.codec:
+        log.warning(
+            "refused connector data code=COMPRESSION_NOT_NEGOTIATED tenant=%s: %s batches, accepted %r",
+            tenant,
+            name,
+            rules.codec,
+        )
+        raise InvalidArrowData(
+            f"the connector sent {name}-compressed batches on a call that accepts {rules.codec or 'none'}"
+            " (COMPRESSION_NOT_NEGOTIATED)"
+        )
+    if declared > rules.max_bytes:
+        log.warning(
+            "refused connector data code=DECOMPRESSED_TOO_LARGE tenant=%s: %d bytes declared, at most %d",
+            tenant,
+            declared,
+            rules.max_bytes,
+        )
+        raise InvalidArrowData(
+            f"the connector's compressed batches declare {declared} bytes, over the gateway's"
+            f" limits.max_message_bytes ({rules.max_bytes}) (DECOMPRESSED_TOO_LARGE)"
+        )
+    try:
+        payload = arrow_check.decompress_payload(piece.payload, out.schema, piece.rows)
+    except arrow_check.ArrowRefused as exc:
+        log.warning("refused connector data code=FULL_VALIDATION tenant=%s: %s", tenant, exc.message)
+        raise InvalidArrowData(exc.message) from None
+    return Chunk(payload, piece.rows, len(payload))
 
 
 async def relay_partition(
@@ -228,6 +286,7 @@ async def relay_partition(
             filter=filter_codec.to_proto(conditions),
             max_chunk_bytes=ctx.max_frame_bytes - FRAME_HEADER_BYTES,
             skip_rows=skip_rows if follow is None else follow.skip,
+            compression=ctx.link.compression,
         )
         if follow is not None and follow.on_resume is not None:
             ask.resume_points = True
@@ -240,8 +299,11 @@ async def relay_partition(
             if stream is None:  # unsubscribed before the call opened
                 relay.unsubscribed()
                 return relay.rows, relay.nbytes
+            rules = Decompression(ask.compression, ctx.max_message_bytes)
             pieces: _Pieces = (
-                _Pieces(ctx, stream, errors, out) if follow is None else _Followed(ctx, stream, errors, out, follow)
+                _Pieces(ctx, stream, errors, out, rules)
+                if follow is None
+                else _Followed(ctx, stream, errors, out, rules, follow)
             )
             try:
                 while True:
@@ -285,11 +347,18 @@ async def relay_partition(
 class _Pieces:
     """A query's data call: each piece within the query's timeout, or the connector's error."""
 
-    def __init__(self, ctx: QueryContext, stream: DataStream, errors: asyncio.Future[SaetaError], out: Out) -> None:
-        self.ctx, self.stream, self.errors, self.out = ctx, stream, errors, out
+    def __init__(
+        self,
+        ctx: QueryContext,
+        stream: DataStream,
+        errors: asyncio.Future[SaetaError],
+        out: Out,
+        rules: Decompression,
+    ) -> None:
+        self.ctx, self.stream, self.errors, self.out, self.rules = ctx, stream, errors, out, rules
 
     async def next(self) -> Chunk | Resume | End | None:
-        piece = _next_piece(self.stream, self.errors, self.ctx.link.tenant, self.out)
+        piece = _next_piece(self.stream, self.errors, self.ctx.link.tenant, self.out, self.rules)
         return await _within(piece, self.ctx.timeout, self.errors)
 
     def close(self) -> None:
@@ -339,15 +408,23 @@ class _Followed(_Pieces):
     count. The read of a piece survives a wake-up (it is not cancelled mid-message)."""
 
     def __init__(
-        self, ctx: QueryContext, stream: DataStream, errors: asyncio.Future[SaetaError], out: Out, follow: Follow
+        self,
+        ctx: QueryContext,
+        stream: DataStream,
+        errors: asyncio.Future[SaetaError],
+        out: Out,
+        rules: Decompression,
+        follow: Follow,
     ) -> None:
-        super().__init__(ctx, stream, errors, out)
+        super().__init__(ctx, stream, errors, out, rules)
         self.follow = follow
         self._reading: asyncio.Future[Chunk | Resume | End] | None = None
 
     async def next(self) -> Chunk | Resume | End | None:
         if self._reading is None:
-            self._reading = asyncio.ensure_future(_next_piece(self.stream, self.errors, self.ctx.link.tenant, self.out))
+            self._reading = asyncio.ensure_future(
+                _next_piece(self.stream, self.errors, self.ctx.link.tenant, self.out, self.rules)
+            )
         waiters: set[asyncio.Future[Any]] = {self._reading, self.follow.stopped, self.errors}
         if not self.follow.snapshot.done():
             waiters.add(self.follow.snapshot)

@@ -37,6 +37,8 @@ class Chunk:
     payload: Any  # bytes-like: a memoryview of a grpcio message, or a Rust Payload
     rows: int
     length: int
+    codec: int = 0  # the body codec of its compressed batches (saeta.relay's code); 0: none
+    declared: int = 0  # what their bodies declare they decompress to, in bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +240,7 @@ class GrpcDataStream:
             raise CallBroken(f"the data call broke: {type(exc).__name__}") from None
         if raw[:1] == RESUME_TAG:
             return resume_of(raw)
-        is_end, offset, length, number = self._relay.classify_chunk(raw)
+        is_end, offset, length, number, codec, declared = self._relay.classify_chunk(raw)
         if is_end:
             return End(number)
-        return Chunk(memoryview(raw)[offset : offset + length], number, length)
+        return Chunk(memoryview(raw)[offset : offset + length], number, length, codec, declared)

@@ -57,7 +57,7 @@ class RustDataStream:
             finally:
                 self._waiter = None
         if isinstance(item, _relay.DataChunk):
-            return Chunk(memoryview(item.payload), item.rows, len(item.payload))
+            return Chunk(memoryview(item.payload), item.rows, len(item.payload), item.codec, item.declared)
         if isinstance(item, _relay.DataResume):
             return resume_of(item.message)
         if isinstance(item, _relay.DataEnd):

@@ -147,6 +147,7 @@ class FlightStream:
             cfg.flight.max_message_bytes,
             metrics=gw.metrics,
             transport="flight",
+            max_message_bytes=cfg.max_message_bytes,
         )
         self.ctx = ctx
         request_id = secrets.token_hex(8)

@@ -168,6 +168,7 @@ class HttpStream:
                 self.gateway.metrics,
                 "http",
                 started,
+                max_message_bytes=cfg.max_message_bytes,
             )
             await run_query(q, state.next_stream(), ctx)
         except SaetaError as err:

@@ -110,6 +110,11 @@ class RemoteLink:
     def tenant(self) -> str:
         return self._tenant
 
+    @property
+    def compression(self) -> str:
+        """Never compressed: the replica holding the tunnel decompresses for its peers."""
+        return ""
+
     async def get_flight_info(
         self,
         request_id: str,
@@ -234,9 +239,9 @@ class PeerDataStream:
                 raise QueryFailed("the peer replica ended the data call without its end")
             assert isinstance(raw, bytes)
             if raw[:1] == DATA_TAG:
-                is_end, offset, length, number = self._relay.classify_chunk(raw)
+                is_end, offset, length, number, codec, declared = self._relay.classify_chunk(raw)
                 if not is_end:
-                    return Chunk(memoryview(raw)[offset : offset + length], number, length)
+                    return Chunk(memoryview(raw)[offset : offset + length], number, length, codec, declared)
                 return End(number)
             if raw[:1] == RESUME_TAG:
                 return resume_of(raw)

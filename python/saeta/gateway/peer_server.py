@@ -196,6 +196,7 @@ class PeerService:
             owner=f"peer:{ask.owner[:64]}",
             max_frame_bytes=frame,
             write=context.write,
+            max_message_bytes=self.cfg.max_message_bytes,
         )
         errors = link.watch_errors(request_id)
         follow = None

@@ -42,6 +42,9 @@ class ConnectorLink:
     version: str
     cert_serial: int | None = None
     direct_data: bool = False  # RegisterRequest.direct_data: sends data where DoGetRequest says
+    # The codec this tunnel's data calls may compress record batches with (DoGetRequest.
+    # compression): core/tunnel_codec.accepted_codec of what the connector offered; "": none.
+    compression: str = ""
     tunnel_id: str = field(default_factory=lambda: secrets.token_hex(8))
     state: TunnelLink = field(default_factory=TunnelLink)
     _ready: asyncio.Event = field(default_factory=asyncio.Event)

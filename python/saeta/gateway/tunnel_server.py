@@ -19,7 +19,7 @@ from google.protobuf.message import DecodeError
 
 from saeta.config import GatewayConfig
 from saeta.core.names import is_dataset_name, is_tenant_id
-from saeta.core.tunnel_codec import CALL_ID_KEY, TUNNEL_PROTOCOL_VERSION
+from saeta.core.tunnel_codec import CALL_ID_KEY, TUNNEL_PROTOCOL_VERSION, accepted_codec
 from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS, KEEPALIVE_TIME_MS
 from saeta.core.tunnel_link import BACKLOG_REASON
 from saeta.core.x509_identity import certificate_serial, client_cert_problem
@@ -174,6 +174,7 @@ class TunnelService:
             version=reg.version[:64],
             cert_serial=serial,
             direct_data=reg.direct_data,
+            compression=accepted_codec(reg.compression, self.cfg.tunnel_compression),
         )
         welcome = pb.GatewayMessage(
             registered=pb.RegisterResponse(

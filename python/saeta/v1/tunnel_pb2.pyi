@@ -97,6 +97,7 @@ class RegisterRequest(_message.Message):
     PROBE_FIELD_NUMBER: _builtins.int
     HELD_REPLICAS_FIELD_NUMBER: _builtins.int
     DIRECT_DATA_FIELD_NUMBER: _builtins.int
+    COMPRESSION_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     """must equal the client certificate's CN, byte for byte"""
     version: _builtins.str
@@ -121,6 +122,14 @@ class RegisterRequest(_message.Message):
         registering a second tunnel (docs/scaling.md). Empty from a connector of one tunnel.
         """
 
+    @_builtins.property
+    def compression(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Arrow IPC body codecs this connector can write, in its order of preference: "zstd",
+        "lz4" (LZ4 frame), as Arrow's BodyCompression names them (docs/tunnel.md,
+        "Compression"). Empty from a connector of before the field, or with compression off:
+        the gateway then never asks for compressed batches.
+        """
+
     def __init__(
         self,
         *,
@@ -131,10 +140,11 @@ class RegisterRequest(_message.Message):
         probe: _builtins.bool = ...,
         held_replicas: _abc.Iterable[_builtins.str] | None = ...,
         direct_data: _builtins.bool = ...,
+        compression: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["datasets", b"datasets", "direct_data", b"direct_data", "held_replicas", b"held_replicas", "probe", b"probe", "protocol_version", b"protocol_version", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["compression", b"compression", "datasets", b"datasets", "direct_data", b"direct_data", "held_replicas", b"held_replicas", "probe", b"probe", "protocol_version", b"protocol_version", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -635,6 +645,7 @@ class DoGetRequest(_message.Message):
     RESUME_POINTS_FIELD_NUMBER: _builtins.int
     CURSOR_FIELD_NUMBER: _builtins.int
     DATA_ADDRESS_FIELD_NUMBER: _builtins.int
+    COMPRESSION_FIELD_NUMBER: _builtins.int
     ticket: _builtins.str
     """from FlightInfoResponse.partitions"""
     request_id: _builtins.str
@@ -670,6 +681,13 @@ class DoGetRequest(_message.Message):
     to a connector that set RegisterRequest.direct_data; empty: the usual place. One
     that cannot be reached is answered with a QueryError DIRECT_DATA_UNAVAILABLE.
     """
+    compression: _builtins.str
+    """The one Arrow IPC body codec the record batches of this call may be compressed with
+    (one the connector listed in RegisterRequest.compression), or empty: none may be.
+    The connector chooses per batch whether to compress (docs/tunnel.md, "Compression");
+    a batch with another codec, or compressed when this is empty, ends the call
+    INVALID_DATA.
+    """
     @_builtins.property
     def filter(self) -> _containers.RepeatedCompositeFieldContainer[Global___Condition]:
         """the query's filter, as in its GetFlightInfoRequest"""
@@ -687,10 +705,11 @@ class DoGetRequest(_message.Message):
         resume_points: _builtins.bool = ...,
         cursor: _builtins.bytes = ...,
         data_address: _builtins.str = ...,
+        compression: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "cursor", b"cursor", "data_address", b"data_address", "filter", b"filter", "limit", b"limit", "max_chunk_bytes", b"max_chunk_bytes", "request_id", b"request_id", "resume_points", b"resume_points", "skip_rows", b"skip_rows", "ticket", b"ticket"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "compression", b"compression", "cursor", b"cursor", "data_address", b"data_address", "filter", b"filter", "limit", b"limit", "max_chunk_bytes", b"max_chunk_bytes", "request_id", b"request_id", "resume_points", b"resume_points", "skip_rows", b"skip_rows", "ticket", b"ticket"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -17,7 +17,8 @@ use crate::tunnel;
 #[derive(Debug)]
 pub enum Item {
     /// Whole record batches: `message[offset..offset + len]` is the Arrow payload.
-    Chunk { message: Bytes, offset: usize, len: usize, rows: u64 },
+    /// `codec` and `declared`: as `tunnel::ChunkKind::Data`'s.
+    Chunk { message: Bytes, offset: usize, len: usize, rows: u64, codec: u8, declared: u64 },
     /// A subscription's resume point (ArrowChunk.resume_at), the whole message, unparsed.
     Resume(Bytes),
     /// The end marker, with the row count the connector announces.
@@ -49,7 +50,9 @@ pub fn classify(message: Bytes) -> Item {
     }
     match tunnel::classify_chunk(&message) {
         Ok(tunnel::ChunkKind::End { records }) => Item::End { records },
-        Ok(tunnel::ChunkKind::Data { offset, len, rows }) => Item::Chunk { message, offset, len, rows },
+        Ok(tunnel::ChunkKind::Data { offset, len, rows, codec, declared }) => {
+            Item::Chunk { message, offset, len, rows, codec, declared }
+        }
         Err(e) => Item::Invalid(e),
     }
 }
