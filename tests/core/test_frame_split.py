@@ -85,3 +85,22 @@ def test_a_connector_not_told_keeps_coalescing_to_its_target() -> None:
     batches = [_batch([100] * 200) for _ in range(10)]
     chunks = list(chunk_messages(batches, 50_000))
     assert len(chunks) < len(batches) and all(r % 200 == 0 for _, r in chunks)
+
+
+@pytest.mark.parametrize("codec", ["lz4", "zstd"])
+def test_a_compressing_connector_slices_large_batches_by_what_the_slices_hold(codec: str) -> None:
+    # A slice's buffers are its parent's: sized by get_total_buffer_size, every slice looked
+    # as large as the whole batch and the batch went out one row per message.
+    batch = _batch([40] * 20_000)
+    limit = 64 * 1024
+    chunks = list(chunk_messages([batch], 1024 * 1024, limit, codec))
+    datas = [pb.ArrowChunk.FromString(c).data for c, _ in chunks]
+    assert _decode(datas).equals(pa.Table.from_batches([batch], SCHEMA))
+    assert sum(r for _, r in chunks) == batch.num_rows
+    assert len(chunks) <= 3 * (batch.nbytes // limit + 1), len(chunks)
+    # What the gateway decompresses stays within the limit, as an uncompressed message would.
+    assert all(
+        pa.Table.from_batches(list(pa.ipc.open_stream(SCHEMA.serialize().to_pybytes() + bytes(d) + EOS))).nbytes
+        <= limit
+        for d in datas
+    )

@@ -31,13 +31,14 @@ TENANTS: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Any:
+# DoGet on grpcio (the shipped default: one port) and on the Rust data plane (data_port).
+@pytest.fixture(scope="module", params=["grpcio", "data-plane"])
+def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
     dep = Deployment(tmp_path_factory.mktemp("compression"))
     certs.init_ca(dep.certs)
     try:
         dep.start_control_plane()
-        dep.start_gateway()
+        dep.start_gateway(**({"data_port": None} if request.param == "grpcio" else {}))
         dataset = big_dataset(dep.root, "v.parquet") | {"path": "data/v.parquet"}
         for tenant, perf in TENANTS.items():
             dep.start_connector(tenant, {"ventas": dataset}, max_chunk_size=16384, **perf)

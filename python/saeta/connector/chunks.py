@@ -80,7 +80,7 @@ def compressed_messages(
             yield batch.message, 0
             continue
         for piece in _slices(batch, max_bytes):
-            piece_size = piece.get_total_buffer_size()
+            piece_size = piece.nbytes  # what the slice references, not its parent's buffers
             if max_bytes > 0 and group and size + piece_size > max_bytes:
                 yield _compressed(group, options), rows
                 group, size, rows = [], 0, 0
@@ -95,8 +95,10 @@ def compressed_messages(
 
 
 def _slices(batch: pa.RecordBatch, max_bytes: int) -> Iterator[pa.RecordBatch]:
-    """``batch`` as row slices of at most about ``max_bytes`` of buffers (0: whole)."""
-    size = batch.get_total_buffer_size()
+    """``batch`` as row slices of at most about ``max_bytes`` of buffers (0: whole), sized
+    by ``nbytes``: the ranges a slice references (get_total_buffer_size counts a slice's
+    parent buffers whole, and every slice would look as large as the batch)."""
+    size = batch.nbytes
     if max_bytes <= 0 or size <= max_bytes or batch.num_rows <= 1:
         yield batch
         return
