@@ -13,6 +13,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,13 +70,25 @@ class Result:
 GATEWAY_DEFAULTS = {"session_cache_seconds": 5, "timeouts": {"query_seconds": 60, "connect_seconds": 10}}
 
 
+# Given the started gateway, the (host, port) its connector dials instead (a proxy).
+Dial = Callable[[Deployment], tuple[str, int]]
+
+
 def deployment(
-    root: Path, certs_dir: Path, datasets: dict[str, object], batch_rows: int, https: bool = False, **gateway: object
+    root: Path,
+    certs_dir: Path,
+    datasets: dict[str, object],
+    batch_rows: int,
+    https: bool = False,
+    dial: Dial | None = None,
+    connector: dict[str, object] | None = None,
+    **gateway: object,
 ) -> Deployment:
     """Control plane, gateway and one connector of tenant acme serving ``datasets``, with
     the CA in ``certs_dir``; with ``https`` the gateway serves https and wss with a
-    certificate for localhost from a CA of its own (ROOT/web). Everything started is
-    stopped again if a step fails."""
+    certificate for localhost from a CA of its own (ROOT/web); ``dial`` puts something
+    (a WAN link) between connector and gateway; ``connector``: more of the connector's
+    performance keys. Everything started is stopped again if a step fails."""
     dep = Deployment(root)
     dep.root.mkdir(parents=True, exist_ok=True)
     (dep.root / "certs").symlink_to(certs_dir)
@@ -87,7 +100,10 @@ def deployment(
             dep.web_ca = web / "ca.crt"
             gateway = {**gateway, "https": {"cert": str(web / "server.crt"), "key": str(web / "server.key")}}
         dep.start_gateway(**{**GATEWAY_DEFAULTS, **gateway})
-        dep.start_connector("acme", datasets, max_chunk_size=batch_rows)
+        host, port = dial(dep) if dial else ("127.0.0.1", dep.grpc_port)
+        dep.start_connector(
+            "acme", datasets, via_host=host, via_port=port, max_chunk_size=batch_rows, **(connector or {})
+        )
     except BaseException:
         dep.stop()
         raise
@@ -145,6 +161,8 @@ class SaetaTarget(Target):
         data_plane: bool = True,
         https: bool = False,
         name: str = "",
+        dial: Dial | None = None,
+        connector: dict[str, object] | None = None,
         **gateway: object,
     ) -> None:
         uses_plane = data_plane and relay == "rust"
@@ -156,6 +174,8 @@ class SaetaTarget(Target):
             {"bench": {"type": "parquet", "path": str(parquet)}},
             batch_rows,
             https=https,
+            dial=dial,
+            connector=connector,
             relay=relay,
             **extra,
         )
@@ -179,10 +199,21 @@ class SaetaTarget(Target):
 
 class FlightTarget(Target):
     """The baseline: pyarrow.flight DoGet over mutual TLS from benchmarks/flight_server.py,
-    reading the file with ``reader`` (its best, a parallel dataset scan, by default)."""
+    reading the file with ``reader`` (its best, a parallel dataset scan, by default) and
+    sending its batches with IPC body ``compression`` ("" for none, Flight's default);
+    ``dial`` maps the server's port to the one the client dials (a proxy)."""
 
-    def __init__(self, root: Path, certs_dir: Path, parquet: Path, reader: str = "scan") -> None:
-        self.name = f"pyarrow.flight DoGet (mTLS, {reader.replace('_', ' ')})"
+    def __init__(
+        self,
+        root: Path,
+        certs_dir: Path,
+        parquet: Path,
+        reader: str = "scan",
+        compression: str = "",
+        dial: Callable[[int], int] | None = None,
+        name: str = "",
+    ) -> None:
+        self.name = name or f"pyarrow.flight DoGet (mTLS, {reader.replace('_', ' ')})"
         port = free_port()
         root.mkdir(parents=True, exist_ok=True)
         log_path = root / f"flight-{reader}-{port}.log"
@@ -195,6 +226,7 @@ class FlightTarget(Target):
                 str(certs_dir),
                 str(parquet),
                 reader,
+                compression,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -202,7 +234,7 @@ class FlightTarget(Target):
         log.close()
         try:
             wait_for(lambda: "ready" in log_path.read_text(), 30, "the Flight server")
-            self.client = flight_client(port, certs_dir, "acme")
+            self.client = flight_client(dial(port) if dial else port, certs_dir, "acme")
             self.client.wait_for_available(timeout=30)
             self.once()  # warm-up
         except BaseException:

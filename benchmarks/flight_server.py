@@ -1,6 +1,6 @@
 """The baseline: a pyarrow.flight server over mutual TLS serving one Parquet file, read
 per request in batches of the same size as saeta's. Run as its own process so that its
-CPU can be measured: python benchmarks/flight_server.py PORT CERT_DIR FILE [READER]
+CPU can be measured: python benchmarks/flight_server.py PORT CERT_DIR FILE [READER [COMPRESSION]]
 
 READER is how the server reads the file (``READERS``):
 
@@ -8,7 +8,10 @@ READER is how the server reads the file (``READERS``):
   parallel on Arrow's thread pool, handed to Flight as a C++ RecordBatchReader (no Python
   per batch);
 - ``iter_batches``: ``ParquetFile.iter_batches`` through a Python generator, one thread
-  (the suite's baseline before issue 19; kept to show what the reader alone changes)."""
+  (the suite's baseline before issue 19; kept to show what the reader alone changes).
+
+COMPRESSION (``lz4`` or ``zstd``; empty, Flight's default, for none) compresses the IPC
+bodies it sends, as a Flight server can for a slow link; the client decompresses."""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ READERS = ("scan", "iter_batches")
 
 
 class ParquetFlightServer(flight.FlightServerBase):  # type: ignore[misc]
-    def __init__(self, port: int, certs: Path, file: Path, reader: str = "scan") -> None:
+    def __init__(self, port: int, certs: Path, file: Path, reader: str = "scan", compression: str = "") -> None:
         if reader not in READERS:
             raise ValueError(f"reader must be one of {READERS}, not {reader!r}")
         super().__init__(
@@ -36,14 +39,17 @@ class ParquetFlightServer(flight.FlightServerBase):  # type: ignore[misc]
         )
         self.file = file
         self.reader = reader
+        self.options = pa.ipc.IpcWriteOptions(compression=compression or None)
 
     def do_get(self, context: flight.ServerCallContext, ticket: flight.Ticket) -> flight.FlightDataStream:
         if self.reader == "scan":
             scanner = ds.dataset(self.file, format="parquet").scanner(batch_size=BATCH_ROWS)
             batches: pa.RecordBatchReader = scanner.to_reader()
-            return flight.RecordBatchStream(batches)
+            return flight.RecordBatchStream(batches, options=self.options)
         parquet = pq.ParquetFile(self.file)
-        return flight.GeneratorStream(parquet.schema_arrow, parquet.iter_batches(batch_size=BATCH_ROWS))
+        return flight.GeneratorStream(
+            parquet.schema_arrow, parquet.iter_batches(batch_size=BATCH_ROWS), options=self.options
+        )
 
 
 def client(port: int, certs: Path, tenant: str) -> flight.FlightClient:
@@ -58,7 +64,11 @@ def client(port: int, certs: Path, tenant: str) -> flight.FlightClient:
 
 if __name__ == "__main__":
     server = ParquetFlightServer(
-        int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else "scan"
+        int(sys.argv[1]),
+        Path(sys.argv[2]),
+        Path(sys.argv[3]),
+        sys.argv[4] if len(sys.argv) > 4 else "scan",
+        sys.argv[5] if len(sys.argv) > 5 else "",
     )
     print("flight server ready", flush=True)
     server.serve()

@@ -62,6 +62,22 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   echo "$want" > "$stamp"
 fi
 
+# toxiproxy (a well-kept TCP proxy that adds latency and caps bandwidth both ways): the WAN
+# benchmark (benchmarks/wan.py) and the tests of what a long round trip changes. Built by
+# the Go toolchain from the module proxy at this version (go.sum's checksum database
+# verifies it), into the virtualenv.
+TOXIPROXY_VERSION=v2.12.0
+toxi_stamp=.venv/.toxiproxy-version
+if [ ! -x .venv/bin/toxiproxy-server ] || [ "$(cat "$toxi_stamp" 2>/dev/null)" != "$TOXIPROXY_VERSION" ]; then
+  command -v go >/dev/null || { echo "setup: Go is required to build toxiproxy: https://go.dev/doc/install" >&2; exit 1; }
+  echo "setup: building toxiproxy $TOXIPROXY_VERSION"
+  toxi_bin=$(mktemp -d)
+  GOBIN="$toxi_bin" GOFLAGS=-buildvcs=false go install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
+  mv "$toxi_bin/server" .venv/bin/toxiproxy-server
+  rm -rf "$toxi_bin"
+  echo "$TOXIPROXY_VERSION" > "$toxi_stamp"
+fi
+
 # The Flight SQL JDBC driver, as requirements/jdbc.lock names and hashes it, from Maven
 # Central (through the machine's Maven settings).
 read -r jdbc_artifact jdbc_sha < <(grep -v '^#' requirements/jdbc.lock)

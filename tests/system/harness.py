@@ -284,17 +284,18 @@ class Deployment:
         via_port: int | None = None,
         log: dict[str, Any] | None = None,
         sections: dict[str, Any] | None = None,
+        via_host: str = "127.0.0.1",
         **perf: Any,
     ) -> Path:
-        """A connector's config; ``via_port`` dials that port (a proxy) instead of the
-        gateway's; ``sections``: more top-level sections (``aggregation``, ...)."""
+        """A connector's config; ``via_port`` (on ``via_host``) dials that port (a proxy)
+        instead of the gateway's; ``sections``: more top-level sections (``aggregation``, ...)."""
         who = cert_tenant or tenant
         if not (self.certs / "clients" / who / "client.crt").exists():
             certs.issue_client(self.certs, who)
         return self.write(
             f"connector-{tenant}.yml",
             {
-                "gateway": {"grpc_uri": f"127.0.0.1:{via_port or self.grpc_port}", "server_name": "localhost"},
+                "gateway": {"grpc_uri": f"{via_host}:{via_port or self.grpc_port}", "server_name": "localhost"},
                 "mtls": {
                     "ca_cert": str(ca or self.certs / "ca.crt"),
                     "client_cert": f"certs/clients/{who}/client.crt",
@@ -315,9 +316,12 @@ class Deployment:
         via_port: int | None = None,
         log: dict[str, Any] | None = None,
         sections: dict[str, Any] | None = None,
+        via_host: str = "127.0.0.1",
         **perf: Any,
     ) -> Proc:
-        cfg = self.connector_config(tenant, datasets, via_port=via_port, log=log, sections=sections, **perf)
+        cfg = self.connector_config(
+            tenant, datasets, via_port=via_port, log=log, sections=sections, via_host=via_host, **perf
+        )
         before = self.connectors()
         proc = self.spawn(f"connector-{tenant}", "connector", "run", "--config", str(cfg))
         wait_for(lambda: self.connectors() > before, 30, f"connector {tenant} to register")
