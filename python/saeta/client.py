@@ -38,6 +38,10 @@ Filter = Sequence[Sequence[Any]]
 T = TypeVar("T")
 
 MAX_FRAME_BYTES = 256 * 1024 * 1024
+# The IPC body codecs this client decodes (pyarrow does), sent with every query and
+# subscription: a gateway relays batches a connector compressed with one of them as they
+# came, instead of decompressing them (docs/protocol.md, "Compression").
+BODY_CODECS = [c for c in ("zstd", "lz4") if pa.Codec.is_available(c)]
 
 
 class ServerError(SaetaError):
@@ -64,6 +68,8 @@ def _request(
 ) -> dict[str, Any]:
     """The fields a query and a subscription share."""
     request: dict[str, Any] = {"action": action, "id": qid, "dataset": dataset}
+    if BODY_CODECS:
+        request["compression"] = BODY_CODECS
     if columns is not None:
         request["columns"] = columns
     if filter:

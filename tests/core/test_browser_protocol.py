@@ -53,6 +53,11 @@ def test_parses_valid_actions() -> None:
         ('{"action":"query","id":"a","dataset":"v","offset":-1}', "a"),
         ('{"action":"subscribe","id":"a","dataset":"v","offset":3}', "a"),
         ('{"action":"query","id":"a","dataset":"v","offset":3,"aggregate":{"measures":[{"op":"count"}]}}', "a"),
+        ('{"action":"query","id":"a","dataset":"v","compression":"zstd"}', "a"),
+        ('{"action":"query","id":"a","dataset":"v","compression":[1]}', "a"),
+        ('{"action":"query","id":"a","dataset":"v","compression":[""]}', "a"),
+        ('{"action":"subscribe","id":"a","dataset":"v","compression":["' + "z" * 17 + '"]}', "a"),
+        ('{"action":"query","id":"a","dataset":"v","compression":' + json.dumps(["lz4"] * 9) + "}", "a"),
         ("[" * 5000 + "]" * 5000, None),
         ('{"action":"list","pad":"' + "x" * bp.MAX_TEXT_FRAME_BYTES + '"}', None),
     ],
@@ -212,3 +217,12 @@ def test_checkpoint_and_resumable_info_frames() -> None:
     assert "resumable" not in plain and "resumed_rows" not in plain
     resumed = json.loads(bp.info_frame("q1", 1, [], 2, None, True, 40))
     assert resumed["resumable"] is True and resumed["resumed_rows"] == 40
+
+
+def test_a_query_names_the_codecs_its_client_decodes() -> None:
+    q = bp.parse_client_message('{"action":"query","id":"a","dataset":"v","compression":["zstd","brotli-9"]}')
+    assert isinstance(q, bp.RunQuery) and q.compression == ("zstd", "brotli-9")  # unknown names kept, never match
+    s = bp.parse_client_message('{"action":"subscribe","id":"a","dataset":"v","compression":["lz4"]}')
+    assert isinstance(s, bp.Subscribe) and s.compression == ("lz4",)
+    plain = bp.parse_client_message('{"action":"query","id":"a","dataset":"v"}')
+    assert isinstance(plain, bp.RunQuery) and plain.compression == ()

@@ -12,6 +12,7 @@ import grpc
 import grpc.aio
 import pyarrow as pa
 import pytest
+import saeta.client
 from saeta import certs
 from saeta.client import AsyncClient, ServerError
 from saeta.core.tunnel_codec import encode_arrow_chunk
@@ -158,11 +159,21 @@ async def query_with(
     schema: pa.Schema = SCHEMA,
     data_frames: list[int] | None = None,
     compression: tuple[str, ...] = (),
+    client_decodes: bool = False,
 ) -> tuple[ServerError | pa.Table, Any]:
     """Starts a hostile acme connector, runs a browser query on it, and lets ``act`` play
     the connector's part of the DoGet; returns the browser's table or error, and act's
     result. ``data_frames`` gets the number of binary frames the browser received after
-    the schema's: whatever the client then made of them."""
+    the schema's: whatever the client then made of them. The client names no codecs, as
+    the dashboard, unless it ``client_decodes`` (the Python client's default: compressed
+    batches then pass through)."""
+    if not client_decodes:
+        monkeypatch = pytest.MonkeyPatch()
+        monkeypatch.setattr(saeta.client, "BODY_CODECS", [])
+        try:
+            return await query_with(dep, act, schema, data_frames, compression, client_decodes=True)
+        finally:
+            monkeypatch.undo()
     hostile = HostileConnector(dep, "acme", schema, compression=compression)
     ready = asyncio.Event()
     runner = asyncio.create_task(hostile.run(ready))
@@ -626,8 +637,9 @@ def with_declared_length(message: bytes, declared: int) -> bytes:
 ROWS = pa.record_batch([pa.array(range(50_000), pa.int64())], schema=SCHEMA)
 
 
+@pytest.mark.parametrize("client_decodes", [False, True], ids=["decompressed", "passed-through"])
 def test_batches_compressed_with_the_accepted_codec_reach_the_browser_decompressed(
-    gateway: tuple[Deployment, int],
+    gateway: tuple[Deployment, int], client_decodes: bool
 ) -> None:
     dep, _ = gateway
     seen: list[str] = []
@@ -638,7 +650,7 @@ def test_batches_compressed_with_the_accepted_codec_reach_the_browser_decompress
         end = pb.ArrowChunk(end=True, end_records=2 * ROWS.num_rows).SerializeToString()
         return await doget(dep, port, "acme", request.call_id, [encode_arrow_chunk(messages), end])
 
-    table, answer = asyncio.run(query_with(dep, send, compression=("zstd", "lz4")))
+    table, answer = asyncio.run(query_with(dep, send, compression=("zstd", "lz4"), client_decodes=client_decodes))
     assert seen == ["zstd"]  # the first codec offered that the gateway can decompress
     assert isinstance(table, pa.Table) and table.equals(pa.Table.from_batches([ROWS, ROWS]))
     assert not isinstance(answer, grpc.aio.AioRpcError)
@@ -678,8 +690,9 @@ def test_compression_that_was_not_negotiated_ends_the_query_typed(
     ],
     ids=["bomb", "negative", "longer", "shorter"],
 )
+@pytest.mark.parametrize("client_decodes", [False, True], ids=["browser", "decoding-client"])
 def test_a_compressed_body_that_lies_about_its_size_is_refused_and_bounded(
-    gateway: tuple[Deployment, int], declared: int, code: str
+    gateway: tuple[Deployment, int], declared: int, code: str, client_decodes: bool
 ) -> None:
     dep, _ = gateway
     gw = dep.procs[1]
@@ -689,12 +702,15 @@ def test_a_compressed_body_that_lies_about_its_size_is_refused_and_bounded(
         return await doget(dep, port, "acme", request.call_id, [encode_arrow_chunk([message])])
 
     relayed: list[int] = []
+    logged = gw.text().count(f"code={code} tenant=acme")
     with peak_rss({"gateway": gw.popen.pid}) as rss:
-        err, answer = asyncio.run(query_with(dep, send, data_frames=relayed, compression=("lz4",)))
-    assert relayed == [0]
+        err, answer = asyncio.run(
+            query_with(dep, send, data_frames=relayed, compression=("lz4",), client_decodes=client_decodes)
+        )
+    assert relayed == [0]  # a client that decodes lz4 is sent none of it either: checked first
     assert isinstance(err, ServerError) and err.code == "QUERY_FAILED"
     assert isinstance(answer, grpc.aio.AioRpcError) and answer.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert f"code={code} tenant=acme" in gw.text()
+    assert gw.text().count(f"code={code} tenant=acme") > logged
     before, peak = rss["gateway"]
     assert peak - before < 64 * 1024 * 1024, f"the gateway grew by {(peak - before) >> 20} MiB"
     # The gateway goes on: a well-formed compressed query on the same tunnel afterwards.

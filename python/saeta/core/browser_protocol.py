@@ -28,6 +28,8 @@ MAX_COLUMNS = 1024
 MAX_COLUMN_CHARS = 256
 MAX_LIMIT = 2**63 - 1
 MAX_RESUME_TOKEN_CHARS = 4096  # core/resume_token.py
+MAX_CODECS = 8  # a query's "compression": at most this many names,
+MAX_CODEC_CHARS = 16  # each at most this long
 
 # WebSocket close codes (docs/protocol.md, "Close codes").
 CLOSE_NORMAL = 1000
@@ -58,6 +60,7 @@ class RunQuery:
     resume: Resume | None = None  # resume from this token, whose rows the client has
     aggregate: Aggregate | None = None  # aggregation at the source (docs/protocol.md, "Aggregation")
     page: Page | None = None  # sort and offset at the source (docs/protocol.md, "Pages")
+    compression: tuple[str, ...] = ()  # IPC body codecs the client decodes (docs/protocol.md, "Compression")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,7 @@ class Subscribe:
     resumable: bool = False  # checkpoints with resume tokens (docs/protocol.md, "Resuming")
     resume: Resume | None = None  # resume from this token, whose rows the client has
     aggregate: Aggregate | None = None  # a live aggregate (docs/protocol.md, "Live aggregates")
+    compression: tuple[str, ...] = ()  # IPC body codecs the client decodes (docs/protocol.md, "Compression")
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,20 +192,35 @@ def parse_client_message(text: str | bytes) -> ClientAction:
     if not isinstance(resumable, bool):
         raise RequestError("'resumable' must be true or false", qid)
     resume = _resume(obj.get("resume"), qid)
+    compression = _codecs(obj.get("compression"), qid)
     if resume is not None and not resumable:
         raise RequestError("'resume' needs 'resumable': true", qid)
     if action == "subscribe":
         for key in ("limit", "ordered"):
             if key in obj:
                 raise RequestError(f"'{key}' does not apply to a subscription", qid)
-        return Subscribe(qid, dataset, columns, conditions, resumable, resume, aggregate)
+        return Subscribe(qid, dataset, columns, conditions, resumable, resume, aggregate, compression)
     limit = obj.get("limit")
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_LIMIT):
         raise RequestError("'limit' must be a non-negative integer", qid)
     ordered = obj.get("ordered", False)
     if not isinstance(ordered, bool):
         raise RequestError("'ordered' must be true or false", qid)
-    return RunQuery(qid, dataset, columns, limit, conditions, ordered, resumable, resume, aggregate, page)
+    return RunQuery(qid, dataset, columns, limit, conditions, ordered, resumable, resume, aggregate, page, compression)
+
+
+def _codecs(value: Any, qid: str) -> tuple[str, ...]:
+    """A query's ``compression``: the IPC body codecs its client decodes, as listed (names
+    this gateway does not know are kept and never match: a newer client's list still
+    parses)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_CODECS:
+        raise RequestError(f"'compression' must be a list of at most {MAX_CODECS} codec names", qid)
+    for name in value:
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_CODEC_CHARS:
+            raise RequestError(f"each 'compression' codec must be a string of 1-{MAX_CODEC_CHARS} characters", qid)
+    return tuple(value)
 
 
 def _resume(value: Any, qid: str) -> Resume | None:

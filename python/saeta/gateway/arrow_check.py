@@ -59,11 +59,12 @@ def check_payload(payload: Any, schema: pa.Schema, rows: int) -> None:
         raise ArrowRefused(f"the connector's batches hold {seen} rows, their framing says {rows}")
 
 
-def decompress_payload(payload: Any, schema: pa.Schema, rows: int) -> bytes:
+def decompress_payload(payload: Any, schema: pa.Schema, rows: int, reencode: bool = True) -> bytes | None:
     """``payload``'s record batches (whole IPC messages, some or all with compressed
     bodies, their declared sizes already bounded by the caller) decompressed, fully
     validated and re-encoded without compression: what a client that cannot decompress is
-    sent. Arrow checks each buffer decompresses to exactly the length it declared."""
+    sent. Without ``reencode`` only checked (None: the payload goes on as it is). Arrow
+    checks each buffer decompresses to exactly the length it declared."""
     parts: list[pa.Buffer] = []
     seen = 0
     try:
@@ -73,11 +74,12 @@ def decompress_payload(payload: Any, schema: pa.Schema, rows: int) -> bytes:
             batch = pa.ipc.read_record_batch(message, schema)
             batch.validate(full=True)
             seen += batch.num_rows
-            parts.append(batch.serialize())
+            if reencode:
+                parts.append(batch.serialize())
     except (pa.ArrowException, ValueError, OSError) as exc:  # a codec's failure is an OSError
         raise ArrowRefused(
             f"the connector sent invalid compressed Arrow data (FULL_VALIDATION): {str(exc)[:200]}"
         ) from None
     if seen != rows:
         raise ArrowRefused(f"the connector's batches hold {seen} rows, their framing says {rows}")
-    return b"".join(parts)
+    return b"".join(parts) if reencode else None

@@ -280,6 +280,7 @@ class BrowserSocket:
                 "socket",
                 started,
                 max_message_bytes=self.cfg.max_message_bytes,
+                client_codecs=q.compression,
             )
             if isinstance(q, bp.Subscribe):
                 assert stop is not None

@@ -133,6 +133,9 @@ class QueryContext:
     # limits.max_message_bytes: also the most a compressed data message may declare it
     # decompresses to (what an uncompressed one may be)
     max_message_bytes: int = 16 * 1024 * 1024
+    # IPC body codecs the client decodes itself (the query's "compression", Flight's
+    # saeta-compression header): batches compressed with one of them pass through
+    client_codecs: tuple[str, ...] = ()
 
     def batch_sent(self) -> None:
         """A record batch went to the client: the first one's delay is observed."""
@@ -186,11 +189,13 @@ class InvalidArrowData(QueryFailed):
 
 @dataclass(frozen=True)
 class Decompression:
-    """A data call's compression rules: the one codec its batches may use ("": none), and
-    the most their bodies may declare they decompress to."""
+    """A data call's compression rules: the one codec its batches may use ("": none), the
+    most their bodies may declare they decompress to, and whether the client decodes that
+    codec itself (then batches are validated and relayed compressed, as they came)."""
 
     codec: str
     max_bytes: int
+    passthrough: bool = False
 
 
 async def _next_piece(
@@ -224,9 +229,10 @@ async def _next_piece(
 
 
 def _decompressed(piece: Chunk, out: Out, rules: Decompression, tenant: str) -> Chunk:
-    """A compressed piece, once its codec and declared size pass ``rules``: decompressed,
-    fully validated (whatever arrow_validation says: decoding is the check's cost already)
-    and re-encoded without compression."""
+    """A compressed piece, once its codec and declared size pass ``rules``: decompressed and
+    fully validated (whatever arrow_validation says: decoding is the check's cost already),
+    then relayed as it came to a client that decodes the codec, else re-encoded without
+    compression."""
     name = next((n for n, c in CODEC_CODES.items() if c == piece.codec), "")
     declared = piece.declared
     if name != rules.codec:
@@ -252,10 +258,12 @@ def _decompressed(piece: Chunk, out: Out, rules: Decompression, tenant: str) -> 
             f" limits.max_message_bytes ({rules.max_bytes}) (DECOMPRESSED_TOO_LARGE)"
         )
     try:
-        payload = arrow_check.decompress_payload(piece.payload, out.schema, piece.rows)
+        payload = arrow_check.decompress_payload(piece.payload, out.schema, piece.rows, not rules.passthrough)
     except arrow_check.ArrowRefused as exc:
         log.warning("refused connector data code=FULL_VALIDATION tenant=%s: %s", tenant, exc.message)
         raise InvalidArrowData(exc.message) from None
+    if payload is None:  # checked; the client decodes it
+        return piece
     return Chunk(payload, piece.rows, len(payload))
 
 
@@ -299,7 +307,8 @@ async def relay_partition(
             if stream is None:  # unsubscribed before the call opened
                 relay.unsubscribed()
                 return relay.rows, relay.nbytes
-            rules = Decompression(ask.compression, ctx.max_message_bytes)
+            codec = ask.compression
+            rules = Decompression(codec, ctx.max_message_bytes, bool(codec) and codec in ctx.client_codecs)
             pieces: _Pieces = (
                 _Pieces(ctx, stream, errors, out, rules)
                 if follow is None

@@ -34,6 +34,21 @@ from saeta.gateway.session_watch import SessionWatch
 
 log = logging.getLogger("saeta.gateway.flight")
 
+# A DoGet's call header naming the IPC body codecs its client decodes, comma-separated
+# (docs/flight.md, "Compression"): batches the connector compressed with one of them are
+# relayed compressed. Without it every batch comes uncompressed, as any Flight client reads.
+COMPRESSION_HEADER = "saeta-compression"
+
+
+def client_codecs(metadata: Sequence[tuple[str, Any]] | None) -> tuple[str, ...]:
+    """The codecs a DoGet's ``saeta-compression`` header names: at most bp.MAX_CODECS
+    names of at most bp.MAX_CODEC_CHARS characters each; anything else in it is ignored."""
+    for key, value in metadata or ():
+        if key == COMPRESSION_HEADER and isinstance(value, str):
+            names = (n.strip() for n in value.split(",", bp.MAX_CODECS)[: bp.MAX_CODECS])
+            return tuple(n for n in names if 0 < len(n) <= bp.MAX_CODEC_CHARS)
+    return ()
+
 
 class SchemaChanged(QueryFailed):
     """The dataset's schema is not the one the ticket was described with."""
@@ -148,6 +163,7 @@ class FlightStream:
             metrics=gw.metrics,
             transport="flight",
             max_message_bytes=cfg.max_message_bytes,
+            client_codecs=client_codecs(self.context.invocation_metadata()),
         )
         self.ctx = ctx
         request_id = secrets.token_hex(8)

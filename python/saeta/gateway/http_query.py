@@ -169,6 +169,7 @@ class HttpStream:
                 "http",
                 started,
                 max_message_bytes=cfg.max_message_bytes,
+                client_codecs=q.compression,
             )
             await run_query(q, state.next_stream(), ctx)
         except SaetaError as err:
