@@ -3,6 +3,7 @@ scripts/setup.sh) puts the same bandwidth cap and latency, both ways, between sa
 connector and gateway and between Flight's client and server. Prints a table per link
 and writes benchmarks/results/wan-STAMP.json. Usage:
   python benchmarks/wan.py [--rows N] [--runs N] [--links 25:20,100:50,50:100] [--shape mixed]
+                           [--targets off,lz4,zstd,auto,plane]
 
 A link is MB/s:ms (10^6 bytes per second, milliseconds added each way). On each, medians
 of interleaved runs of:
@@ -103,9 +104,15 @@ def saeta_dial(proxy: Toxiproxy, name: str, data_plane: bool) -> e2e.Dial:
     return dial
 
 
-def targets(root: Path, cert_dir: Path, parquet: Path, proxy: Toxiproxy, volume: int) -> list[e2e.Target]:
-    """Every target, baseline (Flight as it ships) second after the ceiling; all started,
-    or none left running."""
+BASELINES = ("ceiling", "flight", "flight-zstd")  # always measured: the report's references
+SAETA_TARGETS = ("off", "lz4", "zstd", "auto", "plane")
+
+
+def targets(
+    root: Path, cert_dir: Path, parquet: Path, proxy: Toxiproxy, volume: int, only: tuple[str, ...] = SAETA_TARGETS
+) -> list[e2e.Target]:
+    """The baselines (the ceiling, then Flight as it ships, then Flight with ZSTD) and the
+    saeta targets in ``only``; all started, or none left running."""
 
     def flight(compression: str, name: str) -> e2e.Target:
         tag = f"flight-{compression or 'none'}"
@@ -135,20 +142,21 @@ def targets(root: Path, cert_dir: Path, parquet: Path, proxy: Toxiproxy, volume:
             connector={"compression": compression},
         )
 
-    makers = (
-        lambda: Ceiling(proxy, volume),
-        lambda: flight("", "Flight as it ships (no compression)"),
-        lambda: flight("zstd", "Flight, ZSTD bodies"),
-        lambda: saeta("off"),
-        lambda: saeta("lz4"),
-        lambda: saeta("zstd"),
-        lambda: saeta("auto"),
-        lambda: saeta("auto", data_plane=True),
-    )
+    makers = {
+        "ceiling": lambda: Ceiling(proxy, volume),
+        "flight": lambda: flight("", "Flight as it ships (no compression)"),
+        "flight-zstd": lambda: flight("zstd", "Flight, ZSTD bodies"),
+        "off": lambda: saeta("off"),
+        "lz4": lambda: saeta("lz4"),
+        "zstd": lambda: saeta("zstd"),
+        "auto": lambda: saeta("auto"),
+        "plane": lambda: saeta("auto", data_plane=True),
+    }
     started: list[e2e.Target] = []
     try:
-        for make in makers:
-            started.append(make())
+        for key, make in makers.items():
+            if key in BASELINES or key in only:
+                started.append(make())
     except BaseException:
         for target in started:
             target.stop()
@@ -200,7 +208,11 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--runs", type=int, default=3, help="interleaved runs per target and link")
     parser.add_argument("--links", default="25:20,100:50,50:100", help="MB/s:ms-each-way, comma-separated")
     parser.add_argument("--shape", default="mixed", choices=sorted(workload.SHAPES), help="the data's shape")
+    parser.add_argument("--targets", default=",".join(SAETA_TARGETS), help="saeta targets, comma-separated")
     args = parser.parse_args(argv)
+    only = tuple(t for t in args.targets.split(",") if t)
+    if set(only) - set(SAETA_TARGETS):
+        parser.error(f"unknown targets {sorted(set(only) - set(SAETA_TARGETS))}; known: {list(SAETA_TARGETS)}")
     links = parse_links(args.links)
     with tempfile.TemporaryDirectory(prefix="saeta-wan-") as tmp:
         root = Path(tmp)
@@ -212,7 +224,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         print(f"{args.rows:,} rows ({args.shape}), {volume / 1e6:.1f} MB as Arrow IPC; medians of {args.runs} runs")
         by_link = []
         with Toxiproxy(root / "toxiproxy.log", links[0]) as proxy:
-            started = targets(root, cert_dir, parquet, proxy, volume)
+            started = targets(root, cert_dir, parquet, proxy, volume, only)
             try:
                 for link in links:
                     proxy.shape_all(link)
@@ -230,6 +242,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "shape": args.shape,
         "ipc_mb": round(volume / 1e6, 1),
         "runs": args.runs,
+        "targets": list(only),
         "links": by_link,
     }
     print(f"written: {save('wan', result)}")

@@ -25,15 +25,21 @@ use hub::Hub;
 /// HTTP/2 receive windows. hyper's default (1 MiB each) equals one tunnel message at the
 /// connector's default chunk size, so the sender stalled for a WINDOW_UPDATE after every
 /// message: measured, the connector's gRPC threads spent 0.49-0.60 CPU-s per GB against
-/// 0.10-0.14 with these, and throughput was lower. A slow call holds at most its stream
-/// window in h2 plus its queue.
-const STREAM_WINDOW: u32 = 4 << 20;
+/// 0.10-0.14 with larger ones, and throughput was lower. A window also caps one call at
+/// window / round trip: with 4 MiB a call moved 50 MB/s on a 100 ms link and 26 MB/s on a
+/// 200 ms one, against 113 and 65 with 16 MiB, as much as grpcio's DoGet moves there
+/// (benchmarks/wan.py; docs/performance.md). A slow call holds at most its stream window
+/// in h2 plus its queue: a stuck session's 16 calls held +259 MiB of the gateway against
+/// +134 with 4 MiB (tests/system/test_tenant_isolation.py).
+const STREAM_WINDOW: u32 = 16 << 20;
 
 /// The connection window is never what stops a call: data a stuck call has received but
 /// not consumed counts against the connection's window too, so a connection window of
 /// only a few stream windows let a few browsers that stopped reading freeze every other
 /// query of their connector (measured: 16 MiB, four stuck calls, the fifth waited until
-/// its timeout). Every stream can fill its own window; the stream windows bound memory.
+/// its timeout). Every stream can fill its own window, up to HTTP/2's largest connection
+/// window (2^31 - 1 bytes, 127 full stream windows: a tenant's data calls are capped at 128
+/// by default, limits.max_calls_per_tenant); the stream windows bound memory.
 fn connection_window(max_streams: u32) -> u32 {
     max_streams.saturating_mul(STREAM_WINDOW).clamp(STREAM_WINDOW, (1 << 31) - 1)
 }
@@ -132,7 +138,9 @@ mod tests {
 
     #[test]
     fn every_stream_can_fill_its_window_without_stopping_the_others() {
-        assert_eq!(connection_window(256), 256 * STREAM_WINDOW);
+        assert_eq!(connection_window(64), 64 * STREAM_WINDOW);
+        assert_eq!(connection_window(127), 127 * STREAM_WINDOW);
+        assert_eq!(connection_window(256), (1 << 31) - 1);
         assert_eq!(connection_window(0), STREAM_WINDOW);
         assert_eq!(connection_window(u32::MAX), (1 << 31) - 1);
     }
