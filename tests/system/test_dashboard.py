@@ -324,17 +324,22 @@ def test_a_query_cut_by_a_gateway_restart_carries_on_after_the_reconnect(
     dep, _ = site
     _open(page, dep)
     _ready(page)
-    states: list[tuple[str, int]] = []
-    page.expose_function("recordState", lambda state, rows: states.append((state, rows)))
+    # Recorded in the page and read back once the socket is open again: the query runs
+    # over HTTP streaming and resumes on its own, so it can end while the socket is still
+    # in its reconnect backoff (seen in CI: three "reconnecting", the panel already done);
+    # and a binding to Python (expose_function) is delivered asynchronously.
     page.evaluate(
-        "() => window.saeta.connection.addEventListener('statechange', (e) => recordState(e.detail, "
-        "Number(document.querySelector('[data-testid=panel]').dataset.rows || 0)))"
+        "() => { window.statesSeen = []; window.saeta.connection.addEventListener('statechange', (e) => "
+        "window.statesSeen.push([e.detail, "
+        "Number(document.querySelector('[data-testid=panel]').dataset.rows || 0)])); }"
     )
     panel = _run(page, 0, "grande", limit=BIG_ROWS)  # the rows themselves: a long stream
     page.wait_for_function("() => Number(document.querySelector('[data-testid=panel]').dataset.batches) >= 2")
     dep.procs[1].stop()  # SIGTERM: the socket closes with 1001 mid-query
     dep.start_gateway(redis_url=redis_server.url, session_cache_seconds=60)
     _done(panel)
+    page.wait_for_function("() => window.saeta.connection.state === 'open'", timeout=60_000)
+    states = [(state, rows) for state, rows in page.evaluate("() => window.statesSeen")]
     assert states[0][0] == "reconnecting" and states[-1][0] == "open", states
     assert states[0][1] < BIG_ROWS  # the premise: the stream was cut mid-query
     assert panel.get_attribute("data-transport") == "http"
