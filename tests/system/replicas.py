@@ -92,10 +92,18 @@ def start_replica(
     return Replica(name, http_port, grpc_port, proc)
 
 
-def start_connector_on(dep: Deployment, tenant: str, datasets: dict[str, Any], port: int, **gateway: Any) -> Proc:
+def start_connector_on(
+    dep: Deployment,
+    tenant: str,
+    datasets: dict[str, Any],
+    port: int,
+    perf: dict[str, Any] | None = None,
+    **gateway: Any,
+) -> Proc:
     """A connector dialling ``port`` (a replica's tunnel port, or the balancer's), with
-    ``gateway`` keys (connections) added to its config's gateway section."""
-    cfg_path = dep.connector_config(tenant, datasets, via_port=port)
+    ``gateway`` keys (connections) added to its config's gateway section and ``perf`` to
+    its performance section."""
+    cfg_path = dep.connector_config(tenant, datasets, via_port=port, **(perf or {}))
     cfg = json.loads(cfg_path.read_text())
     cfg["gateway"].update(gateway)
     cfg_path.write_text(json.dumps(cfg, indent=1))

@@ -5,11 +5,16 @@ when the connector cannot send direct (direct_data: false, or the address does n
 answer from where it runs) the same queries are relayed through the holder, nothing lost.
 
 Which way the bytes went is read off a TCP proxy the asking replica's peer calls to the
-holder pass through: the data (tens of MB) crosses it relayed, never direct."""
+holder pass through: the data (tens of MB) crosses it relayed, never direct.
+
+Compressed tunnels (docs/tunnel.md, "Compression") take both ways too: the holder asks its
+connector for the codec its tunnel negotiated and relays those batches as they came, for
+the asking replica to decode with the query's schema (the holder has none)."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,11 +34,16 @@ from tests.system.replicas import (
     start_replica,
 )
 from tests.system.tcp_proxy import TcpProxy
+from tests.system.test_tunnel_compression import bytes_sent
 
 pytestmark = pytest.mark.system
 
 ROWS = 200_000
 COPIES = 4  # partitions of the dataset: more than max_calls_per_tenant below
+# The connector's compression: none (a loopback round trip decides nothing, on any
+# machine), or zstd whatever the round trip.
+OFF: dict[str, Any] = {"compression": "off"}
+COMPRESSED: dict[str, Any] = {"compression": "zstd"}
 
 
 def _datasets(root: Path) -> dict[str, Any]:
@@ -41,17 +51,18 @@ def _datasets(root: Path) -> dict[str, Any]:
 
 
 def _cluster(
-    dep: Deployment, redis: RedisServer, data_address: str, **connector: Any
+    dep: Deployment, redis: RedisServer, data_address: str, perf: dict[str, Any] = OFF, **connector: Any
 ) -> tuple[Replica, TcpProxy, Path]:
     """Asker a (data_port, ``data_address``: "direct" for its own) and holder b, whose
-    peer calls pass through the returned proxy; the connector's one tunnel on b."""
+    peer calls pass through the returned proxy; the connector's one tunnel on b, with
+    ``perf`` in its performance section."""
     dep.start_control_plane(redis_url=redis.url)
     b_port = free_port()
     proxy = TcpProxy(("127.0.0.1", b_port)).start()
     limits = {"limits": {"max_calls_per_tenant": 2}}
     a = start_replica(dep, "a", redis.url, data_port=free_port(), data_address=data_address, **limits)
     b = start_replica(dep, "b", redis.url, grpc_port=b_port, peer_address=f"127.0.0.1:{proxy.port}", **limits)
-    start_connector_on(dep, "acme", _datasets(dep.root), b.grpc_port, connections=1, **connector)
+    start_connector_on(dep, "acme", _datasets(dep.root), b.grpc_port, perf, connections=1, **connector)
     wait_for(lambda: b.connectors() == 1, 30, "the connector on b")
     wait_for(lambda: redis.client().zcard("saeta:holders:acme") == 1, 30, "b's presence for acme")
     return a, proxy, dep.root / "data" / "ventas.parquet"
@@ -113,3 +124,25 @@ def test_without_direct_data_the_holder_relays_and_nothing_is_lost(
     # Two whole queries crossed it (plus the three cut short): well over one query's bytes.
     assert proxy.forwarded > 1.5 * nbytes, (proxy.forwarded, nbytes)
     assert "code=DIRECT_DATA_UNAVAILABLE tenant=acme holder=b" in a.proc.text()
+
+
+@pytest.mark.parametrize("way", ["direct", "relayed"])
+def test_compressed_batches_reach_the_asking_replica_either_way(
+    deployment: Deployment, redis_server: RedisServer, proxies: list[TcpProxy], way: str
+) -> None:
+    address = "direct" if way == "direct" else f"127.0.0.1:{free_port()}"  # relayed: a's port is dead
+    a, proxy, source = _cluster(deployment, redis_server, address, COMPRESSED)
+    proxies.append(proxy)
+    nbytes = asyncio.run(_forwarded_reads(a, deployment, source))
+    # Two whole queries left the connector compressed: uncompressed they are over 2 x nbytes
+    # (ventas takes zstd to about a third).
+    sent = bytes_sent(deployment, "acme")
+    assert 0 < sent < nbytes, (sent, nbytes)
+    # Every whole partition counted sent, though a direct call's Fetch is cancelled once
+    # its end arrives (the holder then cancels the connector's request).
+    log = next(p for p in deployment.procs if p.name == "connector-acme").text()
+    assert len(re.findall(rf"partition \d+: {ROWS} rows", log)) >= 2 * COPIES
+    if way == "direct":
+        assert proxy.forwarded < nbytes / 20, (proxy.forwarded, nbytes)
+    else:  # the compressed batches crossed the peer link as they came
+        assert nbytes / 5 < proxy.forwarded < 1.5 * nbytes, (proxy.forwarded, nbytes)

@@ -219,6 +219,17 @@ class Tunnel:
             self._following.discard(req.request_id)
             await asyncio.to_thread(follower.close)
 
+    @staticmethod
+    def _partition_sent(req: pb.DoGetRequest, ticket: Ticket, rows: int, nbytes: int, started: float) -> None:
+        log.info(
+            "query %s partition %d: %d rows, %d bytes in %.3fs",
+            req.request_id,
+            ticket.partition,
+            rows,
+            nbytes,
+            time.perf_counter() - started,
+        )
+
     def _data_call_ended(self, req: pb.DoGetRequest, code: grpc.StatusCode, details: str | None) -> None:
         """A data call the gateway's side ended: when it never reached the gateway, the
         query learns why at once rather than at its timeout."""
@@ -418,15 +429,10 @@ class Tunnel:
             rows, nbytes = await write_all(call, reader, self._reads)
             await call.write(pb.ArrowChunk(end=True, end_records=rows).SerializeToString())
             await call.done_writing()
+            outcome = "SENT"  # all of it, end included: a cancel from here on finds it done
             await call
-            log.info(
-                "query %s partition %d: %d rows, %d bytes in %.3fs",
-                req.request_id,
-                ticket.partition,
-                rows,
-                nbytes,
-                time.perf_counter() - started,
-            )
+            outcome = "OK"
+            self._partition_sent(req, ticket, rows, nbytes, started)
         except SaetaError as err:
             # Tell the gateway why first; the cancel below then ends the data call.
             outcome = err.code
@@ -444,6 +450,10 @@ class Tunnel:
             log.info("query %s: the gateway ended the data call (%s)", req.request_id, describe_rpc_error(exc))
             self._data_call_ended(req, exc.code(), exc.details())
         except asyncio.CancelledError:
+            if outcome == "SENT":  # the query ended once its end was sent (a direct call's replica cancels)
+                outcome = "OK"
+                self._partition_sent(req, ticket, rows, nbytes, started)
+                raise
             outcome = "CANCELLED"
             call.cancel()
             log.info("query %s cancelled; source closed", req.request_id)

@@ -82,7 +82,13 @@ class Link(Protocol):
 
     @property
     def compression(self) -> str:
-        """The codec the connector may compress this link's data calls with ("": none)."""
+        """The codec the connector is asked to compress this link's data calls with ("": none)."""
+        ...
+
+    @property
+    def codecs(self) -> tuple[str, ...]:
+        """The codecs this link's batches may arrive compressed with: the asked one on a
+        tunnel; any known on a peer link (its holder relays them as the connector sent)."""
         ...
 
     async def get_flight_info(
@@ -136,6 +142,11 @@ class QueryContext:
     # IPC body codecs the client decodes itself (the query's "compression", Flight's
     # saeta-compression header): batches compressed with one of them pass through
     client_codecs: tuple[str, ...] = ()
+    # A holder relaying a partition for a peer replica (gateway/peer_server.py), which has
+    # no schema to decode batches with: True, the peer decodes them (PeerFetch.
+    # accepts_compressed) and they go to it as they came, their codec and declared size
+    # checked; False, the connector is asked for uncompressed batches. None: not a peer's.
+    peer_decodes: bool | None = None
 
     def batch_sent(self) -> None:
         """A record batch went to the client: the first one's delay is observed."""
@@ -189,13 +200,16 @@ class InvalidArrowData(QueryFailed):
 
 @dataclass(frozen=True)
 class Decompression:
-    """A data call's compression rules: the one codec its batches may use ("": none), the
-    most their bodies may declare they decompress to, and whether the client decodes that
-    codec itself (then batches are validated and relayed compressed, as they came)."""
+    """A data call's compression rules: the codecs its batches may use (none: no batch may
+    be compressed), the most their bodies may declare they decompress to, the codecs the
+    client decodes itself (batches with one of them are validated and relayed compressed,
+    as they came), and whether they are decoded here at all (not by a holder relaying for
+    a peer replica, which decodes them itself)."""
 
-    codec: str
+    codecs: tuple[str, ...]
     max_bytes: int
-    passthrough: bool = False
+    client_codecs: tuple[str, ...] = ()
+    decode: bool = True
 
 
 async def _next_piece(
@@ -235,15 +249,16 @@ def _decompressed(piece: Chunk, out: Out, rules: Decompression, tenant: str) -> 
     compression."""
     name = next((n for n, c in CODEC_CODES.items() if c == piece.codec), "")
     declared = piece.declared
-    if name != rules.codec:
+    if name not in rules.codecs:
+        accepted = ", ".join(rules.codecs) or "none"
         log.warning(
-            "refused connector data code=COMPRESSION_NOT_NEGOTIATED tenant=%s: %s batches, accepted %r",
+            "refused connector data code=COMPRESSION_NOT_NEGOTIATED tenant=%s: %s batches, accepted %s",
             tenant,
             name,
-            rules.codec,
+            accepted,
         )
         raise InvalidArrowData(
-            f"the connector sent {name}-compressed batches on a call that accepts {rules.codec or 'none'}"
+            f"the connector sent {name}-compressed batches on a call that accepts {accepted}"
             " (COMPRESSION_NOT_NEGOTIATED)"
         )
     if declared > rules.max_bytes:
@@ -257,8 +272,10 @@ def _decompressed(piece: Chunk, out: Out, rules: Decompression, tenant: str) -> 
             f"the connector's compressed batches declare {declared} bytes, over the gateway's"
             f" limits.max_message_bytes ({rules.max_bytes}) (DECOMPRESSED_TOO_LARGE)"
         )
+    if not rules.decode:  # a holder's, for a peer that decodes and validates them
+        return piece
     try:
-        payload = arrow_check.decompress_payload(piece.payload, out.schema, piece.rows, not rules.passthrough)
+        payload = arrow_check.decompress_payload(piece.payload, out.schema, piece.rows, name not in rules.client_codecs)
     except arrow_check.ArrowRefused as exc:
         log.warning("refused connector data code=FULL_VALIDATION tenant=%s: %s", tenant, exc.message)
         raise InvalidArrowData(exc.message) from None
@@ -294,7 +311,7 @@ async def relay_partition(
             filter=filter_codec.to_proto(conditions),
             max_chunk_bytes=ctx.max_frame_bytes - FRAME_HEADER_BYTES,
             skip_rows=skip_rows if follow is None else follow.skip,
-            compression=ctx.link.compression,
+            compression="" if ctx.peer_decodes is False else ctx.link.compression,
         )
         if follow is not None and follow.on_resume is not None:
             ask.resume_points = True
@@ -307,8 +324,8 @@ async def relay_partition(
             if stream is None:  # unsubscribed before the call opened
                 relay.unsubscribed()
                 return relay.rows, relay.nbytes
-            codec = ask.compression
-            rules = Decompression(codec, ctx.max_message_bytes, bool(codec) and codec in ctx.client_codecs)
+            codecs = () if ctx.peer_decodes is False else ctx.link.codecs
+            rules = Decompression(codecs, ctx.max_message_bytes, ctx.client_codecs, ctx.peer_decodes is not True)
             pieces: _Pieces = (
                 _Pieces(ctx, stream, errors, out, rules)
                 if follow is None

@@ -24,7 +24,7 @@ from saeta.core.aggregation import Aggregate
 from saeta.core.filters import Condition
 from saeta.core.paging import Page
 from saeta.core.presence import Holder
-from saeta.core.tunnel_codec import DATA_TAG, RESUME_TAG, Abort
+from saeta.core.tunnel_codec import CODEC_CODES, DATA_TAG, RESUME_TAG, Abort
 from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS
 from saeta.errors import ConnectorOffline, DatasetNotFound, QueryFailed, RelayError, SaetaError
 from saeta.gateway.data_calls import Chunk, DataCalls, DataStream, End, Resume, resume_of
@@ -112,8 +112,15 @@ class RemoteLink:
 
     @property
     def compression(self) -> str:
-        """Never compressed: the replica holding the tunnel decompresses for its peers."""
+        """Nothing asked of the connector from here: the holder asks for the codec its
+        tunnel negotiated (PeerFetch.accepts_compressed)."""
         return ""
+
+    @property
+    def codecs(self) -> tuple[str, ...]:
+        """Any known codec: the holder relays batches compressed as its connector sent them,
+        checked for the tunnel's codec, and they are decoded and validated here."""
+        return tuple(CODEC_CODES)
 
     async def get_flight_info(
         self,
@@ -194,7 +201,12 @@ class RemoteLink:
             raise ConnectorOffline("the dataset was not described by any replica")
         snapshot = self._snapshots.get(ask.request_id)
         fetch = peer.PeerFetch(
-            tenant_id=self._tenant, do_get=ask, owner=self.owner, follow=follow, dataset=self.dataset
+            tenant_id=self._tenant,
+            do_get=ask,
+            owner=self.owner,
+            follow=follow,
+            dataset=self.dataset,
+            accepts_compressed=True,
         )
         relayed = PeerCall(self.peers, self.holder, fetch, snapshot)
         if self.peers.data_address is None or self.peers.relay_memory.relayed(self.holder.address, self._tenant):

@@ -197,6 +197,7 @@ class PeerService:
             max_frame_bytes=frame,
             write=context.write,
             max_message_bytes=self.cfg.max_message_bytes,
+            peer_decodes=ask.accepts_compressed,
         )
         errors = link.watch_errors(request_id)
         follow = None
@@ -244,6 +245,9 @@ class PeerService:
         get = pb.DoGetRequest()
         get.CopyFrom(ask.do_get)
         get.request_id, get.data_address = request_id, ask.data_address
+        # The asking replica decodes what it is sent with its schema; one of before
+        # accepts_compressed cannot take compressed batches.
+        get.compression = link.compression if ask.accepts_compressed else ""
         slot = self.slots.hold(link.tenant, f"peer:{ask.owner[:64]}") if not ask.follow else contextlib.nullcontext()
         errors = link.watch_errors(request_id)
         snapshot = link.watch_snapshot(request_id) if ask.follow else None

@@ -52,6 +52,11 @@ class ConnectorLink:
     _close_told: bool = False
 
     @property
+    def codecs(self) -> tuple[str, ...]:
+        """The codecs its data calls' batches may arrive with: the negotiated one, if any."""
+        return (self.compression,) if self.compression else ()
+
+    @property
     def close_reason(self) -> str:
         return self.state.close_reason or ""
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from saeta.v1 import tunnel_pb2 as saeta_dot_v1_dot_tunnel__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13saeta/v1/peer.proto\x12\x08saeta.v1\x1a\x15saeta/v1/tunnel.proto\"R\n\x0cPeerDescribe\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x02 \x01(\t\x12\x1e\n\x05query\x18\x03 \x01(\x0b\x32\x0f.saeta.v1.Query\"\x8c\x01\n\tPeerFetch\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12&\n\x06\x64o_get\x18\x02 \x01(\x0b\x32\x16.saeta.v1.DoGetRequest\x12\r\n\x05owner\x18\x03 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x0f\n\x07\x64\x61taset\x18\x05 \x01(\t\x12\x14\n\x0c\x64\x61ta_address\x18\x06 \x01(\t\"!\n\x0cPeerDatasets\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"#\n\x0fPeerDatasetList\x12\x10\n\x08\x64\x61tasets\x18\x01 \x03(\t2\xbd\x01\n\x04Peer\x12@\n\x08\x44\x65scribe\x12\x16.saeta.v1.PeerDescribe\x1a\x1c.saeta.v1.FlightInfoResponse\x12\x34\n\x05\x46\x65tch\x12\x13.saeta.v1.PeerFetch\x1a\x14.saeta.v1.ArrowChunk0\x01\x12=\n\x08\x44\x61tasets\x12\x16.saeta.v1.PeerDatasets\x1a\x19.saeta.v1.PeerDatasetListb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13saeta/v1/peer.proto\x12\x08saeta.v1\x1a\x15saeta/v1/tunnel.proto\"R\n\x0cPeerDescribe\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x02 \x01(\t\x12\x1e\n\x05query\x18\x03 \x01(\x0b\x32\x0f.saeta.v1.Query\"\xa8\x01\n\tPeerFetch\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12&\n\x06\x64o_get\x18\x02 \x01(\x0b\x32\x16.saeta.v1.DoGetRequest\x12\r\n\x05owner\x18\x03 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x0f\n\x07\x64\x61taset\x18\x05 \x01(\t\x12\x14\n\x0c\x64\x61ta_address\x18\x06 \x01(\t\x12\x1a\n\x12\x61\x63\x63\x65pts_compressed\x18\x07 \x01(\x08\"!\n\x0cPeerDatasets\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"#\n\x0fPeerDatasetList\x12\x10\n\x08\x64\x61tasets\x18\x01 \x03(\t2\xbd\x01\n\x04Peer\x12@\n\x08\x44\x65scribe\x12\x16.saeta.v1.PeerDescribe\x1a\x1c.saeta.v1.FlightInfoResponse\x12\x34\n\x05\x46\x65tch\x12\x13.saeta.v1.PeerFetch\x1a\x14.saeta.v1.ArrowChunk0\x01\x12=\n\x08\x44\x61tasets\x12\x16.saeta.v1.PeerDatasets\x1a\x19.saeta.v1.PeerDatasetListb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,11 +35,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PEERDESCRIBE']._serialized_start=56
   _globals['_PEERDESCRIBE']._serialized_end=138
   _globals['_PEERFETCH']._serialized_start=141
-  _globals['_PEERFETCH']._serialized_end=281
-  _globals['_PEERDATASETS']._serialized_start=283
-  _globals['_PEERDATASETS']._serialized_end=316
-  _globals['_PEERDATASETLIST']._serialized_start=318
-  _globals['_PEERDATASETLIST']._serialized_end=353
-  _globals['_PEER']._serialized_start=356
-  _globals['_PEER']._serialized_end=545
+  _globals['_PEERFETCH']._serialized_end=309
+  _globals['_PEERDATASETS']._serialized_start=311
+  _globals['_PEERDATASETS']._serialized_end=344
+  _globals['_PEERDATASETLIST']._serialized_start=346
+  _globals['_PEERDATASETLIST']._serialized_end=381
+  _globals['_PEER']._serialized_start=384
+  _globals['_PEER']._serialized_end=573
 # @@protoc_insertion_point(module_scope)

@@ -63,6 +63,7 @@ class PeerFetch(_message.Message):
     FOLLOW_FIELD_NUMBER: _builtins.int
     DATASET_FIELD_NUMBER: _builtins.int
     DATA_ADDRESS_FIELD_NUMBER: _builtins.int
+    ACCEPTS_COMPRESSED_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     owner: _builtins.str
     """Whose share of the tenant's data calls this fetch takes (limits.max_calls_per_tenant,
@@ -81,6 +82,13 @@ class PeerFetch(_message.Message):
     before asking anything of the connector; the asking replica then fetches the
     partition the relayed way (a Fetch without data_address).
     """
+    accepts_compressed: _builtins.bool
+    """The asking replica decompresses and validates compressed batches itself (any codec
+    of docs/tunnel.md's "Compression"): the holder asks its connector for the codec its
+    tunnel negotiated and relays such batches as they came, checking only their codec
+    and declared size. Unset (a replica of before the field), the holder asks its
+    connector for uncompressed batches: it has no schema to re-encode them with.
+    """
     @_builtins.property
     def do_get(self) -> _tunnel_pb2.DoGetRequest:
         """ticket, limit, filter, max_chunk_bytes and skip_rows as the connector is to get
@@ -96,10 +104,11 @@ class PeerFetch(_message.Message):
         follow: _builtins.bool = ...,
         dataset: _builtins.str = ...,
         data_address: _builtins.str = ...,
+        accepts_compressed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["do_get", b"do_get"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data_address", b"data_address", "dataset", b"dataset", "do_get", b"do_get", "follow", b"follow", "owner", b"owner", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepts_compressed", b"accepts_compressed", "data_address", b"data_address", "dataset", b"dataset", "do_get", b"do_get", "follow", b"follow", "owner", b"owner", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
