@@ -209,6 +209,10 @@ def test_revoked_mid_stream_shows_revoked_and_stops(site: tuple[Deployment, pa.T
     started = time.monotonic()
     page.wait_for_function("() => document.body.dataset.state === 'revoked'", timeout=30_000)
     seen_after = time.monotonic() - started
+    # The panel learns of it from its query's rejection, a few ticks after the page's state.
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=panel]').dataset.state !== 'running'", timeout=10_000
+    )
     assert panel.get_attribute("data-state") == "error"
     assert panel.get_attribute("data-error") == "SESSION_REVOKED"
     assert int(panel.get_attribute("data-rows")) < BIG_ROWS

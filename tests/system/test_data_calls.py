@@ -86,7 +86,9 @@ def gateway(deployment: Deployment, request: pytest.FixtureRequest) -> Iterator[
 class HostileConnector:
     """Registers as ``tenant`` over Control (claiming to be ``version``), answers FlightInfo
     with one partition (or with a QueryError saying ``refusal``), and queues each
-    DoGetRequest in ``do_gets``."""
+    DoGetRequest in ``do_gets``. With ``starts_first`` it opens the plan's first call
+    itself (GetFlightInfoRequest.first_call, queued in ``do_gets`` too); ``asked`` counts
+    the DoGetRequests that came down Control, ``first_calls`` the first calls offered."""
 
     def __init__(
         self,
@@ -97,8 +99,10 @@ class HostileConnector:
         refusal: str | None = None,
         partitions: int = 1,
         compression: tuple[str, ...] = (),
+        starts_first: bool = False,
     ) -> None:
         self.dep, self.tenant, self.schema = dep, tenant, schema
+        self.starts_first, self.asked, self.first_calls = starts_first, 0, 0
         self.version, self.refusal, self.partitions = version, refusal, partitions
         self.compression = compression  # what its RegisterRequest offers
         self.outbox: asyncio.Queue[pb.ConnectorMessage] = asyncio.Queue()
@@ -137,17 +141,24 @@ class HostileConnector:
                     error = pb.QueryError(request_id=request_id, code="QUERY_FAILED", message=self.refusal)
                     await self.outbox.put(pb.ConnectorMessage(error=error))
                 elif kind == "get_flight_info":
+                    ask = msg.get_flight_info
+                    self.first_calls += ask.HasField("first_call")
+                    start = self.starts_first and ask.HasField("first_call")
                     await self.outbox.put(
                         pb.ConnectorMessage(
                             flight_info=pb.FlightInfoResponse(
-                                request_id=msg.get_flight_info.request_id,
+                                request_id=ask.request_id,
                                 schema=self.schema.serialize().to_pybytes(),
                                 partitions=[pb.Partition(ticket="t", records=-1)] * self.partitions,
                                 total_records=-1,
+                                first_call_started=start,
                             )
                         )
                     )
+                    if start:
+                        await self.do_gets.put(ask.first_call)
                 elif kind == "do_get":
+                    self.asked += 1
                     await self.do_gets.put(msg.do_get)
                 elif kind == "heartbeat":
                     await self.outbox.put(pb.ConnectorMessage(heartbeat=pb.Heartbeat()))
@@ -403,6 +414,36 @@ def test_a_well_behaved_call_is_relayed(gateway: tuple[Deployment, int]) -> None
     assert isinstance(table, pa.Table)
     assert table.column("x").to_pylist() == list(range(10))
     assert answer == b""  # DoGetSummary with default fields
+
+
+@pytest.mark.parametrize("starts_first", [True, False], ids=["starts-first", "of-before-the-field"])
+def test_the_first_call_is_asked_for_with_the_plan(gateway: tuple[Deployment, int], starts_first: bool) -> None:
+    """docs/tunnel.md, "The first data call": a connector that opens it is sent no
+    DoGetRequest for it; one that ignores it (of before the field) is asked as before."""
+    dep, _ = gateway
+    batch = pa.record_batch([pa.array(range(10), pa.int64())], schema=SCHEMA)
+
+    async def run() -> tuple[pa.Table, HostileConnector]:
+        hostile = HostileConnector(dep, "acme", starts_first=starts_first)
+        ready = asyncio.Event()
+        runner = asyncio.create_task(hostile.run(ready))
+        try:
+            await asyncio.wait_for(ready.wait(), 20)
+            async with await AsyncClient.connect(dep.ws_url, dep.session("acme")) as client:
+                query = asyncio.create_task(client.query("d"))
+                request = await asyncio.wait_for(hostile.do_gets.get(), 20)
+                assert request.call_id and request.limit == -1 and request.max_chunk_bytes > 0
+                data = encode_arrow_chunk([batch.serialize()])
+                end = pb.ArrowChunk(end=True, end_records=10).SerializeToString()
+                await doget(dep, hostile.data_port or dep.grpc_port, "acme", request.call_id, [data, end])
+                return await asyncio.wait_for(query, 20), hostile
+        finally:
+            runner.cancel()
+
+    table, hostile = asyncio.run(run())
+    assert table.column("x").to_pylist() == list(range(10))
+    assert hostile.first_calls == 1
+    assert hostile.asked == (0 if starts_first else 1)
 
 
 def test_an_end_marker_with_an_empty_data_field_ends_the_call_on_every_server(gateway: tuple[Deployment, int]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -107,6 +108,25 @@ def test_projection_and_limit(running: Deployment) -> None:
         assert got.column_names == ["producto", "id"]
         assert got.column("id").to_pylist() == list(range(25_001))
         assert client.query("csv", limit=0).num_rows == 0
+
+
+def test_the_first_partition_is_asked_for_with_the_plan(running: Deployment) -> None:
+    """docs/tunnel.md, "The first data call": the connector opens partition 0's call as
+    soon as it has planned, and the gateway asks for it no second time."""
+    data = running.root / "data"
+    expected = ds.dataset(sorted(str(p) for p in data.glob("ventas-*.parquet"))).to_table()
+    with Client.connect(running.ws_url, running.session("acme")) as client:
+        whole = client.query("ventas")
+        limited = client.query("ventas", limit=25_001)
+    assert whole.sort_by("id").equals(expected.sort_by("id"))
+    assert limited.column("id").to_pylist() == list(range(25_001))
+    log = next(p for p in running.procs if p.name == "connector-acme").text()
+    started = re.findall(r"query (\w+) partition 0 started with its plan", log)
+    assert len(started) == 2, log
+    for request_id in started:  # read once: no DoGetRequest came for it as well
+        assert len(re.findall(rf"query {request_id} partition 0: ", log)) == 1, log
+    # The limited query's second partition was asked for the rows still wanted, as before.
+    assert re.search(rf"query {started[1]} partition 1: 5001 rows", log), log
 
 
 def test_two_queries_at_once_on_one_socket(running: Deployment) -> None:

@@ -350,32 +350,38 @@ class Tunnel:
         # database dataset with a key): its partitions are read in key order.
         ordered = req.query.resumable and not req.query.follow and not source.resumable and source.can_order
         ordered = ordered and aggregate is None and page is None  # their rows come in their own order
-        self.send(
-            pb.ConnectorMessage(
-                flight_info=pb.FlightInfoResponse(
-                    request_id=req.request_id,
-                    schema=plan.schema.serialize().to_pybytes(),
-                    partitions=[
-                        pb.Partition(
-                            ticket=Ticket(
-                                dataset, p.index, columns, req.query.follow, ordered, aggregate, page
-                            ).encode(),
-                            records=-1 if p.records is None else p.records,
-                        )
-                        for p in plan.partitions
-                    ],
-                    total_records=-1 if plan.total_records is None else plan.total_records,
-                    # A subscription resumes by its follower's cursor (every follower has one);
-                    # an aggregate's rows come in an order of its unique keys, each time.
-                    # A sorted page is not: rows that tie may come in another order; nor is a
-                    # live aggregate (its rows are replaced as they change).
-                    resumable=(source.resumable or req.query.follow or ordered or aggregate is not None)
-                    and not (page is not None and page.sort)
-                    and not (req.query.follow and aggregate is not None),
-                    aggregated=aggregate is not None or page is not None,
+        info = pb.FlightInfoResponse(
+            request_id=req.request_id,
+            schema=plan.schema.serialize().to_pybytes(),
+            partitions=[
+                pb.Partition(
+                    ticket=Ticket(dataset, p.index, columns, req.query.follow, ordered, aggregate, page).encode(),
+                    records=-1 if p.records is None else p.records,
                 )
-            )
+                for p in plan.partitions
+            ],
+            total_records=-1 if plan.total_records is None else plan.total_records,
+            # A subscription resumes by its follower's cursor (every follower has one);
+            # an aggregate's rows come in an order of its unique keys, each time.
+            # A sorted page is not: rows that tie may come in another order; nor is a
+            # live aggregate (its rows are replaced as they change).
+            resumable=(source.resumable or req.query.follow or ordered or aggregate is not None)
+            and not (page is not None and page.sort)
+            and not (req.query.follow and aggregate is not None),
+            aggregated=aggregate is not None or page is not None,
         )
+        # The plan's first call, asked for with it (docs/tunnel.md, "The first data call"):
+        # opened now, a round trip of the tunnel before a DoGetRequest could come.
+        first = None
+        if req.HasField("first_call") and not req.query.follow and info.partitions:
+            first = pb.DoGetRequest()
+            first.CopyFrom(req.first_call)
+            first.ticket, first.request_id = info.partitions[0].ticket, req.request_id
+            info.first_call_started = True
+        self.send(pb.ConnectorMessage(flight_info=info))
+        if first is not None:
+            log.info("query %s partition 0 started with its plan", req.request_id)
+            await self._do_get(first)
 
     async def _do_get(self, req: pb.DoGetRequest) -> None:
         try:

@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pyarrow as pa
 
@@ -42,6 +42,7 @@ from saeta.gateway.data_calls import (
     DataCalls,
     DataStream,
     End,
+    LocalCall,
     MessageTooLarge,
     Resume,
 )
@@ -49,6 +50,9 @@ from saeta.gateway.metrics import GatewayMetrics
 from saeta.gateway.ws_protocol import Buffer
 from saeta.relay import Relay
 from saeta.v1 import tunnel_pb2 as pb
+
+if TYPE_CHECKING:
+    from saeta.gateway.first_call import FirstCall
 
 log = logging.getLogger("saeta.gateway.query")
 T = TypeVar("T")
@@ -103,7 +107,13 @@ class Link(Protocol):
         resumable: bool = False,
         aggregate: Aggregate | None = None,
         page: Page | None = None,
+        first_call: LocalCall | None = None,
     ) -> pb.FlightInfoResponse: ...
+
+    def first_call(self, calls: DataCalls, ask: pb.DoGetRequest) -> LocalCall | None:
+        """The plan's first data call, asked for with its GetFlightInfoRequest (``ask``,
+        ticket left empty); None where the link cannot (a peer link)."""
+        ...
 
     def watch_errors(self, request_id: str) -> asyncio.Future[SaetaError]: ...
 
@@ -284,6 +294,22 @@ def _decompressed(piece: Chunk, out: Out, rules: Decompression, tenant: str) -> 
     return Chunk(payload, piece.rows, len(payload))
 
 
+def data_ask(
+    ctx: QueryContext, request_id: str, ticket: str, limit: int | None, conditions: Sequence[Condition], skip: int
+) -> pb.DoGetRequest:
+    """The DoGetRequest for one data call of ``request_id`` (``ticket``: "" for the plan's
+    first call, asked for before the plan names it)."""
+    return pb.DoGetRequest(
+        ticket=ticket,
+        request_id=request_id,
+        limit=-1 if limit is None else limit,
+        filter=filter_codec.to_proto(conditions),
+        max_chunk_bytes=ctx.max_frame_bytes - FRAME_HEADER_BYTES,
+        skip_rows=skip,
+        compression="" if ctx.peer_decodes is False else ctx.link.compression,
+    )
+
+
 async def relay_partition(
     ctx: QueryContext,
     request_id: str,
@@ -295,28 +321,29 @@ async def relay_partition(
     follow: Follow | None = None,
     skip_rows: int = 0,
     frames: Callable[[int, list[Any]], Awaitable[None]] | None = None,
+    first: FirstCall | None = None,
 ) -> tuple[int, int]:
     """One data call relayed, a query's partition or a subscription's call alike, each
     payload behind the stream's frame header (``out``: the header, and the schema every
     batch is validated against); the accounting is core/partition_relay.py's. A query's
     call holds one of the tenant's call slots for the session while it is open (a
-    subscription's holds none: it may stay open for hours). Returns the rows and bytes
-    relayed."""
-    slot = ctx.slots.hold(ctx.link.tenant, ctx.owner) if ctx.slots and follow is None else contextlib.nullcontext()
+    subscription's holds none: it may stay open for hours); ``first``, the plan's first
+    call, asked for with the plan, holds its own. Returns the rows and bytes relayed."""
+    slot = (
+        ctx.slots.hold(ctx.link.tenant, ctx.owner)
+        if ctx.slots and follow is None and first is None
+        else contextlib.nullcontext()
+    )
     async with slot:
-        ask = pb.DoGetRequest(
-            ticket=ticket,
-            request_id=request_id,
-            limit=-1 if limit is None else limit,
-            filter=filter_codec.to_proto(conditions),
-            max_chunk_bytes=ctx.max_frame_bytes - FRAME_HEADER_BYTES,
-            skip_rows=skip_rows if follow is None else follow.skip,
-            compression="" if ctx.peer_decodes is False else ctx.link.compression,
-        )
-        if follow is not None and follow.on_resume is not None:
-            ask.resume_points = True
-            ask.cursor = follow.cursor
-        call = ctx.link.open_call(ctx.calls, ask, follow is not None)
+        call: DataCall
+        if first is not None:
+            ask, call = first.call.ask, first.call
+        else:
+            ask = data_ask(ctx, request_id, ticket, limit, conditions, skip_rows if follow is None else follow.skip)
+            if follow is not None and follow.on_resume is not None:
+                ask.resume_points = True
+                ask.cursor = follow.cursor
+            call = ctx.link.open_call(ctx.calls, ask, follow is not None)
         relay = PartitionRelay(out.schema, out.frame_payload, limit, "query" if follow is None else "subscription")
         try:
             stopped = None if follow is None else follow.stopped
@@ -363,6 +390,8 @@ async def relay_partition(
             return relay.rows, relay.nbytes
         finally:
             call.finish(relay.abort)
+            if first is not None:
+                first.close()
             memory_trim.transfer_ended()
             ctx.rows_relayed += relay.rows
             ctx.bytes_relayed += relay.nbytes

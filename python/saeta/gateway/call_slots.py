@@ -42,6 +42,22 @@ class CallSlots:
         finally:
             self._release(tenant, session)
 
+    def try_take(self, tenant: str, session: str) -> bool:
+        """One of ``tenant``'s slots for ``session`` if one is free now, without waiting
+        (False: none taken); given back with ``give_back``."""
+        slots = self.of(tenant)
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if slots.request(session, waiter):
+            return True
+        slots.cancel(session, waiter)
+        if slots.in_use == 0 and slots.waiting() == 0:
+            del self._tenants[tenant]
+        return False
+
+    def give_back(self, tenant: str, session: str) -> None:
+        """A slot ``try_take`` took."""
+        self._release(tenant, session)
+
     def _release(self, tenant: str, session: str) -> None:
         slots = self._tenants[tenant]
         for granted in slots.release(session):

@@ -166,20 +166,22 @@ async def arrival(
 
 class LocalCall:
     """A data call a connector opens to this replica: expected in the table, then asked
-    for with a DoGetRequest down its tunnel (``send``)."""
+    for with a DoGetRequest down its tunnel (``send``); None for ``send``: asked for
+    already, with the plan (GetFlightInfoRequest.first_call)."""
 
     def __init__(
-        self, calls: DataCalls, tenant: str, send: Callable[[pb.GatewayMessage], None], ask: pb.DoGetRequest
+        self, calls: DataCalls, tenant: str, send: Callable[[pb.GatewayMessage], None] | None, ask: pb.DoGetRequest
     ) -> None:
         self._calls = calls
         self.pending = calls.expect(tenant)
         ask.call_id = self.pending.call_id
-        self._send, self._ask = send, ask
+        self._send, self.ask = send, ask
 
     async def opened(
         self, errors: asyncio.Future[SaetaError], seconds: float, stop: asyncio.Future[Any] | None
     ) -> DataStream | None:
-        self._send(pb.GatewayMessage(do_get=self._ask))
+        if self._send is not None:
+            self._send(pb.GatewayMessage(do_get=self.ask))
         return await arrival(self.pending, errors, seconds, stop)
 
     def finish(self, abort: Abort | None) -> None:

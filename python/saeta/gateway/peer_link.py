@@ -27,7 +27,7 @@ from saeta.core.presence import Holder
 from saeta.core.tunnel_codec import CODEC_CODES, DATA_TAG, RESUME_TAG, Abort
 from saeta.core.tunnel_keepalive import KEEPALIVE_OPTIONS
 from saeta.errors import ConnectorOffline, DatasetNotFound, QueryFailed, RelayError, SaetaError
-from saeta.gateway.data_calls import Chunk, DataCalls, DataStream, End, Resume, resume_of
+from saeta.gateway.data_calls import Chunk, DataCalls, DataStream, End, LocalCall, Resume, resume_of
 from saeta.gateway.peer_direct import FETCH, DirectCall, RelayMemory
 from saeta.gateway.peer_errors import peer_error
 from saeta.relay import Relay
@@ -134,6 +134,7 @@ class RemoteLink:
         resumable: bool = False,
         aggregate: Aggregate | None = None,
         page: Page | None = None,
+        first_call: LocalCall | None = None,
     ) -> pb.FlightInfoResponse:
         ask = peer.PeerDescribe(
             tenant_id=self._tenant,
@@ -193,6 +194,10 @@ class RemoteLink:
 
     def cancel(self, request_id: str) -> None:
         """Nothing to send: cancelling the query's tasks cancels its peer calls."""
+
+    def first_call(self, calls: DataCalls, ask: pb.DoGetRequest) -> LocalCall | None:
+        """None: a forwarded query's partitions are each fetched from the holder."""
+        return None
 
     def open_call(self, calls: DataCalls, ask: pb.DoGetRequest, follow: bool) -> PeerCall | DirectCall:
         """The partition's call: direct when this replica has a data address and the

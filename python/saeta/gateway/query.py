@@ -22,6 +22,7 @@ from saeta.errors import QueryFailed, RelayError, SaetaError
 from saeta.gateway import arrow_check
 from saeta.gateway.call_relay import Follow, Out, QueryContext, relay_partition
 from saeta.gateway.checkpoints import Checkpoints, FollowCheckpoints, Resuming
+from saeta.gateway.first_call import FirstCall
 from saeta.relay import EOS, Relay, frame_header
 from saeta.v1 import tunnel_pb2 as pb
 
@@ -98,6 +99,9 @@ async def _run(q: bp.RunQuery | bp.Subscribe, stream_id: int, ctx: QueryContext,
     errors = link.watch_errors(request_id)
     follow = None if stop is None else Follow(q.id, stop, link.watch_snapshot(request_id))
     limit = q.limit if isinstance(q, bp.RunQuery) else None
+    first = None
+    if follow is None and (resuming is None or resuming.token is None):  # a fresh query
+        first = FirstCall.asked(ctx, request_id, limit, q.filter)
     try:
         info = await link.get_flight_info(
             request_id,
@@ -110,7 +114,10 @@ async def _run(q: bp.RunQuery | bp.Subscribe, stream_id: int, ctx: QueryContext,
             resumable=resuming is not None,
             aggregate=q.aggregate,
             page=q.page if isinstance(q, bp.RunQuery) else None,
+            first_call=None if first is None else first.call,
         )
+        if first is not None:
+            first.answered(info)
         tickets = [part.ticket for part in info.partitions]
         checked_partitions(info)
         if (q.aggregate or (isinstance(q, bp.RunQuery) and q.page)) and not info.aggregated:
@@ -139,11 +146,11 @@ async def _run(q: bp.RunQuery | bp.Subscribe, stream_id: int, ctx: QueryContext,
             checkpoints = resuming.checkpoints(ctx, q.id, out, progress) if resuming and resuming.able else None
             if limit is None and not (isinstance(q, bp.RunQuery) and q.ordered):
                 nbytes = await _fetch_concurrently(
-                    ctx, request_id, tickets, q.filter, out, errors, progress, checkpoints
+                    ctx, request_id, tickets, q.filter, out, errors, progress, checkpoints, first
                 )
             else:
                 nbytes = await _fetch_in_order(
-                    ctx, request_id, tickets, limit, q.filter, out, errors, progress, checkpoints
+                    ctx, request_id, tickets, limit, q.filter, out, errors, progress, checkpoints, first
                 )
             rows = progress.rows
         await ctx.send_parts((out.header, EOS))
@@ -155,6 +162,8 @@ async def _run(q: bp.RunQuery | bp.Subscribe, stream_id: int, ctx: QueryContext,
         link.cancel(request_id)
         raise
     finally:
+        if first is not None:
+            first.close()
         if follow is not None:
             follow.close()
         link.unwatch(request_id)
@@ -206,6 +215,7 @@ async def _fetch_in_order(
     errors: asyncio.Future[SaetaError],
     progress: Progress,
     checkpoints: Checkpoints | None,
+    first: FirstCall | None,
 ) -> int:
     """An ordered query, or one with a limit: one partition after the other, each asked
     for the rows still wanted, so the sources stop as soon as the limit is reached.
@@ -215,7 +225,7 @@ async def _fetch_in_order(
         index, skip = begun
         remaining = None if limit is None else limit - progress.rows
         nbytes += await _partition(
-            ctx, request_id, tickets, index, skip, remaining, conditions, out, errors, progress, checkpoints
+            ctx, request_id, tickets, index, skip, remaining, conditions, out, errors, progress, checkpoints, first
         )
     return nbytes
 
@@ -232,11 +242,14 @@ async def _partition(
     errors: asyncio.Future[SaetaError],
     progress: Progress,
     checkpoints: Checkpoints | None,
+    first: FirstCall | None,
 ) -> int:
-    """Partition ``index`` relayed from row ``skip``; its rows counted in ``progress``."""
+    """Partition ``index`` relayed from row ``skip``; its rows counted in ``progress``.
+    The plan's ``first`` call, if the connector started it, serves partition 0."""
     frames = None if checkpoints is None else checkpoints.sender(index)
+    started = None if first is None else first.take(index, skip)
     rows, nbytes = await relay_partition(
-        ctx, request_id, tickets[index], limit, conditions, out, errors, skip_rows=skip, frames=frames
+        ctx, request_id, tickets[index], limit, conditions, out, errors, skip_rows=skip, frames=frames, first=started
     )
     if checkpoints is None:
         progress.sent(index, rows)
@@ -253,6 +266,7 @@ async def _fetch_concurrently(
     errors: asyncio.Future[SaetaError],
     progress: Progress,
     checkpoints: Checkpoints | None,
+    first: FirstCall | None,
 ) -> int:
     """A query without a limit: up to ``ctx.partitions_in_flight`` partitions at once,
     their frames interleaved on the socket (each frame holds whole IPC messages of one
@@ -264,7 +278,7 @@ async def _fetch_concurrently(
         while (begun := progress.begin()) is not None:  # shared: the next partition not yet begun
             index, skip = begun
             nbytes += await _partition(
-                ctx, request_id, tickets, index, skip, None, conditions, out, errors, progress, checkpoints
+                ctx, request_id, tickets, index, skip, None, conditions, out, errors, progress, checkpoints, first
             )
         return nbytes
 

@@ -125,6 +125,7 @@ class ConnectorLink:
         resumable: bool = False,
         aggregate: Aggregate | None = None,
         page: Page | None = None,
+        first_call: LocalCall | None = None,
     ) -> pb.FlightInfoResponse:
         waits = self._waits_of(request_id)
         waits.info = fut = self._future()
@@ -132,6 +133,7 @@ class ConnectorLink:
             path=[dataset],
             request_id=request_id,
             query=filter_codec.query_message(columns, limit, conditions, follow, resumable, aggregate, page),
+            first_call=None if first_call is None else first_call.ask,
         )
         try:
             try:
@@ -171,6 +173,11 @@ class ConnectorLink:
     def open_call(self, calls: DataCalls, ask: pb.DoGetRequest, follow: bool) -> LocalCall:
         """A data call for ``ask``: expected in ``calls``, asked for down this tunnel."""
         return LocalCall(calls, self.tenant, self.send, ask)
+
+    def first_call(self, calls: DataCalls, ask: pb.DoGetRequest) -> LocalCall:
+        """The plan's first data call (``ask`` without its ticket): expected in ``calls``,
+        asked for with the GetFlightInfoRequest it is given to."""
+        return LocalCall(calls, self.tenant, None, ask)
 
     def ask_direct(self, ask: pb.DoGetRequest) -> None:
         """Direct data: ``ask`` (its call_id and data_address another replica's) down this

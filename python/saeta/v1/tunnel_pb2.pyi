@@ -160,6 +160,7 @@ class FlightInfoResponse(_message.Message):
     TOTAL_RECORDS_FIELD_NUMBER: _builtins.int
     RESUMABLE_FIELD_NUMBER: _builtins.int
     AGGREGATED_FIELD_NUMBER: _builtins.int
+    FIRST_CALL_STARTED_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     schema: _builtins.bytes
     """one encapsulated Arrow IPC Schema message"""
@@ -176,6 +177,11 @@ class FlightInfoResponse(_message.Message):
     from a connector of before the field, which answers the plain query: the gateway then
     refuses the query (QUERY_FAILED) rather than relay rows that are not what was asked.
     """
+    first_call_started: _builtins.bool
+    """The connector opened GetFlightInfoRequest.first_call for partitions[0]: the gateway
+    sends no DoGetRequest for it. False from a connector of before the field, when no
+    first_call was asked for, or when the plan has no partition.
+    """
     @_builtins.property
     def partitions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Partition]: ...
     def __init__(
@@ -187,10 +193,11 @@ class FlightInfoResponse(_message.Message):
         total_records: _builtins.int = ...,
         resumable: _builtins.bool = ...,
         aggregated: _builtins.bool = ...,
+        first_call_started: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregated", b"aggregated", "partitions", b"partitions", "request_id", b"request_id", "resumable", b"resumable", "schema", b"schema", "total_records", b"total_records"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregated", b"aggregated", "first_call_started", b"first_call_started", "partitions", b"partitions", "request_id", b"request_id", "resumable", b"resumable", "schema", b"schema", "total_records", b"total_records"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -609,6 +616,7 @@ class GetFlightInfoRequest(_message.Message):
     PATH_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     QUERY_FIELD_NUMBER: _builtins.int
+    FIRST_CALL_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     @_builtins.property
     def path(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -616,16 +624,28 @@ class GetFlightInfoRequest(_message.Message):
 
     @_builtins.property
     def query(self) -> Global___Query: ...
+    @_builtins.property
+    def first_call(self) -> Global___DoGetRequest:
+        """The plan's first data call, asked for with the plan (docs/tunnel.md, "The first data
+        call"): the DoGetRequest the gateway would send for partitions[0] once it has the
+        FlightInfoResponse, less its ticket. A connector that knows the field opens that call
+        right after sending its FlightInfoResponse, with partitions[0].ticket, as if that
+        DoGetRequest had come, and sets FlightInfoResponse.first_call_started. Unset when the
+        gateway will ask for every partition (a subscription, a resumed query, no call slot
+        free). A connector of before the field ignores it: the gateway then asks as before.
+        """
+
     def __init__(
         self,
         *,
         path: _abc.Iterable[_builtins.str] | None = ...,
         request_id: _builtins.str = ...,
         query: Global___Query | None = ...,
+        first_call: Global___DoGetRequest | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["query", b"query"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["first_call", b"first_call", "query", b"query"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["path", b"path", "query", b"query", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["first_call", b"first_call", "path", b"path", "query", b"query", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
