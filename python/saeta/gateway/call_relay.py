@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pyarrow as pa
 
@@ -50,9 +50,6 @@ from saeta.gateway.metrics import GatewayMetrics
 from saeta.gateway.ws_protocol import Buffer
 from saeta.relay import Relay
 from saeta.v1 import tunnel_pb2 as pb
-
-if TYPE_CHECKING:
-    from saeta.gateway.first_call import FirstCall
 
 log = logging.getLogger("saeta.gateway.query")
 T = TypeVar("T")
@@ -294,6 +291,16 @@ def _decompressed(piece: Chunk, out: Out, rules: Decompression, tenant: str) -> 
     return Chunk(payload, piece.rows, len(payload))
 
 
+class StartedCall(Protocol):
+    """The plan's first call, asked for with the plan (gateway/first_call.py's FirstCall):
+    its data call, and ``close`` to give back the call slot it holds."""
+
+    @property
+    def call(self) -> LocalCall: ...
+
+    def close(self) -> None: ...
+
+
 def data_ask(
     ctx: QueryContext, request_id: str, ticket: str, limit: int | None, conditions: Sequence[Condition], skip: int
 ) -> pb.DoGetRequest:
@@ -321,7 +328,7 @@ async def relay_partition(
     follow: Follow | None = None,
     skip_rows: int = 0,
     frames: Callable[[int, list[Any]], Awaitable[None]] | None = None,
-    first: FirstCall | None = None,
+    first: StartedCall | None = None,
 ) -> tuple[int, int]:
     """One data call relayed, a query's partition or a subscription's call alike, each
     payload behind the stream's frame header (``out``: the header, and the schema every
